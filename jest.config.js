@@ -1,0 +1,27 @@
+// One jest run, two projects: `unit` (beside the code, virtual clock, no services) and
+// `integration` (real Kafka, Redis, ZooKeeper and PostgreSQL on loopback).
+const moduleNameMapper = {
+  '^@dstream/core$': '<rootDir>/packages/core/src/index.ts',
+  '^@dstream/core/testing$': '<rootDir>/packages/core/src/testing/index.ts',
+  '^@dstream/(offsets-[a-z]+)$': '<rootDir>/packages/$1/src/index.ts',
+};
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: '<rootDir>/tsconfig.base.json' }],
+};
+const common = { rootDir: __dirname, testEnvironment: 'node', moduleNameMapper, transform };
+
+module.exports = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/bench/**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/packages/*/test/integration/**/*.test.ts', '<rootDir>/examples/*/test/**/*.test.ts'],
+      testTimeout: 120000,
+    },
+  ],
+};

@@ -1,0 +1,62 @@
+import type { OffsetRange } from '../offsets/OffsetRange';
+import type { DStream } from '../dstream/DStream';
+
+/** What output code sees of the batch it is handed, beside the records (Spark's `foreachRDD((rdd, time) => …)`). */
+export interface BatchContext<Tx = unknown> {
+  /** The batch time in ms since the epoch: a multiple of the batch interval. */
+  readonly time: number;
+  /** The Kafka offset ranges this batch read, one per partition of every Kafka input (Spark's HasOffsetRanges). */
+  readonly offsetRanges: readonly OffsetRange[];
+  /**
+   * With `delivery: 'exactly-once'` on a transactional store, the store's transaction that commits
+   * the batch's offsets: write results through it and they commit atomically with the offsets.
+   * Undefined otherwise.
+   */
+  readonly transaction: Tx | undefined;
+}
+
+/** An output operation registered on the graph: run once per batch, in registration order. */
+export interface OutputOperation {
+  readonly name: string;
+  readonly stream: DStream<unknown>;
+  run(batch: BatchContext): Promise<void>;
+}
+
+/**
+ * A source of batches that the scheduler drives: queue streams, Kafka direct streams. Its records
+ * reach the graph through the `DStream` it backs; this is its life cycle and commit protocol.
+ */
+export interface InputSource {
+  readonly name: string;
+  /** Connects and decides where reading starts. Fails before consuming anything when misconfigured. */
+  start(): Promise<void>;
+  /** Releases clients. Called once, after the last batch ran or was abandoned. */
+  stop(): Promise<void>;
+  /** Fixes what batch `time` reads (e.g. its offset ranges). Called at each tick, in time order. */
+  generate(time: number): Promise<void>;
+  /** The offset ranges batch `time` reads; empty for inputs without offsets. */
+  offsetRanges(time: number): readonly OffsetRange[];
+  /**
+   * Runs batch `time`'s outputs and makes the batch's progress durable in the order the input's
+   * delivery semantics require: commit then outputs (at-most-once), outputs then commit
+   * (at-least-once), or outputs inside the store transaction that commits (exactly-once, where
+   * `outputs` receives the transaction). Rejects, without advancing offsets, if outputs fail.
+   */
+  runBatch(time: number, outputs: (transaction: unknown) => Promise<void>): Promise<void>;
+  /** Drops what was kept for batches up to `time` once they are done. */
+  clear(time: number): void;
+}
+
+/** The part of a StreamingContext that streams talk to. */
+export interface StreamingContextLike {
+  readonly batchIntervalMs: number;
+  /** The time of the first batch minus one interval; batch times are `zeroTimeMs + k * slide`. Set at start. */
+  readonly zeroTimeMs: number;
+  /** Adds an input source; the scheduler starts it, generates its batches and commits them. */
+  registerInput(input: InputSource): void;
+  /** Throws `IllegalStateError` naming `operation` unless the context is still initialized. */
+  assertCanAddOperation(operation: string): void;
+  /** Adds an output operation to the graph; only outputs cause computation. */
+  registerOutput(output: OutputOperation): void;
+}
+

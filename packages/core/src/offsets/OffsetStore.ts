@@ -1,0 +1,78 @@
+import { OffsetRange, TopicPartition } from './OffsetRange';
+
+/**
+ * One partition's part of a batch commit: store `range.untilOffset`, but only if the store still
+ * holds `expectedOffset` (null: nothing stored yet). Normally `expectedOffset` is the range's
+ * `fromOffset`; it differs for the first batch after an out-of-range reset.
+ */
+export interface OffsetCommit {
+  readonly range: OffsetRange;
+  readonly expectedOffset: number | null;
+}
+
+/** Stored offsets by `topic:partition` (see `topicPartitionKey`): the next offset to read. */
+export type StoredOffsets = ReadonlyMap<string, number>;
+
+/**
+ * What a Kafka input stream lends its offset store when it connects: the consumer group's own
+ * offset API and the live consumer, for stores that keep offsets in Kafka itself.
+ */
+export interface KafkaGroupBinding {
+  readonly groupId: string;
+  /** Offsets committed to the group for these partitions (absent: none). */
+  committed(partitions: readonly TopicPartition[], timeoutMs: number): Promise<StoredOffsets>;
+  /** Commits offsets to the group through the stream's consumer (next offset to read). */
+  commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: number }>): Promise<void>;
+  /** The underlying client consumer (node-rdkafka KafkaConsumer), e.g. for sendOffsetsToTransaction. */
+  readonly consumer: unknown;
+}
+
+/** Passed to `OffsetStore.connect` by the stream that uses the store. */
+export interface OffsetStoreBinding {
+  readonly kafka?: KafkaGroupBinding;
+}
+
+/**
+ * Where a job's consumed offsets persist. Implemented by each `@dstream/offsets-*` package and by
+ * `InMemoryOffsetStore`. Offsets stored are the next offset to read (the last processed + 1).
+ *
+ * Every commit is compare-and-set per partition: it succeeds only if each partition still holds
+ * the commit's `expectedOffset`, else it rejects with `StaleOffsetError` and changes nothing, so a
+ * stale process can neither move offsets backwards nor skip records. All partitions of one commit
+ * are written atomically where the store allows it.
+ *
+ * Errors from the client library never escape unwrapped: they arrive as `OffsetStoreError`
+ * (with `retriable` set for connection-level failures) or its subclass `StaleOffsetError`.
+ *
+ * @example
+ * const store = new InMemoryOffsetStore();
+ * await store.connect();
+ * await store.commit('group', [{ range: OffsetRange.create('t', 0, 0, 10), expectedOffset: null }]);
+ * (await store.load('group', [{ topic: 't', partition: 0 }])).get('t:0'); // 10
+ */
+export interface OffsetStore<Tx = unknown> {
+  /** Short name used in errors, logs and metrics ("redis", "postgres", …). */
+  readonly name: string;
+  /** True when `transaction` is available, so output and offsets can commit atomically. */
+  readonly supportsTransactions: boolean;
+  /** Connects; an unreachable store rejects with `OffsetStoreError` after a bounded wait. */
+  connect(binding?: OffsetStoreBinding): Promise<void>;
+  /** Stored offsets of these partitions; a partition with nothing stored is absent from the map. */
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets>;
+  /** Compare-and-set commit of a batch's ranges (see the interface's summary). */
+  commit(group: string, commits: readonly OffsetCommit[]): Promise<void>;
+  /**
+   * Runs `work` inside one store transaction and commits `commits` in the same transaction:
+   * either both the writes made through `tx` and the offsets persist, or neither does. A stale
+   * offset rejects with `StaleOffsetError` and discards the writes. Present only when
+   * `supportsTransactions` is true.
+   */
+  transaction?<T>(group: string, commits: readonly OffsetCommit[], work: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Releases connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The commits that advance each range from its own `fromOffset`: the common case. */
+export function commitsFromRanges(ranges: readonly OffsetRange[]): OffsetCommit[] {
+  return ranges.map((range) => ({ range, expectedOffset: range.fromOffset }));
+}
