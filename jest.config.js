@@ -6,7 +6,7 @@ const moduleNameMapper = {
   '^@dstream/(offsets-[a-z]+)$': '<rootDir>/packages/$1/src/index.ts',
 };
 const transform = {
-  '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: '<rootDir>/tsconfig.base.json' }],
+  '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json' }],
 };
 const common = { rootDir: __dirname, testEnvironment: 'node', moduleNameMapper, transform };
 

@@ -1,0 +1,55 @@
+'use strict';
+// `npm test`: install what is missing or stale, build, start the services, run every jest
+// project (unit, then integration against the real services), print one closing line with the
+// totals, exit non-zero on any failure.
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const { root, install, build, servicesUp, servicesEnv } = require('./prepare');
+
+const started = Date.now();
+try {
+  install();
+  build();
+  servicesUp();
+} catch (error) {
+  console.error(`npm test: ${error.message}`);
+  process.exit(error.exitCode ?? 1);
+}
+
+const env = { ...process.env, ...servicesEnv() };
+const reports = path.join(root, '.dstream');
+fs.mkdirSync(reports, { recursive: true });
+const extra = process.argv.slice(2);
+const projects = [
+  // Integration suites share one broker and one Redis; in band they don't starve each other.
+  { name: 'unit', args: [] },
+  { name: 'integration', args: ['--runInBand'] },
+];
+
+let passed = 0;
+let failed = 0;
+let exitCode = 0;
+for (const project of projects) {
+  const outputFile = path.join(reports, `jest-${project.name}.json`);
+  fs.rmSync(outputFile, { force: true });
+  const result = spawnSync(
+    'npx',
+    ['jest', '--selectProjects', project.name, ...project.args, '--json', `--outputFile=${outputFile}`, ...extra],
+    { cwd: root, stdio: 'inherit', env },
+  );
+  if (result.status !== 0) exitCode = result.status || 1;
+  try {
+    const summary = JSON.parse(fs.readFileSync(outputFile, 'utf8'));
+    passed += summary.numPassedTests;
+    failed += summary.numFailedTests + summary.numRuntimeErrorTestSuites;
+  } catch {
+    failed += 1;
+    exitCode = exitCode || 1;
+    console.error(`npm test: jest wrote no report for the ${project.name} project`);
+  }
+}
+
+console.log(`npm test: ${Math.round((Date.now() - started) / 1000)} s`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(exitCode !== 0 || failed > 0 ? exitCode || 1 : 0);
