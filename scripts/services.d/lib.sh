@@ -53,12 +53,13 @@ require_java() {
     die "java ${v:-unknown} is too old (Kafka 4 needs Java 17+); install openjdk-17-jre-headless or put a newer java first on PATH"
 }
 
-# Resolves a profile's jars (kafka | zookeeper) into the cache once; later runs reuse them.
-# Writes into a temporary dir and renames it, so an interrupted download is never
-# mistaken for a complete one.
+# Resolves a profile's jars (kafka | zookeeper) into the cache once; later runs reuse them
+# until pom.xml changes. Writes into a temporary dir and renames it, so an interrupted
+# download is never mistaken for a complete one.
 ensure_libs() {
-  local profile="$1" version="$2" dir="$3"
-  [[ -f "$dir/.complete" ]] && return 0
+  local profile="$1" version="$2" dir="$3" stamp
+  stamp="$(cksum <"$SERVICES_D/pom.xml")"
+  [[ -f "$dir/.complete" && "$(cat "$dir/.complete")" == "$stamp" ]] && return 0
   command -v mvn >/dev/null 2>&1 ||
     die "mvn not found, needed once to download $profile $version into $dir; install it (apt-get install -y maven) or set DSTREAM_CACHE to a dir that already holds the jars"
   local tmp="$dir.tmp.$$" log="$CACHE_DIR/mvn-$profile-$version.log"
@@ -72,7 +73,7 @@ ensure_libs() {
     tail -n 20 "$log" >&2
     die "mvn could not resolve $profile $version (log: $log); check that Maven Central is reachable or set DSTREAM_${profile^^}_VERSION to a version it serves"
   fi
-  touch "$tmp/.complete"
+  printf '%s\n' "$stamp" >"$tmp/.complete"
   rm -rf "$dir"
   mv "$tmp" "$dir"
 }

@@ -33,3 +33,46 @@ export type { InMemoryTransaction } from './offsets/InMemoryOffsetStore';
 export { DStream } from './dstream/DStream';
 export type { DStreamNode } from './dstream/DStream';
 export type { BatchContext, OutputOperation, InputSource, StreamingContextLike } from './context/types';
+
+// dstream operators
+export type { Batch } from './dstream/operators/batches$';
+export type { PrintSink } from './dstream/operators/print';
+export type { WidenLiteral } from './dstream/operators/reduceByKey';
+
+// context, scheduler, events
+export { StreamingContext } from './context/StreamingContext';
+export type { StreamingContextOptions, StopOptions, StreamingContextState } from './context/StreamingContext';
+export type {
+  StreamingEvent,
+  StreamingListener,
+  BatchInfo,
+  StreamingStartedEvent,
+  BatchSubmittedEvent,
+  BatchStartedEvent,
+  BatchCompletedEvent,
+  StreamingErrorEvent,
+  StreamingStoppedEvent,
+} from './scheduler/events';
+export { SystemClock } from './util/Clock';
+export type { Clock } from './util/Clock';
+export { consoleLogger, silentLogger } from './util/Logger';
+export type { Logger } from './util/Logger';
+export { retry } from './util/retry';
+export type { RetryOptions } from './util/retry';
+
+// kafka
+export { KafkaUtils } from './kafka/KafkaUtils';
+export { ConsumerStrategies } from './kafka/ConsumerStrategies';
+export type { ConsumerStrategy } from './kafka/ConsumerStrategies';
+export type {
+  ConsumerRecord,
+  DeliverySemantics,
+  DirectStreamOptions,
+  StartingOffsets,
+  Deserializer,
+  BackpressureOptions,
+} from './kafka/DirectStreamOptions';
+export type { KafkaHeader, TopicPartitionOffset } from './kafka/KafkaClient';
+export { PIDRateEstimator } from './kafka/PIDRateEstimator';
+export type { PIDRateEstimatorOptions } from './kafka/PIDRateEstimator';
+export { DirectKafkaInputDStream } from './kafka/DirectKafkaInputDStream';

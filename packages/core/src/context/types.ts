@@ -1,5 +1,6 @@
 import type { OffsetRange } from '../offsets/OffsetRange';
 import type { DStream } from '../dstream/DStream';
+import type { BatchInfo } from '../scheduler/events';
 
 /** What output code sees of the batch it is handed, beside the records (Spark's `foreachRDD((rdd, time) => …)`). */
 export interface BatchContext<Tx = unknown> {
@@ -45,6 +46,13 @@ export interface InputSource {
   runBatch(time: number, outputs: (transaction: unknown) => Promise<void>): Promise<void>;
   /** Drops what was kept for batches up to `time` once they are done. */
   clear(time: number): void;
+  /**
+   * How many records batch `time` read, when the input knows better than its ranges' offset counts
+   * (compacted topics, transaction markers, inputs without offsets). Asked after the batch ran.
+   */
+  recordCount?(time: number): number;
+  /** Told after every batch (completed or failed), e.g. to feed a backpressure rate estimator. */
+  onBatchCompleted?(info: BatchInfo): void;
 }
 
 /** The part of a StreamingContext that streams talk to. */

@@ -1,4 +1,27 @@
-import type { StreamingContextLike } from '../context/types';
+import type { Observable } from 'rxjs';
+import type { BatchContext, StreamingContextLike } from '../context/types';
+import { type Batch, batches$ } from './operators/batches$';
+import { cogroup } from './operators/cogroup';
+import { count } from './operators/count';
+import { countByValue } from './operators/countByValue';
+import { filter } from './operators/filter';
+import { flatMap } from './operators/flatMap';
+import { flatMapValues } from './operators/flatMapValues';
+import { foreachBatch } from './operators/foreachBatch';
+import { fullOuterJoin } from './operators/fullOuterJoin';
+import { groupByKey } from './operators/groupByKey';
+import { join } from './operators/join';
+import { leftOuterJoin } from './operators/leftOuterJoin';
+import { map } from './operators/map';
+import { mapPartitions } from './operators/mapPartitions';
+import { mapValues } from './operators/mapValues';
+import { type PrintSink, print } from './operators/print';
+import { reduce } from './operators/reduce';
+import { type WidenLiteral, reduceByKey } from './operators/reduceByKey';
+import { rightOuterJoin } from './operators/rightOuterJoin';
+import { saveAsTextFiles } from './operators/saveAsTextFiles';
+import { transform } from './operators/transform';
+import { union } from './operators/union';
 
 /**
  * One node of the DStream graph: how a stream's batch at `time` is made from its dependencies'.
@@ -23,6 +46,19 @@ export interface DStreamNode<T> {
  *
  * Each batch is computed once per time and remembered until the scheduler clears it, so two
  * outputs (or a self-join) over one stream read the same records without fetching them twice.
+ *
+ * Narrow operators (`map`, `filter`, `flatMap`, `mapPartitions`, `mapValues`, `flatMapValues`)
+ * chained on each other fuse into one node over the first one's parent, whose batch runs through
+ * all of them in a single loop, as Spark pipelines a stage. Aggregations and joins are stage
+ * boundaries. Operators on key-value pairs (`[key, value]` tuples) compare keys as a JS `Map`
+ * does (SameValueZero): strings, numbers and booleans by value, objects and arrays by identity.
+ *
+ * @example
+ * const counts = lines
+ *   .flatMap((line) => line.split(' '))
+ *   .map((word) => [word, 1] as const)
+ *   .reduceByKey((a, b) => a + b);
+ * counts.print();
  */
 export class DStream<T> {
   /** Batches kept for at least this long after their time (windows raise it on their parents). */
@@ -78,5 +114,289 @@ export class DStream<T> {
       if (batchTime <= time - this.rememberMs) this.generated.delete(batchTime);
     }
     for (const dependency of this.dependencies) dependency.clearMetadata(time);
+  }
+
+  // ---- narrow transformations, fused -------------------------------------------------------
+
+  /**
+   * A stream of `fn(record)` for every record. Fused with the narrow operators around it.
+   * A throw becomes a `RecordProcessingError` naming the Kafka record being processed.
+   *
+   * @example
+   * const values = kafkaStream.map((record) => record.value.toString());
+   */
+  map<U>(fn: (record: T) => U): DStream<U> {
+    return map(this, fn);
+  }
+
+  /**
+   * The records for which `fn` returns true (a type guard narrows the element type). Fused.
+   *
+   * @example
+   * const errors = lines.filter((line) => line.includes('ERROR'));
+   */
+  filter<S extends T>(fn: (record: T) => record is S): DStream<S>;
+  filter(fn: (record: T) => boolean): DStream<T>;
+  filter(fn: (record: T) => boolean): DStream<T> {
+    return filter(this, fn);
+  }
+
+  /**
+   * Every element of the iterable `fn` returns for each record (an array, a Set, a generator). Fused.
+   *
+   * @example
+   * const words = lines.flatMap((line) => line.split(' '));
+   */
+  flatMap<U>(fn: (record: T) => Iterable<U>): DStream<U> {
+    return flatMap(this, fn);
+  }
+
+  /**
+   * The elements of the iterable `fn` returns for the batch's records taken all at once. In
+   * dstream a batch is one partition, so `fn` runs once per batch: the place to set up something
+   * costly (a parser, a connection from a pool) once rather than per record. Fused; after other
+   * narrow operators, their output is gathered into the array `fn` receives.
+   *
+   * @example
+   * const parsed = lines.mapPartitions((records) => {
+   *   const parser = createParser();
+   *   return records.map((line) => parser.parse(line));
+   * });
+   */
+  mapPartitions<U>(fn: (records: readonly T[]) => Iterable<U>): DStream<U> {
+    return mapPartitions(this, fn);
+  }
+
+  /**
+   * `[key, fn(value)]` for every `[key, value]` pair. Fused.
+   *
+   * @example
+   * const lengths = pairs.mapValues((text) => text.length);
+   */
+  mapValues<K, V, W>(this: DStream<readonly [K, V]>, fn: (value: V) => W): DStream<[K, W]> {
+    return mapValues(this, fn);
+  }
+
+  /**
+   * One `[key, w]` per element `w` of the iterable `fn(value)`, for every `[key, value]` pair. Fused.
+   *
+   * @example
+   * const tags = posts.flatMapValues((post) => post.tags);
+   */
+  flatMapValues<K, V, W>(this: DStream<readonly [K, V]>, fn: (value: V) => Iterable<W>): DStream<[K, W]> {
+    return flatMapValues(this, fn);
+  }
+
+  // ---- whole-batch transformations --------------------------------------------------------
+
+  /**
+   * Each batch replaced by what `fn(records, time)` returns or resolves to (Spark's transform):
+   * any batch-level logic, including asynchronous lookups. A throw or rejection becomes a
+   * `RecordProcessingError` naming `transform`.
+   *
+   * @example
+   * const enriched = events.transform(async (records) => enrich(records, await loadRates()));
+   */
+  transform<U>(fn: (records: readonly T[], time: number) => Iterable<U> | Promise<Iterable<U>>): DStream<U> {
+    return transform(this, fn);
+  }
+
+  /**
+   * This stream's records followed by each other stream's, batch by batch. All streams must
+   * belong to this context and have this stream's slide (else `ConfigError`).
+   *
+   * @example
+   * const all = clicks.union(views, purchases);
+   */
+  union(...others: DStream<T>[]): DStream<T> {
+    return union(this, others);
+  }
+
+  // ---- aggregations: each a stage boundary ------------------------------------------------
+
+  /**
+   * One record per batch: how many records it has (0 for an empty batch).
+   *
+   * @example
+   * events.count().print();
+   */
+  count(): DStream<number> {
+    return count(this);
+  }
+
+  /**
+   * One `[value, count]` per distinct record of the batch, in first-seen order. Records are
+   * compared with `Map` semantics (SameValueZero: primitives by value, objects by identity).
+   *
+   * @example
+   * words.countByValue(); // batch ['a', 'b', 'a'] → [['a', 2], ['b', 1]]
+   */
+  countByValue(): DStream<[T, number]> {
+    return countByValue(this);
+  }
+
+  /**
+   * The batch's records folded left to right with `fn`: one record, or none for an empty batch.
+   *
+   * @example
+   * amounts.reduce((a, b) => a + b);
+   */
+  reduce(fn: (accumulated: T, record: T) => T): DStream<T> {
+    return reduce(this, fn);
+  }
+
+  /**
+   * One `[key, value]` per key of the batch, its values folded with `fn` in batch order. Keys are
+   * compared with `Map` semantics (SameValueZero: primitives by value, objects by identity) and
+   * come out in first-seen order. Literal value types are widened (`1` to `number`), so pairs
+   * built with `as const` reduce to numbers.
+   *
+   * @example
+   * words.map((word) => [word, 1] as const).reduceByKey((a, b) => a + b); // DStream<[string, number]>
+   */
+  reduceByKey<K, V>(
+    this: DStream<readonly [K, V]>,
+    fn: (accumulated: WidenLiteral<V>, value: WidenLiteral<V>) => WidenLiteral<V>,
+  ): DStream<[K, WidenLiteral<V>]> {
+    return reduceByKey(this, fn);
+  }
+
+  /**
+   * One `[key, values]` per key of the batch, values in batch order. Keys are compared with `Map`
+   * semantics (SameValueZero: primitives by value, objects by identity), in first-seen order.
+   *
+   * @example
+   * clicks.map((click) => [click.userId, click.url] as const).groupByKey();
+   */
+  groupByKey<K, V>(this: DStream<readonly [K, V]>): DStream<[K, V[]]> {
+    return groupByKey(this);
+  }
+
+  /**
+   * `[key, [v, w]]` for every value `v` here and `w` in `other` of a key both batches have
+   * (inner join). Keys are compared with `Map` semantics (SameValueZero: primitives by value,
+   * objects by identity); output follows this stream's first-seen key order. Both streams must
+   * share this context and slide (else `ConfigError`).
+   *
+   * @example
+   * orders.join(payments); // [orderId, [order, payment]]
+   */
+  join<K, V, W>(this: DStream<readonly [K, V]>, other: DStream<readonly [K, W]>): DStream<[K, [V, W]]> {
+    return join(this, other);
+  }
+
+  /**
+   * Like `join`, and also `[key, [v, undefined]]` for every value `v` whose key `other` lacks.
+   * Keys compared with `Map` semantics; same ordering and slide rules as `join`.
+   *
+   * @example
+   * orders.leftOuterJoin(payments); // unpaid orders come with undefined
+   */
+  leftOuterJoin<K, V, W>(
+    this: DStream<readonly [K, V]>,
+    other: DStream<readonly [K, W]>,
+  ): DStream<[K, [V, W | undefined]]> {
+    return leftOuterJoin(this, other);
+  }
+
+  /**
+   * Like `join`, and also `[key, [undefined, w]]` for every value `w` of `other` whose key this
+   * stream lacks. Keys compared with `Map` semantics; keys found here come first, in first-seen
+   * order, then keys only `other` has. Same slide rule as `join`.
+   *
+   * @example
+   * orders.rightOuterJoin(payments); // payments without an order come with undefined
+   */
+  rightOuterJoin<K, V, W>(
+    this: DStream<readonly [K, V]>,
+    other: DStream<readonly [K, W]>,
+  ): DStream<[K, [V | undefined, W]]> {
+    return rightOuterJoin(this, other);
+  }
+
+  /**
+   * Every value of either side, paired with each of the other side's values for its key, or
+   * with `undefined` when that side lacks the key. Keys compared with `Map` semantics; this
+   * stream's keys first, in first-seen order, then keys only `other` has. Same slide rule as `join`.
+   *
+   * @example
+   * orders.fullOuterJoin(payments);
+   */
+  fullOuterJoin<K, V, W>(
+    this: DStream<readonly [K, V]>,
+    other: DStream<readonly [K, W]>,
+  ): DStream<[K, [V | undefined, W | undefined]]> {
+    return fullOuterJoin(this, other);
+  }
+
+  /**
+   * One `[key, [values, otherValues]]` per key present in either batch, with that key's values
+   * here and in `other` (one side may be empty). Keys compared with `Map` semantics; this
+   * stream's keys first, in first-seen order, then keys only `other` has. Same slide rule as `join`.
+   *
+   * @example
+   * views.cogroup(clicks); // [page, [viewsOfPage, clicksOfPage]]
+   */
+  cogroup<K, V, W>(this: DStream<readonly [K, V]>, other: DStream<readonly [K, W]>): DStream<[K, [V[], W[]]]> {
+    return cogroup(this, other);
+  }
+
+  // ---- output operations ------------------------------------------------------------------
+
+  /**
+   * Runs `fn` on every batch's records and its `BatchContext` (time, offset ranges, the store
+   * transaction under exactly-once): Spark's foreachRDD, the general output. The batch's offsets
+   * are committed only after the returned promise resolves (at-least-once and exactly-once); a
+   * throw or rejection fails the batch as it is, so a retriable error stays retriable.
+   *
+   * @example
+   * counts.foreachBatch<PoolClient>(async (records, { transaction }) => {
+   *   for (const [word, n] of records) await transaction!.query('INSERT …', [word, n]);
+   * });
+   */
+  foreachBatch<Tx = unknown>(fn: (records: readonly T[], batch: BatchContext<Tx>) => void | Promise<void>): void {
+    foreachBatch<T, Tx>(this, fn);
+  }
+
+  /**
+   * Prints the first `count` records of every batch to `out` (default `process.stdout`) in
+   * Spark's layout: a rule, `Time: <ms> ms`, a rule, the records (strings as they are, anything
+   * else as JSON), `...` when the batch has more, and a blank line.
+   *
+   * @example
+   * counts.print(); // first 10 records of each batch
+   * counts.print(5, { write: (text) => void lines.push(text) });
+   */
+  print(count = 10, out: PrintSink = process.stdout): void {
+    print(this, count, out);
+  }
+
+  /**
+   * Writes every batch to the file `<prefix>-<time>` (plus `.<suffix>` when given), one record per
+   * line (strings as they are, anything else as JSON), creating the directory if needed. Each
+   * file is written atomically (temporary file in the same directory, fsync, rename), so a batch
+   * re-run after a crash replaces its file whole rather than duplicating or truncating it. A
+   * string record containing a newline spans several lines.
+   *
+   * @example
+   * counts.saveAsTextFiles('out/counts', 'txt'); // out/counts-1700000000000.txt, …
+   */
+  saveAsTextFiles(prefix: string, suffix?: string): void {
+    saveAsTextFiles(this, prefix, suffix);
+  }
+
+  /**
+   * An output that emits every batch (`{ time, records, offsetRanges }`) into a hot Observable,
+   * for RxJS code. Emission is synchronous when the batch's outputs run: the batch does not wait
+   * for asynchronous work a subscriber starts, so its offsets may commit first (use `foreachBatch`
+   * when results must be durable before the commit). Batches that run while nobody subscribes are
+   * not replayed. The Observable never completes on its own: end the subscription when the
+   * context stops (`takeUntil`).
+   *
+   * @example
+   * counts.batches$().pipe(rxMap((batch) => batch.records.length)).subscribe(console.log);
+   */
+  batches$(): Observable<Batch<T>> {
+    return batches$(this);
   }
 }

@@ -2,3 +2,17 @@
  * @dstream/core/testing: a virtual clock, in-memory inputs and helpers to run operator chains
  * batch by batch, plus the contract suite every OffsetStore passes.
  */
+
+// offset store contract
+export { describeOffsetStoreContract } from './offsetStoreContract';
+export type { OffsetStoreContractFactory } from './offsetStoreContract';
+
+// virtual clock, queue streams, batch runners
+export { ManualClock } from './ManualClock';
+export { queueStream } from './queueStream';
+export type { QueueStreamOptions } from './queueStream';
+export { runBatches, runBatches2 } from './runBatches';
+export type { RunBatchesOptions } from './runBatches';
+export { waitForBatches } from './waitForBatches';
+export { RecordingInput } from './RecordingInput';
+export type { RecordingInputOptions } from './RecordingInput';

@@ -1,0 +1,246 @@
+import type { DStream, DStreamNode } from './DStream';
+import { batchOf } from './batchOf';
+import { userFunctionError } from './userFunctionError';
+
+// Stage functions take `any`: each operator types its function against its own stream, and the
+// chain passes values from stage to stage without knowing their types.
+
+/** One narrow transformation applied to each record: what the fused operators other than mapPartitions become. */
+export type RecordStage =
+  | { readonly kind: 'map'; readonly name: string; readonly fn: (record: any) => unknown }
+  | { readonly kind: 'filter'; readonly name: string; readonly fn: (record: any) => unknown }
+  | { readonly kind: 'flatMap'; readonly name: string; readonly fn: (record: any) => Iterable<unknown> }
+  | { readonly kind: 'mapValues'; readonly name: string; readonly fn: (value: any) => unknown }
+  | { readonly kind: 'flatMapValues'; readonly name: string; readonly fn: (value: any) => Iterable<unknown> };
+
+/** A narrow transformation over the whole batch at once (`mapPartitions`). */
+export interface PartitionStage {
+  readonly kind: 'mapPartitions';
+  readonly name: string;
+  readonly fn: (records: readonly any[]) => Iterable<unknown>;
+}
+
+/** Any stage a fused node runs. */
+export type Stage = RecordStage | PartitionStage;
+
+type Sink = (value: unknown) => void;
+
+/**
+ * What a stage's sink throws when the user function fails: a plain object (no stack to capture)
+ * that the loop at the head of the pipeline turns into a `RecordProcessingError` naming the
+ * record it was processing. Outer sinks let it pass untouched.
+ */
+class StageFailure {
+  constructor(
+    readonly operator: string,
+    readonly cause: unknown,
+  ) {}
+}
+
+/** A run of record stages, optionally fed by a `mapPartitions` over the previous run's output. */
+interface Segment {
+  readonly partition: PartitionStage | undefined;
+  readonly stages: readonly RecordStage[];
+}
+
+/**
+ * The node of a chain of narrow transformations (map, filter, flatMap, mapPartitions and the
+ * pair variants built on them), fused into one pass over the parent's batch, as Spark pipelines
+ * narrow dependencies inside a stage. Each stage becomes a small sink function calling the next,
+ * so a record flows through the whole chain in one call with no intermediate array; only a
+ * `mapPartitions` after other stages needs the records before it gathered into one array, because
+ * it takes the whole batch.
+ */
+export class FusedNode<T> implements DStreamNode<T> {
+  readonly name: string;
+  readonly slideDurationMs: number;
+  readonly dependencies: readonly DStream<unknown>[];
+  private readonly segments: readonly Segment[];
+
+  private constructor(
+    readonly parent: DStream<unknown>,
+    readonly stages: readonly Stage[],
+  ) {
+    this.name = stages[stages.length - 1].name;
+    this.slideDurationMs = parent.slideDurationMs;
+    this.dependencies = [parent];
+    this.segments = toSegments(stages);
+  }
+
+  /**
+   * The node for `stage` applied to `source`: when `source` is itself fused, the stage joins its
+   * chain over the same parent instead of adding a node.
+   */
+  static append<T>(source: DStream<unknown>, stage: Stage): FusedNode<T> {
+    const node = source.node;
+    return node instanceof FusedNode
+      ? new FusedNode<T>(node.parent, [...node.stages, stage])
+      : new FusedNode<T>(source, [stage]);
+  }
+
+  async compute(time: number): Promise<readonly T[]> {
+    let records: readonly unknown[] = await batchOf(this.parent, time);
+    for (const segment of this.segments) records = runSegment(segment, records);
+    return records as readonly T[];
+  }
+}
+
+function toSegments(stages: readonly Stage[]): Segment[] {
+  const segments: Segment[] = [];
+  let partition: PartitionStage | undefined;
+  let run: RecordStage[] = [];
+  for (const stage of stages) {
+    if (stage.kind === 'mapPartitions') {
+      if (partition !== undefined || run.length > 0) segments.push({ partition, stages: run });
+      partition = stage;
+      run = [];
+    } else {
+      run.push(stage);
+    }
+  }
+  segments.push({ partition, stages: run });
+  return segments;
+}
+
+function runSegment(segment: Segment, records: readonly unknown[]): readonly unknown[] {
+  const output: unknown[] = [];
+  const sink = buildSink(segment.stages, output);
+  const { partition } = segment;
+  if (partition === undefined) {
+    pushAll(records, sink);
+    return output;
+  }
+  let produced: Iterable<unknown>;
+  try {
+    produced = partition.fn(records);
+  } catch (cause) {
+    throw userFunctionError(partition.name, cause);
+  }
+  if (Array.isArray(produced)) {
+    if (segment.stages.length === 0) return produced;
+    pushAll(produced, sink);
+  } else {
+    pushEach(partition.name, produced, sink);
+  }
+  return output;
+}
+
+/** The head loop over an array: the common case, indexed so V8 keeps it tight. */
+function pushAll(records: readonly unknown[], sink: Sink): void {
+  let index = 0;
+  try {
+    for (; index < records.length; index++) sink(records[index]);
+  } catch (error) {
+    throw error instanceof StageFailure ? userFunctionError(error.operator, error.cause, records[index]) : error;
+  }
+}
+
+/**
+ * The head loop over what a `mapPartitions` produced. Anything thrown while iterating that is not a
+ * stage's failure came from the user's iterable, so it is charged to the `mapPartitions`.
+ */
+function pushEach(operator: string, produced: Iterable<unknown>, sink: Sink): void {
+  let current: unknown;
+  try {
+    for (const record of produced) {
+      current = record;
+      sink(record);
+    }
+  } catch (error) {
+    throw error instanceof StageFailure
+      ? userFunctionError(error.operator, error.cause, current)
+      : userFunctionError(operator, error);
+  }
+}
+
+/** Chains the stages' sinks back to front, ending in a push onto `output`. */
+function buildSink(stages: readonly RecordStage[], output: unknown[]): Sink {
+  let sink: Sink = (value) => {
+    output.push(value);
+  };
+  for (let index = stages.length - 1; index >= 0; index--) {
+    const stage = stages[index];
+    switch (stage.kind) {
+      case 'map':
+        sink = mapSink(stage.name, stage.fn, sink);
+        break;
+      case 'filter':
+        sink = filterSink(stage.name, stage.fn, sink);
+        break;
+      case 'flatMap':
+        sink = flatMapSink(stage.name, stage.fn, sink);
+        break;
+      case 'mapValues':
+        sink = mapValuesSink(stage.name, stage.fn, sink);
+        break;
+      case 'flatMapValues':
+        sink = flatMapValuesSink(stage.name, stage.fn, sink);
+        break;
+    }
+  }
+  return sink;
+}
+
+// Each sink calls the user function inside its own try so a failure is charged to the right
+// operator; the call to `next` stays outside it, so a downstream failure passes through as is.
+function mapSink(name: string, fn: (record: unknown) => unknown, next: Sink): Sink {
+  return (value) => {
+    let result: unknown;
+    try {
+      result = fn(value);
+    } catch (cause) {
+      throw new StageFailure(name, cause);
+    }
+    next(result);
+  };
+}
+
+function filterSink(name: string, fn: (record: unknown) => unknown, next: Sink): Sink {
+  return (value) => {
+    let isKept: unknown;
+    try {
+      isKept = fn(value);
+    } catch (cause) {
+      throw new StageFailure(name, cause);
+    }
+    if (isKept) next(value);
+  };
+}
+
+function flatMapSink(name: string, fn: (record: unknown) => Iterable<unknown>, next: Sink): Sink {
+  return (value) => {
+    // The user's iterable is consumed while `next` runs, so errors are told apart by type:
+    // a StageFailure comes from downstream, anything else from this stage's function or iterable.
+    try {
+      for (const item of fn(value)) next(item);
+    } catch (error) {
+      throw error instanceof StageFailure ? error : new StageFailure(name, error);
+    }
+  };
+}
+
+// The pair variants have their own sinks rather than wrapping the user function in a map or
+// flatMap stage: one call per record instead of two, and no generator object per pair.
+function mapValuesSink(name: string, fn: (value: unknown) => unknown, next: Sink): Sink {
+  return (pair) => {
+    const key = (pair as readonly [unknown, unknown])[0];
+    let result: unknown;
+    try {
+      result = fn((pair as readonly [unknown, unknown])[1]);
+    } catch (cause) {
+      throw new StageFailure(name, cause);
+    }
+    next([key, result]);
+  };
+}
+
+function flatMapValuesSink(name: string, fn: (value: unknown) => Iterable<unknown>, next: Sink): Sink {
+  return (pair) => {
+    const key = (pair as readonly [unknown, unknown])[0];
+    try {
+      for (const value of fn((pair as readonly [unknown, unknown])[1])) next([key, value]);
+    } catch (error) {
+      throw error instanceof StageFailure ? error : new StageFailure(name, error);
+    }
+  };
+}

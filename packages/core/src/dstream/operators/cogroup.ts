@@ -1,0 +1,55 @@
+import { DStream } from '../DStream';
+import { batchOf } from '../batchOf';
+import { derivedNode } from '../derivedNode';
+import { requireCompatibleStreams } from '../requireCompatibleStreams';
+
+/**
+ * The values of each key on both sides, with `Map` key semantics: keys in first-seen order, the
+ * left side's keys first, then keys only the right side has.
+ */
+function cogroupPairs<K, V, W>(
+  left: readonly (readonly [K, V])[],
+  right: readonly (readonly [K, W])[],
+): Map<K, [V[], W[]]> {
+  const groups = new Map<K, [V[], W[]]>();
+  for (const [key, value] of left) {
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [[value], []]);
+    else group[0].push(value);
+  }
+  for (const [key, value] of right) {
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [[], [value]]);
+    else group[1].push(value);
+  }
+  return groups;
+}
+
+/**
+ * A stream computed from the cogrouped batches of `left` and `right`: `emit` receives each key with
+ * its values on both sides and pushes its results onto `output`. Every join is built on this.
+ */
+export function cogroupedStream<K, V, W, R>(
+  name: string,
+  left: DStream<readonly [K, V]>,
+  right: DStream<readonly [K, W]>,
+  emit: (key: K, values: V[], others: W[], output: R[]) => void,
+): DStream<R> {
+  requireCompatibleStreams(name, left, [right]);
+  return new DStream(
+    left.context,
+    derivedNode<R>(name, [left, right], async (time) => {
+      const [leftPairs, rightPairs] = await Promise.all([batchOf(left, time), batchOf(right, time)]);
+      const output: R[] = [];
+      for (const [key, [values, others]] of cogroupPairs(leftPairs, rightPairs)) emit(key, values, others, output);
+      return output;
+    }),
+  );
+}
+
+/** `left.cogroup(right)`: one `[key, [leftValues, rightValues]]` per key present on either side. */
+export function cogroup<K, V, W>(left: DStream<readonly [K, V]>, right: DStream<readonly [K, W]>): DStream<[K, [V[], W[]]]> {
+  return cogroupedStream<K, V, W, [K, [V[], W[]]]>('cogroup', left, right, (key, values, others, output) => {
+    output.push([key, [values, others]]);
+  });
+}

@@ -1,0 +1,15 @@
+import type { DStream } from '../DStream';
+import { cogroupedStream } from './cogroup';
+
+/** The stand-in for the values of a side that lacks a key, in outer joins: one `undefined`. */
+export const NO_MATCH: readonly [undefined] = [undefined];
+
+/** Pushes `[key, [v, w]]` for every pair of values: the cross product an inner join makes per key. */
+export function pushPairs<K, V, W>(key: K, values: readonly V[], others: readonly W[], output: [K, [V, W]][]): void {
+  for (const value of values) for (const other of others) output.push([key, [value, other]]);
+}
+
+/** `left.join(right)`: `[key, [v, w]]` for every v and w of a key present on both sides. */
+export function join<K, V, W>(left: DStream<readonly [K, V]>, right: DStream<readonly [K, W]>): DStream<[K, [V, W]]> {
+  return cogroupedStream<K, V, W, [K, [V, W]]>('join', left, right, pushPairs);
+}

@@ -1,0 +1,21 @@
+import { ConfigError } from '../../errors';
+import { DStream } from '../DStream';
+import { batchOf } from '../batchOf';
+import { derivedNode } from '../derivedNode';
+import { requireCompatibleStreams } from '../requireCompatibleStreams';
+
+/** `source.union(...others)`: each batch holds `source`'s records, then each other stream's, in argument order. */
+export function union<T>(source: DStream<T>, others: readonly DStream<T>[]): DStream<T> {
+  if (others.length === 0) {
+    throw new ConfigError('union(...others)', others, 'needs at least one stream', 'Pass the streams to merge with this one.');
+  }
+  requireCompatibleStreams('union', source, others);
+  const streams = [source, ...others];
+  return new DStream(
+    source.context,
+    derivedNode<T>('union', streams, async (time) => {
+      const batches = await Promise.all(streams.map((stream) => batchOf(stream, time)));
+      return batches.flat() as T[];
+    }),
+  );
+}

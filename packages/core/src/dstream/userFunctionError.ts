@@ -1,0 +1,16 @@
+import { RecordProcessingError } from '../errors';
+
+/**
+ * Wraps what a user function threw as `RecordProcessingError`, naming the operator and, when
+ * `record` is a Kafka consumer record (string `topic`, numeric `partition` and `offset`), where
+ * in the log it sits, so the failing record can be found and inspected.
+ */
+export function userFunctionError(operator: string, cause: unknown, record?: unknown): RecordProcessingError {
+  if (typeof record === 'object' && record !== null) {
+    const { topic, partition, offset } = record as { topic?: unknown; partition?: unknown; offset?: unknown };
+    if (typeof topic === 'string' && typeof partition === 'number' && typeof offset === 'number') {
+      return new RecordProcessingError(operator, cause, { topic, partition, offset });
+    }
+  }
+  return new RecordProcessingError(operator, cause);
+}

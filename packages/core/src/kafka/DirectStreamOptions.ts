@@ -1,0 +1,390 @@
+import { ConfigError } from '../errors';
+import type { OffsetStore } from '../offsets/OffsetStore';
+import type { Logger } from '../util/Logger';
+import { consoleLogger } from '../util/Logger';
+import type { ConsumerStrategy } from './ConsumerStrategies';
+import { KAFKA_CONSUMER_PROPERTIES, KafkaHeader } from './KafkaClient';
+import type { PIDRateEstimatorOptions } from './PIDRateEstimator';
+
+/**
+ * One Kafka record as a direct stream delivers it. Within a batch, records of one partition come
+ * in offset order.
+ */
+export interface ConsumerRecord<K = Buffer | null, V = Buffer | null> {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: K;
+  readonly value: V;
+  /** Create or log-append time, ms since the epoch; -1 when the broker sent none. */
+  readonly timestamp: number;
+  readonly headers: readonly KafkaHeader[];
+}
+
+/**
+ * When offsets are committed relative to the batch's outputs:
+ * `at-most-once` commits first (a crash loses the batch), `at-least-once` after (a crash repeats
+ * it), `exactly-once` inside the offset store's transaction together with the output's writes.
+ */
+export type DeliverySemantics = 'at-most-once' | 'at-least-once' | 'exactly-once';
+
+/** Where to start a partition that has no stored offset: the log's start, its end, or the first record at or after a time. */
+export type StartingOffsets = 'earliest' | 'latest' | { readonly timestampMs: number };
+
+/**
+ * Turns a record's key or value bytes into a value: `buffer` (as is), `string` (UTF-8), `json`
+ * (UTF-8 JSON), or a function. Null stays null for the built-in ones.
+ */
+export type Deserializer<T> = 'buffer' | 'string' | 'json' | ((data: Buffer | null) => T);
+
+/** Backpressure: adapt each batch's size to how fast batches are processed (Spark's `spark.streaming.backpressure.*`). */
+export interface BackpressureOptions {
+  /** Turns the rate estimator on. Default false. */
+  readonly enabled?: boolean;
+  /** Records per second (whole stream) for the first batches after a start, before the estimator has a rate. */
+  readonly initialRate?: number;
+  /** The estimator's gains and floor. */
+  readonly pid?: PIDRateEstimatorOptions;
+}
+
+/**
+ * Options of `KafkaUtils.createDirectStream`. Only `kafkaParams`, `strategy` and `offsetStore`
+ * are required; everything is checked before any connection is opened.
+ */
+export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
+  /**
+   * librdkafka consumer configuration. `bootstrap.servers` and `group.id` are required.
+   * Auto-commit and auto offset store are always off (offsets go to `offsetStore`), and the
+   * stream sets `enable.partition.eof` and the rebalance callback itself.
+   */
+  readonly kafkaParams: Readonly<Record<string, string | number | boolean>>;
+  /** Which partitions to read: `ConsumerStrategies.Subscribe`, `SubscribePattern` or `Assign`. */
+  readonly strategy: ConsumerStrategy;
+  /** Where offsets persist: `InMemoryOffsetStore` in tests, a `@dstream/offsets-*` store in production. */
+  readonly offsetStore: OffsetStore;
+  /** Default `at-least-once`. */
+  readonly delivery?: DeliverySemantics;
+  /**
+   * Declares the outputs idempotent (writing a batch twice leaves the same result), which makes
+   * `exactly-once` possible on a store without transactions: outputs run, then the commit.
+   */
+  readonly idempotentOutput?: boolean;
+  /**
+   * Start of partitions with no stored and no explicit offset. Default `latest`, as Kafka's
+   * `auto.offset.reset` and Spark: a new job starts with new records. Stored offsets always win.
+   */
+  readonly startingOffsets?: StartingOffsets;
+  /** What to do when a stored or planned offset lies outside the log: `fail` (default), `earliest` or `latest`. */
+  readonly offsetOutOfRange?: 'fail' | 'earliest' | 'latest';
+  /**
+   * Start of partitions (and topics matching a pattern) that appear while the stream runs.
+   * Default `earliest`, so nothing written to them before they were noticed is skipped.
+   */
+  readonly newPartitions?: 'earliest' | 'latest';
+  /** Most records per second read from one partition. */
+  readonly maxRatePerPartition?: number;
+  /** Fewest records per second a lagging partition is allowed, whatever backpressure says. */
+  readonly minRatePerPartition?: number;
+  readonly backpressure?: BackpressureOptions;
+  /** Default `buffer`. */
+  readonly keyDeserializer?: Deserializer<K>;
+  /** Default `buffer`. */
+  readonly valueDeserializer?: Deserializer<V>;
+  /** Longest wait for the brokers (connect, first group assignment). Default 10000 ms. */
+  readonly connectTimeoutMs?: number;
+  /** How often librdkafka refreshes metadata, which is when new topics matching a pattern are found. Default 30000 ms. */
+  readonly metadataRefreshMs?: number;
+  /** Retries of a retriable offset-store commit failure before the batch fails. Default 5. */
+  readonly commitRetries?: number;
+  /** Longest a batch waits for its records to arrive from the brokers. Default 120000 ms. */
+  readonly fetchTimeoutMs?: number;
+  /** Records kept ahead of the current batch per partition before fetching that partition pauses. Default 10000. */
+  readonly maxBufferedRecordsPerPartition?: number;
+  /** Where warnings (offset resets, rebalances) go. Default: the console. */
+  readonly logger?: Logger;
+}
+
+/** The options after checking, with defaults filled in. */
+export interface ResolvedDirectStreamOptions<K, V> {
+  readonly kafkaParams: Readonly<Record<string, string | number | boolean>>;
+  readonly groupId: string;
+  readonly brokers: string;
+  readonly strategy: ConsumerStrategy;
+  readonly offsetStore: OffsetStore;
+  readonly delivery: DeliverySemantics;
+  readonly idempotentOutput: boolean;
+  readonly startingOffsets: StartingOffsets;
+  readonly offsetOutOfRange: 'fail' | 'earliest' | 'latest';
+  readonly newPartitions: 'earliest' | 'latest';
+  readonly maxRatePerPartition: number | undefined;
+  readonly minRatePerPartition: number | undefined;
+  readonly backpressure: { readonly enabled: boolean; readonly initialRate: number | undefined; readonly pid: PIDRateEstimatorOptions };
+  readonly keyDeserializer: (data: Buffer | null) => K;
+  readonly valueDeserializer: (data: Buffer | null) => V;
+  readonly connectTimeoutMs: number;
+  readonly metadataRefreshMs: number;
+  readonly commitRetries: number;
+  readonly fetchTimeoutMs: number;
+  readonly maxBufferedRecordsPerPartition: number;
+  readonly logger: Logger;
+}
+
+/** Properties the stream owns: setting them would break offset management. */
+const OWNED_PROPERTIES: Readonly<Record<string, string>> = {
+  'enable.auto.commit': 'offsets are committed to offsetStore after each batch; remove it',
+  'auto.commit.enable': 'offsets are committed to offsetStore after each batch; remove it',
+  'enable.auto.offset.store': 'offsets are committed to offsetStore after each batch; remove it',
+  'auto.offset.reset': "use the stream's startingOffsets and offsetOutOfRange options instead",
+  'enable.partition.eof': 'the stream turns it on to detect the end of a partition; remove it',
+  rebalance_cb: 'the stream handles rebalances itself; remove it',
+  offset_commit_cb: 'the stream commits through offsetStore; remove it',
+};
+
+/** Properties that may be given only with the value the stream forces. */
+const FALSE_ONLY = new Set(['enable.auto.commit', 'auto.commit.enable', 'enable.auto.offset.store']);
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** The known name closest to `name`. */
+export function nearestName(name: string, known: readonly string[]): string {
+  let best = known[0];
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function checkKafkaParams(params: unknown): { groupId: string; brokers: string } {
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+    throw new ConfigError(
+      'kafkaParams',
+      params,
+      'must be an object of librdkafka consumer properties',
+      'Pass e.g. { "bootstrap.servers": "127.0.0.1:9092", "group.id": "my-job" }.',
+    );
+  }
+  const record = params as Record<string, unknown>;
+  for (const [name, value] of Object.entries(record)) {
+    if (!KAFKA_CONSUMER_PROPERTIES.includes(name)) {
+      throw new ConfigError(
+        `kafkaParams["${name}"]`,
+        value,
+        'is not a librdkafka consumer property',
+        `Did you mean "${nearestName(name, KAFKA_CONSUMER_PROPERTIES)}"? See librdkafka's CONFIGURATION.md.`,
+      );
+    }
+    const owned = OWNED_PROPERTIES[name];
+    if (owned !== undefined && !(FALSE_ONLY.has(name) && (value === false || value === 'false'))) {
+      throw new ConfigError(`kafkaParams["${name}"]`, value, 'is managed by the direct stream', `Why: ${owned}.`);
+    }
+    if (!['string', 'number', 'boolean'].includes(typeof value)) {
+      throw new ConfigError(`kafkaParams["${name}"]`, value, 'must be a string, number or boolean', 'Pass the value as librdkafka documents it.');
+    }
+  }
+  const brokers = record['bootstrap.servers'] ?? record['metadata.broker.list'];
+  if (typeof brokers !== 'string' || brokers.trim() === '') {
+    throw new ConfigError(
+      'kafkaParams["bootstrap.servers"]',
+      brokers,
+      'is required: a comma-separated list of host:port',
+      'Pass e.g. "127.0.0.1:9092".',
+    );
+  }
+  const groupId = record['group.id'];
+  if (typeof groupId !== 'string' || groupId.trim() === '') {
+    throw new ConfigError(
+      'kafkaParams["group.id"]',
+      groupId,
+      'is required: offsets are stored per group, and Subscribe strategies join this consumer group',
+      'Pass a name that identifies the job, e.g. "orders-aggregator".',
+    );
+  }
+  return { groupId, brokers };
+}
+
+function checkPositive(option: string, value: number | undefined, unit: string, integer = false): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isSafeInteger(value))) {
+    throw new ConfigError(option, value, `must be a positive ${integer ? 'integer' : 'number'} (${unit})`, `Pass e.g. 1000, or omit it.`);
+  }
+}
+
+function checkChoice<T extends string>(option: string, value: T | undefined, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!choices.includes(value)) {
+    throw new ConfigError(option, value, `must be one of ${choices.map((c) => `'${c}'`).join(', ')}`, `Omit it for '${fallback}'.`);
+  }
+  return value;
+}
+
+function resolveDeserializer<T>(option: string, deserializer: Deserializer<T> | undefined): (data: Buffer | null) => T {
+  if (typeof deserializer === 'function') return deserializer;
+  switch (deserializer ?? 'buffer') {
+    case 'buffer':
+      return (data) => data as T;
+    case 'string':
+      return (data) => (data === null ? null : data.toString('utf8')) as T;
+    case 'json':
+      return (data) => (data === null ? null : JSON.parse(data.toString('utf8'))) as T;
+    default:
+      throw new ConfigError(
+        option,
+        deserializer,
+        "must be 'buffer', 'string', 'json' or a function (data: Buffer | null) => value",
+        "Omit it to receive Buffers.",
+      );
+  }
+}
+
+function looksLikeOffsetStore(store: unknown): store is OffsetStore {
+  const candidate = store as Partial<OffsetStore> | null | undefined;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.load === 'function' &&
+    typeof candidate.commit === 'function' &&
+    typeof candidate.connect === 'function' &&
+    typeof candidate.close === 'function'
+  );
+}
+
+/** Checks every option of a direct stream and fills in defaults. Throws `ConfigError`; touches nothing. */
+export function resolveDirectStreamOptions<K, V>(
+  options: DirectStreamOptions<K, V>,
+): ResolvedDirectStreamOptions<K, V> {
+  if (typeof options !== 'object' || options === null) {
+    throw new ConfigError('options', options, 'must be an object', 'Pass { kafkaParams, strategy, offsetStore }.');
+  }
+  const { groupId, brokers } = checkKafkaParams(options.kafkaParams);
+  const strategy = options.strategy;
+  if (typeof strategy !== 'object' || strategy === null || !['Subscribe', 'SubscribePattern', 'Assign'].includes(strategy.kind)) {
+    throw new ConfigError(
+      'strategy',
+      strategy,
+      'must come from ConsumerStrategies',
+      'Pass ConsumerStrategies.Subscribe([...]), SubscribePattern(/.../) or Assign([...]).',
+    );
+  }
+  if (!looksLikeOffsetStore(options.offsetStore)) {
+    throw new ConfigError(
+      'offsetStore',
+      options.offsetStore,
+      'is required: the direct stream keeps its offsets in an OffsetStore, never in auto-commit',
+      'Use new InMemoryOffsetStore() for tests, or a store from @dstream/offsets-kafka (the group\'s own offsets), ' +
+        '@dstream/offsets-redis, @dstream/offsets-zookeeper, @dstream/offsets-checkpoint or @dstream/offsets-postgres.',
+    );
+  }
+  const store = options.offsetStore;
+  const delivery = checkChoice('delivery', options.delivery, ['at-most-once', 'at-least-once', 'exactly-once'], 'at-least-once');
+  const idempotentOutput = options.idempotentOutput ?? false;
+  if (typeof idempotentOutput !== 'boolean') {
+    throw new ConfigError('idempotentOutput', idempotentOutput, 'must be a boolean', 'Pass true or false, or omit it.');
+  }
+  if (delivery === 'exactly-once' && !(store.supportsTransactions && typeof store.transaction === 'function') && !idempotentOutput) {
+    throw new ConfigError(
+      'delivery',
+      delivery,
+      `needs an offset store with transactions, and store "${store.name}" has none`,
+      'Use a transactional store (postgres, redis, zookeeper, kafka, memory), or declare idempotentOutput: true ' +
+        'if writing a batch twice leaves the same result, or choose at-least-once.',
+    );
+  }
+  const startingOffsets = options.startingOffsets ?? 'latest';
+  if (
+    startingOffsets !== 'earliest' &&
+    startingOffsets !== 'latest' &&
+    !(
+      typeof startingOffsets === 'object' &&
+      startingOffsets !== null &&
+      Number.isSafeInteger(startingOffsets.timestampMs) &&
+      startingOffsets.timestampMs >= 0
+    )
+  ) {
+    throw new ConfigError(
+      'startingOffsets',
+      startingOffsets,
+      "must be 'earliest', 'latest' or { timestampMs } with a non-negative integer time",
+      "Pass e.g. 'earliest' or { timestampMs: Date.parse('2024-01-01T00:00:00Z') }.",
+    );
+  }
+  const offsetOutOfRange = checkChoice('offsetOutOfRange', options.offsetOutOfRange, ['fail', 'earliest', 'latest'], 'fail');
+  const newPartitions = checkChoice('newPartitions', options.newPartitions, ['earliest', 'latest'], 'earliest');
+  checkPositive('maxRatePerPartition', options.maxRatePerPartition, 'records per second');
+  checkPositive('minRatePerPartition', options.minRatePerPartition, 'records per second');
+  if (
+    options.maxRatePerPartition !== undefined &&
+    options.minRatePerPartition !== undefined &&
+    options.minRatePerPartition > options.maxRatePerPartition
+  ) {
+    throw new ConfigError(
+      'minRatePerPartition',
+      options.minRatePerPartition,
+      `must not exceed maxRatePerPartition (${options.maxRatePerPartition})`,
+      'Lower minRatePerPartition or raise maxRatePerPartition.',
+    );
+  }
+  const backpressure = options.backpressure ?? {};
+  if (typeof backpressure !== 'object' || backpressure === null) {
+    throw new ConfigError('backpressure', backpressure, 'must be an object', 'Pass { enabled: true, initialRate: 1000 }.');
+  }
+  checkPositive('backpressure.initialRate', backpressure.initialRate, 'records per second for the whole stream');
+  if (backpressure.initialRate !== undefined && backpressure.enabled !== true) {
+    throw new ConfigError(
+      'backpressure.initialRate',
+      backpressure.initialRate,
+      'applies only with backpressure.enabled: true',
+      'Set backpressure.enabled: true, or use maxRatePerPartition for a fixed limit.',
+    );
+  }
+  checkPositive('connectTimeoutMs', options.connectTimeoutMs, 'ms', true);
+  checkPositive('metadataRefreshMs', options.metadataRefreshMs, 'ms', true);
+  checkPositive('fetchTimeoutMs', options.fetchTimeoutMs, 'ms', true);
+  checkPositive('maxBufferedRecordsPerPartition', options.maxBufferedRecordsPerPartition, 'records', true);
+  const commitRetries = options.commitRetries ?? 5;
+  if (!Number.isSafeInteger(commitRetries) || commitRetries < 0) {
+    throw new ConfigError('commitRetries', commitRetries, 'must be a non-negative integer', 'Pass e.g. 5, or 0 to fail at once.');
+  }
+  return {
+    kafkaParams: options.kafkaParams,
+    groupId,
+    brokers,
+    strategy,
+    offsetStore: store,
+    delivery,
+    idempotentOutput,
+    startingOffsets,
+    offsetOutOfRange,
+    newPartitions,
+    maxRatePerPartition: options.maxRatePerPartition,
+    minRatePerPartition: options.minRatePerPartition,
+    backpressure: {
+      enabled: backpressure.enabled === true,
+      initialRate: backpressure.initialRate,
+      pid: backpressure.pid ?? {},
+    },
+    keyDeserializer: resolveDeserializer('keyDeserializer', options.keyDeserializer),
+    valueDeserializer: resolveDeserializer('valueDeserializer', options.valueDeserializer),
+    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    metadataRefreshMs: options.metadataRefreshMs ?? 30_000,
+    commitRetries,
+    fetchTimeoutMs: options.fetchTimeoutMs ?? 120_000,
+    maxBufferedRecordsPerPartition: options.maxBufferedRecordsPerPartition ?? 10_000,
+    logger: options.logger ?? consoleLogger,
+  };
+}

@@ -1,0 +1,505 @@
+/**
+ * The one module that talks to the Kafka client library (node-rdkafka, librdkafka 2.x). Everything
+ * else in dstream sees the small promise-based interfaces below, and every library error arrives
+ * as a `KafkaError`, so moving to `@confluentinc/kafka-javascript` (same API) touches this file only.
+ */
+import * as Kafka from 'node-rdkafka';
+import { KafkaError } from '../errors';
+import type { TopicPartition } from '../offsets/OffsetRange';
+
+/** A topic-partition and an offset (or, for `offsetsForTimes`, a timestamp in ms). */
+export interface TopicPartitionOffset extends TopicPartition {
+  readonly offset: number;
+}
+
+/** One record header as the client delivers it. */
+export interface KafkaHeader {
+  readonly key: string;
+  readonly value: Buffer;
+}
+
+/** A record as fetched, before deserialization. */
+export interface KafkaMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  /** Create or log-append time in ms since the epoch; -1 when the broker sent none. */
+  readonly timestamp: number;
+  readonly headers: readonly KafkaHeader[];
+}
+
+/** What one `consume` call returned: records, and partitions found at their log end (with that offset). */
+export interface ConsumeResult {
+  readonly messages: readonly KafkaMessage[];
+  readonly endsReached: readonly TopicPartitionOffset[];
+}
+
+/** The log's bounds: `low` is the first offset still stored, `high` the next offset to be written. */
+export interface WatermarkOffsets {
+  readonly low: number;
+  readonly high: number;
+}
+
+/** Topics and their partition ids, as the cluster's metadata reports them. */
+export interface ClusterMetadata {
+  readonly topics: ReadonlyArray<{ readonly name: string; readonly partitions: readonly number[] }>;
+}
+
+/** A consumer-group rebalance: partitions handed to this member, or taken from it. */
+export interface RebalanceEvent {
+  readonly type: 'assign' | 'revoke';
+  readonly partitions: readonly TopicPartition[];
+}
+
+/**
+ * The consumer operations dstream needs, promise-based. Synchronous methods throw `KafkaError`;
+ * asynchronous ones reject with it.
+ */
+export interface KafkaConsumerClient {
+  /** `bootstrap.servers`, for error messages. */
+  readonly brokers: string;
+  /** The library's consumer object, lent to offset stores that commit through the group. */
+  readonly raw: unknown;
+  /** Connects and reads cluster metadata, rejecting with a `KafkaError` naming the brokers after `timeoutMs`. */
+  connect(timeoutMs: number): Promise<void>;
+  /** Metadata for all topics of the cluster. */
+  getMetadata(timeoutMs: number): Promise<ClusterMetadata>;
+  /** Asks the partition leader for the log's current bounds. */
+  queryWatermarkOffsets(partition: TopicPartition, timeoutMs: number): Promise<WatermarkOffsets>;
+  /** For each partition (offset = a timestamp in ms), the first offset whose record time is at or after it; -1: none. */
+  offsetsForTimes(partitions: readonly TopicPartitionOffset[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
+  /** Replaces the assignment; fetching starts at the given offsets. */
+  assign(partitions: readonly TopicPartitionOffset[]): void;
+  /** Removes the whole assignment. */
+  unassign(): void;
+  /** Adds partitions to the assignment (cooperative protocol). */
+  incrementalAssign(partitions: readonly TopicPartitionOffset[]): void;
+  /** Removes partitions from the assignment (cooperative protocol). */
+  incrementalUnassign(partitions: readonly TopicPartition[]): void;
+  /** `EAGER`, `COOPERATIVE`, or `NONE` before the consumer joined a group. */
+  rebalanceProtocol(): string;
+  /**
+   * Joins the group for these topics (a RegExp subscribes to every matching topic). The library
+   * does not assign on its own: `onRebalance` must answer each event with assign/unassign.
+   */
+  subscribe(topics: ReadonlyArray<string | RegExp>, onRebalance: (event: RebalanceEvent) => void): void;
+  /** Waits up to `timeoutMs` for up to `maxMessages` records of the assigned, unpaused partitions. */
+  consume(maxMessages: number, timeoutMs: number): Promise<ConsumeResult>;
+  /** Stops fetching these partitions until `resume`. */
+  pause(partitions: readonly TopicPartition[]): void;
+  resume(partitions: readonly TopicPartition[]): void;
+  /** Moves an assigned partition's fetch position; records buffered in the client from the old position are dropped. */
+  seek(position: TopicPartitionOffset, timeoutMs: number): Promise<void>;
+  /** The next offset the client will return for each partition (-1001: not yet known). */
+  position(partitions: readonly TopicPartition[]): TopicPartitionOffset[];
+  /** Commits offsets (next offset to read) to the consumer group and waits for the broker's answer. */
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /** The group's committed offsets; a partition with none is reported with a negative offset. */
+  committed(partitions: readonly TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
+  /** Leaves the group and closes connections. Idempotent. */
+  disconnect(): Promise<void>;
+}
+
+/** Administrative operations the tests and tools need. */
+export interface KafkaAdminClient {
+  createTopic(topic: string, partitions: number, timeoutMs: number): Promise<void>;
+  /** Raises the topic's partition count to `totalPartitions`. */
+  createPartitions(topic: string, totalPartitions: number, timeoutMs: number): Promise<void>;
+  deleteTopic(topic: string, timeoutMs: number): Promise<void>;
+  disconnect(): void;
+}
+
+/** A record to produce; `partition` omitted lets the partitioner choose. */
+export interface ProducerRecord {
+  readonly topic: string;
+  readonly partition?: number;
+  readonly key?: Buffer | string | null;
+  readonly value: Buffer | string | null;
+  readonly headers?: ReadonlyArray<Record<string, string | Buffer>>;
+}
+
+/** A producer that waits for the broker's acknowledgement of every record it sends. */
+export interface KafkaProducerClient {
+  connect(timeoutMs: number): Promise<void>;
+  /** Sends the records and resolves once all are acknowledged (or rejects with the first failure). */
+  send(records: readonly ProducerRecord[], timeoutMs: number): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/**
+ * librdkafka's consumer-side configuration properties (global and topic level; librdkafka applies
+ * topic-level ones given in the global config to every topic). Options outside this list are
+ * rejected up front, with the nearest name, instead of failing inside the client.
+ */
+export const KAFKA_CONSUMER_PROPERTIES: readonly string[] = [
+  'allow.auto.create.topics', 'api.version.fallback.ms', 'api.version.request', 'api.version.request.timeout.ms',
+  'auto.commit.enable', 'auto.commit.interval.ms', 'auto.offset.reset', 'background_event_cb', 'bootstrap.servers',
+  'broker.address.family', 'broker.address.ttl', 'broker.version.fallback', 'builtin.features', 'check.crcs',
+  'client.dns.lookup', 'client.id', 'client.rack', 'closesocket_cb', 'connect_cb', 'connections.max.idle.ms',
+  'consume.callback.max.messages', 'consume_cb', 'coordinator.query.interval.ms', 'debug', 'default_topic_conf',
+  'enable.auto.commit', 'enable.auto.offset.store', 'enable.metrics.push', 'enable.partition.eof',
+  'enable.random.seed', 'enable.sasl.oauthbearer.unsecure.jwt', 'enable.ssl.certificate.verification',
+  'enabled_events', 'error_cb', 'event_cb', 'fetch.error.backoff.ms', 'fetch.max.bytes', 'fetch.message.max.bytes',
+  'fetch.min.bytes', 'fetch.queue.backoff.ms', 'fetch.wait.max.ms', 'group.id', 'group.instance.id',
+  'group.protocol', 'group.protocol.type', 'group.remote.assignor', 'heartbeat.interval.ms', 'https.ca.location',
+  'https.ca.pem', 'interceptors', 'internal.termination.signal', 'isolation.level', 'log.connection.close',
+  'log.queue', 'log.thread.name', 'log_cb', 'log_level', 'max.in.flight', 'max.in.flight.requests.per.connection',
+  'max.partition.fetch.bytes', 'max.poll.interval.ms', 'message.copy.max.bytes', 'message.max.bytes',
+  'metadata.broker.list', 'metadata.max.age.ms', 'metadata.recovery.rebootstrap.trigger.ms',
+  'metadata.recovery.strategy', 'oauthbearer_token_refresh_cb', 'offset.store.method', 'offset.store.path',
+  'offset.store.sync.interval.ms', 'offset_commit_cb', 'opaque', 'open_cb', 'partition.assignment.strategy',
+  'plugin.library.paths', 'queued.max.messages.kbytes', 'queued.min.messages', 'rebalance_cb',
+  'receive.message.max.bytes', 'reconnect.backoff.jitter.ms', 'reconnect.backoff.max.ms', 'reconnect.backoff.ms',
+  'resolve_cb', 'retry.backoff.max.ms', 'retry.backoff.ms', 'sasl.kerberos.keytab', 'sasl.kerberos.kinit.cmd',
+  'sasl.kerberos.min.time.before.relogin', 'sasl.kerberos.principal', 'sasl.kerberos.service.name',
+  'sasl.mechanism', 'sasl.mechanisms', 'sasl.oauthbearer.assertion.algorithm', 'sasl.oauthbearer.assertion.claim.aud',
+  'sasl.oauthbearer.assertion.claim.exp.seconds', 'sasl.oauthbearer.assertion.claim.iss',
+  'sasl.oauthbearer.assertion.claim.jti.include', 'sasl.oauthbearer.assertion.claim.nbf.seconds',
+  'sasl.oauthbearer.assertion.claim.sub', 'sasl.oauthbearer.assertion.file',
+  'sasl.oauthbearer.assertion.jwt.template.file', 'sasl.oauthbearer.assertion.private.key.file',
+  'sasl.oauthbearer.assertion.private.key.passphrase', 'sasl.oauthbearer.assertion.private.key.pem',
+  'sasl.oauthbearer.client.credentials.client.id', 'sasl.oauthbearer.client.credentials.client.secret',
+  'sasl.oauthbearer.client.id', 'sasl.oauthbearer.client.secret', 'sasl.oauthbearer.config',
+  'sasl.oauthbearer.extensions', 'sasl.oauthbearer.grant.type', 'sasl.oauthbearer.metadata.authentication.type',
+  'sasl.oauthbearer.method', 'sasl.oauthbearer.scope', 'sasl.oauthbearer.token.endpoint.url', 'sasl.password',
+  'sasl.username', 'security.protocol', 'session.timeout.ms', 'socket.blocking.max.ms',
+  'socket.connection.setup.timeout.ms', 'socket.keepalive.enable', 'socket.max.fails', 'socket.nagle.disable',
+  'socket.receive.buffer.bytes', 'socket.send.buffer.bytes', 'socket.timeout.ms', 'socket_cb',
+  'ssl.ca.certificate.stores', 'ssl.ca.location', 'ssl.ca.pem', 'ssl.certificate.location', 'ssl.certificate.pem',
+  'ssl.certificate.verify_cb', 'ssl.cipher.suites', 'ssl.crl.location', 'ssl.curves.list',
+  'ssl.endpoint.identification.algorithm', 'ssl.engine.id', 'ssl.engine.location', 'ssl.key.location',
+  'ssl.key.password', 'ssl.key.pem', 'ssl.keystore.location', 'ssl.keystore.password', 'ssl.providers',
+  'ssl.sigalgs.list', 'ssl_ca', 'ssl_certificate', 'ssl_engine_callback_data', 'ssl_key', 'statistics.interval.ms',
+  'stats_cb', 'throttle_cb', 'topic.blacklist', 'topic.metadata.propagation.max.ms',
+  'topic.metadata.refresh.fast.cnt', 'topic.metadata.refresh.fast.interval.ms', 'topic.metadata.refresh.interval.ms',
+  'topic.metadata.refresh.sparse',
+];
+
+/** librdkafka's code for "assign these partitions" in a rebalance callback. */
+const ERR_ASSIGN_PARTITIONS = -175;
+/** librdkafka's "end of partition" pseudo-error and the sentinel for an offset not known yet. */
+export const OFFSET_INVALID = -1001;
+
+/**
+ * Codes worth retrying even when librdkafka does not flag them: plain error codes (as opposed to
+ * rd_kafka_error_t objects) carry no retriable flag, yet timeouts, lost connections and
+ * coordinator moves pass on their own.
+ */
+const TRANSIENT_CODES = new Set([
+  -195 /* _TRANSPORT */, -187 /* _ALL_BROKERS_DOWN */, -185 /* _TIMED_OUT */, -180 /* _WAIT_COORD */,
+  -184 /* _QUEUE_FULL */, 5 /* LEADER_NOT_AVAILABLE */, 6 /* NOT_LEADER_FOR_PARTITION */, 7 /* REQUEST_TIMED_OUT */,
+  13 /* NETWORK_EXCEPTION */, 14 /* COORDINATOR_LOAD_IN_PROGRESS */, 15 /* COORDINATOR_NOT_AVAILABLE */,
+  16 /* NOT_COORDINATOR */, 27 /* REBALANCE_IN_PROGRESS */,
+]);
+
+/** Wraps whatever the client library threw or passed to a callback in a `KafkaError` saying what was attempted. */
+export function toKafkaError(error: unknown, operation: string): KafkaError {
+  if (error instanceof KafkaError) return error;
+  const lib = (error ?? {}) as { message?: string; code?: number; isFatal?: boolean; isRetriable?: boolean };
+  const code = typeof lib.code === 'number' ? lib.code : undefined;
+  const message = typeof lib.message === 'string' && lib.message.length > 0 ? lib.message : String(error);
+  return new KafkaError(`${operation}: ${message}${code === undefined ? '' : ` (librdkafka code ${code})`}`, {
+    code,
+    isFatal: lib.isFatal === true,
+    retriable: lib.isFatal !== true && (lib.isRetriable === true || (code !== undefined && TRANSIENT_CODES.has(code))),
+    cause: error,
+  });
+}
+
+/** Calls a library method, turning a throw into a `KafkaError`. */
+function wrapSync<T>(operation: string, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw toKafkaError(error, operation);
+  }
+}
+
+/** Adapts a node-style callback API to a promise that rejects with a `KafkaError`. */
+function callback<T>(operation: string, start: (done: (error: unknown, value?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    try {
+      start((error, value) => (error ? reject(toKafkaError(error, operation)) : resolve(value as T)));
+    } catch (error) {
+      reject(toKafkaError(error, operation));
+    }
+  });
+}
+
+/** Waits for `promise` at most `timeoutMs`, then rejects with `onTimeout()`. */
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function toMessage(message: Kafka.Message): KafkaMessage {
+  const headers: KafkaHeader[] = [];
+  for (const header of message.headers ?? []) {
+    for (const [key, value] of Object.entries(header)) {
+      headers.push({ key, value: Buffer.isBuffer(value) ? value : Buffer.from(value) });
+    }
+  }
+  const key = message.key === undefined || message.key === null ? null : message.key;
+  return {
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    key: typeof key === 'string' ? Buffer.from(key) : key,
+    value: message.value ?? null,
+    timestamp: message.timestamp ?? -1,
+    headers,
+  };
+}
+
+/**
+ * librdkafka treats a subscription entry as a regular expression only when it starts with `^`. A
+ * JavaScript RegExp matches anywhere in the name, so an unanchored source gets `^.*` in front.
+ */
+function toSubscription(topic: string | RegExp): string {
+  if (typeof topic === 'string') return topic;
+  return topic.source.startsWith('^') ? topic.source : `^.*${topic.source}`;
+}
+
+class RdKafkaConsumerClient implements KafkaConsumerClient {
+  readonly brokers: string;
+  private readonly consumer: Kafka.KafkaConsumer;
+  private onRebalance: ((event: RebalanceEvent) => void) | undefined;
+  private lastError: Kafka.LibrdKafkaError | undefined;
+  private disconnecting: Promise<void> | undefined;
+
+  constructor(config: Readonly<Record<string, unknown>>) {
+    this.brokers = String(config['bootstrap.servers'] ?? config['metadata.broker.list']);
+    this.consumer = new Kafka.KafkaConsumer(
+      {
+        ...(config as Kafka.ConsumerGlobalConfig),
+        // A function rebalance_cb turns off the library's own assign(): dstream assigns at the
+        // offsets its store holds, which it can only know after an asynchronous load.
+        rebalance_cb: (error: Kafka.LibrdKafkaError, assignment: Kafka.TopicPartition[]) => {
+          const partitions = assignment.map(({ topic, partition }) => ({ topic, partition }));
+          this.onRebalance?.({ type: error?.code === ERR_ASSIGN_PARTITIONS ? 'assign' : 'revoke', partitions });
+        },
+      } as Kafka.ConsumerGlobalConfig,
+      {},
+    );
+    this.consumer.on('event.error', (error) => {
+      this.lastError = error;
+    });
+  }
+
+  get raw(): unknown {
+    return this.consumer;
+  }
+
+  async connect(timeoutMs: number): Promise<void> {
+    const connected = callback<void>(`connect to Kafka at ${this.brokers}`, (done) =>
+      this.consumer.connect({ timeout: timeoutMs }, (error) => done(error)),
+    );
+    try {
+      await withTimeout(connected, timeoutMs + 1000, () => new KafkaError('timed out'));
+    } catch (error) {
+      // The connect attempt may still be running: disconnecting stops its retries.
+      void this.disconnect().catch(() => undefined);
+      const detail = this.lastError ? `; last client error: ${this.lastError.message}` : '';
+      throw new KafkaError(
+        `could not reach Kafka at ${this.brokers} within ${timeoutMs} ms${detail}. ` +
+          'Check bootstrap.servers and that the brokers are up, or raise connectTimeoutMs',
+        { retriable: true, cause: error, code: (error as KafkaError).code },
+      );
+    }
+  }
+
+  getMetadata(timeoutMs: number): Promise<ClusterMetadata> {
+    return callback<Kafka.Metadata>('read cluster metadata', (done) =>
+      this.consumer.getMetadata({ allTopics: true, timeout: timeoutMs }, done),
+    ).then((metadata) => ({
+      topics: metadata.topics.map((topic) => ({ name: topic.name, partitions: topic.partitions.map((p) => p.id) })),
+    }));
+  }
+
+  queryWatermarkOffsets({ topic, partition }: TopicPartition, timeoutMs: number): Promise<WatermarkOffsets> {
+    return callback<Kafka.WatermarkOffsets>(`query watermark offsets of ${topic}-${partition}`, (done) =>
+      this.consumer.queryWatermarkOffsets(topic, partition, timeoutMs, done),
+    ).then(({ lowOffset, highOffset }) => ({ low: lowOffset, high: highOffset }));
+  }
+
+  offsetsForTimes(partitions: readonly TopicPartitionOffset[], timeoutMs: number): Promise<TopicPartitionOffset[]> {
+    return callback<Kafka.TopicPartitionOffset[]>('look up offsets for a timestamp', (done) =>
+      this.consumer.offsetsForTimes(partitions.map((p) => ({ ...p })), timeoutMs, done),
+    ).then((offsets) => offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
+  }
+
+  assign(partitions: readonly TopicPartitionOffset[]): void {
+    wrapSync('assign partitions', () => this.consumer.assign(partitions.map((p) => ({ ...p }))));
+  }
+
+  unassign(): void {
+    wrapSync('unassign partitions', () => this.consumer.unassign());
+  }
+
+  incrementalAssign(partitions: readonly TopicPartitionOffset[]): void {
+    wrapSync('assign partitions', () => this.consumer.incrementalAssign(partitions.map((p) => ({ ...p }))));
+  }
+
+  incrementalUnassign(partitions: readonly TopicPartition[]): void {
+    wrapSync('unassign partitions', () => this.consumer.incrementalUnassign(partitions.map((p) => ({ ...p }))));
+  }
+
+  rebalanceProtocol(): string {
+    return wrapSync('read the rebalance protocol', () => this.consumer.rebalanceProtocol());
+  }
+
+  subscribe(topics: ReadonlyArray<string | RegExp>, onRebalance: (event: RebalanceEvent) => void): void {
+    this.onRebalance = onRebalance;
+    wrapSync('subscribe', () => this.consumer.subscribe(topics.map(toSubscription)));
+  }
+
+  consume(maxMessages: number, timeoutMs: number): Promise<ConsumeResult> {
+    const endsReached: TopicPartitionOffset[] = [];
+    const onEnd = ({ topic, partition, offset }: Kafka.EofEvent) => endsReached.push({ topic, partition, offset });
+    this.consumer.setDefaultConsumeTimeout(timeoutMs);
+    // End-of-partition events are emitted synchronously just before the callback, so a listener
+    // around one call sees exactly that call's events.
+    this.consumer.on('partition.eof', onEnd);
+    return callback<Kafka.Message[]>('consume records', (done) => this.consumer.consume(maxMessages, done))
+      .then((messages) => ({ messages: messages.map(toMessage), endsReached }))
+      .finally(() => this.consumer.removeListener('partition.eof', onEnd));
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    wrapSync('pause partitions', () => this.consumer.pause(partitions.map((p) => ({ ...p }))));
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    wrapSync('resume partitions', () => this.consumer.resume(partitions.map((p) => ({ ...p }))));
+  }
+
+  seek(position: TopicPartitionOffset, timeoutMs: number): Promise<void> {
+    return callback<void>(`seek ${position.topic}-${position.partition} to ${position.offset}`, (done) =>
+      this.consumer.seek({ ...position }, timeoutMs, done),
+    );
+  }
+
+  position(partitions: readonly TopicPartition[]): TopicPartitionOffset[] {
+    return wrapSync('read fetch positions', () => this.consumer.position(partitions.map((p) => ({ ...p })))).map(
+      ({ topic, partition, offset }) => ({ topic, partition, offset: offset ?? OFFSET_INVALID }),
+    );
+  }
+
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    // librdkafka serves the asynchronous commit's result callback only from inside consume(),
+    // which the fetch loop may not be calling right now; the synchronous commit returns the
+    // broker's answer directly (a round trip to the group coordinator).
+    wrapSync('commit offsets to the consumer group', () => this.consumer.commitSync(offsets.map((o) => ({ ...o }))));
+  }
+
+  committed(partitions: readonly TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]> {
+    return callback<Kafka.TopicPartitionOffset[]>('read committed offsets of the consumer group', (done) =>
+      this.consumer.committed(
+        partitions.map((p) => ({ ...p })),
+        timeoutMs,
+        done,
+      ),
+    ).then((offsets) => offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: offset ?? -1 })));
+  }
+
+  disconnect(): Promise<void> {
+    this.disconnecting ??= new Promise<void>((resolve) => {
+      if (!this.consumer.isConnected()) {
+        resolve();
+        return;
+      }
+      this.consumer.disconnect(() => resolve());
+    });
+    return this.disconnecting;
+  }
+}
+
+/** Creates a consumer over librdkafka with this configuration (already validated by the caller). */
+export function createKafkaConsumer(config: Readonly<Record<string, unknown>>): KafkaConsumerClient {
+  return new RdKafkaConsumerClient(config);
+}
+
+/** Creates an admin client for the brokers in `bootstrapServers`. */
+export function createKafkaAdmin(bootstrapServers: string): KafkaAdminClient {
+  const admin = wrapSync('create an admin client', () =>
+    Kafka.AdminClient.create({ 'bootstrap.servers': bootstrapServers }),
+  );
+  return {
+    createTopic: (topic, partitions, timeoutMs) =>
+      callback<void>(`create topic ${topic}`, (done) =>
+        admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, timeoutMs, done),
+      ),
+    createPartitions: (topic, totalPartitions, timeoutMs) =>
+      callback<void>(`add partitions to ${topic}`, (done) => admin.createPartitions(topic, totalPartitions, timeoutMs, done)),
+    deleteTopic: (topic, timeoutMs) =>
+      callback<void>(`delete topic ${topic}`, (done) => admin.deleteTopic(topic, timeoutMs, done)),
+    disconnect: () => admin.disconnect(),
+  };
+}
+
+/** Creates a producer whose `send` resolves once the broker acknowledged every record (acks=all). */
+export function createKafkaProducer(
+  bootstrapServers: string,
+  config: Readonly<Record<string, unknown>> = {},
+): KafkaProducerClient {
+  const producer = new Kafka.Producer({
+    'bootstrap.servers': bootstrapServers,
+    dr_cb: true,
+    acks: -1,
+    'linger.ms': 5,
+    ...(config as Kafka.ProducerGlobalConfig),
+  } as Kafka.ProducerGlobalConfig);
+  const pending = new Map<number, { resolve: () => void; reject: (error: KafkaError) => void }>();
+  let nextId = 0;
+  let poller: NodeJS.Timeout | undefined;
+  producer.on('delivery-report', (error, report) => {
+    const entry = pending.get(report.opaque as number);
+    pending.delete(report.opaque as number);
+    if (error) entry?.reject(toKafkaError(error, `produce to ${report.topic}`));
+    else entry?.resolve();
+  });
+  return {
+    async connect(timeoutMs) {
+      await withTimeout(
+        callback<void>(`connect a producer to ${bootstrapServers}`, (done) =>
+          producer.connect({ timeout: timeoutMs }, (error) => done(error)),
+        ),
+        timeoutMs + 1000,
+        () => new KafkaError(`could not reach Kafka at ${bootstrapServers} within ${timeoutMs} ms`, { retriable: true }),
+      );
+      // Delivery reports are only dispatched while the producer is polled.
+      poller = setInterval(() => producer.poll(), 10);
+    },
+    async send(records, timeoutMs) {
+      const acks = records.map((record) => {
+        const id = nextId++;
+        const ack = new Promise<void>((resolve, reject) => pending.set(id, { resolve, reject }));
+        wrapSync(`produce to ${record.topic}`, () =>
+          producer.produce(
+            record.topic,
+            record.partition ?? null,
+            record.value === null ? null : Buffer.from(record.value),
+            record.key ?? undefined,
+            Date.now(),
+            id,
+            record.headers ? record.headers.map((h) => ({ ...h })) : undefined,
+          ),
+        );
+        return ack;
+      });
+      await callback<void>('flush the producer', (done) => producer.flush(timeoutMs, done));
+      await Promise.all(acks);
+    },
+    disconnect: () =>
+      new Promise<void>((resolve) => {
+        if (poller) clearInterval(poller);
+        if (!producer.isConnected()) resolve();
+        else producer.disconnect(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,350 @@
+import { StaleOffsetError } from '../errors';
+import { OffsetRange, TopicPartition } from '../offsets/OffsetRange';
+import type { OffsetCommit, OffsetStore } from '../offsets/OffsetStore';
+
+/**
+ * How the contract suite obtains stores and, for transactional stores, writes and reads user data
+ * through a transaction.
+ */
+export interface OffsetStoreContractFactory<Tx = unknown> {
+  /**
+   * A new store instance, already connected, on the same backing state as every other instance
+   * this factory creates. The suite closes each store it gets.
+   */
+  create(): Promise<OffsetStore<Tx>>;
+  /**
+   * Restarts the store's server (stop, then start on the same data). When given, the suite
+   * checks that committed offsets survive it.
+   */
+  restartServer?(): Promise<void>;
+  /**
+   * Writes `value` under `key` through a transaction handle, as a user's output would. Required
+   * when the store supports transactions.
+   */
+  transactionalWrite?(tx: Tx, key: string, value: string): Promise<void> | void;
+  /** Reads what `transactionalWrite` stored under `key`; undefined or null when nothing is. */
+  readWritten?(key: string): Promise<unknown>;
+}
+
+/**
+ * Registers the jest suite every `OffsetStore` passes: loads, compare-and-set commits that are
+ * atomic across partitions, transactions (when supported), durability across instances and
+ * server restarts. Each test uses its own consumer group, so runs never see each other's data.
+ *
+ * @example
+ * describeOffsetStoreContract('RedisOffsetStore', {
+ *   create: async () => {
+ *     const store = new RedisOffsetStore({ url: 'redis://127.0.0.1:6379' });
+ *     await store.connect();
+ *     return store;
+ *   },
+ * });
+ */
+export function describeOffsetStoreContract<Tx>(name: string, factory: OffsetStoreContractFactory<Tx>): void {
+  describe(`${name} (OffsetStore contract)`, () => {
+    const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    let testNumber = 0;
+    let group = '';
+    let opened: OffsetStore<Tx>[] = [];
+
+    // Each test gets a fresh group: stores that persist across runs must not leak state into the
+    // next test, and every instance the test opens is closed even when an assertion fails.
+    beforeEach(() => {
+      testNumber += 1;
+      group = `contract-${run}-${testNumber}`;
+      opened = [];
+    });
+    afterEach(async () => {
+      await Promise.allSettled(opened.map((store) => store.close()));
+    });
+
+    async function open(): Promise<OffsetStore<Tx>> {
+      const store = await factory.create();
+      opened.push(store);
+      return store;
+    }
+
+    it('declares supportsTransactions exactly when it implements transaction', async () => {
+      const store = await open();
+      expect(typeof store.transaction === 'function').toBe(store.supportsTransactions);
+    });
+
+    it('loads no offsets for a group that never committed', async () => {
+      const store = await open();
+      const loaded = await store.load(group, [tp('orders', 0), tp('orders', 1)]);
+      expect(loaded.size).toBe(0);
+    });
+
+    it('loads back the offsets committed for several topics and partitions', async () => {
+      const store = await open();
+      await store.commit(group, [first('orders', 0, 10), first('orders', 1, 20), first('payments.v2', 0, 5)]);
+      await store.commit(group, [next('orders', 0, 10, 15), next('payments.v2', 0, 5, 9)]);
+
+      const loaded = await store.load(group, [tp('orders', 0), tp('orders', 1), tp('payments.v2', 0)]);
+      expect(sorted(loaded)).toEqual([
+        ['orders:0', 15],
+        ['orders:1', 20],
+        ['payments.v2:0', 9],
+      ]);
+    });
+
+    it('loads only the partitions it is asked for', async () => {
+      const store = await open();
+      await store.commit(group, [first('orders', 0, 10), first('orders', 1, 20), first('payments', 3, 30)]);
+
+      const loaded = await store.load(group, [tp('orders', 1), tp('payments', 2)]);
+      expect(sorted(loaded)).toEqual([['orders:1', 20]]);
+    });
+
+    it('keeps the offsets of one group apart from those of another', async () => {
+      const store = await open();
+      await store.commit(group, [first('orders', 0, 10)]);
+
+      expect((await store.load(`${group}-other`, [tp('orders', 0)])).size).toBe(0);
+    });
+
+    it('stores offsets up to Number.MAX_SAFE_INTEGER exactly', async () => {
+      const store = await open();
+      await store.commit(group, [first('orders', 0, Number.MAX_SAFE_INTEGER - 1)]);
+      await store.commit(group, [next('orders', 0, Number.MAX_SAFE_INTEGER - 1, Number.MAX_SAFE_INTEGER)]);
+
+      expect((await store.load(group, [tp('orders', 0)])).get('orders:0')).toBe(Number.MAX_SAFE_INTEGER);
+    });
+
+    it('lets exactly one of two writers from the same expected offset win', async () => {
+      const [a, b] = [await open(), await open()];
+      await a.commit(group, [first('orders', 0, 100)]);
+
+      const outcomes = await Promise.allSettled([
+        a.commit(group, [next('orders', 0, 100, 150)]),
+        b.commit(group, [next('orders', 0, 100, 170)]),
+      ]);
+
+      const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+      const lost = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      const winnerUntil = outcomes[0].status === 'fulfilled' ? 150 : 170;
+      expect(lost[0].reason).toBeInstanceOf(StaleOffsetError);
+      expect(lost[0].reason).toMatchObject({
+        group,
+        topic: 'orders',
+        partition: 0,
+        expectedOffset: 100,
+        actualOffset: winnerUntil,
+        retriable: false,
+      });
+      expect((await a.load(group, [tp('orders', 0)])).get('orders:0')).toBe(winnerUntil);
+    });
+
+    it('changes none of the partitions of a commit in which one expected offset is wrong', async () => {
+      const store = await open();
+      await store.commit(group, [first('orders', 0, 10), first('orders', 1, 10), first('payments', 0, 10)]);
+
+      await expect(
+        store.commit(group, [next('orders', 0, 10, 20), next('payments', 0, 10, 20), commitOf('orders', 1, 5, 20, 5)]),
+      ).rejects.toBeInstanceOf(StaleOffsetError);
+
+      const loaded = await store.load(group, [tp('orders', 0), tp('orders', 1), tp('payments', 0)]);
+      expect(sorted(loaded)).toEqual([
+        ['orders:0', 10],
+        ['orders:1', 10],
+        ['payments:0', 10],
+      ]);
+    });
+
+    it('rejects an expected offset of null when an offset is stored', async () => {
+      const store = await open();
+      await store.commit(group, [first('orders', 0, 10)]);
+
+      const rejection = store.commit(group, [first('orders', 0, 30)]);
+      await expect(rejection).rejects.toBeInstanceOf(StaleOffsetError);
+      await expect(rejection).rejects.toMatchObject({ expectedOffset: null, actualOffset: 10 });
+      expect((await store.load(group, [tp('orders', 0)])).get('orders:0')).toBe(10);
+    });
+
+    it('rejects an expected offset when nothing is stored', async () => {
+      const store = await open();
+
+      const rejection = store.commit(group, [next('orders', 0, 10, 20)]);
+      await expect(rejection).rejects.toBeInstanceOf(StaleOffsetError);
+      await expect(rejection).rejects.toMatchObject({ expectedOffset: 10, actualOffset: null });
+      expect((await store.load(group, [tp('orders', 0)])).size).toBe(0);
+    });
+
+    it('never moves an offset backwards through compare-and-set', async () => {
+      const store = await open();
+      await store.commit(group, [first('orders', 0, 50)]);
+      await store.commit(group, [next('orders', 0, 50, 100)]);
+
+      // A zombie replaying the batch it already committed, and one resuming from an old offset.
+      await expect(store.commit(group, [next('orders', 0, 50, 100)])).rejects.toBeInstanceOf(StaleOffsetError);
+      await expect(store.commit(group, [next('orders', 0, 50, 60)])).rejects.toBeInstanceOf(StaleOffsetError);
+      await expect(store.commit(group, [first('orders', 0, 40)])).rejects.toBeInstanceOf(StaleOffsetError);
+
+      expect((await store.load(group, [tp('orders', 0)])).get('orders:0')).toBe(100);
+    });
+
+    it('shows the commits of one instance to another open instance', async () => {
+      const [a, b] = [await open(), await open()];
+      await a.commit(group, [first('orders', 0, 10)]);
+
+      expect((await b.load(group, [tp('orders', 0)])).get('orders:0')).toBe(10);
+      await b.commit(group, [next('orders', 0, 10, 25)]);
+      await expect(a.commit(group, [next('orders', 0, 10, 20)])).rejects.toBeInstanceOf(StaleOffsetError);
+      expect((await a.load(group, [tp('orders', 0)])).get('orders:0')).toBe(25);
+    });
+
+    it('keeps committed offsets across close and a new store instance', async () => {
+      const before = await open();
+      await before.commit(group, [first('orders', 0, 10), first('orders', 1, 20)]);
+      await before.close();
+
+      const after = await open();
+      expect(sorted(await after.load(group, [tp('orders', 0), tp('orders', 1)]))).toEqual([
+        ['orders:0', 10],
+        ['orders:1', 20],
+      ]);
+    });
+
+    it('closes idempotently', async () => {
+      const store = await open();
+      await store.close();
+      await expect(store.close()).resolves.toBeUndefined();
+    });
+
+    if (factory.restartServer !== undefined) {
+      const restartServer = factory.restartServer.bind(factory);
+      it('keeps committed offsets across a restart of the server', async () => {
+        const before = await open();
+        await before.commit(group, [first('orders', 0, 10), first('payments', 2, 7)]);
+        await before.close();
+
+        await restartServer();
+
+        const after = await open();
+        expect(sorted(await after.load(group, [tp('orders', 0), tp('payments', 2)]))).toEqual([
+          ['orders:0', 10],
+          ['payments:2', 7],
+        ]);
+      }, 120_000);
+    }
+
+    describe('transactions', () => {
+      it('is given transactionalWrite and readWritten by its factory when it supports transactions', async () => {
+        const store = await open();
+        if (store.supportsTransactions) {
+          expect(typeof factory.transactionalWrite).toBe('function');
+          expect(typeof factory.readWritten).toBe('function');
+        } else {
+          expect(store.transaction).toBeUndefined();
+        }
+      });
+
+      if (factory.transactionalWrite === undefined || factory.readWritten === undefined) return;
+      const write = factory.transactionalWrite.bind(factory);
+      const read = factory.readWritten.bind(factory);
+
+      async function transact<T>(
+        store: OffsetStore<Tx>,
+        commits: readonly OffsetCommit[],
+        work: (tx: Tx) => Promise<T>,
+      ): Promise<T> {
+        if (store.transaction === undefined) {
+          throw new Error(`${store.name} has transactionalWrite in its factory but no transaction method`);
+        }
+        return store.transaction(group, commits, work);
+      }
+      const absent = async (key: string) => expect((await read(key)) ?? undefined).toBeUndefined();
+
+      it('makes the writes and the offsets of a successful transaction visible together', async () => {
+        const store = await open();
+        const key = `${group}:word:kafka`;
+
+        const result = await transact(store, [first('orders', 0, 10), first('payments', 1, 4)], async (tx) => {
+          await write(tx, key, '3');
+          return 'done';
+        });
+
+        expect(result).toBe('done');
+        expect(await read(key)).toBe('3');
+        expect(sorted(await store.load(group, [tp('orders', 0), tp('payments', 1)]))).toEqual([
+          ['orders:0', 10],
+          ['payments:1', 4],
+        ]);
+      });
+
+      it('leaves neither the writes nor the offsets of a transaction whose work throws', async () => {
+        const store = await open();
+        const key = `${group}:word:kafka`;
+        const failure = new Error('sink rejected the batch');
+
+        await expect(
+          transact(store, [first('orders', 0, 10)], async (tx) => {
+            await write(tx, key, '3');
+            throw failure;
+          }),
+        ).rejects.toBe(failure);
+
+        await absent(key);
+        expect((await store.load(group, [tp('orders', 0)])).size).toBe(0);
+      });
+
+      it('discards the writes of a transaction whose offsets are stale', async () => {
+        const store = await open();
+        const key = `${group}:word:kafka`;
+        await store.commit(group, [first('orders', 0, 10)]);
+
+        await expect(
+          transact(store, [next('orders', 0, 5, 10)], async (tx) => {
+            await write(tx, key, '3');
+          }),
+        ).rejects.toBeInstanceOf(StaleOffsetError);
+
+        await absent(key);
+        expect((await store.load(group, [tp('orders', 0)])).get('orders:0')).toBe(10);
+      });
+
+      it('lets exactly one of two transactions from the same expected offset commit its writes', async () => {
+        const [a, b] = [await open(), await open()];
+        const key = `${group}:word:kafka`;
+        await a.commit(group, [first('orders', 0, 10)]);
+
+        const outcomes = await Promise.allSettled([
+          transact(a, [next('orders', 0, 10, 20)], async (tx) => write(tx, key, 'a')),
+          transact(b, [next('orders', 0, 10, 30)], async (tx) => write(tx, key, 'b')),
+        ]);
+
+        const lost = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+        expect(lost).toHaveLength(1);
+        expect(lost[0].reason).toBeInstanceOf(StaleOffsetError);
+        const aWon = outcomes[0].status === 'fulfilled';
+        expect(await read(key)).toBe(aWon ? 'a' : 'b');
+        expect((await a.load(group, [tp('orders', 0)])).get('orders:0')).toBe(aWon ? 20 : 30);
+      });
+    });
+  });
+}
+
+function tp(topic: string, partition: number): TopicPartition {
+  return { topic, partition };
+}
+
+/** The commit of range [from, until) expecting `expected` stored. */
+function commitOf(topic: string, partition: number, from: number, until: number, expected: number | null): OffsetCommit {
+  return { range: OffsetRange.create(topic, partition, from, until), expectedOffset: expected };
+}
+
+/** The first commit of a partition: nothing stored yet, range [0, until). */
+function first(topic: string, partition: number, until: number): OffsetCommit {
+  return commitOf(topic, partition, 0, until, null);
+}
+
+/** A follow-up commit: range [from, until), expecting `from` stored. */
+function next(topic: string, partition: number, from: number, until: number): OffsetCommit {
+  return commitOf(topic, partition, from, until, from);
+}
+
+function sorted(offsets: ReadonlyMap<string, number>): Array<[string, number]> {
+  return [...offsets].sort(([a], [b]) => a.localeCompare(b));
+}

@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { AdminClient, type LibrdKafkaError } from 'node-rdkafka';
+
+/**
+ * Where the integration tests find the real services: the variables `scripts/services env`
+ * prints, with loopback defaults matching what `scripts/services up` starts.
+ */
+export const services = {
+  kafkaBrokers: process.env.DSTREAM_KAFKA_BROKERS ?? '127.0.0.1:9092',
+  redisUrl: process.env.DSTREAM_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  zkConnect: process.env.DSTREAM_ZK ?? '127.0.0.1:2181',
+  pgUrl: process.env.DSTREAM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/dstream',
+} as const;
+
+type ServiceName = 'Kafka' | 'Redis' | 'ZooKeeper' | 'PostgreSQL';
+
+const envVarOf: Record<ServiceName, string> = {
+  Kafka: 'DSTREAM_KAFKA_BROKERS',
+  Redis: 'DSTREAM_REDIS_URL',
+  ZooKeeper: 'DSTREAM_ZK',
+  PostgreSQL: 'DSTREAM_PG_URL',
+};
+
+/** The first `host:port` of a broker list, ZooKeeper connect string or URL. */
+export function hostPortOf(address: string): { host: string; port: number } {
+  const first = address.replace(/^[a-z]+:\/\//, '').split(',')[0].replace(/^.*@/, '').split('/')[0];
+  const colon = first.lastIndexOf(':');
+  return { host: first.slice(0, colon), port: Number(first.slice(colon + 1)) };
+}
+
+/**
+ * Fails (never skips) when a service does not accept TCP connections, with a message that
+ * says how to start it: in CI a missing service must fail the run.
+ *
+ * @example
+ * beforeAll(() => requireService('Redis', services.redisUrl));
+ */
+export async function requireService(service: ServiceName, address: string, timeoutMs = 3000): Promise<void> {
+  const { host, port } = hostPortOf(address);
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect({ host, port });
+    const fail = (reason: string) => {
+      socket.destroy();
+      reject(
+        new Error(
+          `${service} is not reachable at ${host}:${port} (${reason}); ` +
+            `start it with \`scripts/services up\` or set ${envVarOf[service]} to a running one`,
+        ),
+      );
+    };
+    socket.setTimeout(timeoutMs, () => fail(`no answer within ${timeoutMs} ms`));
+    socket.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
+    socket.once('connect', () => {
+      socket.end();
+      resolve();
+    });
+  });
+}
+
+/** A name no other test or earlier run uses: `<prefix>-<time>-<random>`. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Creates a topic with replication factor 1 through librdkafka's admin API. */
+export async function createTopic(name: string, partitions: number, timeoutMs = 15000): Promise<void> {
+  const admin = AdminClient.create({ 'metadata.broker.list': services.kafkaBrokers, 'client.id': 'dstream-tests' });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      admin.createTopic(
+        { topic: name, num_partitions: partitions, replication_factor: 1 },
+        timeoutMs,
+        (err: LibrdKafkaError | undefined) =>
+          err ? reject(new Error(`creating topic ${name} failed: ${err.message} (code ${err.code})`)) : resolve(),
+      );
+    });
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/**
+ * Polls `predicate` until it returns true; rejects after `timeoutMs` with `what` in the message.
+ * For real services only: unit tests use a ManualClock instead of waiting.
+ */
+export async function waitFor(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what = 'condition',
+  intervalMs = 50,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,412 @@
+import { createHash } from 'node:crypto';
+import { Redis, ReplyError, type ChainableCommander } from 'ioredis';
+import {
+  ConfigError,
+  OffsetCommit,
+  OffsetStore,
+  OffsetStoreError,
+  StaleOffsetError,
+  StoredOffsets,
+  TopicPartition,
+  topicPartitionKey,
+} from '@dstream/core';
+
+/** Options of `RedisOffsetStore`. Give either `url` or `redis`, not both. */
+export interface RedisOffsetStoreOptions {
+  /** `redis://[:password@]host:port[/db]` or `rediss://…`. Default `redis://127.0.0.1:6379`. */
+  readonly url?: string;
+  /** An existing ioredis client to use instead of `url`. The store never closes it. */
+  readonly redis?: Redis;
+  /** Prefix of the offset hashes: `${keyPrefix}:${group}:${topic}`. Default `dstream:offsets`. */
+  readonly keyPrefix?: string;
+  /** How long `connect()` waits for the server before failing. Default 10000. */
+  readonly connectTimeoutMs?: number;
+}
+
+const DEFAULT_URL = 'redis://127.0.0.1:6379';
+const DEFAULT_KEY_PREFIX = 'dstream:offsets';
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * EXEC aborts whenever anything touches a watched hash, including commits of other partitions of
+ * the same topic by other members of the group; a few attempts absorb that without livelocking.
+ */
+const MAX_TRANSACTION_ATTEMPTS = 5;
+
+/**
+ * Compare-and-set of a whole batch in one script, so it is atomic across partitions and topics.
+ * KEYS: the hashes. ARGV: 4 per commit (index into KEYS, partition, expected or '', until).
+ * Returns 'OK', or {position of the first stale commit (1-based), stored value or ''}.
+ */
+const COMMIT_SCRIPT = `
+for i = 1, #ARGV, 4 do
+  local stored = redis.call('HGET', KEYS[tonumber(ARGV[i])], ARGV[i + 1])
+  if (stored or '') ~= ARGV[i + 2] then
+    return {(i + 3) / 4, stored or ''}
+  end
+end
+for i = 1, #ARGV, 4 do
+  redis.call('HSET', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 3])
+end
+return 'OK'
+`;
+const COMMIT_SCRIPT_SHA = createHash('sha1').update(COMMIT_SCRIPT).digest('hex');
+
+/**
+ * Server replies that mean "not now" rather than "never": a server loading its data, a busy
+ * script, a replica that cannot take writes during a failover.
+ */
+const RETRIABLE_REPLIES = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|READONLY|CLUSTERDOWN)\b/;
+
+type State = 'new' | 'connecting' | 'connected' | 'closed';
+
+/**
+ * Keeps offsets in Redis, one hash per group and topic (`${keyPrefix}:${group}:${topic}`, field =
+ * partition, value = next offset to read), the layout `redis-cli HGETALL` shows directly.
+ * Commits are compare-and-set through a Lua script; `transaction` carries the user's writes and
+ * the offsets in one WATCH/MULTI/EXEC.
+ *
+ * @example
+ * const store = new RedisOffsetStore({ url: 'redis://127.0.0.1:6379' });
+ * await store.connect();
+ * await store.transaction('wordcount', commitsFromRanges(ranges), async (tx) => {
+ *   for (const [word, n] of counts) tx.hincrby('wordcount:totals', word, n);
+ * });
+ */
+export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
+  readonly name = 'redis';
+  readonly supportsTransactions = true;
+
+  private readonly url: string | undefined;
+  private readonly address: string;
+  private readonly keyPrefix: string;
+  private readonly connectTimeoutMs: number;
+  private readonly ownsClient: boolean;
+  private readonly client: Redis;
+  /**
+   * WATCH is state of one connection, so transactions get a connection of their own that never
+   * queues commands while disconnected and never resends them after a reconnect: either would
+   * let a MULTI/EXEC reach a new connection that no longer watches the offsets.
+   */
+  private txClient: Redis | undefined;
+  private txConnectionEpoch = 0;
+  /** Transactions of this instance run one at a time: they share the watching connection. */
+  private txQueue: Promise<unknown> = Promise.resolve();
+  private state: State = 'new';
+
+  constructor(options: RedisOffsetStoreOptions = {}) {
+    const { url, redis, keyPrefix = DEFAULT_KEY_PREFIX, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS } = options;
+    if (url !== undefined && redis !== undefined) {
+      throw new ConfigError('url', url, 'must not be given together with redis', 'Pass either url or redis.');
+    }
+    if (redis !== undefined && !isRedisClient(redis)) {
+      throw new ConfigError('redis', redis, 'must be an ioredis Redis client', 'Pass `new Redis(…)` from ioredis, or a url.');
+    }
+    if (url !== undefined) checkUrl(url);
+    if (typeof keyPrefix !== 'string' || keyPrefix.length === 0) {
+      throw new ConfigError('keyPrefix', keyPrefix, 'must be a non-empty string', `Omit it for "${DEFAULT_KEY_PREFIX}".`);
+    }
+    if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs <= 0) {
+      throw new ConfigError('connectTimeoutMs', connectTimeoutMs, 'must be a positive integer', 'Pass a number of milliseconds, e.g. 10000.');
+    }
+    this.keyPrefix = keyPrefix;
+    this.connectTimeoutMs = connectTimeoutMs;
+    this.ownsClient = redis === undefined;
+    this.url = redis === undefined ? (url ?? DEFAULT_URL) : undefined;
+    this.client = redis ?? new Redis(this.url as string, this.clientOptions());
+    this.address = redis === undefined ? addressOf(this.url as string) : `${redis.options.host}:${redis.options.port}`;
+    if (this.ownsClient) this.client.on('error', () => undefined);
+  }
+
+  /** Connects (both the command and the transaction connection), failing after `connectTimeoutMs`. */
+  async connect(): Promise<void> {
+    if (this.state === 'closed') throw this.closedError();
+    if (this.state !== 'new') return;
+    this.state = 'connecting';
+    const txClient = this.client.duplicate({ ...this.clientOptions(), autoResendUnfulfilledCommands: false });
+    txClient.on('error', () => undefined);
+    txClient.on('close', () => void (this.txConnectionEpoch += 1));
+    this.txClient = txClient;
+    try {
+      await Promise.all([this.waitReady(this.client), this.waitReady(txClient)]);
+      this.state = 'connected';
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /** Stored offsets of these partitions, read with one HMGET per topic in one round trip. */
+  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    const client = this.connected();
+    const byTopic = new Map<string, number[]>();
+    for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    const pipeline = client.pipeline();
+    for (const [topic, fields] of byTopic) pipeline.hmget(this.hashKey(group, topic), ...fields.map(String));
+    const replies = (await this.call('load offsets', () => pipeline.exec())) ?? [];
+    const result = new Map<string, number>();
+    [...byTopic].forEach(([topic, fields], i) => {
+      const [error, values] = replies[i] ?? [new Error('no reply')];
+      if (error) throw this.wrap(`load offsets of ${topic}`, error);
+      fields.forEach((partition, j) => {
+        const stored = (values as Array<string | null>)[j];
+        if (stored !== null) {
+          result.set(topicPartitionKey(topic, partition), parseStoredOffset(this.hashKey(group, topic), partition, stored));
+        }
+      });
+    });
+    return result;
+  }
+
+  /** Compare-and-set commit of all partitions at once, through one Lua script. */
+  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    const client = this.connected();
+    if (commits.length === 0) return;
+    const keys = [...new Set(commits.map(({ range }) => this.hashKey(group, range.topic)))];
+    const args = commits.flatMap(({ range, expectedOffset }) => [
+      String(keys.indexOf(this.hashKey(group, range.topic)) + 1),
+      String(range.partition),
+      expectedOffset === null ? '' : String(expectedOffset),
+      String(range.untilOffset),
+    ]);
+    const reply = await this.call('commit offsets', () => this.evalCommit(client, keys, args));
+    if (reply === 'OK') return;
+    const [position, stored] = reply as [number, string];
+    const { range, expectedOffset } = commits[position - 1];
+    const actual = stored === '' ? null : parseStoredOffset(this.hashKey(group, range.topic), range.partition, stored);
+    throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
+  }
+
+  /**
+   * Runs `work` with a MULTI pipeline `tx` to queue writes on (don't call `tx.exec()`), then
+   * commits them with the offsets in one EXEC under WATCH of the offset hashes. If another client
+   * changed those hashes meanwhile, EXEC does nothing and the attempt starts again: re-reading the
+   * offsets (stale: `StaleOffsetError`, nothing written) and calling `work` again on a fresh `tx`.
+   * `work` may therefore run more than once; only one run's writes are applied.
+   *
+   * Redis does not roll back a command that fails while EXEC runs (e.g. WRONGTYPE): the other
+   * writes and the offsets are applied. That case rejects with a non-retriable `OffsetStoreError`
+   * naming the failed command, so the job stops instead of silently losing that write.
+   */
+  async transaction<T>(
+    group: string,
+    commits: readonly OffsetCommit[],
+    work: (tx: ChainableCommander) => Promise<T>,
+  ): Promise<T> {
+    this.connected();
+    const run = this.txQueue.then(() => this.runTransaction(group, commits, work));
+    this.txQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Closes the connections this store opened (not a client passed as `redis`). Idempotent. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    const owned = this.ownsClient ? [this.client, this.txClient] : [this.txClient];
+    await Promise.all(owned.map((client) => (client === undefined ? undefined : quit(client))));
+  }
+
+  private async runTransaction<T>(
+    group: string,
+    commits: readonly OffsetCommit[],
+    work: (tx: ChainableCommander) => Promise<T>,
+  ): Promise<T> {
+    const client = this.txClient as Redis;
+    const keys = [...new Set(commits.map(({ range }) => this.hashKey(group, range.topic)))];
+    for (let attempt = 1; attempt <= MAX_TRANSACTION_ATTEMPTS; attempt += 1) {
+      const epoch = this.txConnectionEpoch;
+      if (keys.length > 0) await this.call('watch offsets', () => client.watch(...keys));
+      let tx: ChainableCommander;
+      let result: T;
+      try {
+        await this.checkExpected(client, group, commits);
+        tx = client.multi();
+        result = await work(tx);
+      } catch (error) {
+        await client.unwatch().catch(() => undefined);
+        throw error;
+      }
+      for (const key of keys) {
+        const fields = commits
+          .filter(({ range }) => this.hashKey(group, range.topic) === key)
+          .flatMap(({ range }) => [String(range.partition), String(range.untilOffset)]);
+        tx.hset(key, ...fields);
+      }
+      // A reconnect since WATCH means the server no longer watches for us: start over.
+      if (this.txConnectionEpoch !== epoch || client.status !== 'ready') continue;
+      const replies = await this.call('commit transaction', () => tx.exec());
+      if (replies === null) continue;
+      const failed = replies.findIndex(([error]) => error);
+      if (failed >= 0) {
+        throw new OffsetStoreError(
+          this.name,
+          `command ${failed + 1} of the transaction for group ${group} failed: ${String(replies[failed][0])}. ` +
+            `Redis applied the transaction's other writes and its offsets (EXEC does not roll back); fix the command`,
+          { cause: replies[failed][0] },
+        );
+      }
+      return result;
+    }
+    throw new OffsetStoreError(
+      this.name,
+      `offsets of group ${group} changed during each of ${MAX_TRANSACTION_ATTEMPTS} transaction attempts ` +
+        `(other members committing the same topics, or reconnects); nothing was written`,
+      { retriable: true },
+    );
+  }
+
+  /** Reads the offsets under WATCH and rejects with `StaleOffsetError` at the first mismatch. */
+  private async checkExpected(client: Redis, group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    const stored = await this.call('read offsets', () =>
+      Promise.all(commits.map(({ range }) => client.hget(this.hashKey(group, range.topic), String(range.partition)))),
+    );
+    commits.forEach(({ range, expectedOffset }, i) => {
+      const key = this.hashKey(group, range.topic);
+      const actual = stored[i] === null ? null : parseStoredOffset(key, range.partition, stored[i] as string);
+      if (actual !== expectedOffset) {
+        throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
+      }
+    });
+  }
+
+  /** EVALSHA, loading the script with EVAL when the server does not have it (restart, SCRIPT FLUSH). */
+  private async evalCommit(client: Redis, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await client.evalsha(COMMIT_SCRIPT_SHA, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.eval(COMMIT_SCRIPT, keys.length, ...keys, ...args);
+    }
+  }
+
+  private hashKey(group: string, topic: string): string {
+    return `${this.keyPrefix}:${group}:${topic}`;
+  }
+
+  /**
+   * The owned connections fail fast while disconnected (no offline queue) and reconnect in the
+   * background, so a command during an outage rejects with a retriable error instead of waiting
+   * unboundedly; the stream's retry policy decides what happens next.
+   */
+  private clientOptions() {
+    return {
+      lazyConnect: true,
+      connectTimeout: this.connectTimeoutMs,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
+    };
+  }
+
+  private async waitReady(client: Redis): Promise<void> {
+    if (client.status === 'ready') return;
+    let lastError: unknown;
+    const onError = (error: unknown) => void (lastError = error);
+    client.on('error', onError);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          client.off('ready', onReady);
+          const why = lastError instanceof Error ? `: ${lastError.message}` : '';
+          reject(
+            new OffsetStoreError(this.name, `no Redis server answered at ${this.address} within ${this.connectTimeoutMs} ms${why}`, {
+              retriable: true,
+              cause: lastError,
+            }),
+          );
+        }, this.connectTimeoutMs);
+        const onReady = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        client.once('ready', onReady);
+        // A failed first attempt rejects here, but retryStrategy keeps reconnecting until the deadline.
+        if (client.status === 'wait') client.connect().catch(onError);
+      });
+    } finally {
+      client.off('error', onError);
+    }
+  }
+
+  private connected(): Redis {
+    if (this.state === 'closed') throw this.closedError();
+    if (this.state !== 'connected') {
+      throw new OffsetStoreError(this.name, `not connected to ${this.address}; await connect() first`);
+    }
+    return this.client;
+  }
+
+  private closedError(): OffsetStoreError {
+    return new OffsetStoreError(this.name, `the store for ${this.address} is closed; create a new one`);
+  }
+
+  private async call<R>(what: string, operation: () => Promise<R>): Promise<R> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw this.wrap(what, error);
+    }
+  }
+
+  /** Client errors become `OffsetStoreError`; server replies are final unless they mean "not now". */
+  private wrap(what: string, error: unknown): Error {
+    if (error instanceof OffsetStoreError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    const isReply = error instanceof ReplyError;
+    return new OffsetStoreError(this.name, `${what} at ${this.address} failed: ${message}`, {
+      retriable: !isReply || RETRIABLE_REPLIES.test(message),
+      cause: error,
+    });
+  }
+}
+
+/** The offset a hash field holds, or an `OffsetStoreError` naming the key and the value. */
+function parseStoredOffset(key: string, partition: number, stored: string): number {
+  const offset = /^(0|[1-9][0-9]*)$/.test(stored) ? Number(stored) : NaN;
+  if (!Number.isSafeInteger(offset)) {
+    throw new OffsetStoreError(
+      'redis',
+      `hash ${key} field ${partition} holds ${JSON.stringify(stored)}, not an offset (a non-negative integer up to 2^53-1); ` +
+        `fix or delete the field (HSET/HDEL) to resume`,
+    );
+  }
+  return offset;
+}
+
+function checkUrl(url: unknown): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')) {
+    throw new ConfigError('url', url, 'must be a redis:// or rediss:// URL', `Pass e.g. "${DEFAULT_URL}".`);
+  }
+}
+
+/** host:port of a URL, never its password. */
+function addressOf(url: string): string {
+  const { hostname, port } = new URL(url);
+  return `${hostname || '127.0.0.1'}:${port || 6379}`;
+}
+
+function isRedisClient(value: unknown): value is Redis {
+  const candidate = value as Partial<Redis> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.duplicate === 'function' &&
+    typeof candidate.multi === 'function' &&
+    typeof candidate.options === 'object'
+  );
+}
+
+async function quit(client: Redis): Promise<void> {
+  if (client.status === 'end' || client.status === 'wait') {
+    client.disconnect();
+    return;
+  }
+  // QUIT lets replies in flight arrive; a server that is gone gets a plain disconnect.
+  await client.quit().catch(() => client.disconnect());
+}
