@@ -145,6 +145,7 @@ export class StreamingContext implements StreamingContextLike {
     this.bus.remove(listener);
   }
 
+  /** Throws `IllegalStateError` naming `operation` unless the context is still initialized. */
   assertCanAddOperation(operation: string): void {
     if (this.phase === 'initialized') return;
     const when = this.phase === 'stopped' ? 'stopped' : 'started';
@@ -153,6 +154,7 @@ export class StreamingContext implements StreamingContextLike {
     );
   }
 
+  /** Adds an input source: started by `start()`, asked to generate every batch, stopped by `stop()`. */
   registerInput(input: InputSource): void {
     this.assertCanAddOperation(`input ${input.name}`);
     if (this.inputs.includes(input)) {
@@ -161,6 +163,7 @@ export class StreamingContext implements StreamingContextLike {
     this.inputs.push(input);
   }
 
+  /** Adds an output operation; outputs run once per batch, in registration order. */
   registerOutput(output: OutputOperation): void {
     this.assertCanAddOperation(`output ${output.name}`);
     if (output.stream.context !== this) {
@@ -210,7 +213,7 @@ export class StreamingContext implements StreamingContextLike {
    * `timeoutMs` (default `stopTimeoutMs`), after which queued batches are abandoned uncommitted.
    * Not graceful: queued batches are abandoned and only the running one finishes. Then every input
    * is stopped. Resolves when stopped; an error that stopped the context is what
-   * `awaitTermination()` rejects with.
+   * `awaitTermination()` rejects with. Do not await it inside an output: it waits for that batch.
    */
   stop(options: StopOptions = {}): Promise<void> {
     if (this.stopPromise !== undefined) return this.stopPromise;

@@ -28,8 +28,11 @@ interface PartitionState {
    * transaction marker, or the log end). A range is complete once this reaches its `until`.
    */
   readThrough: number;
-  /** Bumped on every seek: results of a `consume` that began before are stale for this partition. */
-  generation: number;
+  /**
+   * A seek the fetch loop must make before its next `consume`. While set, records arriving for the
+   * partition come from the old position (a `consume` already in flight) and are dropped.
+   */
+  seekTo: number | undefined;
   isPaused: boolean;
 }
 
@@ -87,7 +90,7 @@ export class PartitionFetcher {
         buffer: [],
         bufferStart: offset,
         readThrough: offset,
-        generation: 0,
+        seekTo: undefined,
         isPaused: false,
       });
     }
@@ -114,7 +117,7 @@ export class PartitionFetcher {
     const key = range.key;
     let state = this.partitions.get(key);
     if (state === undefined) return undefined;
-    if (range.fromOffset !== state.bufferStart) await this.seek(state, range.fromOffset);
+    if (range.fromOffset !== state.bufferStart) this.requestSeek(state, range.fromOffset);
     if (range.count === 0) return [];
     const deadline = Date.now() + this.options.fetchTimeoutMs;
     for (;;) {
@@ -148,26 +151,44 @@ export class PartitionFetcher {
     return records;
   }
 
-  /** Moves a partition's read position to `offset`, dropping what was buffered from elsewhere. */
-  private async seek(state: PartitionState, offset: number): Promise<void> {
+  /**
+   * Moves a partition's read position to `offset`, dropping what was buffered from elsewhere. The
+   * seek itself happens in the fetch loop between two `consume` calls: a seek while a `consume`
+   * runs could let that call return records from either position.
+   */
+  private requestSeek(state: PartitionState, offset: number): void {
     this.options.logger.debug(`seeking ${state.partition.topic}-${state.partition.partition} to ${offset}`);
-    state.generation++;
     state.buffer = [];
     state.bufferStart = offset;
     state.readThrough = offset;
-    await this.client.seek({ ...state.partition, offset }, this.options.fetchTimeoutMs);
-    // A consume that began while the seek ran may still return records from the old position.
-    state.generation++;
-    if (state.isPaused) {
-      this.client.resume([state.partition]);
-      state.isPaused = false;
+    state.seekTo = offset;
+  }
+
+  /** Makes the seeks `take` asked for; a failed one is retried before the next `consume`. */
+  private async seekPending(): Promise<void> {
+    for (const state of this.partitions.values()) {
+      const offset = state.seekTo;
+      if (offset === undefined) continue;
+      try {
+        await this.client.seek({ ...state.partition, offset }, this.options.fetchTimeoutMs);
+      } catch (error) {
+        this.options.logger.warn(`seek of ${state.partition.topic}-${state.partition.partition} to ${offset} failed, retrying`, {
+          error,
+        });
+        continue;
+      }
+      if (state.seekTo !== offset) continue;
+      state.seekTo = undefined;
+      if (state.isPaused) {
+        this.client.resume([state.partition]);
+        state.isPaused = false;
+      }
     }
   }
 
   private async run(): Promise<void> {
     while (this.isRunning) {
-      const generations = new Map<string, number>();
-      for (const [key, state] of this.partitions) generations.set(key, state.generation);
+      await this.seekPending();
       let result: ConsumeResult;
       try {
         result = await this.client.consume(this.pollBatchSize, this.pollTimeoutMs);
@@ -184,18 +205,18 @@ export class PartitionFetcher {
         this.wake();
         continue;
       }
-      this.accept(result, generations);
+      this.accept(result);
       this.wake();
     }
   }
 
   /** Files a consume result into the partitions' buffers. */
-  private accept(result: ConsumeResult, generations: ReadonlyMap<string, number>): void {
+  private accept(result: ConsumeResult): void {
     for (const message of result.messages) {
       const key = topicPartitionKey(message.topic, message.partition);
       const state = this.partitions.get(key);
-      if (state === undefined || generations.get(key) !== state.generation) continue;
-      // Already seen (a fetch that overlapped a seek): drop rather than deliver twice.
+      if (state === undefined || state.seekTo !== undefined) continue;
+      // Already seen: drop rather than deliver twice.
       if (message.offset < state.readThrough) continue;
       state.buffer.push(message);
       state.readThrough = message.offset + 1;
@@ -203,7 +224,7 @@ export class PartitionFetcher {
     for (const end of result.endsReached) {
       const key = topicPartitionKey(end.topic, end.partition);
       const state = this.partitions.get(key);
-      if (state === undefined || generations.get(key) !== state.generation) continue;
+      if (state === undefined || state.seekTo !== undefined) continue;
       // At the log end every lower offset has been delivered or was never a record (a
       // transaction marker, a compacted record), so the range may be complete without a record at until-1.
       if (end.offset > state.readThrough) state.readThrough = end.offset;

@@ -6,6 +6,7 @@
 // offset store contract
 export { describeOffsetStoreContract } from './offsetStoreContract';
 export type { OffsetStoreContractFactory } from './offsetStoreContract';
+export { freeLoopbackPort } from './freeLoopbackPort';
 
 // virtual clock, queue streams, batch runners
 export { ManualClock } from './ManualClock';
@@ -16,3 +17,4 @@ export type { RunBatchesOptions } from './runBatches';
 export { waitForBatches } from './waitForBatches';
 export { RecordingInput } from './RecordingInput';
 export type { RecordingInputOptions } from './RecordingInput';
+

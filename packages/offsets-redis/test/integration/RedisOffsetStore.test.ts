@@ -1,8 +1,8 @@
 import { Redis, type ChainableCommander } from 'ioredis';
 import { OffsetRange, OffsetStoreError, StaleOffsetError } from '@dstream/core';
-import { describeOffsetStoreContract } from '@dstream/core/testing';
+import { describeOffsetStoreContract, freeLoopbackPort } from '@dstream/core/testing';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
-import { freePort, PrivateRedisServer } from './privateRedisServer';
+import { PrivateRedisServer } from './privateRedisServer';
 
 const REDIS_URL = process.env.DSTREAM_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
@@ -189,7 +189,7 @@ describe('RedisOffsetStore', () => {
   });
 
   it('fails to connect to an address where nothing listens with a retriable error naming it, within the timeout', async () => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const store = new RedisOffsetStore({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 });
     const started = Date.now();
 

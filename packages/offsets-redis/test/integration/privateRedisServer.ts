@@ -1,8 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeLoopbackPort } from '@dstream/core/testing';
 
 /**
  * A redis-server of the test's own on a free loopback port, with an append-only file synced on
@@ -18,7 +18,7 @@ export class PrivateRedisServer {
 
   /** Starts a server in a fresh temporary directory. */
   static async start(): Promise<PrivateRedisServer> {
-    const server = new PrivateRedisServer(await freePort(), mkdtempSync(join(tmpdir(), 'dstream-redis-')));
+    const server = new PrivateRedisServer(await freeLoopbackPort(), mkdtempSync(join(tmpdir(), 'dstream-redis-')));
     await server.spawn();
     return server;
   }
@@ -73,13 +73,4 @@ export class PrivateRedisServer {
       child.once('exit', (code) => reject(new Error(`redis-server exited with ${code} before it was ready:\n${output}`)));
     });
   }
-}
-
-/** A loopback port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }

@@ -1,0 +1,573 @@
+import type { StreamingContextLike, InputSource } from '../context/types';
+import { ConfigError, OffsetOutOfRangeError, OffsetStoreError, StaleOffsetError } from '../errors';
+import { InMemoryOffsetStore } from '../offsets/InMemoryOffsetStore';
+import { OffsetRange, topicPartitionKey, TopicPartition } from '../offsets/OffsetRange';
+import type { BatchInfo } from '../scheduler/events';
+import { ManualClock } from '../testing/ManualClock';
+import { silentLogger } from '../util/Logger';
+import { ConsumerStrategies } from './ConsumerStrategies';
+import { DirectKafkaInputDStream } from './DirectKafkaInputDStream';
+import type { ConsumerRecord, DirectStreamOptions } from './DirectStreamOptions';
+import type {
+  ConsumeResult,
+  KafkaConsumerClient,
+  KafkaMessage,
+  RebalanceEvent,
+  TopicPartitionOffset,
+  WatermarkOffsets,
+} from './KafkaClient';
+import { createDirectStreamWith } from './KafkaUtils';
+
+/** One partition's log in the fake broker: records by offset (holes are compaction gaps), and the bounds. */
+interface FakeLog {
+  records: Map<number, string>;
+  low: number;
+  high: number;
+}
+
+/**
+ * An in-memory stand-in for the librdkafka consumer: logs per partition, an assignment with
+ * fetch positions, pause/seek, end-of-partition events and rebalance callbacks on demand.
+ */
+class FakeKafka implements KafkaConsumerClient {
+  readonly brokers = 'fake:9092';
+  readonly raw = {};
+  readonly logs = new Map<string, FakeLog>();
+  readonly positions = new Map<string, number>();
+  readonly paused = new Set<string>();
+  readonly seeks: TopicPartitionOffset[] = [];
+  readonly calls: string[] = [];
+  config: Readonly<Record<string, unknown>> = {};
+  private onRebalance: ((event: RebalanceEvent) => void) | undefined;
+  private pendingEvents: RebalanceEvent[] = [];
+  failConnect = false;
+
+  write(topic: string, partition: number, count: number): void {
+    const log = this.log(topic, partition);
+    for (let i = 0; i < count; i++) log.records.set(log.high, `${partition}:${log.high++}`);
+  }
+
+  /** Appends an offset that holds no record (a transaction marker, or a compacted-away record). */
+  writeGap(topic: string, partition: number): void {
+    this.log(topic, partition).high++;
+  }
+
+  log(topic: string, partition: number): FakeLog {
+    const key = topicPartitionKey(topic, partition);
+    let log = this.logs.get(key);
+    if (!log) this.logs.set(key, (log = { records: new Map(), low: 0, high: 0 }));
+    return log;
+  }
+
+  rebalance(event: RebalanceEvent): void {
+    this.pendingEvents.push(event);
+  }
+
+  async connect(): Promise<void> {
+    this.calls.push('connect');
+    if (this.failConnect) throw new Error('unreachable');
+  }
+  async getMetadata() {
+    const topics = new Map<string, number[]>();
+    for (const key of this.logs.keys()) {
+      const [topic, partition] = key.split(':');
+      topics.set(topic, [...(topics.get(topic) ?? []), Number(partition)]);
+    }
+    return { topics: [...topics].map(([name, partitions]) => ({ name, partitions })) };
+  }
+  async queryWatermarkOffsets(p: TopicPartition): Promise<WatermarkOffsets> {
+    const log = this.log(p.topic, p.partition);
+    return { low: log.low, high: log.high };
+  }
+  async offsetsForTimes(partitions: readonly TopicPartitionOffset[]): Promise<TopicPartitionOffset[]> {
+    return partitions.map((p) => ({ ...p, offset: -1 }));
+  }
+  assign(partitions: readonly TopicPartitionOffset[]): void {
+    this.calls.push(`assign ${partitions.map((p) => `${p.topic}-${p.partition}@${p.offset}`).join(',')}`);
+    this.positions.clear();
+    for (const p of partitions) this.positions.set(topicPartitionKey(p.topic, p.partition), p.offset);
+  }
+  unassign(): void {
+    this.calls.push('unassign');
+    this.positions.clear();
+  }
+  incrementalAssign(): void {
+    throw new Error('not used: the fake speaks the eager protocol');
+  }
+  incrementalUnassign(): void {
+    throw new Error('not used: the fake speaks the eager protocol');
+  }
+  rebalanceProtocol(): string {
+    return 'EAGER';
+  }
+  subscribe(topics: ReadonlyArray<string | RegExp>, onRebalance: (event: RebalanceEvent) => void): void {
+    this.calls.push(`subscribe ${topics.join(',')}`);
+    this.onRebalance = onRebalance;
+  }
+  async consume(maxMessages: number): Promise<ConsumeResult> {
+    // A turn of the event loop, as the real client's worker thread gives, so the fetch loop never starves timers.
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const event of this.pendingEvents.splice(0)) this.onRebalance?.(event);
+    const messages: KafkaMessage[] = [];
+    const endsReached: TopicPartitionOffset[] = [];
+    for (const [key, position] of this.positions) {
+      if (this.paused.has(key)) continue;
+      const [topic, partitionText] = key.split(':');
+      const partition = Number(partitionText);
+      const log = this.log(topic, partition);
+      let offset = position;
+      while (offset < log.high && messages.length < maxMessages) {
+        const value = log.records.get(offset);
+        if (value !== undefined) {
+          messages.push({ topic, partition, offset, key: null, value: Buffer.from(value), timestamp: 0, headers: [] });
+        }
+        offset++;
+      }
+      this.positions.set(key, offset);
+      if (offset === log.high && offset !== position) endsReached.push({ topic, partition, offset });
+    }
+    return { messages, endsReached };
+  }
+  pause(partitions: readonly TopicPartition[]): void {
+    for (const p of partitions) this.paused.add(topicPartitionKey(p.topic, p.partition));
+  }
+  resume(partitions: readonly TopicPartition[]): void {
+    for (const p of partitions) this.paused.delete(topicPartitionKey(p.topic, p.partition));
+  }
+  async seek(position: TopicPartitionOffset): Promise<void> {
+    this.seeks.push(position);
+    this.positions.set(topicPartitionKey(position.topic, position.partition), position.offset);
+  }
+  position(partitions: readonly TopicPartition[]): TopicPartitionOffset[] {
+    return partitions.map((p) => ({ ...p, offset: this.positions.get(topicPartitionKey(p.topic, p.partition)) ?? -1001 }));
+  }
+  async commit(): Promise<void> {}
+  async committed(partitions: readonly TopicPartition[]): Promise<TopicPartitionOffset[]> {
+    return partitions.map((p) => ({ ...p, offset: -1 }));
+  }
+  async disconnect(): Promise<void> {
+    this.calls.push('disconnect');
+  }
+}
+
+const BATCH_MS = 1000;
+
+type Options = Partial<DirectStreamOptions<string | null, string | null>>;
+
+/** A context stand-in that records what the stream registers; the tests drive the input directly. */
+function setUp(kafka: FakeKafka, options: Options = {}) {
+  const inputs: InputSource[] = [];
+  const clock = new ManualClock(0);
+  const context: StreamingContextLike & { clock: ManualClock } = {
+    batchIntervalMs: BATCH_MS,
+    zeroTimeMs: 0,
+    clock,
+    registerInput: (input) => void inputs.push(input),
+    assertCanAddOperation: () => undefined,
+    registerOutput: () => undefined,
+  };
+  const store = (options.offsetStore as InMemoryOffsetStore | undefined) ?? new InMemoryOffsetStore();
+  createDirectStreamWith<string | null, string | null>(
+    context,
+    {
+      kafkaParams: { 'bootstrap.servers': 'fake:9092', 'group.id': 'g' },
+      strategy: ConsumerStrategies.Assign([
+        { topic: 't', partition: 0 },
+        { topic: 't', partition: 1 },
+      ]),
+      offsetStore: store,
+      startingOffsets: 'earliest',
+      valueDeserializer: 'string',
+      logger: silentLogger,
+      ...options,
+    },
+    (config) => {
+      kafka.config = config;
+      return kafka;
+    },
+  );
+  const input = inputs[0] as DirectKafkaInputDStream<string | null, string | null>;
+  return { input, store, clock };
+}
+
+/** Generates, computes and commits batch `time`, with `output` seeing its records. */
+async function runBatch(
+  input: DirectKafkaInputDStream<string | null, string | null>,
+  time: number,
+  output: (records: readonly ConsumerRecord<string | null, string | null>[]) => void = () => undefined,
+): Promise<string[]> {
+  await input.generate(time);
+  let values: string[] = [];
+  await input.runBatch(time, async () => {
+    const records = await input.compute(time);
+    values = records.map((r) => String(r.value));
+    output(records);
+  });
+  return values;
+}
+
+function stored(store: InMemoryOffsetStore, ...partitions: number[]) {
+  return store
+    .load(
+      'g',
+      partitions.map((partition) => ({ topic: 't', partition })),
+    )
+    .then((map) => partitions.map((p) => map.get(`t:${p}`)));
+}
+
+function twoPartitions(records = 5): FakeKafka {
+  const kafka = new FakeKafka();
+  kafka.write('t', 0, records);
+  kafka.write('t', 1, records);
+  return kafka;
+}
+
+describe('DirectKafkaInputDStream', () => {
+  let input: DirectKafkaInputDStream<string | null, string | null> | undefined;
+  afterEach(async () => {
+    await input?.stop();
+    input = undefined;
+  });
+
+  it('forces auto-commit off and partition end events on in the consumer it creates', async () => {
+    const kafka = twoPartitions();
+    ({ input } = setUp(kafka));
+    await input.start();
+    expect(kafka.config).toMatchObject({
+      'enable.auto.commit': false,
+      'enable.auto.offset.store': false,
+      'enable.partition.eof': true,
+      'auto.offset.reset': 'error',
+    });
+  });
+
+  it('plans one range per partition from the previous until to the log end, and the ranges tile the log', async () => {
+    const kafka = twoPartitions(3);
+    const setup = setUp(kafka);
+    input = setup.input;
+    await input.start();
+    expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '0:2', '1:0', '1:1', '1:2']);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 3)', 't-1 [0, 3)']);
+    kafka.write('t', 1, 2);
+    expect(await runBatch(input, 2000)).toEqual(['1:3', '1:4']);
+    expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [3, 3)', 't-1 [3, 5)']);
+    expect(input.recordCount(2000)).toBe(2);
+    expect(await stored(setup.store, 0, 1)).toEqual([3, 5]);
+  });
+
+  it('caps each range at maxRatePerPartition times the batch interval', async () => {
+    const kafka = twoPartitions(10);
+    ({ input } = setUp(kafka, { maxRatePerPartition: 4 }));
+    await input.start();
+    await runBatch(input, 1000);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 4)', 't-1 [0, 4)']);
+    await runBatch(input, 2000);
+    expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [4, 8)', 't-1 [4, 8)']);
+  });
+
+  it('bounds the first batch by backpressure.initialRate, split between partitions by lag', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 30);
+    kafka.write('t', 1, 10);
+    ({ input } = setUp(kafka, { backpressure: { enabled: true, initialRate: 8 } }));
+    await input.start();
+    await input.generate(1000);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 6)', 't-1 [0, 2)']);
+  });
+
+  it('lowers the batch size after batches report slow processing', async () => {
+    const kafka = twoPartitions(100_000);
+    ({ input } = setUp(kafka, { backpressure: { enabled: true, initialRate: 10_000, pid: { minRate: 10 } } }));
+    await input.start();
+    const info = (time: number, numRecords: number, processingDelayMs: number): BatchInfo => ({
+      batchTimeMs: time,
+      offsetRanges: [],
+      numRecords,
+      submissionTimeMs: time,
+      processingStartTimeMs: time,
+      processingEndTimeMs: time + processingDelayMs,
+      schedulingDelayMs: 0,
+      processingDelayMs,
+      totalDelayMs: processingDelayMs,
+      failure: undefined,
+    });
+    // 10,000 records took 1 s, then 10,000 took 4 s: the controller settles on 2,500 records/s.
+    input.onBatchCompleted(info(1000, 10_000, 1000));
+    input.onBatchCompleted(info(3000, 10_000, 4000));
+    await input.generate(5000);
+    const total = input.offsetRanges(5000).reduce((sum, r) => sum + r.count, 0);
+    expect(total).toBe(2500);
+  });
+
+  it('starts from stored offsets ahead of explicit and starting offsets', async () => {
+    const kafka = twoPartitions(5);
+    const store = new InMemoryOffsetStore();
+    await store.commit('g', [
+      { range: OffsetRange.create('t', 0, 0, 4), expectedOffset: null },
+    ]);
+    ({ input } = setUp(kafka, {
+      offsetStore: store,
+      strategy: ConsumerStrategies.Assign(
+        [
+          { topic: 't', partition: 0 },
+          { topic: 't', partition: 1 },
+        ],
+        [
+          { topic: 't', partition: 0, offset: 1 },
+          { topic: 't', partition: 1, offset: 2 },
+        ],
+      ),
+      startingOffsets: 'latest',
+    }));
+    await input.start();
+    expect(kafka.calls).toContain('assign t-0@4,t-1@2');
+    expect(await runBatch(input, 1000)).toEqual(['0:4', '1:2', '1:3', '1:4']);
+  });
+
+  it("fails at start, before assigning anything, when a stored offset is outside the log and the policy is 'fail'", async () => {
+    const kafka = twoPartitions(5);
+    kafka.log('t', 0).low = 3;
+    const store = new InMemoryOffsetStore();
+    
+    await store.commit('g', [{ range: OffsetRange.create('t', 0, 0, 1), expectedOffset: null }]);
+    ({ input } = setUp(kafka, { offsetStore: store }));
+    await expect(input.start()).rejects.toThrow(OffsetOutOfRangeError);
+    expect(kafka.calls.some((call) => call.startsWith('assign'))).toBe(false);
+    expect(kafka.calls).toContain('disconnect');
+  });
+
+  it("resets an out-of-range stored offset to the log start with 'earliest' and still commits against the stored value", async () => {
+    const kafka = twoPartitions(5);
+    kafka.log('t', 0).low = 3;
+    const store = new InMemoryOffsetStore();
+    
+    await store.commit('g', [{ range: OffsetRange.create('t', 0, 0, 1), expectedOffset: null }]);
+    ({ input } = setUp(kafka, { offsetStore: store, offsetOutOfRange: 'earliest' }));
+    await input.start();
+    expect(await runBatch(input, 1000)).toEqual(['0:3', '0:4', '1:0', '1:1', '1:2', '1:3', '1:4']);
+    expect(await stored(store, 0, 1)).toEqual([5, 5]);
+  });
+
+  it('does not advance offsets when an output fails, and a recomputed batch reads the same records', async () => {
+    const kafka = twoPartitions(3);
+    const setup = setUp(kafka);
+    input = setup.input;
+    await input.start();
+    await input.generate(1000);
+    await expect(
+      input.runBatch(1000, async () => {
+        await input!.compute(1000);
+        throw new Error('sink down');
+      }),
+    ).rejects.toThrow('sink down');
+    expect(await stored(setup.store, 0, 1)).toEqual([undefined, undefined]);
+    let again: string[] = [];
+    await input.runBatch(1000, async () => {
+      again = (await input!.compute(1000)).map((r) => String(r.value));
+    });
+    expect(again).toEqual(['0:0', '0:1', '0:2', '1:0', '1:1', '1:2']);
+    expect(kafka.seeks).toEqual([
+      { topic: 't', partition: 0, offset: 0 },
+      { topic: 't', partition: 1, offset: 0 },
+    ]);
+    expect(await stored(setup.store, 0, 1)).toEqual([3, 3]);
+  });
+
+  it('commits before the outputs run with at-most-once', async () => {
+    const kafka = twoPartitions(2);
+    const setup = setUp(kafka, { delivery: 'at-most-once' });
+    input = setup.input;
+    await input.start();
+    await input.generate(1000);
+    let storedDuringOutput: unknown[] = [];
+    await expect(
+      input.runBatch(1000, async () => {
+        storedDuringOutput = await stored(setup.store, 0, 1);
+        throw new Error('lost');
+      }),
+    ).rejects.toThrow('lost');
+    expect(storedDuringOutput).toEqual([2, 2]);
+  });
+
+  it('hands the outputs the store transaction that commits the offsets with exactly-once', async () => {
+    const kafka = twoPartitions(2);
+    const setup = setUp(kafka, { delivery: 'exactly-once' });
+    input = setup.input;
+    await input.start();
+    await input.generate(1000);
+    await input.runBatch(1000, async (tx) => {
+      (tx as { set(key: string, value: unknown): void }).set('count', (await input!.compute(1000)).length);
+    });
+    expect(setup.store.data.get('count')).toBe(4);
+    expect(await stored(setup.store, 0, 1)).toEqual([2, 2]);
+  });
+
+  it('refuses exactly-once on a store without transactions unless the output is idempotent', () => {
+    const store = Object.assign(new InMemoryOffsetStore(), { supportsTransactions: false, name: 'plain' });
+    expect(() => setUp(new FakeKafka(), { delivery: 'exactly-once', offsetStore: store })).toThrow(ConfigError);
+    expect(() => setUp(new FakeKafka(), { delivery: 'exactly-once', offsetStore: store, idempotentOutput: true })).not.toThrow();
+  });
+
+  it('retries a retriable commit failure with backoff on the context clock', async () => {
+    const kafka = twoPartitions(2);
+    const setup = setUp(kafka, { commitRetries: 2 });
+    input = setup.input;
+    await input.start();
+    setup.store.failNextCommits(2);
+    await input.generate(1000);
+    const running = input.runBatch(1000, async () => void (await input!.compute(1000)));
+    await setup.clock.advance(60_000);
+    await running;
+    expect(await stored(setup.store, 0, 1)).toEqual([2, 2]);
+  });
+
+  it('fails the batch with an OffsetStoreError naming the store and batch once retries run out', async () => {
+    const kafka = twoPartitions(2);
+    const setup = setUp(kafka, { commitRetries: 1 });
+    input = setup.input;
+    await input.start();
+    setup.store.failNextCommits(5);
+    await input.generate(1000);
+    const running = input.runBatch(1000, async () => void (await input!.compute(1000)));
+    const outcome = running.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await setup.clock.advance(60_000);
+    const error = (await outcome) as OffsetStoreError;
+    expect(error).toBeInstanceOf(OffsetStoreError);
+    expect(error.store).toBe('memory');
+    expect(error.batchTimeMs).toBe(1000);
+    expect(await stored(setup.store, 0, 1)).toEqual([undefined, undefined]);
+  });
+
+  it('counts a commit as done when its answer was lost and the retry finds the store at the batch end', async () => {
+    const kafka = twoPartitions(2);
+    const store = new InMemoryOffsetStore();
+    // The first commit lands but reports a retriable failure, as a timeout after the write would.
+    const realCommit = store.commit.bind(store);
+    let calls = 0;
+    store.commit = async (group, commits) => {
+      calls++;
+      await realCommit(group, commits);
+      if (calls === 1) throw new OffsetStoreError('memory', 'connection reset', { retriable: true });
+    };
+    const setup = setUp(kafka, { offsetStore: store });
+    input = setup.input;
+    await input.start();
+    await input.generate(1000);
+    const running = input.runBatch(1000, async () => void (await input!.compute(1000)));
+    await setup.clock.advance(60_000);
+    await running;
+    expect(calls).toBe(2);
+    // The next batch's compare-and-set expects the committed end.
+    kafka.write('t', 0, 1);
+    await runBatch(input, 2000);
+    expect(await stored(store, 0, 1)).toEqual([3, 2]);
+  });
+
+  it('rejects a stale commit from another writer without retrying', async () => {
+    const kafka = twoPartitions(2);
+    const setup = setUp(kafka);
+    input = setup.input;
+    await input.start();
+    await input.generate(1000);
+    
+    await setup.store.commit('g', [{ range: OffsetRange.create('t', 0, 0, 1), expectedOffset: null }]);
+    const error = await input.runBatch(1000, async () => void (await input!.compute(1000))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OffsetStoreError);
+    expect((error as OffsetStoreError).cause).toBeInstanceOf(StaleOffsetError);
+  });
+
+  it('completes a range that ends on offsets holding no record (transaction markers, compaction)', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 2);
+    kafka.writeGap('t', 0);
+    kafka.write('t', 1, 1);
+    ({ input } = setUp(kafka));
+    await input.start();
+    expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '1:0']);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 3)', 't-1 [0, 1)']);
+    expect(input.recordCount(1000)).toBe(3);
+  });
+
+  it('pauses a partition whose buffer is full and resumes it once a batch drains it', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 20);
+    ({ input } = setUp(kafka, {
+      strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }]),
+      maxBufferedRecordsPerPartition: 5,
+      maxRatePerPartition: 8,
+    }));
+    await input.start();
+    expect(await runBatch(input, 1000)).toHaveLength(8);
+    expect(kafka.paused.has('t:0')).toBe(true);
+    expect(await runBatch(input, 2000)).toEqual(Array.from({ length: 8 }, (_, i) => `0:${8 + i}`));
+    expect(await runBatch(input, 3000)).toEqual(Array.from({ length: 4 }, (_, i) => `0:${16 + i}`));
+  });
+
+  it('wraps a failing deserializer in a RecordProcessingError naming the record', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 1);
+    ({ input } = setUp(kafka, {
+      strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }]),
+      valueDeserializer: 'json',
+    }));
+    await input.start();
+    await input.generate(1000);
+    await expect(input.compute(1000)).rejects.toThrow(/valueDeserializer threw at t-0 offset 0/);
+  });
+
+  it('loads offsets for partitions assigned by the group and plans them from the next batch', async () => {
+    const kafka = twoPartitions(3);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
+    await input.start();
+    expect(kafka.calls).toContain('assign t-0@0');
+    expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '0:2']);
+  });
+
+  it('does not commit partitions revoked while their batch ran, and keeps committing the rest', async () => {
+    const kafka = twoPartitions(3);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    await input.generate(1000);
+    await input.runBatch(1000, async () => {
+      await input!.compute(1000);
+      // The group takes both partitions away, then gives back only partition 1.
+      kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+      kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 1 }] });
+      await new Promise((resolve) => setImmediate(resolve));
+    });
+    expect(await stored(setup.store, 0, 1)).toEqual([undefined, undefined]);
+    // Partition 1 restarts from what the store holds (nothing: the earliest offset), partition 0 is gone.
+    expect(await runBatch(input, 2000)).toEqual(['1:0', '1:1', '1:2']);
+    expect(input.offsetRanges(2000).map(String)).toEqual(['t-1 [0, 3)']);
+    expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
+  });
+
+  it('closes the store and the consumer when it stops', async () => {
+    const kafka = twoPartitions(1);
+    const setup = setUp(kafka);
+    input = setup.input;
+    const close = jest.spyOn(setup.store, 'close');
+    await input.start();
+    await input.stop();
+    expect(close).toHaveBeenCalledTimes(1);
+    expect(kafka.calls).toContain('disconnect');
+  });
+
+  it('fails to start with a clear error and consumes nothing when the store cannot connect', async () => {
+    const kafka = twoPartitions(1);
+    const store = new InMemoryOffsetStore();
+    store.connect = async () => {
+      throw new OffsetStoreError('memory', 'refused', { retriable: true });
+    };
+    ({ input } = setUp(kafka, { offsetStore: store }));
+    await expect(input.start()).rejects.toThrow(/offset store memory: refused/);
+    expect(kafka.calls.some((call) => call.startsWith('assign'))).toBe(false);
+  });
+});

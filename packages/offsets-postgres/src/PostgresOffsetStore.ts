@@ -1,0 +1,403 @@
+import { DatabaseError, escapeIdentifier, Pool, type PoolClient } from 'pg';
+import {
+  ConfigError,
+  OffsetCommit,
+  OffsetStore,
+  OffsetStoreError,
+  StaleOffsetError,
+  StoredOffsets,
+  TopicPartition,
+  topicPartitionKey,
+} from '@dstream/core';
+
+/** Options of `PostgresOffsetStore`. Give either `connectionString` or `pool`, not both. */
+export interface PostgresOffsetStoreOptions {
+  /** `postgres://user[:password]@host:port/database`. Default `postgres://postgres@127.0.0.1:5432/postgres`. */
+  readonly connectionString?: string;
+  /** An existing pg pool to use instead of `connectionString`. The store never ends it. */
+  readonly pool?: Pool;
+  /** Schema of the offsets table, created if missing. Default `public`. */
+  readonly schema?: string;
+  /** Name of the offsets table, created if missing. Default `dstream_offsets`. */
+  readonly table?: string;
+  /** How long `connect()` keeps trying to reach the server before failing. Default 10000. */
+  readonly connectTimeoutMs?: number;
+}
+
+const DEFAULT_CONNECTION_STRING = 'postgres://postgres@127.0.0.1:5432/postgres';
+const DEFAULT_SCHEMA = 'public';
+const DEFAULT_TABLE = 'dstream_offsets';
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Unquoted PostgreSQL identifiers, so names in errors and in psql read the same as in options. */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/**
+ * SQLSTATEs after which the same statement may succeed: connection exceptions (08), serialization
+ * failures and deadlocks (40001, 40P01), insufficient resources (53), server shutting down or
+ * starting (57P01-57P03).
+ */
+const RETRIABLE_SQLSTATE = /^(08|53|40001$|40P01$|57P0[123]$)/;
+
+type State = 'new' | 'connecting' | 'connected' | 'closed';
+
+/** One row of the offsets table as `load` and the commit check read it. */
+interface OffsetRow {
+  topic: string;
+  partition: number;
+  next_offset: string;
+}
+
+/**
+ * Keeps offsets in a PostgreSQL table, one row per (group, topic, partition) holding the next
+ * offset to read. Commits are compare-and-set inside one transaction (`SELECT … FOR UPDATE`, then
+ * conditional `UPDATE`/`INSERT … ON CONFLICT DO NOTHING` with row counts checked); `transaction`
+ * hands the user that transaction's `PoolClient`, so results and offsets commit together.
+ *
+ * @example
+ * const store = new PostgresOffsetStore({ connectionString: 'postgres://postgres@127.0.0.1:5432/app' });
+ * await store.connect();
+ * await store.transaction('wordcount', commitsFromRanges(ranges), async (tx) => {
+ *   await tx.query('INSERT INTO word_counts (word, n) VALUES ($1, $2) ' +
+ *     'ON CONFLICT (word) DO UPDATE SET n = word_counts.n + EXCLUDED.n', ['kafka', 3]);
+ * });
+ */
+export class PostgresOffsetStore implements OffsetStore<PoolClient> {
+  readonly name = 'postgres';
+  readonly supportsTransactions = true;
+
+  private readonly pool: Pool;
+  private readonly ownsPool: boolean;
+  private readonly address: string;
+  private readonly qualifiedTable: string;
+  private readonly schema: string;
+  private readonly table: string;
+  private readonly connectTimeoutMs: number;
+  private state: State = 'new';
+
+  constructor(options: PostgresOffsetStoreOptions = {}) {
+    const {
+      connectionString,
+      pool,
+      schema = DEFAULT_SCHEMA,
+      table = DEFAULT_TABLE,
+      connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+    } = options;
+    if (connectionString !== undefined && pool !== undefined) {
+      throw new ConfigError('connectionString', connectionString, 'must not be given together with pool', 'Pass either connectionString or pool.');
+    }
+    if (pool !== undefined && !isPool(pool)) {
+      throw new ConfigError('pool', pool, 'must be a pg Pool', "Pass `new Pool(…)` from 'pg', or a connectionString.");
+    }
+    if (connectionString !== undefined) checkConnectionString(connectionString);
+    checkIdentifier('schema', schema, DEFAULT_SCHEMA);
+    checkIdentifier('table', table, DEFAULT_TABLE);
+    if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs <= 0) {
+      throw new ConfigError('connectTimeoutMs', connectTimeoutMs, 'must be a positive integer', 'Pass a number of milliseconds, e.g. 10000.');
+    }
+    this.schema = schema;
+    this.table = table;
+    this.qualifiedTable = `${escapeIdentifier(schema)}.${escapeIdentifier(table)}`;
+    this.connectTimeoutMs = connectTimeoutMs;
+    this.ownsPool = pool === undefined;
+    if (pool === undefined) {
+      const url = connectionString ?? DEFAULT_CONNECTION_STRING;
+      this.address = addressOf(url);
+      this.pool = new Pool({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs });
+      // An idle connection that the server drops (restart, failover) emits 'error' on the pool;
+      // unhandled, that would crash the process. The next query gets a fresh connection instead.
+      this.pool.on('error', () => undefined);
+    } else {
+      this.pool = pool;
+      this.address = `${pool.options.host ?? '127.0.0.1'}:${pool.options.port ?? 5432}`;
+    }
+  }
+
+  /**
+   * Waits for the server (up to `connectTimeoutMs`), then creates the schema and table if they
+   * are missing, under an advisory lock: `CREATE … IF NOT EXISTS` alone can fail with a
+   * duplicate-key error when two processes start at once.
+   */
+  async connect(): Promise<void> {
+    if (this.state === 'closed') throw this.closedError();
+    if (this.state !== 'new') return;
+    this.state = 'connecting';
+    try {
+      const client = await this.firstConnection();
+      try {
+        await this.inTransaction(client, 'create the offsets table', async () => {
+          await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`dstream_offsets:${this.schema}.${this.table}`]);
+          const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
+          if (rowCount === 0) await client.query(`CREATE SCHEMA ${escapeIdentifier(this.schema)}`);
+          await client.query(
+            `CREATE TABLE IF NOT EXISTS ${this.qualifiedTable} (
+               group_id text NOT NULL,
+               topic text NOT NULL,
+               partition int NOT NULL,
+               next_offset bigint NOT NULL,
+               updated_at timestamptz NOT NULL DEFAULT now(),
+               PRIMARY KEY (group_id, topic, partition))`,
+          );
+        });
+      } finally {
+        client.release();
+      }
+      this.state = 'connected';
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /** Stored offsets of these partitions, in one query. */
+  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    this.connected();
+    const { rows } = await this.call('load offsets', () =>
+      this.pool.query<OffsetRow>(
+        `SELECT topic, partition, next_offset::text AS next_offset FROM ${this.qualifiedTable}
+          WHERE group_id = $1 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
+        [group, partitions.map(({ topic }) => topic), partitions.map(({ partition }) => partition)],
+      ),
+    );
+    return new Map(rows.map((row) => [topicPartitionKey(row.topic, row.partition), this.parseRow(group, row)]));
+  }
+
+  /** Compare-and-set commit of all partitions in one database transaction. */
+  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    await this.transaction(group, commits, async () => undefined);
+  }
+
+  /**
+   * Runs `work` with a `PoolClient` inside BEGIN … COMMIT and writes the offsets in the same
+   * transaction. The offset rows are locked and checked before `work` runs, so a stale batch
+   * fails fast with `StaleOffsetError` and concurrent committers of a partition queue behind
+   * each other. Anything `work` throws, or a stale offset, rolls everything back; what `work`
+   * threw is rethrown as is. Don't issue COMMIT or ROLLBACK on `tx` yourself.
+   */
+  async transaction<T>(group: string, commits: readonly OffsetCommit[], work: (tx: PoolClient) => Promise<T>): Promise<T> {
+    this.connected();
+    const client = await this.call('get a connection', () => this.pool.connect());
+    let isBroken = false;
+    try {
+      return await this.inTransaction(client, 'commit offsets', async () => {
+        await this.checkExpected(client, group, commits);
+        const result = await work(client);
+        await this.writeOffsets(client, group, commits);
+        return result;
+      });
+    } catch (error) {
+      // After a stale offset the ROLLBACK leaves the connection clean; after anything else (a lost
+      // connection, a failed COMMIT, an error of the user's) it is dropped rather than reused.
+      isBroken = !(error instanceof StaleOffsetError);
+      throw error;
+    } finally {
+      client.release(isBroken);
+    }
+  }
+
+  /** Ends the pool this store created (not a pool passed as `pool`). Idempotent. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.ownsPool) await this.pool.end().catch(() => undefined);
+  }
+
+  /** Locks the commit's rows and rejects with `StaleOffsetError` at the first mismatch. */
+  private async checkExpected(client: PoolClient, group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    if (commits.length === 0) return;
+    const stored = await this.storedOffsets(client, group, commits, 'FOR UPDATE');
+    for (const { range, expectedOffset } of commits) {
+      const actual = stored.get(range.key) ?? null;
+      if (actual !== expectedOffset) {
+        throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
+      }
+    }
+  }
+
+  /**
+   * Conditional writes, with row counts checked: the lock taken in `checkExpected` covers rows that
+   * existed; a first commit racing another first commit is caught by `ON CONFLICT DO NOTHING`
+   * inserting fewer rows than asked.
+   */
+  private async writeOffsets(client: PoolClient, group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    const updates = commits.filter(({ expectedOffset }) => expectedOffset !== null);
+    const inserts = commits.filter(({ expectedOffset }) => expectedOffset === null);
+    let written = 0;
+    if (updates.length > 0) {
+      const { rowCount } = await this.call('update offsets', () =>
+        client.query(
+          `UPDATE ${this.qualifiedTable} AS o SET next_offset = c.until_offset, updated_at = now()
+             FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS c(topic, partition, until_offset, expected)
+            WHERE o.group_id = $1 AND o.topic = c.topic AND o.partition = c.partition AND o.next_offset = c.expected`,
+          [group, ...columns(updates), updates.map(({ expectedOffset }) => String(expectedOffset))],
+        ),
+      );
+      written += rowCount ?? 0;
+    }
+    if (inserts.length > 0) {
+      const { rowCount } = await this.call('insert offsets', () =>
+        client.query(
+          `INSERT INTO ${this.qualifiedTable} (group_id, topic, partition, next_offset)
+           SELECT $1, c.topic, c.partition, c.until_offset
+             FROM unnest($2::text[], $3::int[], $4::bigint[]) AS c(topic, partition, until_offset)
+           ON CONFLICT (group_id, topic, partition) DO NOTHING`,
+          [group, ...columns(inserts)],
+        ),
+      );
+      written += rowCount ?? 0;
+    }
+    if (written === commits.length) return;
+    // Some partition changed under us: name it with the value another writer committed.
+    const stored = await this.storedOffsets(client, group, commits, '');
+    const stale = commits.find(({ range, expectedOffset }) => (stored.get(range.key) ?? null) !== expectedOffset) ?? commits[0];
+    throw new StaleOffsetError(this.name, group, stale.range.topic, stale.range.partition, stale.expectedOffset, stored.get(stale.range.key) ?? null);
+  }
+
+  private async storedOffsets(
+    client: PoolClient,
+    group: string,
+    commits: readonly OffsetCommit[],
+    lock: 'FOR UPDATE' | '',
+  ): Promise<Map<string, number>> {
+    const { rows } = await this.call('read offsets', () =>
+      client.query<OffsetRow>(
+        `SELECT topic, partition, next_offset::text AS next_offset FROM ${this.qualifiedTable}
+          WHERE group_id = $1 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))
+          ORDER BY topic, partition ${lock}`,
+        [group, commits.map(({ range }) => range.topic), commits.map(({ range }) => range.partition)],
+      ),
+    );
+    return new Map(rows.map((row) => [topicPartitionKey(row.topic, row.partition), this.parseRow(group, row)]));
+  }
+
+  /** BEGIN, `body`, COMMIT; ROLLBACK when anything throws, rethrowing what was thrown. */
+  private async inTransaction<T>(client: PoolClient, what: string, body: () => Promise<T>): Promise<T> {
+    await this.call(what, () => client.query('BEGIN'));
+    let result: T;
+    try {
+      result = await body();
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    await this.call(what, () => client.query('COMMIT'));
+    return result;
+  }
+
+  /** The pool's first connection, retried until `connectTimeoutMs` so a server still starting is waited for. */
+  private async firstConnection(): Promise<PoolClient> {
+    const deadline = Date.now() + this.connectTimeoutMs;
+    for (let delayMs = 50; ; delayMs = Math.min(delayMs * 2, 1000)) {
+      try {
+        return await this.pool.connect();
+      } catch (error) {
+        // A server that answered and refused (no such database, bad password) won't change its mind.
+        const wrapped = this.wrap('connect', error);
+        if (!wrapped.retriable) throw wrapped;
+        if (Date.now() + delayMs >= deadline) {
+          throw new OffsetStoreError(
+            this.name,
+            `no PostgreSQL server accepted a connection at ${this.address} within ${this.connectTimeoutMs} ms: ${messageOf(error)}`,
+            { retriable: true, cause: error },
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  }
+
+  /** The row's offset, or an `OffsetStoreError` naming the row and the value. */
+  private parseRow(group: string, row: OffsetRow): number {
+    const offset = /^(0|[1-9][0-9]*)$/.test(row.next_offset) ? Number(row.next_offset) : NaN;
+    if (!Number.isSafeInteger(offset)) {
+      throw new OffsetStoreError(
+        this.name,
+        `${this.schema}.${this.table} row (group_id ${JSON.stringify(group)}, topic ${JSON.stringify(row.topic)}, ` +
+          `partition ${row.partition}) holds next_offset ${row.next_offset}, not an offset (0 to 2^53-1); ` +
+          `fix or delete the row to resume`,
+      );
+    }
+    return offset;
+  }
+
+  private connected(): void {
+    if (this.state === 'closed') throw this.closedError();
+    if (this.state !== 'connected') {
+      throw new OffsetStoreError(this.name, `not connected to ${this.address}; await connect() first`);
+    }
+  }
+
+  private closedError(): OffsetStoreError {
+    return new OffsetStoreError(this.name, `the store for ${this.address} is closed; create a new one`);
+  }
+
+  private async call<R>(what: string, operation: () => Promise<R>): Promise<R> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw this.wrap(what, error);
+    }
+  }
+
+  /** pg errors become `OffsetStoreError`, retriable for connection-level failures (see `RETRIABLE_SQLSTATE`). */
+  private wrap(what: string, error: unknown): OffsetStoreError {
+    if (error instanceof OffsetStoreError) return error;
+    const code = error instanceof DatabaseError ? error.code : undefined;
+    const detail = code === undefined ? messageOf(error) : `${messageOf(error)} (SQLSTATE ${code})`;
+    return new OffsetStoreError(this.name, `${what} at ${this.address} failed: ${detail}`, {
+      retriable: code === undefined || RETRIABLE_SQLSTATE.test(code),
+      cause: error,
+    });
+  }
+}
+
+/** Topic, partition and until columns of a batch of commits, for `unnest`. */
+function columns(commits: readonly OffsetCommit[]): [string[], number[], string[]] {
+  return [
+    commits.map(({ range }) => range.topic),
+    commits.map(({ range }) => range.partition),
+    // As text: a bigint parameter built from a string never passes through a float.
+    commits.map(({ range }) => String(range.untilOffset)),
+  ];
+}
+
+function checkIdentifier(option: string, value: unknown, fallback: string): void {
+  if (typeof value !== 'string' || !IDENTIFIER.test(value)) {
+    throw new ConfigError(
+      option,
+      value,
+      'must be an unquoted PostgreSQL identifier (letters, digits, underscores; not starting with a digit; at most 63)',
+      `Pass e.g. "${fallback}".`,
+    );
+  }
+}
+
+function checkConnectionString(value: unknown): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')) {
+    throw new ConfigError(
+      'connectionString',
+      value,
+      'must be a postgres:// or postgresql:// URL',
+      `Pass e.g. "${DEFAULT_CONNECTION_STRING}".`,
+    );
+  }
+}
+
+/** host:port/database of a connection string, never its password. */
+function addressOf(url: string): string {
+  const { hostname, port, pathname } = new URL(url);
+  return `${hostname || '127.0.0.1'}:${port || 5432}${pathname}`;
+}
+
+function isPool(value: unknown): value is Pool {
+  const candidate = value as Partial<Pool> | null;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.connect === 'function' && typeof candidate.query === 'function';
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message || error.constructor.name : String(error);
+}
