@@ -1,5 +1,5 @@
 // The direct stream against the real broker: ranges, fetching, commits and restarts.
-import { ConsumerStrategies, InMemoryOffsetStore } from '@dstream/core';
+import { ConsumerStrategies, InMemoryOffsetStore, KafkaError, OffsetOutOfRangeError, OffsetRange } from '@dstream/core';
 import { createTopic, requireService, services, uniqueName, waitFor } from '../helpers/services';
 import { expectTiling, produce, streamingJob, valuesOf } from './helpers';
 
@@ -82,5 +82,114 @@ describe('direct stream over assigned partitions', () => {
     }
     expect(valuesOf(second.batches)).toEqual(Array.from({ length: 50 }, (_, i) => `0:${100 + i}`));
     expect(second.batches.find((b) => b.ranges.length > 0)?.ranges[0].fromOffset).toBe(100);
+  });
+
+  it('fails a batch whose record makes the output throw without advancing offsets, and a restart reads it again', async () => {
+    const topic = uniqueName('poison');
+    await createTopic(topic, 1);
+    await produce(topic, [0], 20);
+    const store = new InMemoryOffsetStore();
+    const group = uniqueName('group');
+    const strategy = ConsumerStrategies.Assign([{ topic, partition: 0 }]);
+    const first = streamingJob(
+      { strategy, startingOffsets: 'earliest', offsetStore: store, maxRatePerPartition: 20 },
+      { group, fail: (record) => record.value === '0:12' },
+    );
+    await first.ssc.start();
+    await expect(first.ssc.awaitTermination()).rejects.toThrow('refusing record 0:12');
+    const committed = (await store.load(group, [{ topic, partition: 0 }])).get(`${topic}:0`) ?? 0;
+    expect(committed).toBeLessThanOrEqual(12);
+    expect(valuesOf(first.batches)).toEqual(Array.from({ length: committed }, (_, i) => `0:${i}`));
+
+    const second = streamingJob({ strategy, startingOffsets: 'earliest', offsetStore: store }, { group });
+    await second.ssc.start();
+    try {
+      await waitFor(() => valuesOf(second.batches).length >= 20 - committed, 30_000, 'the uncommitted records');
+    } finally {
+      await second.ssc.stop({ graceful: true });
+    }
+    expect(valuesOf(second.batches)).toEqual(Array.from({ length: 20 - committed }, (_, i) => `0:${committed + i}`));
+  });
+
+  it("refuses to start with 'fail' when the stored offset is past the log end, and resets with 'earliest'", async () => {
+    const topic = uniqueName('out-of-range');
+    await createTopic(topic, 1);
+    await produce(topic, [0], 10);
+    const store = new InMemoryOffsetStore();
+    const group = uniqueName('group');
+    await store.commit(group, [{ range: OffsetRange.create(topic, 0, 0, 1000), expectedOffset: null }]);
+    const strategy = ConsumerStrategies.Assign([{ topic, partition: 0 }]);
+    const failing = streamingJob({ strategy, offsetStore: store }, { group });
+    const error = await failing.ssc.start().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OffsetOutOfRangeError);
+    expect(error).toMatchObject({ topic, partition: 0, offset: 1000, logStartOffset: 0, logEndOffset: 10 });
+    expect(failing.batches).toHaveLength(0);
+
+    const resetting = streamingJob({ strategy, offsetStore: store, offsetOutOfRange: 'earliest' }, { group });
+    await resetting.ssc.start();
+    try {
+      await waitFor(() => valuesOf(resetting.batches).length >= 10, 30_000, 'the 10 records from the log start');
+    } finally {
+      await resetting.ssc.stop({ graceful: true });
+    }
+    expect(valuesOf(resetting.batches)).toEqual(Array.from({ length: 10 }, (_, i) => `0:${i}`));
+    expect((await store.load(group, [{ topic, partition: 0 }])).get(`${topic}:0`)).toBe(10);
+  });
+
+  it('fails to start with a KafkaError naming the brokers within connectTimeoutMs when no broker answers', async () => {
+    const { ssc } = streamingJob({
+      strategy: ConsumerStrategies.Assign([{ topic: 'nowhere', partition: 0 }]),
+      kafkaParams: { 'bootstrap.servers': '127.0.0.1:1', 'group.id': uniqueName('group') },
+      connectTimeoutMs: 2000,
+    });
+    const startedAt = Date.now();
+    const error = await ssc.start().catch((e: unknown) => e);
+    expect(Date.now() - startedAt).toBeLessThan(6000);
+    expect(error).toBeInstanceOf(KafkaError);
+    expect((error as Error).message).toContain('127.0.0.1:1');
+    expect((error as Error).message).toContain('2000 ms');
+  });
+
+  it('bounds every range by maxRatePerPartition times the batch interval', async () => {
+    const topic = uniqueName('max-rate');
+    await createTopic(topic, 1);
+    await produce(topic, [0], 150);
+    const { ssc, batches } = streamingJob(
+      { strategy: ConsumerStrategies.Assign([{ topic, partition: 0 }]), startingOffsets: 'earliest', maxRatePerPartition: 100 },
+      { batchIntervalMs: 300 },
+    );
+    await ssc.start();
+    try {
+      await waitFor(() => valuesOf(batches).length >= 150, 30_000, 'all 150 records');
+    } finally {
+      await ssc.stop({ graceful: true });
+    }
+    const sizes = batches.map((b) => b.records.length).filter((n) => n > 0);
+    expect(Math.max(...sizes)).toBe(30);
+    expect(sizes.length).toBeGreaterThanOrEqual(5);
+    expectTiling(batches);
+  });
+
+  it('bounds the first batch after a restart by backpressure.initialRate', async () => {
+    const topic = uniqueName('initial-rate');
+    await createTopic(topic, 2);
+    await produce(topic, [0, 1], 100);
+    const { ssc, batches } = streamingJob(
+      {
+        strategy: ConsumerStrategies.Assign([{ topic, partition: 0 }, { topic, partition: 1 }]),
+        startingOffsets: 'earliest',
+        backpressure: { enabled: true, initialRate: 100 },
+      },
+      { batchIntervalMs: 300 },
+    );
+    await ssc.start();
+    try {
+      await waitFor(() => batches.length >= 1, 30_000, 'the first batch');
+    } finally {
+      await ssc.stop({ graceful: true });
+    }
+    // 100 records/s for the stream over 0.3 s, split between two equally lagging partitions.
+    expect(batches[0].ranges.map((r) => r.count)).toEqual([15, 15]);
+    expect(batches[0].records).toHaveLength(30);
   });
 });
