@@ -21,7 +21,7 @@ module.exports = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/packages/*/test/integration/**/*.test.ts', '<rootDir>/examples/*/test/**/*.test.ts'],
-      testTimeout: 120000,
+      setupFilesAfterEnv: ['<rootDir>/jest.integration.setup.js'],
     },
   ],
 };

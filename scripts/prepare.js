@@ -49,7 +49,14 @@ function install() {
   if (stale) {
     const ci = installedAt === 0 && fs.existsSync(path.join(root, 'package-lock.json'));
     console.log(`prepare: installing dependencies (npm ${ci ? 'ci' : 'install'}; node-rdkafka compiles librdkafka, ~2 min)`);
-    run('npm', [ci ? 'ci' : 'install', '--no-audit', '--no-fund']);
+    try {
+      run('npm', [ci ? 'ci' : 'install', '--no-audit', '--no-fund']);
+    } catch (error) {
+      // `npm ci` refuses a lock file that lags a package.json; a plain install reconciles it.
+      if (!ci) throw error;
+      console.log('prepare: npm ci failed; retrying with npm install');
+      run('npm', ['install', '--no-audit', '--no-fund']);
+    }
   }
   if (!fs.existsSync(rdkafkaAddon)) {
     // npm 11 skips install scripts not listed in allowScripts; a tree installed without the

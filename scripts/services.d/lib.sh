@@ -118,10 +118,12 @@ kafka_metadata_ok() {
   [[ ${#b[@]} -eq 16 && "${b[7]}" == 7 && $((b[12] + b[13] + b[14] + b[15])) -gt 0 ]]
 }
 
-zk_ruok() {
+# `srvr`, not `ruok`: ruok answers imok even when the server failed to load its data and
+# serves no sessions; srvr then says "not currently serving requests".
+zk_serving() {
   local h="${1%:*}" p="${1##*:}" reply
-  reply="$(timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1; printf ruok >&3; head -c 4 <&3' "$h" "$p" 2>/dev/null)"
-  [[ "$reply" == imok ]]
+  reply="$(timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1; printf srvr >&3; cat <&3' "$h" "$p" 2>/dev/null)"
+  [[ "$reply" == *"Mode: "* ]]
 }
 
 # Prints the first line of Redis's answer to PING ("+PONG", "-NOAUTH ...").

@@ -75,4 +75,3 @@ export type {
 export type { KafkaHeader, TopicPartitionOffset } from './kafka/KafkaClient';
 export { PIDRateEstimator } from './kafka/PIDRateEstimator';
 export type { PIDRateEstimatorOptions } from './kafka/PIDRateEstimator';
-export { DirectKafkaInputDStream } from './kafka/DirectKafkaInputDStream';

@@ -76,7 +76,6 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   readonly name = 'redis';
   readonly supportsTransactions = true;
 
-  private readonly url: string | undefined;
   private readonly address: string;
   private readonly keyPrefix: string;
   private readonly connectTimeoutMs: number;
@@ -111,9 +110,9 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     this.keyPrefix = keyPrefix;
     this.connectTimeoutMs = connectTimeoutMs;
     this.ownsClient = redis === undefined;
-    this.url = redis === undefined ? (url ?? DEFAULT_URL) : undefined;
-    this.client = redis ?? new Redis(this.url as string, this.clientOptions());
-    this.address = redis === undefined ? addressOf(this.url as string) : `${redis.options.host}:${redis.options.port}`;
+    this.client = redis ?? new Redis(url ?? DEFAULT_URL, this.clientOptions());
+    this.address = redis === undefined ? addressOf(url ?? DEFAULT_URL) : `${redis.options.host}:${redis.options.port}`;
+    // Connection errors reach callers as rejected commands; the 'error' event would only repeat them.
     if (this.ownsClient) this.client.on('error', () => undefined);
   }
 
@@ -122,7 +121,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     if (this.state === 'closed') throw this.closedError();
     if (this.state !== 'new') return;
     this.state = 'connecting';
-    const txClient = this.client.duplicate({ ...this.clientOptions(), autoResendUnfulfilledCommands: false });
+    const txClient = this.client.duplicate(this.clientOptions());
     txClient.on('error', () => undefined);
     txClient.on('close', () => void (this.txConnectionEpoch += 1));
     this.txClient = txClient;
@@ -286,7 +285,9 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   /**
    * The owned connections fail fast while disconnected (no offline queue) and reconnect in the
    * background, so a command during an outage rejects with a retriable error instead of waiting
-   * unboundedly; the stream's retry policy decides what happens next.
+   * unboundedly; the stream's retry policy decides what happens next. They never resend a command
+   * after a reconnect: a resent commit whose first copy landed would come back stale, where a
+   * retriable error lets the stream see that the store already holds the batch's offsets.
    */
   private clientOptions() {
     return {
@@ -294,6 +295,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
       connectTimeout: this.connectTimeoutMs,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
       retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
     };
   }

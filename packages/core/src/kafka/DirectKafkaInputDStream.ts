@@ -50,7 +50,13 @@ export type KafkaConsumerFactory = (config: Readonly<Record<string, unknown>>) =
  * partition revoked while a batch that includes it is running is not committed by this member;
  * that batch's output for its records may already be written, and the new owner reads them again
  * (at-least-once for that hand-over, whatever `delivery` says, unless the store fences the
- * output inside its transaction).
+ * output inside its transaction). A member gives up revoked partitions only after a commit it
+ * has under way lands, so the next owner loads what it wrote.
+ *
+ * Both rebalance protocols work: the eager one of librdkafka's default assignors
+ * (`range,roundrobin`, kept as the default: every rebalance reloads every partition's offset from
+ * the store, which is simple to reason about) and the incremental one of `cooperative-sticky`,
+ * where partitions that stay keep their buffers.
  */
 export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<ConsumerRecord<K, V>> {
   readonly name: string;

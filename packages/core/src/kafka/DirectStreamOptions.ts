@@ -9,6 +9,9 @@ import type { PIDRateEstimatorOptions } from './PIDRateEstimator';
 /**
  * One Kafka record as a direct stream delivers it. Within a batch, records of one partition come
  * in offset order.
+ *
+ * @example
+ * stream.map((record) => `${record.topic}-${record.partition}@${record.offset}: ${record.value}`);
  */
 export interface ConsumerRecord<K = Buffer | null, V = Buffer | null> {
   readonly topic: string;
@@ -50,6 +53,15 @@ export interface BackpressureOptions {
 /**
  * Options of `KafkaUtils.createDirectStream`. Only `kafkaParams`, `strategy` and `offsetStore`
  * are required; everything is checked before any connection is opened.
+ *
+ * @example
+ * const options: DirectStreamOptions<string, string> = {
+ *   kafkaParams: { 'bootstrap.servers': '127.0.0.1:9092', 'group.id': 'orders' },
+ *   strategy: ConsumerStrategies.Subscribe(['orders']),
+ *   offsetStore: new InMemoryOffsetStore(),
+ *   delivery: 'exactly-once',
+ *   maxRatePerPartition: 10_000,
+ * };
  */
 export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
   /**
@@ -90,7 +102,10 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
   readonly keyDeserializer?: Deserializer<K>;
   /** Default `buffer`. */
   readonly valueDeserializer?: Deserializer<V>;
-  /** Longest wait for the brokers (connect, first group assignment). Default 10000 ms. */
+  /**
+   * Longest wait for the brokers to answer (connect, metadata, watermark queries). Default 10000 ms.
+   * The first group assignment may also wait out `session.timeout.ms` of a member that died.
+   */
   readonly connectTimeoutMs?: number;
   /** How often librdkafka refreshes metadata, which is when new topics matching a pattern are found. Default 30000 ms. */
   readonly metadataRefreshMs?: number;

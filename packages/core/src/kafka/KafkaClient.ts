@@ -179,7 +179,7 @@ export const KAFKA_CONSUMER_PROPERTIES: readonly string[] = [
 
 /** librdkafka's code for "assign these partitions" in a rebalance callback. */
 const ERR_ASSIGN_PARTITIONS = -175;
-/** librdkafka's "end of partition" pseudo-error and the sentinel for an offset not known yet. */
+/** librdkafka's sentinel for an offset not known yet (e.g. a position before the first fetch). */
 export const OFFSET_INVALID = -1001;
 
 /**

@@ -32,6 +32,7 @@ export class PIDRateEstimator {
   private latestTimeMs = -1;
   private latestRate = -1;
   private latestError = -1;
+  private published: number | undefined;
 
   constructor(
     private readonly batchIntervalMs: number,
@@ -56,7 +57,7 @@ export class PIDRateEstimator {
 
   /** The last rate returned by `compute`; undefined until two batches with records completed. */
   get latestRateLimit(): number | undefined {
-    return this.isFirstRun || this.latestRate < 0 ? undefined : this.latestRate;
+    return this.published;
   }
 
   /**
@@ -91,6 +92,7 @@ export class PIDRateEstimator {
     }
     this.latestRate = newRate;
     this.latestError = error;
+    this.published = newRate;
     return newRate;
   }
 }

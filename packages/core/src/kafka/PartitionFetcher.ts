@@ -201,6 +201,8 @@ export class PartitionFetcher {
           // Transient fetch errors (a broker restart, a leader move) are retried by librdkafka
           // on the next consume; surfacing them would fail batches that would succeed.
           this.options.logger.warn(`consume failed, retrying: ${kafkaError.message}`);
+          // An error can come back at once (an unreachable leader): pace the retries.
+          await new Promise((resolve) => setTimeout(resolve, this.pollTimeoutMs));
         }
         this.wake();
         continue;

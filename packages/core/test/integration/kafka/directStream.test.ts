@@ -3,6 +3,9 @@ import { ConsumerStrategies, InMemoryOffsetStore, KafkaError, OffsetOutOfRangeEr
 import { createTopic, requireService, services, uniqueName, waitFor } from '../helpers/services';
 import { expectTiling, produce, streamingJob, valuesOf } from './helpers';
 
+// Rebalances and restarts take seconds on a real broker.
+jest.setTimeout(90_000);
+
 beforeAll(() => requireService('Kafka', services.kafkaBrokers));
 
 describe('direct stream over assigned partitions', () => {

@@ -1,0 +1,152 @@
+import { ConfigError } from '../errors';
+import { InMemoryOffsetStore } from '../offsets/InMemoryOffsetStore';
+import { ConsumerStrategies } from './ConsumerStrategies';
+import { DirectStreamOptions, nearestName, resolveDirectStreamOptions } from './DirectStreamOptions';
+
+const valid: DirectStreamOptions = {
+  kafkaParams: { 'bootstrap.servers': '127.0.0.1:9092', 'group.id': 'g' },
+  strategy: ConsumerStrategies.Subscribe(['events']),
+  offsetStore: new InMemoryOffsetStore(),
+};
+
+function errorOf(options: Partial<DirectStreamOptions> & Record<string, unknown>): ConfigError {
+  try {
+    resolveDirectStreamOptions({ ...valid, ...options } as DirectStreamOptions);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('resolveDirectStreamOptions', () => {
+  it("fills in the defaults: at-least-once, 'latest' start, 'fail' on out of range, 'earliest' for new partitions", () => {
+    expect(resolveDirectStreamOptions(valid)).toMatchObject({
+      groupId: 'g',
+      brokers: '127.0.0.1:9092',
+      delivery: 'at-least-once',
+      startingOffsets: 'latest',
+      offsetOutOfRange: 'fail',
+      newPartitions: 'earliest',
+      commitRetries: 5,
+      backpressure: { enabled: false },
+    });
+  });
+
+  it('requires bootstrap.servers and group.id', () => {
+    expect(errorOf({ kafkaParams: { 'group.id': 'g' } }).option).toBe('kafkaParams["bootstrap.servers"]');
+    expect(errorOf({ kafkaParams: { 'bootstrap.servers': 'b:9092' } }).option).toBe('kafkaParams["group.id"]');
+  });
+
+  it('names the nearest librdkafka property for an unknown one', () => {
+    const error = errorOf({ kafkaParams: { ...valid.kafkaParams, 'sesion.timeout.ms': 6000 } });
+    expect(error.option).toBe('kafkaParams["sesion.timeout.ms"]');
+    expect(error.message).toContain('Did you mean "session.timeout.ms"?');
+  });
+
+  it('refuses auto-commit and auto offset store, but accepts them set to false', () => {
+    expect(errorOf({ kafkaParams: { ...valid.kafkaParams, 'enable.auto.commit': true } }).message).toMatch(/offsetStore/);
+    expect(errorOf({ kafkaParams: { ...valid.kafkaParams, 'enable.auto.offset.store': 'true' } }).option).toBe(
+      'kafkaParams["enable.auto.offset.store"]',
+    );
+    expect(() =>
+      resolveDirectStreamOptions({ ...valid, kafkaParams: { ...valid.kafkaParams, 'enable.auto.commit': false } }),
+    ).not.toThrow();
+  });
+
+  it('points auto.offset.reset to startingOffsets and offsetOutOfRange', () => {
+    expect(errorOf({ kafkaParams: { ...valid.kafkaParams, 'auto.offset.reset': 'earliest' } }).message).toContain(
+      'startingOffsets',
+    );
+  });
+
+  it('explains which offset store to choose when none is given', () => {
+    const error = errorOf({ offsetStore: undefined });
+    expect(error.option).toBe('offsetStore');
+    expect(error.message).toContain('InMemoryOffsetStore');
+    expect(error.message).toContain('@dstream/offsets-postgres');
+  });
+
+  it('refuses a strategy not made by ConsumerStrategies', () => {
+    expect(errorOf({ strategy: { kind: 'Everything' } as never }).option).toBe('strategy');
+  });
+
+  it('refuses non-positive rates and a floor above the cap', () => {
+    expect(errorOf({ maxRatePerPartition: 0 }).option).toBe('maxRatePerPartition');
+    expect(errorOf({ minRatePerPartition: -1 }).option).toBe('minRatePerPartition');
+    expect(errorOf({ maxRatePerPartition: 10, minRatePerPartition: 20 }).message).toContain('must not exceed');
+    expect(errorOf({ backpressure: { enabled: true, initialRate: 0 } }).option).toBe('backpressure.initialRate');
+  });
+
+  it('refuses initialRate without backpressure enabled', () => {
+    expect(errorOf({ backpressure: { initialRate: 100 } }).option).toBe('backpressure.initialRate');
+  });
+
+  it('refuses unknown choices and malformed start positions', () => {
+    expect(errorOf({ delivery: 'twice' as never }).option).toBe('delivery');
+    expect(errorOf({ offsetOutOfRange: 'skip' as never }).option).toBe('offsetOutOfRange');
+    expect(errorOf({ newPartitions: 'now' as never }).option).toBe('newPartitions');
+    expect(errorOf({ startingOffsets: { timestampMs: -5 } }).option).toBe('startingOffsets');
+    expect(errorOf({ valueDeserializer: 'avro' as never }).option).toBe('valueDeserializer');
+    expect(errorOf({ commitRetries: 1.5 }).option).toBe('commitRetries');
+    expect(errorOf({ connectTimeoutMs: 0 }).option).toBe('connectTimeoutMs');
+  });
+
+  it('deserializes strings and JSON, keeping null as null', () => {
+    const resolved = resolveDirectStreamOptions<string, { n: number }>({
+      ...valid,
+      keyDeserializer: 'string',
+      valueDeserializer: 'json',
+    });
+    expect(resolved.keyDeserializer(Buffer.from('k'))).toBe('k');
+    expect(resolved.valueDeserializer(Buffer.from('{"n":1}'))).toEqual({ n: 1 });
+    expect(resolved.valueDeserializer(null)).toBeNull();
+  });
+});
+
+describe('nearestName', () => {
+  it('finds the closest name by edit distance', () => {
+    expect(nearestName('group.idd', ['group.id', 'client.id'])).toBe('group.id');
+  });
+});
+
+describe('ConsumerStrategies', () => {
+  it('refuses an empty topic list and invalid topic names', () => {
+    expect(() => ConsumerStrategies.Subscribe([])).toThrow(/non-empty array/);
+    expect(() => ConsumerStrategies.Subscribe(['bad topic'])).toThrow(ConfigError);
+  });
+
+  it('refuses a pattern given as a string, naming the RegExp to pass instead', () => {
+    expect(() => ConsumerStrategies.SubscribePattern('^events' as never)).toThrow(/new RegExp\("\^events"\)/);
+    expect(() => ConsumerStrategies.SubscribePattern('(' as never)).toThrow(/not even a valid pattern/);
+  });
+
+  it('refuses pattern flags and lookarounds that librdkafka cannot match', () => {
+    expect(() => ConsumerStrategies.SubscribePattern(/^events/i)).toThrow(/no flags/);
+    expect(() => ConsumerStrategies.SubscribePattern(/^(?!tmp).*/)).toThrow(/lookarounds/);
+  });
+
+  it('refuses an Assign listing a partition twice, or offsets for partitions it does not assign', () => {
+    expect(() =>
+      ConsumerStrategies.Assign([
+        { topic: 't', partition: 0 },
+        { topic: 't', partition: 0 },
+      ]),
+    ).toThrow(/lists t-0 twice/);
+    expect(() =>
+      ConsumerStrategies.Assign([{ topic: 't', partition: 0 }], [{ topic: 't', partition: 1, offset: 5 }]),
+    ).toThrow(/not in the assigned partitions/);
+  });
+
+  it('refuses explicit offsets for a topic that is not subscribed or not matched', () => {
+    expect(() => ConsumerStrategies.Subscribe(['a'], [{ topic: 'b', partition: 0, offset: 1 }])).toThrow(/not subscribed/);
+    expect(() => ConsumerStrategies.SubscribePattern(/^a-/, [{ topic: 'b', partition: 0, offset: 1 }])).toThrow(
+      /does not match/,
+    );
+  });
+
+  it('keeps explicit offsets by topic and partition', () => {
+    const strategy = ConsumerStrategies.Assign([{ topic: 't', partition: 3 }], [{ topic: 't', partition: 3, offset: 42 }]);
+    expect(strategy.offsets.get('t:3')).toBe(42);
+  });
+});

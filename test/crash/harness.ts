@@ -1,0 +1,236 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { Pool } from 'pg';
+import { produce } from '../../packages/core/test/integration/kafka/helpers';
+import { createTopic, requireService, services, uniqueName } from '../../packages/core/test/integration/helpers/services';
+
+/** The stores `job.js` can commit to; each is also where the job counts its effects. */
+export type CrashStore = 'redis' | 'postgres';
+
+/** One crash-restart run: what to produce, how often to kill the job, and how it delivers. */
+export interface CrashTestOptions {
+  readonly store: CrashStore;
+  readonly delivery: 'exactly-once' | 'at-least-once';
+  /** Records produced before the job starts (spread evenly over 4 partitions). Default 10,000. */
+  readonly records?: number;
+  /** SIGKILLs, each at a random moment of a separate run of the job. Default 5. */
+  readonly kills?: number;
+  readonly batchIntervalMs?: number;
+  /** Records per second per partition: bounds each batch, so the work spans every kill. */
+  readonly ratePerPartition?: number;
+  /** Longest the final run may take to read everything. Default 120 s. */
+  readonly finishTimeoutMs?: number;
+}
+
+/** What the effects showed after the final run. */
+export interface CrashTestResult {
+  readonly records: number;
+  readonly kills: number;
+  /** Kills that landed while a batch's output or commit was running. */
+  readonly killsInFlight: number;
+  /** Records counted at least once. */
+  readonly distinct: number;
+  /** Records not counted at all. */
+  readonly missing: number;
+  /** Counts beyond the first, over all records. */
+  readonly duplicates: number;
+  /** Most records one batch can hold: 4 partitions × rate × interval. */
+  readonly maxBatchRecords: number;
+  readonly elapsedMs: number;
+}
+
+const PARTITIONS = 4;
+const JOB = path.join(__dirname, 'job.js');
+const ROOT = path.resolve(__dirname, '../..');
+
+/**
+ * Produces unique records into a new 4-partition topic, runs `job.js` as a child process, SIGKILLs
+ * it `kills` times at random moments (half of them right inside a batch's output or commit),
+ * restarts it each time, lets the last run finish, then counts each record's effects and prints
+ * the counts. The caller asserts on them: exactly once for transactional delivery; for
+ * at-least-once, nothing missing and duplicates only from batches in flight at a kill.
+ *
+ * @example
+ * const result = await runCrashTest({ store: 'redis', delivery: 'exactly-once' });
+ * expect(result).toMatchObject({ missing: 0, duplicates: 0 });
+ */
+export async function runCrashTest(options: CrashTestOptions): Promise<CrashTestResult> {
+  const started = Date.now();
+  const records = options.records ?? 10_000;
+  const kills = options.kills ?? 5;
+  const batchIntervalMs = options.batchIntervalMs ?? 250;
+  // Spread the work over about 3 batches per run (kills + a few more runs), so kills land in work.
+  const batchesWanted = (kills + 3) * 3;
+  const ratePerPartition =
+    options.ratePerPartition ?? Math.ceil(Math.ceil(records / PARTITIONS / batchesWanted) * (1000 / batchIntervalMs));
+  const maxBatchRecords = Math.ceil((PARTITIONS * ratePerPartition * batchIntervalMs) / 1000);
+  for (const dist of ['core', `offsets-${options.store}`]) {
+    if (!existsSync(path.join(ROOT, 'packages', dist, 'dist/index.js'))) {
+      throw new Error(`packages/${dist}/dist is missing: the crash job runs compiled code; run \`npm run build\` first`);
+    }
+  }
+  await requireService('Kafka', services.kafkaBrokers);
+  const effects = await openEffects(options.store);
+
+  const run = uniqueName('crash');
+  const topic = `dstream-${run}`;
+  try {
+    await createTopic(topic, PARTITIONS);
+    const perPartition = Math.ceil(records / PARTITIONS);
+    const chunk = 10_000;
+    for (let startAt = 0; startAt < perPartition; startAt += chunk) {
+      await produce(topic, [0, 1, 2, 3], Math.min(chunk, perPartition - startAt), startAt);
+    }
+    const total = perPartition * PARTITIONS;
+
+    const env = {
+      ...process.env,
+      CRASH_STORE: options.store,
+      CRASH_DELIVERY: options.delivery,
+      CRASH_TOPIC: topic,
+      CRASH_GROUP: run,
+      CRASH_RUN: run,
+      CRASH_RECORDS: String(total),
+      CRASH_BATCH_INTERVAL_MS: String(batchIntervalMs),
+      CRASH_RATE_PER_PARTITION: String(ratePerPartition),
+      DSTREAM_KAFKA_BROKERS: services.kafkaBrokers,
+      DSTREAM_REDIS_URL: services.redisUrl,
+      DSTREAM_PG_URL: services.pgUrl,
+    };
+    let killsInFlight = 0;
+    for (let kill = 0; kill < kills; kill += 1) {
+      const job = new JobProcess(env);
+      // Alternate: a random moment of the run, or a few ms into a batch's output (then its commit).
+      const inFlight = kill % 2 === 0;
+      await job.waitFor(inFlight ? 'batchStarted' : 'batch', 60_000);
+      await sleep(inFlight ? Math.random() * 60 : Math.random() * batchIntervalMs * 2);
+      if (job.isInBatch) killsInFlight += 1;
+      await job.kill();
+    }
+    const last = new JobProcess(env);
+    await last.waitForExit(options.finishTimeoutMs ?? 120_000);
+
+    const counts = await effects.read(run);
+    const distinct = counts.size;
+    const duplicates = [...counts.values()].reduce((sum, n) => sum + n - 1, 0);
+    const result: CrashTestResult = {
+      records: total,
+      kills,
+      killsInFlight,
+      distinct,
+      missing: total - distinct,
+      duplicates,
+      maxBatchRecords,
+      elapsedMs: Date.now() - started,
+    };
+    console.log(
+      `crash test ${options.store} ${options.delivery}: ${total} records, ${kills} SIGKILLs (${killsInFlight} inside a batch), ` +
+        `${distinct} counted, ${result.missing} missing, ${duplicates} duplicates, ${(result.elapsedMs / 1000).toFixed(1)} s`,
+    );
+    return result;
+  } finally {
+    await effects.close(run);
+  }
+}
+
+/** A run of job.js, with its stdout events tracked. */
+class JobProcess {
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<number | null>;
+  private output = '';
+  private readonly seen = new Set<string>();
+  /** True between a batch's `batchStarted` and its `batch` (completed) event. */
+  isInBatch = false;
+
+  constructor(env: NodeJS.ProcessEnv) {
+    this.child = spawn(process.execPath, [JOB], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+    let pending = '';
+    this.child.stdout?.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) this.onLine(line);
+    });
+    this.child.stderr?.on('data', (chunk: Buffer) => void (this.output += chunk.toString()));
+  }
+
+  /** Resolves at the next occurrence of `event`; rejects if the job exits first. */
+  async waitFor(event: string, timeoutMs: number): Promise<void> {
+    this.seen.delete(event);
+    const deadline = Date.now() + timeoutMs;
+    while (!this.seen.has(event)) {
+      if (this.child.exitCode !== null) throw new Error(`crash job exited with ${this.child.exitCode} before ${event}:\n${this.output}`);
+      if (Date.now() > deadline) throw new Error(`crash job showed no ${event} within ${timeoutMs} ms:\n${this.output}`);
+      await sleep(5);
+    }
+  }
+
+  async kill(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  async waitForExit(timeoutMs: number): Promise<void> {
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    if (code !== 0) throw new Error(`the final run of the crash job exited with ${code ?? 'a kill (timeout)'}:\n${this.output}`);
+  }
+
+  private onLine(line: string): void {
+    this.output += `${line}\n`;
+    let event: string | undefined;
+    try {
+      event = (JSON.parse(line) as { event?: string }).event;
+    } catch {
+      return;
+    }
+    if (event === undefined) return;
+    this.seen.add(event);
+    if (event === 'batchStarted') this.isInBatch = true;
+    if (event === 'batch') this.isInBatch = false;
+  }
+}
+
+/** Reads (and finally deletes) what the job counted per record, in the store's own backend. */
+interface Effects {
+  read(run: string): Promise<Map<string, number>>;
+  close(run: string): Promise<void>;
+}
+
+async function openEffects(store: CrashStore): Promise<Effects> {
+  if (store === 'redis') {
+    await requireService('Redis', services.redisUrl);
+    const client = new Redis(services.redisUrl);
+    const key = (run: string) => `dstream-crash:${run}:effects`;
+    return {
+      read: async (run) => new Map(Object.entries(await client.hgetall(key(run))).map(([id, n]) => [id, Number(n)])),
+      close: async (run) => {
+        await client.del(key(run));
+        await client.quit();
+      },
+    };
+  }
+  await requireService('PostgreSQL', services.pgUrl);
+  const pool = new Pool({ connectionString: services.pgUrl });
+  await pool.query(
+    'CREATE TABLE IF NOT EXISTS dstream_crash_effects (run text NOT NULL, record text NOT NULL, n int NOT NULL, PRIMARY KEY (run, record))',
+  );
+  return {
+    read: async (run) => {
+      const { rows } = await pool.query<{ record: string; n: number }>('SELECT record, n FROM dstream_crash_effects WHERE run = $1', [run]);
+      return new Map(rows.map(({ record, n }) => [record, n]));
+    },
+    close: async (run) => {
+      await pool.query('DELETE FROM dstream_crash_effects WHERE run = $1', [run]);
+      await pool.end();
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

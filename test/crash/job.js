@@ -1,0 +1,138 @@
+'use strict';
+/**
+ * The job the crash harness kills and restarts: reads every record of a 4-partition topic in
+ * micro-batches and counts each record's id in an effects table (Redis hash or PostgreSQL table),
+ * committing offsets to the store named by CRASH_STORE with CRASH_DELIVERY semantics. Exactly-once
+ * writes the counts inside the store's transaction; at-least-once writes them, then commits.
+ *
+ * Plain JavaScript on the packages' compiled `dist`, so it runs as the child process a user's job
+ * would be, without a TypeScript loader. Prints one JSON line per event on stdout:
+ * {"event":"started"}, {"event":"batchStarted"}, {"event":"batch","records":n}, {"event":"done"}.
+ * Exits 0 once the store holds offsets for all CRASH_RECORDS records (then stops gracefully).
+ */
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '../..');
+const { ConsumerStrategies, KafkaUtils, StreamingContext, silentLogger } = require(path.join(root, 'packages/core/dist/index.js'));
+
+function setting(name, fallback) {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined) throw new Error(`${name} is not set; the crash harness sets it`);
+  return value;
+}
+
+const PARTITIONS = 4;
+const storeName = setting('CRASH_STORE');
+const delivery = setting('CRASH_DELIVERY');
+const topic = setting('CRASH_TOPIC');
+const group = setting('CRASH_GROUP');
+const run = setting('CRASH_RUN');
+const records = Number(setting('CRASH_RECORDS'));
+const batchIntervalMs = Number(setting('CRASH_BATCH_INTERVAL_MS', '250'));
+const ratePerPartition = Number(setting('CRASH_RATE_PER_PARTITION', '1000'));
+// Time the output takes, so that kills land inside output and commit, not only between batches.
+const outputDelayMs = Number(setting('CRASH_OUTPUT_DELAY_MS', '40'));
+const brokers = setting('DSTREAM_KAFKA_BROKERS', '127.0.0.1:9092');
+const redisUrl = setting('DSTREAM_REDIS_URL', 'redis://127.0.0.1:6379');
+const pgUrl = setting('DSTREAM_PG_URL', 'postgres://postgres@127.0.0.1:5432/dstream');
+
+/** Where offsets go and how record ids are counted: through the store's transaction, or directly. */
+const backends = {
+  redis() {
+    const { Redis } = require('ioredis');
+    const { RedisOffsetStore } = require(path.join(root, 'packages/offsets-redis/dist/index.js'));
+    const key = `dstream-crash:${run}:effects`;
+    const client = new Redis(redisUrl);
+    return {
+      offsetStore: new RedisOffsetStore({ url: redisUrl }),
+      writeInTransaction: (tx, ids) => void ids.forEach((id) => tx.hincrby(key, id, 1)),
+      writeDirectly: async (ids) => {
+        const pipeline = client.pipeline();
+        ids.forEach((id) => pipeline.hincrby(key, id, 1));
+        await pipeline.exec();
+      },
+      close: () => client.quit(),
+    };
+  },
+  postgres() {
+    const { Pool } = require('pg');
+    const { PostgresOffsetStore } = require(path.join(root, 'packages/offsets-postgres/dist/index.js'));
+    const pool = new Pool({ connectionString: pgUrl });
+    const insert = (client, ids) =>
+      client.query(
+        `INSERT INTO dstream_crash_effects (run, record, n) SELECT $1, unnest($2::text[]), 1
+         ON CONFLICT (run, record) DO UPDATE SET n = dstream_crash_effects.n + 1`,
+        [run, ids],
+      );
+    return {
+      offsetStore: new PostgresOffsetStore({ connectionString: pgUrl }),
+      writeInTransaction: insert,
+      writeDirectly: (ids) => insert(pool, ids),
+      close: () => pool.end(),
+    };
+  },
+};
+
+function emit(event, fields = {}) {
+  process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+}
+
+async function main() {
+  const backend = backends[storeName];
+  if (backend === undefined) throw new Error(`CRASH_STORE ${storeName} is not one of ${Object.keys(backends).join(', ')}`);
+  const { offsetStore, writeInTransaction, writeDirectly, close } = backend();
+  const partitions = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
+
+  // SIGTERM from the harness is a graceful stop; SIGKILL is the crash under test.
+  const ssc = new StreamingContext({ appName: 'crash-test', batchIntervalMs, logger: silentLogger });
+  const stream = KafkaUtils.createDirectStream(ssc, {
+    kafkaParams: { 'bootstrap.servers': brokers, 'group.id': group },
+    strategy: ConsumerStrategies.Assign(partitions),
+    offsetStore,
+    delivery,
+    startingOffsets: 'earliest',
+    maxRatePerPartition: ratePerPartition,
+    valueDeserializer: 'string',
+    logger: silentLogger,
+  });
+  stream
+    .map((record) => record.value)
+    .foreachBatch(async (ids, batch) => {
+      emit('batchStarted', { records: ids.length });
+      await new Promise((resolve) => setTimeout(resolve, outputDelayMs));
+      if (batch.transaction !== undefined) await writeInTransaction(batch.transaction, ids);
+      else await writeDirectly(ids);
+    });
+
+  let isStopping = false;
+  ssc.addStreamingListener({
+    async onBatchCompleted({ info }) {
+      if (info.failure !== undefined) return;
+      emit('batch', { records: info.numRecords });
+      if (isStopping) return;
+      const stored = await offsetStore.load(group, partitions);
+      const committed = [...stored.values()].reduce((sum, offset) => sum + offset, 0);
+      if (committed >= records) {
+        isStopping = true;
+        void ssc.stop({ graceful: true });
+      }
+    },
+  });
+
+  await ssc.start();
+  emit('started');
+  try {
+    await ssc.awaitTermination();
+  } finally {
+    await close();
+  }
+  emit('done');
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
