@@ -76,6 +76,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
 
   const run = uniqueName('crash');
   const topic = `dstream-${run}`;
+  let job: JobProcess | undefined;
   try {
     await createTopic(topic, PARTITIONS);
     const perPartition = Math.ceil(records / PARTITIONS);
@@ -101,7 +102,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
     };
     let killsInFlight = 0;
     for (let kill = 0; kill < kills; kill += 1) {
-      const job = new JobProcess(env);
+      job = new JobProcess(env);
       // Alternate: a random moment of the run, or a few ms into a batch's output (then its commit).
       const inFlight = kill % 2 === 0;
       await job.waitFor(inFlight ? 'batchStarted' : 'batch', 60_000);
@@ -109,8 +110,8 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
       if (job.isInBatch) killsInFlight += 1;
       await job.kill();
     }
-    const last = new JobProcess(env);
-    await last.waitForExit(options.finishTimeoutMs ?? 120_000);
+    job = new JobProcess(env);
+    await job.waitForExit(options.finishTimeoutMs ?? 120_000);
 
     const counts = await effects.read(run);
     const distinct = counts.size;
@@ -131,6 +132,8 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
     );
     return result;
   } finally {
+    // A run that failed midway leaves no job behind.
+    await job?.kill();
     await effects.close(run);
   }
 }
@@ -169,7 +172,7 @@ class JobProcess {
   }
 
   async kill(): Promise<void> {
-    this.child.kill('SIGKILL');
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
     await this.exited;
   }
 

@@ -10,7 +10,7 @@
  * repository root; the brokers are $DSTREAM_KAFKA_BROKERS, else 127.0.0.1:9092.
  */
 import path from 'node:path';
-import { InMemoryOffsetStore } from '@dstream/core';
+import { ConfigError, InMemoryOffsetStore } from '@dstream/core';
 import type { OffsetRange } from '@dstream/core';
 import { type AdTotals, createTopic, expectedTotals, produceAdEvents } from './adEvents';
 import { clickThroughJob } from './clickThroughJob';
@@ -21,7 +21,7 @@ interface Args {
   out: string | undefined;
 }
 
-const USAGE = 'Usage: main.js [--impressions N] [--rate N] [--out DIR]';
+const USAGE = 'Usage: main.js [--impressions N] [--rate N] [--out DIR].';
 
 /** Longest wait, once every record is produced, for the job to count them all. */
 const SETTLE_TIMEOUT_MS = 60_000;
@@ -32,16 +32,16 @@ function parseArgs(argv: readonly string[]): Args {
     const flag = argv[i];
     if (flag === '--out') {
       const value = argv[++i];
-      if (value === undefined || value === '') throw new Error(`--out needs a directory. ${USAGE}`);
+      if (value === undefined || value === '') throw new ConfigError('--out', value, 'needs a directory', USAGE);
       args.out = value;
     } else if (flag === '--impressions' || flag === '--rate') {
       const value = Number(argv[++i]);
       if (!Number.isInteger(value) || value <= 0) {
-        throw new Error(`${flag} must be a positive integer; got ${argv[i]}. Example: ${flag} 2000`);
+        throw new ConfigError(flag, argv[i], 'must be a positive integer', `Example: ${flag} 2000.`);
       }
       args[flag === '--impressions' ? 'impressions' : 'rate'] = value;
     } else {
-      throw new Error(`unknown argument ${flag}. ${USAGE}`);
+      throw new ConfigError('argument', flag, 'is not known', USAGE);
     }
   }
   return args;
@@ -130,6 +130,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  // A bad argument is the caller's to fix: its message says how, and a stack would bury it.
+  if (error instanceof ConfigError) console.error(`${error.name}: ${error.message}`);
+  else console.error(error instanceof Error ? (error.stack ?? error.message) : error);
   process.exit(1);
 });

@@ -36,7 +36,8 @@ export function balancesJob(settings: BalancesSettings): StreamingContext {
     offsetStore: new PostgresOffsetStore({ connectionString: settings.connectionString }),
     delivery: 'exactly-once',
     startingOffsets: 'earliest',
-    maxRatePerPartition: 1000,
+    // Bounds each batch (here 100 records per partition per 500 ms); raise it for real traffic.
+    maxRatePerPartition: 200,
     valueDeserializer: 'string',
   });
 

@@ -32,7 +32,8 @@ export function wordCountJob(settings: WordCountSettings): StreamingContext {
     offsetStore: new RedisOffsetStore({ url: settings.redisUrl }),
     delivery: 'exactly-once',
     startingOffsets: 'earliest',
-    maxRatePerPartition: 1000,
+    // Bounds each batch (here 100 records per partition per 500 ms); raise it for real traffic.
+    maxRatePerPartition: 200,
     valueDeserializer: 'string',
   });
 

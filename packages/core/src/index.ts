@@ -75,3 +75,6 @@ export type {
 export type { KafkaHeader, TopicPartitionOffset } from './kafka/KafkaClient';
 export { PIDRateEstimator } from './kafka/PIDRateEstimator';
 export type { PIDRateEstimatorOptions } from './kafka/PIDRateEstimator';
+
+// offsets-kafka: wraps librdkafka errors the same way the direct stream does
+export { toKafkaError } from './kafka/KafkaClient';

@@ -1,6 +1,6 @@
 import { ConfigError, OffsetStoreError, StaleOffsetError, topicPartitionKey } from '@dstream/core';
 import type { OffsetCommit, OffsetStore, StoredOffsets, TopicPartition } from '@dstream/core';
-import { Client, createClient, Exception, State } from 'node-zookeeper-client';
+import { Client, createClient, Exception, State, Transaction } from 'node-zookeeper-client';
 
 /** Options of `ZooKeeperOffsetStore`. */
 export interface ZooKeeperOffsetStoreOptions {
@@ -186,7 +186,7 @@ export class ZooKeeperOffsetStore implements OffsetStore {
           const data = Buffer.from(String(range.untilOffset));
           const node = nodes[i];
           if (node === null) multi.create(paths[i], data);
-          else multi.setData(paths[i], data, node.version);
+          else setDataAtVersion(multi, paths[i], data, node.version);
         });
         multi.commit((error) => done(error, undefined));
       });
@@ -308,6 +308,26 @@ export class ZooKeeperOffsetStore implements OffsetStore {
       cause: error,
     });
   }
+}
+
+/**
+ * Adds a `setData` conditioned on `version` to a multi. node-zookeeper-client 1.1.3's
+ * Transaction does `version = version || -1`, turning version 0, the version of every znode
+ * never updated, into "any version": the first update of each partition would not be
+ * compare-and-set. The ops are serialized only at commit, so the version is put back here.
+ */
+function setDataAtVersion(multi: Transaction, path: string, data: Buffer, version: number): void {
+  multi.setData(path, data, version);
+  const ops = (multi as unknown as { ops?: Array<{ path?: string; version?: number }> }).ops;
+  const op = Array.isArray(ops) ? ops[ops.length - 1] : undefined;
+  if (op?.path !== path || typeof op.version !== 'number') {
+    throw new OffsetStoreError(
+      STORE,
+      'node-zookeeper-client\'s Transaction no longer keeps its ops where this store corrects their version; ' +
+        'install the node-zookeeper-client version @dstream/offsets-zookeeper declares',
+    );
+  }
+  op.version = version;
 }
 
 /** Reads a znode's offset; anything but a decimal safe integer is reported with the znode's path. */

@@ -93,7 +93,7 @@ describe('Kafka', () => {
     }
     expect(outOfOrder).toEqual([]);
     expect(lastOffset.size).toBe(partitions);
-  });
+  }, 120_000);
 });
 
 describe('Redis', () => {
@@ -111,7 +111,7 @@ describe('Redis', () => {
     } finally {
       await redis.quit();
     }
-  });
+  }, 30_000);
 });
 
 describe('ZooKeeper', () => {
@@ -149,7 +149,7 @@ describe('ZooKeeper', () => {
     } finally {
       zk.close();
     }
-  });
+  }, 30_000);
 });
 
 describe('PostgreSQL', () => {
@@ -169,7 +169,7 @@ describe('PostgreSQL', () => {
     } finally {
       await pg.end();
     }
-  });
+  }, 30_000);
 });
 
 type ZkCallback<T> = (error: Error | Exception | null, result: T) => void;

@@ -1,0 +1,151 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, OffsetRange, OffsetStoreError, StaleOffsetError } from '@dstream/core';
+import { describeOffsetStoreContract } from '@dstream/core/testing';
+import { CheckpointOffsetStore } from './CheckpointOffsetStore';
+
+// The contract and these tests run on a temporary directory: the store's "server" is the file
+// system, so they are unit tests with no service to start.
+const directory = mkdtempSync(join(tmpdir(), 'dstream-checkpoint-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+async function open(options: { retain?: number } = {}): Promise<CheckpointOffsetStore> {
+  const store = new CheckpointOffsetStore({ directory, ...options });
+  await store.connect();
+  return store;
+}
+
+const first = (topic: string, partition: number, until: number) => ({
+  range: OffsetRange.create(topic, partition, 0, until),
+  expectedOffset: null,
+});
+const next = (topic: string, partition: number, from: number, until: number) => ({
+  range: OffsetRange.create(topic, partition, from, until),
+  expectedOffset: from,
+});
+
+describeOffsetStoreContract('CheckpointOffsetStore', { create: () => open() });
+
+describe('CheckpointOffsetStore', () => {
+  it.each([
+    ['an empty directory', { directory: '' }, 'directory'],
+    ['a retain of zero', { directory, retain: 0 }, 'retain'],
+    ['a fractional retain', { directory, retain: 2.5 }, 'retain'],
+  ])('rejects %s with a ConfigError naming the option', (_, options, option) => {
+    expect(() => new CheckpointOffsetStore(options)).toThrow(ConfigError);
+    expect(() => new CheckpointOffsetStore(options)).toThrow(expect.objectContaining({ option }));
+  });
+
+  it('writes each commit as a complete, versioned JSON checkpoint of the group', async () => {
+    const store = await open();
+    await store.commit('layout', [first('orders', 0, 10), first('orders', 1, 20)]);
+    await store.commit('layout', [next('orders', 0, 10, 15)]);
+
+    const dir = join(directory, 'layout');
+    expect(readdirSync(dir).sort()).toEqual(['offsets-0000000000000001.json', 'offsets-0000000000000002.json']);
+    const checkpoint = JSON.parse(readFileSync(join(dir, 'offsets-0000000000000002.json'), 'utf8'));
+    expect(checkpoint).toEqual({
+      format: 'dstream-offsets',
+      version: 1,
+      group: 'layout',
+      savedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      offsets: { orders: { '0': 15, '1': 20 } },
+    });
+  });
+
+  it('keeps the newest `retain` checkpoints as history', async () => {
+    const store = await open({ retain: 3 });
+    await store.commit('history', [first('orders', 0, 1)]);
+    for (let offset = 1; offset < 6; offset += 1) await store.commit('history', [next('orders', 0, offset, offset + 1)]);
+
+    expect(readdirSync(join(directory, 'history')).sort()).toEqual([
+      'offsets-0000000000000004.json',
+      'offsets-0000000000000005.json',
+      'offsets-0000000000000006.json',
+    ]);
+    expect((await store.load('history', [{ topic: 'orders', partition: 0 }])).get('orders:0')).toBe(6);
+  });
+
+  it('gives a group whose id is not a file name its own percent-encoded directory', async () => {
+    const store = await open();
+    await store.commit('team/a b', [first('orders', 0, 7)]);
+    await store.commit('..', [first('orders', 0, 9)]);
+
+    expect(readdirSync(directory)).toEqual(expect.arrayContaining(['team%2Fa%20b', '%2E.']));
+    expect((await store.load('team/a b', [{ topic: 'orders', partition: 0 }])).get('orders:0')).toBe(7);
+    expect((await store.load('..', [{ topic: 'orders', partition: 0 }])).get('orders:0')).toBe(9);
+  });
+
+  it('ignores a temp file left by a writer killed before publishing it', async () => {
+    const store = await open();
+    await store.commit('killed', [first('orders', 0, 10)]);
+    writeFileSync(join(directory, 'killed', '.offsets-999-abc.tmp'), '{"format":"dstream-of');
+
+    expect((await store.load('killed', [{ topic: 'orders', partition: 0 }])).get('orders:0')).toBe(10);
+    await store.commit('killed', [next('orders', 0, 10, 12)]);
+  });
+
+  it('lets exactly one of many concurrent writers from one expected offset win, and the rest see its offset', async () => {
+    const stores = await Promise.all([open(), open(), open(), open(), open()]);
+    await stores[0].commit('many', [first('orders', 0, 100)]);
+
+    const outcomes = await Promise.allSettled(stores.map((store, i) => store.commit('many', [next('orders', 0, 100, 110 + i)])));
+
+    const winners = outcomes.flatMap((outcome, i) => (outcome.status === 'fulfilled' ? [110 + i] : []));
+    expect(winners).toHaveLength(1);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') {
+        expect(outcome.reason).toBeInstanceOf(StaleOffsetError);
+        expect(outcome.reason).toMatchObject({ actualOffset: winners[0] });
+      }
+    }
+    expect((await stores[0].load('many', [{ topic: 'orders', partition: 0 }])).get('orders:0')).toBe(winners[0]);
+  });
+
+  it('lets concurrent writers of different partitions of one group all commit', async () => {
+    const stores = await Promise.all([open(), open(), open(), open()]);
+
+    await Promise.all(stores.map((store, partition) => store.commit('split', [first('orders', partition, 10 + partition)])));
+
+    const loaded = await stores[0].load('split', [0, 1, 2, 3].map((partition) => ({ topic: 'orders', partition })));
+    expect([...loaded.values()].sort()).toEqual([10, 11, 12, 13]);
+  });
+
+  it.each([
+    ['is not JSON', '{"format": "dstream-offsets", ', 'is not valid JSON'],
+    ['is not a checkpoint', '{"hello": 1}', 'is not a dstream offsets checkpoint'],
+    [
+      'comes from a newer dstream',
+      '{"format":"dstream-offsets","version":2,"group":"bad","savedAt":"","offsets":{}}',
+      'upgrade @dstream/offsets-checkpoint',
+    ],
+    [
+      'holds a value that is not an offset',
+      '{"format":"dstream-offsets","version":1,"group":"bad","savedAt":"","offsets":{"orders":{"0":"12"}}}',
+      'holds "12" for orders partition "0"',
+    ],
+  ])('reports a newest checkpoint that %s with its file name and the fix', async (_, text, problem) => {
+    const store = await open();
+    await store.commit('bad', [first('orders', 0, 10)]);
+    const path = join(directory, 'bad', 'offsets-0000000000000002.json');
+    writeFileSync(path, text);
+
+    const load = store.load('bad', [{ topic: 'orders', partition: 0 }]);
+    await expect(load).rejects.toBeInstanceOf(OffsetStoreError);
+    await expect(load).rejects.toThrow(`checkpoint ${path} `);
+    await expect(load).rejects.toThrow(problem);
+    rmSync(path);
+    // Moving the damaged file away resumes from the checkpoint before it, as the message says.
+    expect((await store.load('bad', [{ topic: 'orders', partition: 0 }])).get('orders:0')).toBe(10);
+  });
+
+  it('fails to connect to a directory it cannot create, naming it', async () => {
+    const file = join(directory, 'a-file');
+    writeFileSync(file, '');
+    const store = new CheckpointOffsetStore({ directory: join(file, 'offsets') });
+
+    await expect(store.connect()).rejects.toThrow(OffsetStoreError);
+    await expect(store.connect()).rejects.toThrow(join(file, 'offsets'));
+  });
+});

@@ -1,0 +1,353 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, OffsetStoreError, StaleOffsetError, topicPartitionKey } from '@dstream/core';
+import type { OffsetCommit, OffsetStore, StoredOffsets, TopicPartition } from '@dstream/core';
+
+/** Options of `CheckpointOffsetStore`. */
+export interface CheckpointOffsetStoreOptions {
+  /** Directory holding the checkpoints (one subdirectory per group). Created on `connect()`. */
+  readonly directory: string;
+  /** How many checkpoints each group keeps, newest first: the newest is current, the rest are history. Default 10. */
+  readonly retain?: number;
+}
+
+/**
+ * One checkpoint file: every stored offset of a group after one commit. Plain JSON with no trace
+ * of the job's code, so a new version of the job reads what the old one wrote.
+ */
+export interface CheckpointFile {
+  readonly format: 'dstream-offsets';
+  readonly version: 1;
+  readonly group: string;
+  /** The batch whose commit wrote the checkpoint, when the committer knows it. */
+  readonly batchTimeMs?: number;
+  /** When the checkpoint was written (ISO 8601). */
+  readonly savedAt: string;
+  /** Next offset to read, by topic and partition. */
+  readonly offsets: { readonly [topic: string]: { readonly [partition: string]: number } };
+}
+
+/** The newest checkpoint of a group: its sequence number and offsets by `topic:partition`. */
+interface Current {
+  readonly sequence: number;
+  readonly offsets: ReadonlyMap<string, number>;
+}
+
+const STORE = 'checkpoint';
+const FORMAT = 'dstream-offsets';
+const VERSION = 1;
+const DEFAULT_RETAIN = 10;
+/** `offsets-<sequence>.json`, the sequence zero-padded so that names sort like numbers. */
+const CHECKPOINT = /^offsets-(\d{16})\.json$/;
+/** Temp files are written beside the checkpoints (a rename or link never crosses file systems). */
+const TEMP = /^\.offsets-.*\.tmp$/;
+/** A temp file this old was left by a writer killed mid-write: no write takes an hour. */
+const ABANDONED_TEMP_MS = 60 * 60 * 1000;
+/** Lost races are retried while the partitions being committed still hold their expected offsets. */
+const MAX_WRITE_ATTEMPTS = 20;
+/** File system errors that may clear up by themselves. */
+const RETRIABLE_CODES = new Set(['EAGAIN', 'EBUSY', 'EIO', 'EMFILE', 'ENFILE', 'ESTALE', 'ETIMEDOUT', 'EINTR']);
+
+/**
+ * An `OffsetStore` in checkpoint files on a local or mounted file system: each commit writes a
+ * new, complete checkpoint of the group's offsets as versioned JSON (`offsets-<sequence>.json` in
+ * the group's subdirectory), and the newest is current. A checkpoint is written to a temp file,
+ * fsynced, then published by hard-linking it to the next sequence number and fsyncing the
+ * directory; the link fails if that number exists, which makes the commit compare-and-set across
+ * processes with no lock to go stale: of two writers that read the same checkpoint, one publishes
+ * and the other re-reads and either retries or finds its offsets stale. The newest `retain`
+ * checkpoints are kept as history. No transactions: a file cannot carry a job's output.
+ *
+ * @example
+ * const store = new CheckpointOffsetStore({ directory: '/var/lib/wordcount/offsets' });
+ * await store.connect();
+ * await store.commit('wordcount', commitsFromRanges(batch.offsetRanges));
+ */
+export class CheckpointOffsetStore implements OffsetStore {
+  readonly name = STORE;
+  readonly supportsTransactions = false;
+  private readonly directory: string;
+  private readonly retain: number;
+
+  constructor(options: CheckpointOffsetStoreOptions) {
+    const directory: unknown = options?.directory;
+    if (typeof directory !== 'string' || directory === '' || directory.includes('\0')) {
+      throw new ConfigError('directory', directory, 'must be a non-empty path', 'Pass the directory to keep checkpoints in.');
+    }
+    const retain: unknown = options.retain ?? DEFAULT_RETAIN;
+    if (typeof retain !== 'number' || !Number.isSafeInteger(retain) || retain < 1) {
+      throw new ConfigError('retain', retain, 'must be an integer >= 1', 'Pass how many checkpoints to keep, e.g. 10.');
+    }
+    this.directory = directory;
+    this.retain = retain;
+  }
+
+  /** Creates the directory if needed and checks that it is writable. */
+  async connect(): Promise<void> {
+    try {
+      await fs.mkdir(this.directory, { recursive: true });
+      await fs.access(this.directory, fs.constants.W_OK);
+    } catch (error) {
+      throw this.wrap(error, `preparing checkpoint directory ${this.directory}`);
+    }
+  }
+
+  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    const { offsets } = await this.current(group);
+    const loaded = new Map<string, number>();
+    for (const { topic, partition } of partitions) {
+      const key = topicPartitionKey(topic, partition);
+      const offset = offsets.get(key);
+      if (offset !== undefined) loaded.set(key, offset);
+    }
+    return loaded;
+  }
+
+  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    if (commits.length === 0) return;
+    const dir = this.groupDirectory(group);
+    await this.mkdir(dir);
+    for (let attempt = 1; ; attempt += 1) {
+      const current = await this.current(group);
+      const offsets = new Map(current.offsets);
+      for (const { range, expectedOffset } of commits) {
+        const actual = current.offsets.get(range.key) ?? null;
+        if (actual !== expectedOffset) {
+          throw new StaleOffsetError(STORE, group, range.topic, range.partition, expectedOffset, actual);
+        }
+        offsets.set(range.key, range.untilOffset);
+      }
+      if (await this.publish(group, current.sequence + 1, offsets)) break;
+      if (attempt >= MAX_WRITE_ATTEMPTS) {
+        throw new OffsetStoreError(
+          STORE,
+          `commit for group ${group} lost the race for the next checkpoint ${MAX_WRITE_ATTEMPTS} times in a row; ` +
+            `other processes commit for this group in ${dir} without touching these partitions`,
+          { retriable: true },
+        );
+      }
+    }
+    await this.prune(dir);
+  }
+
+  /** Nothing to release: every operation opens and closes its own files. Idempotent. */
+  async close(): Promise<void> {}
+
+  /** The directory of a group's checkpoints: its id, percent-encoded so that any id is one safe name. */
+  private groupDirectory(group: string): string {
+    if (typeof group !== 'string' || group === '') {
+      throw new ConfigError('group', group, 'must be a non-empty string', 'Pass the consumer group id.');
+    }
+    return join(this.directory, encodeURIComponent(group).replace(/^\./, '%2E'));
+  }
+
+  /** The newest checkpoint of `group` (sequence 0 and no offsets when there is none). */
+  private async current(group: string): Promise<Current> {
+    const dir = this.groupDirectory(group);
+    for (;;) {
+      const sequences = await this.sequences(dir);
+      const newest = sequences[sequences.length - 1];
+      if (newest === undefined) return { sequence: 0, offsets: new Map() };
+      const path = join(dir, checkpointName(newest));
+      let text: string;
+      try {
+        text = await fs.readFile(path, 'utf8');
+      } catch (error) {
+        // Pruned by another writer after we listed the directory: a newer checkpoint exists.
+        if (codeOf(error) === 'ENOENT') continue;
+        throw this.wrap(error, `reading checkpoint ${path}`);
+      }
+      return { sequence: newest, offsets: parseCheckpoint(path, group, text) };
+    }
+  }
+
+  /** Sequence numbers of the checkpoints in `dir`, ascending. */
+  private async sequences(dir: string): Promise<number[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch (error) {
+      if (codeOf(error) === 'ENOENT') return [];
+      throw this.wrap(error, `listing checkpoints in ${dir}`);
+    }
+    return names
+      .map((name) => CHECKPOINT.exec(name))
+      .filter((match): match is RegExpExecArray => match !== null)
+      .map((match) => Number(match[1]))
+      .sort((a, b) => a - b);
+  }
+
+  /**
+   * Publishes `offsets` as checkpoint `sequence`. False when another writer published that
+   * sequence first (or a newer one while this writer was slow): the caller re-reads and decides.
+   */
+  private async publish(group: string, sequence: number, offsets: ReadonlyMap<string, number>): Promise<boolean> {
+    const dir = this.groupDirectory(group);
+    const path = join(dir, checkpointName(sequence));
+    const temp = join(dir, `.offsets-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+    const checkpoint: CheckpointFile = {
+      format: FORMAT,
+      version: VERSION,
+      group,
+      savedAt: new Date().toISOString(),
+      offsets: nest(offsets),
+    };
+    try {
+      await writeDurably(temp, `${JSON.stringify(checkpoint, null, 2)}\n`);
+      try {
+        // link, unlike rename, refuses to replace an existing name: the compare-and-set.
+        await fs.link(temp, path);
+      } catch (error) {
+        if (codeOf(error) === 'EEXIST') return false;
+        throw error;
+      }
+      await syncDirectory(dir);
+    } catch (error) {
+      throw this.wrap(error, `writing checkpoint ${path}`);
+    } finally {
+      await fs.rm(temp, { force: true }).catch(() => undefined);
+    }
+    // Pruning may have deleted `sequence` after a slow writer read an older checkpoint, letting
+    // the link above succeed behind the newest one. The newest checkpoint is never pruned, so
+    // seeing one beyond ours means ours is not current: withdraw it and let the caller re-read.
+    const sequences = await this.sequences(dir);
+    if (sequences[sequences.length - 1] !== sequence) {
+      await fs.rm(path, { force: true }).catch(() => undefined);
+      return false;
+    }
+    return true;
+  }
+
+  /** Deletes checkpoints beyond the newest `retain`, and temp files of writers killed mid-write. */
+  private async prune(dir: string): Promise<void> {
+    const sequences = await this.sequences(dir);
+    const old = sequences.slice(0, Math.max(sequences.length - this.retain, 0)).map(checkpointName);
+    const now = Date.now();
+    let abandoned: string[] = [];
+    try {
+      const temps = (await fs.readdir(dir)).filter((name) => TEMP.test(name));
+      const stats = await Promise.all(temps.map((name) => fs.stat(join(dir, name)).catch(() => undefined)));
+      abandoned = temps.filter((_, i) => {
+        const stat = stats[i];
+        return stat !== undefined && now - stat.mtimeMs > ABANDONED_TEMP_MS;
+      });
+    } catch (error) {
+      throw this.wrap(error, `listing ${dir}`);
+    }
+    // Another writer may be pruning the same files: a file already gone is fine.
+    await Promise.all([...old, ...abandoned].map((name) => fs.rm(join(dir, name), { force: true }))).catch((error) => {
+      throw this.wrap(error, `deleting old checkpoints in ${dir}`);
+    });
+  }
+
+  private async mkdir(dir: string): Promise<void> {
+    try {
+      await fs.mkdir(dir, { recursive: true });
+    } catch (error) {
+      throw this.wrap(error, `creating ${dir}`);
+    }
+  }
+
+  private wrap(error: unknown, doing: string): OffsetStoreError {
+    if (error instanceof OffsetStoreError) return error;
+    const code = codeOf(error);
+    return new OffsetStoreError(STORE, `${doing} failed: ${error instanceof Error ? error.message : String(error)}`, {
+      retriable: code !== undefined && RETRIABLE_CODES.has(code),
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Reads a checkpoint file's text into offsets by `topic:partition`, rejecting anything that is
+ * not a version-1 dstream checkpoint of `group` with an `OffsetStoreError` naming the file and the fix.
+ */
+export function parseCheckpoint(path: string, group: string, text: string): Map<string, number> {
+  const fail = (problem: string, fix: string): never => {
+    throw new OffsetStoreError(STORE, `checkpoint ${path} ${problem}. ${fix}`);
+  };
+  const restore = `Restore it from a backup, or move it out of the directory to resume from the checkpoint before it`;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    fail(`is not valid JSON (${error instanceof Error ? error.message : String(error)})`, restore);
+  }
+  if (!isRecord(json) || json.format !== FORMAT) {
+    fail(`is not a dstream offsets checkpoint (no "format": "${FORMAT}")`, restore);
+  }
+  const checkpoint = json as Record<string, unknown>;
+  if (checkpoint.version !== VERSION) {
+    fail(
+      `has version ${JSON.stringify(checkpoint.version)}; this dstream reads version ${VERSION}`,
+      typeof checkpoint.version === 'number' && checkpoint.version > VERSION
+        ? 'It was written by a newer dstream: upgrade @dstream/offsets-checkpoint'
+        : restore,
+    );
+  }
+  if (checkpoint.group !== group) {
+    fail(`belongs to group ${JSON.stringify(checkpoint.group)}, not ${JSON.stringify(group)}`, restore);
+  }
+  const offsets = new Map<string, number>();
+  if (!isRecord(checkpoint.offsets)) fail('has no "offsets" object', restore);
+  for (const [topic, partitions] of Object.entries(checkpoint.offsets as Record<string, unknown>)) {
+    if (!isRecord(partitions)) fail(`has offsets for topic ${JSON.stringify(topic)} that are not an object`, restore);
+    for (const [partition, offset] of Object.entries(partitions as Record<string, unknown>)) {
+      if (!/^\d+$/.test(partition) || typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+        fail(
+          `holds ${JSON.stringify(offset)} for ${topic} partition ${JSON.stringify(partition)}, which is not an offset`,
+          restore,
+        );
+      }
+      offsets.set(topicPartitionKey(topic, Number(partition)), offset as number);
+    }
+  }
+  return offsets;
+}
+
+function checkpointName(sequence: number): string {
+  return `offsets-${String(sequence).padStart(16, '0')}.json`;
+}
+
+/** Offsets by `topic:partition` as the checkpoint's `{ topic: { partition: offset } }`. */
+function nest(offsets: ReadonlyMap<string, number>): { [topic: string]: { [partition: string]: number } } {
+  const nested: { [topic: string]: { [partition: string]: number } } = {};
+  for (const [key, offset] of offsets) {
+    // Topic names may contain ':' in no Kafka version, but split at the last one to be safe.
+    const colon = key.lastIndexOf(':');
+    const topic = key.slice(0, colon);
+    (nested[topic] ??= {})[key.slice(colon + 1)] = offset;
+  }
+  return nested;
+}
+
+/** Writes `text` to a new file and fsyncs it, so that the link publishing it never exposes a torn file. */
+async function writeDurably(path: string, text: string): Promise<void> {
+  const file = await fs.open(path, 'wx');
+  try {
+    await file.writeFile(text, 'utf8');
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/** Fsyncs a directory so that a new name in it survives a power loss, not only a process crash. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

@@ -1,0 +1,195 @@
+import { ConfigError, IllegalStateError, OffsetStoreError } from '@dstream/core';
+import type {
+  KafkaGroupBinding,
+  OffsetCommit,
+  OffsetStore,
+  OffsetStoreBinding,
+  StoredOffsets,
+  TopicPartition,
+} from '@dstream/core';
+import {
+  checkExpectedOffsets,
+  offsetsOf,
+  partitionsOf,
+  serializeByGroup,
+  toStoredOffsets,
+  toStoreError,
+} from './groupOffsets';
+import { connectGroupOffsetsClient, GroupOffsetsClient, KafkaParams } from './kafkaClients';
+
+/** Options of `KafkaOffsetStore`. All optional when the store is used by a Kafka direct stream. */
+export interface KafkaOffsetStoreOptions {
+  /**
+   * `bootstrap.servers` for standalone use: reading and committing a group's offsets without a
+   * running stream (tools, verifiers, tests). Ignored when a Kafka direct stream connects the store.
+   */
+  readonly brokers?: string;
+  /** Further librdkafka settings of the standalone consumers (security, `client.id`); not `group.id`. */
+  readonly kafkaParams?: KafkaParams;
+  /** How long a read of committed offsets, or connecting in standalone mode, may take. Default 10000. */
+  readonly requestTimeoutMs?: number;
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const STORE = 'kafka';
+
+type Mode =
+  | { readonly kind: 'new' }
+  | { readonly kind: 'bound'; readonly binding: KafkaGroupBinding }
+  | { readonly kind: 'standalone'; readonly brokers: string; readonly clients: Map<string, Promise<GroupOffsetsClient>> }
+  | { readonly kind: 'closed' };
+
+/**
+ * Keeps offsets in the consumer group itself, where `kafka-consumer-groups --describe` shows them
+ * with each partition's lag. Used by a Kafka direct stream, it reads and commits through the
+ * stream's own consumer, so commits carry the member's group generation and Kafka rejects those
+ * of a member that lost the partition in a rebalance.
+ *
+ * A commit is compare-and-set by read-compare-commit: it reads the committed offsets, rejects
+ * with `StaleOffsetError` if any differs from the commit's `expectedOffset`, then commits all
+ * partitions in one OffsetCommit request. Kafka has no conditional commit, so the read and the
+ * write are two steps: they are serialized within the process, and across processes only the
+ * group generation fences (Subscribe strategies). With `ConsumerStrategies.Assign` nothing fences
+ * two copies of a job; use `KafkaTransactionalSink` or another transactional store there.
+ *
+ * The stream's consumer commits synchronously (librdkafka serves an asynchronous commit's answer
+ * only inside `consume()`): each batch's commit holds the event loop for one round trip to the
+ * group coordinator, about 20 ms on a busy loopback broker.
+ *
+ * @example
+ * const stream = KafkaUtils.createDirectStream(ssc, {
+ *   kafkaParams: { 'bootstrap.servers': '127.0.0.1:9092', 'group.id': 'wordcount' },
+ *   strategy: ConsumerStrategies.Subscribe(['lines']),
+ *   offsetStore: new KafkaOffsetStore(),
+ * });
+ */
+export class KafkaOffsetStore implements OffsetStore {
+  readonly name = STORE;
+  readonly supportsTransactions = false;
+  private readonly brokers: string | undefined;
+  private readonly kafkaParams: KafkaParams;
+  private readonly requestTimeoutMs: number;
+  private mode: Mode = { kind: 'new' };
+
+  constructor(options: KafkaOffsetStoreOptions = {}) {
+    const { brokers, kafkaParams = {}, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS } = options;
+    if (brokers !== undefined && (typeof brokers !== 'string' || brokers.trim().length === 0)) {
+      throw new ConfigError('brokers', brokers, 'must be a non-empty host:port list', "Pass e.g. '127.0.0.1:9092'.");
+    }
+    for (const key of ['group.id', 'bootstrap.servers', 'metadata.broker.list']) {
+      if (key in kafkaParams) {
+        throw new ConfigError(
+          `kafkaParams['${key}']`,
+          kafkaParams[key],
+          'is set by the store',
+          'Remove it: the group is the one passed to load and commit, the brokers are the brokers option.',
+        );
+      }
+    }
+    if (!Number.isSafeInteger(requestTimeoutMs) || requestTimeoutMs <= 0) {
+      throw new ConfigError('requestTimeoutMs', requestTimeoutMs, 'must be a positive integer', 'Pass a time in ms, e.g. 10000.');
+    }
+    this.brokers = brokers;
+    this.kafkaParams = kafkaParams;
+    this.requestTimeoutMs = requestTimeoutMs;
+  }
+
+  /**
+   * Binds to the Kafka direct stream that passes `binding.kafka`; without one, goes standalone on
+   * the `brokers` option (a consumer per group is created on first use).
+   */
+  async connect(binding?: OffsetStoreBinding): Promise<void> {
+    if (this.mode.kind === 'closed') throw new IllegalStateError('KafkaOffsetStore was closed; create a new one');
+    if (binding?.kafka !== undefined) {
+      this.mode = { kind: 'bound', binding: binding.kafka };
+      return;
+    }
+    if (this.brokers === undefined) {
+      throw new ConfigError(
+        'brokers',
+        undefined,
+        'is required when the store is not connected by a Kafka direct stream',
+        'Pass the store as offsetStore of KafkaUtils.createDirectStream, or create it as new KafkaOffsetStore({ brokers }).',
+      );
+    }
+    if (this.mode.kind !== 'standalone') this.mode = { kind: 'standalone', brokers: this.brokers, clients: new Map() };
+  }
+
+  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    if (partitions.length === 0) return new Map();
+    try {
+      return await this.committed(group, partitions);
+    } catch (error) {
+      throw toStoreError(this.name, `could not read the committed offsets of group ${group}`, error);
+    }
+  }
+
+  /** Compare-and-set commit (see the class summary): reads, compares, then commits every partition in one request. */
+  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    if (commits.length === 0) return;
+    await serializeByGroup(group, async () => {
+      let stored: StoredOffsets;
+      try {
+        stored = await this.committed(group, partitionsOf(commits));
+      } catch (error) {
+        throw toStoreError(this.name, `could not read the committed offsets of group ${group} before committing`, error);
+      }
+      checkExpectedOffsets(this.name, group, commits, stored);
+      try {
+        await this.write(group, commits);
+      } catch (error) {
+        throw toStoreError(this.name, `could not commit to group ${group}`, error);
+      }
+    });
+  }
+
+  /** Forgets the stream's binding (the stream owns its consumer) or disconnects the standalone consumers. Idempotent. */
+  async close(): Promise<void> {
+    const mode = this.mode;
+    this.mode = { kind: 'closed' };
+    if (mode.kind !== 'standalone') return;
+    const clients = await Promise.allSettled(mode.clients.values());
+    await Promise.all(clients.map((client) => (client.status === 'fulfilled' ? client.value.disconnect() : undefined)));
+  }
+
+  private async committed(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    const mode = this.mode;
+    if (mode.kind === 'bound') return this.bindingOf(mode.binding, group).committed(partitions, this.requestTimeoutMs);
+    const client = await this.client(group);
+    return toStoredOffsets(await client.committed(partitions, this.requestTimeoutMs));
+  }
+
+  private async write(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    const mode = this.mode;
+    if (mode.kind === 'bound') return this.bindingOf(mode.binding, group).commit(offsetsOf(commits));
+    (await this.client(group)).commit(offsetsOf(commits));
+  }
+
+  /** The stream's binding, which serves its own group only. */
+  private bindingOf(binding: KafkaGroupBinding, group: string): KafkaGroupBinding {
+    if (group !== binding.groupId) {
+      throw new OffsetStoreError(
+        this.name,
+        `is bound to group ${binding.groupId} by its Kafka direct stream and cannot serve group ${group}. ` +
+          'Use a separate KafkaOffsetStore for each group',
+      );
+    }
+    return binding;
+  }
+
+  /** The standalone consumer of `group`, connected on first use. */
+  private client(group: string): Promise<GroupOffsetsClient> {
+    const mode = this.mode;
+    if (mode.kind !== 'standalone') {
+      throw new IllegalStateError(`KafkaOffsetStore is ${mode.kind === 'closed' ? 'closed' : 'not connected'}`);
+    }
+    let client = mode.clients.get(group);
+    if (client === undefined) {
+      client = connectGroupOffsetsClient(mode.brokers, group, this.kafkaParams, this.requestTimeoutMs);
+      // A failed connection is not kept: the next call tries again.
+      client.catch(() => mode.clients.delete(group));
+      mode.clients.set(group, client);
+    }
+    return client;
+  }
+}

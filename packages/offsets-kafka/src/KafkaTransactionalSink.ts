@@ -1,0 +1,314 @@
+import { ConfigError, IllegalStateError, KafkaError, OffsetStoreError } from '@dstream/core';
+import type {
+  KafkaGroupBinding,
+  OffsetCommit,
+  OffsetStore,
+  OffsetStoreBinding,
+  StoredOffsets,
+  TopicPartition,
+} from '@dstream/core';
+import { checkExpectedOffsets, offsetsOf, partitionsOf, serializeByGroup, toStoreError } from './groupOffsets';
+import {
+  createTransactionalProducer,
+  KafkaParams,
+  OutputRecord,
+  TransactionalProducer,
+  TransactionalProducerFactory,
+} from './kafkaClients';
+
+/** Options of `KafkaTransactionalSink`. */
+export interface KafkaTransactionalSinkOptions {
+  /** `bootstrap.servers` of the cluster the output goes to: the one the input is read from. */
+  readonly brokers: string;
+  /**
+   * The producer's `transactional.id`. Keep it stable across restarts of one copy of the job and
+   * distinct between copies running at the same time: starting a producer with an id fences
+   * (bumps the epoch of) every older producer with that id and aborts its open transaction.
+   * With `ConsumerStrategies.Assign`, derive it from the job and its partition set; with
+   * Subscribe, from the job and the member (like `group.instance.id`).
+   */
+  readonly transactionalId: string;
+  /** Further librdkafka producer settings (security, `compression.type`, `linger.ms`). */
+  readonly producerParams?: KafkaParams;
+  /** `transaction.timeout.ms`: how long the broker lets a transaction stay open. Default 60000. */
+  readonly transactionTimeoutMs?: number;
+  /** How long initTransactions, reading offsets, sending offsets, commit and abort may each take. Default 30000. */
+  readonly requestTimeoutMs?: number;
+}
+
+/** What a batch's output writes through, with `delivery: 'exactly-once'`: records of the batch's Kafka transaction. */
+export interface KafkaTransaction {
+  /**
+   * Produces a record inside the batch's transaction. Resolves when the broker acknowledged it;
+   * the sink waits for every record before it commits, so awaiting is optional.
+   */
+  send(
+    topic: string,
+    key: string | Buffer | null,
+    value: string | Buffer | null,
+    options?: { readonly partition?: number; readonly headers?: ReadonlyArray<Record<string, string | Buffer>> },
+  ): Promise<void>;
+}
+
+const DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const STORE = 'kafka-transactional';
+/** A commit that times out is retried in the same transaction (librdkafka's documented handling) this often. */
+const COMMIT_ATTEMPTS = 3;
+/** Settings that make the producer transactional; the sink owns them. */
+const OWNED_PRODUCER_PARAMS: Readonly<Record<string, string>> = {
+  'transactional.id': 'use the transactionalId option',
+  'transaction.timeout.ms': 'use the transactionTimeoutMs option',
+  'enable.idempotence': 'transactions require it; librdkafka enables it with transactional.id',
+  acks: 'transactions require acks=all; librdkafka sets it with transactional.id',
+  'bootstrap.servers': 'use the brokers option',
+  'metadata.broker.list': 'use the brokers option',
+  dr_cb: 'the sink needs delivery reports to know every record was written',
+};
+
+/**
+ * Exactly-once Kafka-to-Kafka: each batch's output records and its input offsets commit in one
+ * Kafka transaction. It is the offset store of the stream (`supportsTransactions`), so
+ * `delivery: 'exactly-once'` runs every batch as: read the group's committed offsets and compare
+ * them with the batch's (`StaleOffsetError` otherwise), `beginTransaction`, the output's
+ * `tx.send(...)` calls, `sendOffsetsToTransaction` with each range's `untilOffset` and the
+ * stream's consumer, `commitTransaction`. Any failure aborts the transaction; the output records
+ * are discarded and the offsets do not move.
+ *
+ * Zombies are fenced twice: by the transactional.id's epoch (a restarted copy with the same id
+ * aborts and fences the old one) and, with Subscribe strategies, by the group generation that
+ * `sendOffsetsToTransaction` carries. Consumers of the output must read with
+ * `isolation.level=read_committed` (librdkafka's default; the Java client defaults to
+ * read_uncommitted) or they also see aborted records.
+ *
+ * @example
+ * const sink = new KafkaTransactionalSink({ brokers: '127.0.0.1:9092', transactionalId: 'enrich-orders-0' });
+ * const stream = KafkaUtils.createDirectStream(ssc, { kafkaParams, strategy, offsetStore: sink, delivery: 'exactly-once' });
+ * stream.foreachBatch<KafkaTransaction>(async (records, { transaction }) => {
+ *   for (const record of records) void transaction!.send('orders-enriched', record.key, enrich(record.value));
+ * });
+ */
+export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
+  readonly name = STORE;
+  readonly supportsTransactions = true;
+  private readonly config: KafkaParams;
+  private readonly requestTimeoutMs: number;
+  private binding: KafkaGroupBinding | undefined;
+  private producer: TransactionalProducer | undefined;
+  /** Set when the producer hit a fatal error (fenced by a newer instance): it can do nothing more. */
+  private fatal: KafkaError | undefined;
+  private isClosed = false;
+
+  constructor(
+    options: KafkaTransactionalSinkOptions,
+    private readonly createProducer: TransactionalProducerFactory = createTransactionalProducer,
+  ) {
+    const {
+      brokers,
+      transactionalId,
+      producerParams = {},
+      transactionTimeoutMs = DEFAULT_TRANSACTION_TIMEOUT_MS,
+      requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+    } = options ?? ({} as KafkaTransactionalSinkOptions);
+    if (typeof brokers !== 'string' || brokers.trim().length === 0) {
+      throw new ConfigError('brokers', brokers, 'must be a non-empty host:port list', "Pass e.g. '127.0.0.1:9092'.");
+    }
+    if (typeof transactionalId !== 'string' || transactionalId.length === 0) {
+      throw new ConfigError(
+        'transactionalId',
+        transactionalId,
+        'must be a non-empty string',
+        'Pass an id that is stable across restarts of this copy of the job and unique among copies running at once.',
+      );
+    }
+    for (const [key, fix] of Object.entries(OWNED_PRODUCER_PARAMS)) {
+      if (key in producerParams) {
+        throw new ConfigError(`producerParams['${key}']`, producerParams[key], 'is set by the sink', `Remove it: ${fix}.`);
+      }
+    }
+    for (const [option, value] of [
+      ['transactionTimeoutMs', transactionTimeoutMs],
+      ['requestTimeoutMs', requestTimeoutMs],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value <= 0) {
+        throw new ConfigError(option, value, 'must be a positive integer', 'Pass a time in ms.');
+      }
+    }
+    this.config = {
+      ...producerParams,
+      'bootstrap.servers': brokers,
+      'transactional.id': transactionalId,
+      'transaction.timeout.ms': transactionTimeoutMs,
+    };
+    this.requestTimeoutMs = requestTimeoutMs;
+  }
+
+  /**
+   * Takes the stream's consumer and registers the transactional.id, which fences older producers
+   * with the same id and aborts a transaction a killed predecessor left open.
+   */
+  async connect(binding?: OffsetStoreBinding): Promise<void> {
+    if (this.isClosed) throw new IllegalStateError('KafkaTransactionalSink was closed; create a new one');
+    if (binding?.kafka === undefined) {
+      throw new ConfigError(
+        'offsetStore',
+        'KafkaTransactionalSink',
+        'must be connected by a Kafka direct stream: its transactions commit the offsets through the stream\'s consumer',
+        'Pass the sink as offsetStore of KafkaUtils.createDirectStream with delivery: \'exactly-once\'.',
+      );
+    }
+    this.binding = binding.kafka;
+    if (this.producer !== undefined) return;
+    const producer = this.createProducer(this.config);
+    try {
+      await producer.initTransactions(this.requestTimeoutMs);
+    } catch (error) {
+      await producer.disconnect();
+      throw toStoreError(this.name, `could not initialize transactions for ${this.config['transactional.id']}`, error);
+    }
+    this.producer = producer;
+  }
+
+  /** The group's committed offsets, read through the stream's consumer (stable: pending transactional offsets are waited out). */
+  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    if (partitions.length === 0) return new Map();
+    try {
+      return await this.bindingFor(group).committed(partitions, this.requestTimeoutMs);
+    } catch (error) {
+      throw toStoreError(this.name, `could not read the committed offsets of group ${group}`, error);
+    }
+  }
+
+  /** Commits offsets alone, as a transaction without records (fenced like any other). */
+  commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    return this.transaction(group, commits, async () => undefined);
+  }
+
+  /**
+   * Runs `work` inside one Kafka transaction that also commits `commits`' until offsets to the
+   * group: the records sent through `tx` and the offsets become visible together, or neither does.
+   */
+  async transaction<T>(
+    group: string,
+    commits: readonly OffsetCommit[],
+    work: (tx: KafkaTransaction) => Promise<T>,
+  ): Promise<T> {
+    const binding = this.bindingFor(group);
+    return serializeByGroup(group, async () => {
+      const producer = this.usableProducer();
+      let stored: StoredOffsets;
+      try {
+        stored = await binding.committed(partitionsOf(commits), this.requestTimeoutMs);
+      } catch (error) {
+        throw toStoreError(this.name, `could not read the committed offsets of group ${group}`, error);
+      }
+      checkExpectedOffsets(this.name, group, commits, stored);
+      await this.step(producer, 'could not begin a transaction', () => producer.beginTransaction());
+
+      const sends: Promise<void>[] = [];
+      let isOpen = true;
+      const tx: KafkaTransaction = {
+        send: (topic, key, value, options = {}) => {
+          if (!isOpen) {
+            return Promise.reject(new IllegalStateError(`the batch's transaction is over; record for ${topic} not sent`));
+          }
+          const record: OutputRecord = { topic, key, value, partition: options.partition, headers: options.headers };
+          const sent = producer.send(record);
+          // Marked handled here: the sink awaits every send, so one the output left unawaited
+          // does not surface as an unhandled rejection.
+          sent.catch(() => undefined);
+          sends.push(sent);
+          return sent;
+        },
+      };
+      try {
+        const result = await work(tx);
+        isOpen = false;
+        const failed = (await Promise.allSettled(sends)).find((s): s is PromiseRejectedResult => s.status === 'rejected');
+        if (failed !== undefined) throw toStoreError(this.name, 'a record of the batch was not written', failed.reason);
+        await this.step(producer, 'could not add the offsets to the transaction', () =>
+          producer.sendOffsetsToTransaction(offsetsOf(commits), binding.consumer, this.requestTimeoutMs),
+        );
+        await this.commitTransaction(producer);
+        return result;
+      } catch (error) {
+        isOpen = false;
+        await this.abort(producer);
+        throw error;
+      }
+    });
+  }
+
+  /** Disconnects the producer (the stream owns its consumer). Idempotent. */
+  async close(): Promise<void> {
+    this.isClosed = true;
+    this.binding = undefined;
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect();
+  }
+
+  private bindingFor(group: string): KafkaGroupBinding {
+    const binding = this.binding;
+    if (binding === undefined) {
+      throw new IllegalStateError(`KafkaTransactionalSink is ${this.isClosed ? 'closed' : 'not connected'}`);
+    }
+    if (group !== binding.groupId) {
+      throw new OffsetStoreError(
+        this.name,
+        `is bound to group ${binding.groupId} by its Kafka direct stream and cannot serve group ${group}`,
+      );
+    }
+    return binding;
+  }
+
+  private usableProducer(): TransactionalProducer {
+    if (this.fatal !== undefined) {
+      throw new OffsetStoreError(
+        this.name,
+        `the producer of transactional.id ${this.config['transactional.id']} can no longer commit: ${this.fatal.message}. ` +
+          'Another copy of the job with the same transactionalId took over; this one must stop',
+        { cause: this.fatal, retriable: false },
+      );
+    }
+    if (this.producer === undefined) throw new IllegalStateError('KafkaTransactionalSink is not connected');
+    return this.producer;
+  }
+
+  /** One transaction call; a fatal error (fencing) makes the producer unusable from then on. */
+  private async step(producer: TransactionalProducer, what: string, call: () => Promise<void>): Promise<void> {
+    try {
+      await call();
+    } catch (error) {
+      if (error instanceof KafkaError && error.isFatal) this.fatal ??= error;
+      throw toStoreError(this.name, what, error);
+    }
+  }
+
+  /**
+   * librdkafka's rule for commitTransaction: a retriable error (a timeout) leaves the outcome
+   * open and the call is repeated until the coordinator answers; anything else is final.
+   */
+  private async commitTransaction(producer: TransactionalProducer): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.step(producer, 'could not commit the transaction', () => producer.commitTransaction(this.requestTimeoutMs));
+        return;
+      } catch (error) {
+        const cause = (error as OffsetStoreError).cause as { cause?: { isTxnRequiresAbort?: boolean } } | undefined;
+        const requiresAbort = cause?.cause?.isTxnRequiresAbort === true;
+        if (attempt >= COMMIT_ATTEMPTS || requiresAbort || !(error as OffsetStoreError).retriable) throw error;
+      }
+    }
+  }
+
+  /** Aborts after a failure; the failure is what the caller reports, so an abort that fails only marks the producer. */
+  private async abort(producer: TransactionalProducer): Promise<void> {
+    if (this.fatal !== undefined) return;
+    try {
+      await producer.abortTransaction(this.requestTimeoutMs);
+    } catch (error) {
+      if (error instanceof KafkaError && error.isFatal) this.fatal = error;
+    }
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The one module of this package that talks to node-rdkafka: a consumer that reads and commits a
+ * group's offsets without joining the group, and a transactional producer. Every library error
+ * arrives as core's `KafkaError` (through `toKafkaError`, as in the direct stream), so moving to
+ * `@confluentinc/kafka-javascript` touches this file only.
+ */
+import * as Kafka from 'node-rdkafka';
+import { ConfigError, KafkaError, toKafkaError } from '@dstream/core';
+import type { TopicPartition, TopicPartitionOffset } from '@dstream/core';
+
+/** librdkafka settings as the client takes them. */
+export type KafkaParams = Readonly<Record<string, string | number | boolean>>;
+
+/**
+ * A consumer that never subscribes: it reads the group's committed offsets and commits as a
+ * non-member (generation -1, empty member id), which the broker accepts only while the group has
+ * no active members.
+ */
+export interface GroupOffsetsClient {
+  /** The group's committed offsets; a partition with none is reported with a negative offset. */
+  committed(partitions: readonly TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
+  /** Commits offsets (next offset to read) and waits for the coordinator's answer. */
+  commit(offsets: readonly TopicPartitionOffset[]): void;
+  /** Closes connections. Idempotent. */
+  disconnect(): Promise<void>;
+}
+
+/** A record a transaction produces; `partition` omitted lets the partitioner choose by key. */
+export interface OutputRecord {
+  readonly topic: string;
+  readonly key: string | Buffer | null;
+  readonly value: string | Buffer | null;
+  readonly partition?: number;
+  readonly headers?: ReadonlyArray<Record<string, string | Buffer>>;
+}
+
+/** A producer with `transactional.id`: the librdkafka transaction API as promises. */
+export interface TransactionalProducer {
+  /** Registers the transactional.id with the coordinator, fencing older instances with the same id. */
+  initTransactions(timeoutMs: number): Promise<void>;
+  beginTransaction(): Promise<void>;
+  /** Produces one record in the open transaction; resolves when the broker acknowledged it. */
+  send(record: OutputRecord): Promise<void>;
+  /** Adds the group's offsets to the open transaction, fenced by the consumer's group generation. */
+  sendOffsetsToTransaction(offsets: readonly TopicPartitionOffset[], consumer: unknown, timeoutMs: number): Promise<void>;
+  commitTransaction(timeoutMs: number): Promise<void>;
+  /** Aborts the open transaction; records not yet handed to the client are dropped and their sends rejected. */
+  abortTransaction(timeoutMs: number): Promise<void>;
+  /** Closes connections. Idempotent. */
+  disconnect(): Promise<void>;
+}
+
+/** Creates a `TransactionalProducer`; replaced by a fake in unit tests. */
+export type TransactionalProducerFactory = (config: KafkaParams) => TransactionalProducer;
+
+/** librdkafka's "queue full": the client holds `queue.buffering.max.messages` records already. */
+const ERR_QUEUE_FULL = -184;
+
+/** Adapts a node-style callback API to a promise that rejects with a `KafkaError`. */
+function callback<T>(operation: string, start: (done: (error: unknown, value?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    try {
+      start((error, value) => (error ? reject(toKafkaError(error, operation)) : resolve(value as T)));
+    } catch (error) {
+      reject(toKafkaError(error, operation));
+    }
+  });
+}
+
+/** Connects a client, rejecting with a retriable `KafkaError` that names the brokers. */
+async function connectClient(client: Kafka.Client<string>, brokers: string, timeoutMs: number): Promise<void> {
+  try {
+    await callback<void>(`connect to Kafka at ${brokers}`, (done) =>
+      client.connect({ timeout: timeoutMs }, (error) => done(error)),
+    );
+  } catch (error) {
+    throw new KafkaError(
+      `could not reach Kafka at ${brokers} within ${timeoutMs} ms: ${(error as Error).message}. ` +
+        'Check the brokers option and that the brokers are up',
+      { retriable: true, cause: error, code: (error as KafkaError).code },
+    );
+  }
+}
+
+/** Connects a consumer of `groupId` that only reads and commits offsets. */
+export async function connectGroupOffsetsClient(
+  brokers: string,
+  groupId: string,
+  params: KafkaParams,
+  timeoutMs: number,
+): Promise<GroupOffsetsClient> {
+  const consumer = new Kafka.KafkaConsumer(
+    { ...params, 'bootstrap.servers': brokers, 'group.id': groupId, 'enable.auto.commit': false },
+    {},
+  );
+  await connectClient(consumer, brokers, timeoutMs);
+  let disconnecting: Promise<void> | undefined;
+  return {
+    committed: (partitions, committedTimeoutMs) =>
+      callback<Kafka.TopicPartitionOffset[]>(`read committed offsets of group ${groupId}`, (done) =>
+        consumer.committed(
+          partitions.map(({ topic, partition }) => ({ topic, partition })),
+          committedTimeoutMs,
+          done,
+        ),
+      ).then((offsets) => offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: offset ?? -1 }))),
+    commit(offsets) {
+      // The asynchronous commit's answer is only served from inside consume(), which this
+      // consumer never calls; the synchronous one returns the coordinator's answer directly.
+      try {
+        consumer.commitSync(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
+      } catch (error) {
+        throw toKafkaError(error, `commit offsets of group ${groupId}`);
+      }
+    },
+    disconnect() {
+      disconnecting ??= new Promise<void>((resolve) => {
+        if (!consumer.isConnected()) resolve();
+        else consumer.disconnect(() => resolve());
+      });
+      return disconnecting;
+    },
+  };
+}
+
+/** The node-rdkafka consumer a stream lends through its binding, checked before a transaction uses it. */
+function asConsumer(consumer: unknown): Kafka.KafkaConsumer {
+  if (typeof (consumer as { getClient?: unknown } | null)?.getClient !== 'function') {
+    throw new ConfigError(
+      'binding.kafka.consumer',
+      consumer,
+      'must be a node-rdkafka KafkaConsumer',
+      'Connect the sink through KafkaUtils.createDirectStream, which lends its consumer.',
+    );
+  }
+  return consumer as Kafka.KafkaConsumer;
+}
+
+/** A record waiting for room in the client's queue, with the id of its pending acknowledgement. */
+interface Queued {
+  readonly record: OutputRecord;
+  readonly id: number;
+}
+
+/** Creates a transactional producer over librdkafka; `config` must hold `bootstrap.servers` and `transactional.id`. */
+export function createTransactionalProducer(config: KafkaParams): TransactionalProducer {
+  const brokers = String(config['bootstrap.servers']);
+  const producer = new Kafka.Producer({ ...config, dr_cb: true } as Kafka.ProducerGlobalConfig);
+  const acks = new Map<number, { resolve: () => void; reject: (error: KafkaError) => void }>();
+  // Records that met a full client queue wait here, in order, until delivery reports free room:
+  // producing them later than records sent after them would reorder a partition.
+  const backlog: Queued[] = [];
+  let nextId = 0;
+  let isConnected = false;
+  let disconnecting: Promise<void> | undefined;
+
+  const settle = (id: number, error?: KafkaError) => {
+    const ack = acks.get(id);
+    acks.delete(id);
+    if (error) ack?.reject(error);
+    else ack?.resolve();
+  };
+  /** Hands the record to the client; false when its queue is full. */
+  const produce = ({ record, id }: Queued): boolean => {
+    try {
+      producer.produce(
+        record.topic,
+        record.partition ?? null,
+        record.value === null ? null : Buffer.from(record.value),
+        record.key ?? undefined,
+        Date.now(),
+        id,
+        record.headers ? record.headers.map((header) => ({ ...header })) : undefined,
+      );
+      return true;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === ERR_QUEUE_FULL) return false;
+      settle(id, toKafkaError(error, `produce to ${record.topic}`));
+      return true;
+    }
+  };
+  const drain = () => {
+    while (backlog.length > 0 && produce(backlog[0])) backlog.shift();
+  };
+  producer.on('delivery-report', (error, report) => {
+    settle(report.opaque as number, error ? toKafkaError(error, `produce to ${report.topic}`) : undefined);
+    drain();
+  });
+
+  return {
+    async initTransactions(timeoutMs) {
+      if (!isConnected) {
+        await connectClient(producer, brokers, timeoutMs);
+        isConnected = true;
+        // Delivery reports are dispatched only while the producer is polled.
+        producer.setPollInterval(10);
+      }
+      await callback<void>(`initialize transactions for transactional.id ${config['transactional.id']}`, (done) =>
+        producer.initTransactions(timeoutMs, done),
+      );
+    },
+    beginTransaction: () => callback<void>('begin a transaction', (done) => producer.beginTransaction(done)),
+    send(record) {
+      const id = nextId++;
+      const ack = new Promise<void>((resolve, reject) => acks.set(id, { resolve, reject }));
+      if (backlog.length > 0 || !produce({ record, id })) backlog.push({ record, id });
+      return ack;
+    },
+    sendOffsetsToTransaction: (offsets, consumer, timeoutMs) =>
+      callback<void>('send offsets to the transaction', (done) =>
+        producer.sendOffsetsToTransaction(
+          offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+          asConsumer(consumer),
+          timeoutMs,
+          done,
+        ),
+      ),
+    commitTransaction: (timeoutMs) =>
+      callback<void>('commit the transaction', (done) => producer.commitTransaction(timeoutMs, done)),
+    abortTransaction(timeoutMs) {
+      const dropped = backlog.splice(0);
+      for (const { id } of dropped) settle(id, new KafkaError('the transaction was aborted before this record was sent'));
+      return callback<void>('abort the transaction', (done) => producer.abortTransaction(timeoutMs, done));
+    },
+    disconnect() {
+      disconnecting ??= new Promise<void>((resolve) => {
+        producer.setPollInterval(0);
+        if (!producer.isConnected()) resolve();
+        else producer.disconnect(() => resolve());
+      });
+      return disconnecting;
+    },
+  };
+}
