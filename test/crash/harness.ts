@@ -6,8 +6,11 @@ import { Pool } from 'pg';
 import { produce } from '../../packages/core/test/integration/kafka/helpers';
 import { createTopic, requireService, services, uniqueName } from '../../packages/core/test/integration/helpers/services';
 
-/** The stores `job.js` can commit to; each is also where the job counts its effects. */
-export type CrashStore = 'redis' | 'postgres';
+/**
+ * The stores `job.js` can commit to. Redis and PostgreSQL are also where the job counts its
+ * effects; ZooKeeper and checkpoint, which cannot carry them, count them in Redis.
+ */
+export type CrashStore = 'redis' | 'postgres' | 'zookeeper' | 'checkpoint';
 
 /** One crash-restart run: what to produce, how often to kill the job, and how it delivers. */
 export interface CrashTestOptions {
@@ -205,7 +208,7 @@ interface Effects {
 }
 
 async function openEffects(store: CrashStore): Promise<Effects> {
-  if (store === 'redis') {
+  if (store !== 'postgres') {
     await requireService('Redis', services.redisUrl);
     const client = new Redis(services.redisUrl);
     const key = (run: string) => `dstream-crash:${run}:effects`;

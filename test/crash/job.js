@@ -36,23 +36,46 @@ const brokers = setting('DSTREAM_KAFKA_BROKERS', '127.0.0.1:9092');
 const redisUrl = setting('DSTREAM_REDIS_URL', 'redis://127.0.0.1:6379');
 const pgUrl = setting('DSTREAM_PG_URL', 'postgres://postgres@127.0.0.1:5432/dstream');
 
+/** Counts record ids in a Redis hash, outside any offset store transaction. */
+function redisEffects() {
+  const { Redis } = require('ioredis');
+  const key = `dstream-crash:${run}:effects`;
+  const client = new Redis(redisUrl);
+  return {
+    key,
+    writeDirectly: async (ids) => {
+      const pipeline = client.pipeline();
+      ids.forEach((id) => pipeline.hincrby(key, id, 1));
+      await pipeline.exec();
+    },
+    close: () => client.quit(),
+  };
+}
+
 /** Where offsets go and how record ids are counted: through the store's transaction, or directly. */
 const backends = {
   redis() {
-    const { Redis } = require('ioredis');
     const { RedisOffsetStore } = require(path.join(root, 'packages/offsets-redis/dist/index.js'));
-    const key = `dstream-crash:${run}:effects`;
-    const client = new Redis(redisUrl);
+    const effects = redisEffects();
     return {
       offsetStore: new RedisOffsetStore({ url: redisUrl }),
-      writeInTransaction: (tx, ids) => void ids.forEach((id) => tx.hincrby(key, id, 1)),
-      writeDirectly: async (ids) => {
-        const pipeline = client.pipeline();
-        ids.forEach((id) => pipeline.hincrby(key, id, 1));
-        await pipeline.exec();
-      },
-      close: () => client.quit(),
+      writeInTransaction: (tx, ids) => void ids.forEach((id) => tx.hincrby(effects.key, id, 1)),
+      writeDirectly: effects.writeDirectly,
+      close: effects.close,
     };
+  },
+  // Stores without transactions count effects in Redis; they run at-least-once only.
+  zookeeper() {
+    const { ZooKeeperOffsetStore } = require(path.join(root, 'packages/offsets-zookeeper/dist/index.js'));
+    const connectionString = setting('DSTREAM_ZK', '127.0.0.1:2181');
+    const { writeDirectly, close } = redisEffects();
+    return { offsetStore: new ZooKeeperOffsetStore({ connectionString, root: '/dstream-crash' }), writeDirectly, close };
+  },
+  checkpoint() {
+    const { CheckpointOffsetStore } = require(path.join(root, 'packages/offsets-checkpoint/dist/index.js'));
+    const directory = path.join(require('node:os').tmpdir(), 'dstream-crash-checkpoints');
+    const { writeDirectly, close } = redisEffects();
+    return { offsetStore: new CheckpointOffsetStore({ directory }), writeDirectly, close };
   },
   postgres() {
     const { Pool } = require('pg');

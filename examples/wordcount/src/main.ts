@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const brokers = process.env.DSTREAM_KAFKA_BROKERS ?? '127.0.0.1:9092';
   const runDir = process.env.DSTREAM_RUN_DIR ?? path.resolve(__dirname, '../../../.dstream');
-  const run = args.forever ? 'forever' : `${Date.now()}`;
+  const run = args.forever ? 'forever' : Date.now().toString(36);
   const topic = `dstream-wordcount-${run}`;
   const group = `wordcount-${run}`;
   const directory = path.join(runDir, 'demo', group);

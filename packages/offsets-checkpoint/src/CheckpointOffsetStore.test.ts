@@ -126,9 +126,12 @@ describe('CheckpointOffsetStore', () => {
       'holds "12" for orders partition "0"',
     ],
   ])('reports a newest checkpoint that %s with its file name and the fix', async (_, text, problem) => {
-    const store = await open();
+    // Another checkpoint directory per case, holding one good checkpoint and the bad one after it.
+    const own = mkdtempSync(join(directory, 'damaged-'));
+    const store = new CheckpointOffsetStore({ directory: own });
+    await store.connect();
     await store.commit('bad', [first('orders', 0, 10)]);
-    const path = join(directory, 'bad', 'offsets-0000000000000002.json');
+    const path = join(own, 'bad', 'offsets-0000000000000002.json');
     writeFileSync(path, text);
 
     const load = store.load('bad', [{ topic: 'orders', partition: 0 }]);

@@ -13,9 +13,31 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+/** One field for a log line: errors by message, lists comma-separated, objects as JSON. */
+function formatField(value: unknown): string {
+  if (value instanceof Error) return JSON.stringify(value.message);
+  if (Array.isArray(value)) return value.map(formatField).join(',');
+  if (typeof value === 'string') return /\s/.test(value) ? JSON.stringify(value) : value;
+  if (typeof value === 'object' && value !== null) {
+    try {
+      return JSON.stringify(value);
+    } catch {
+      return String(value);
+    }
+  }
+  return String(value);
+}
+
+// One line per message, `key=value` fields after it, so logs stay greppable.
 function write(method: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
-  if (fields === undefined) console[method](`[dstream] ${message}`);
-  else console[method](`[dstream] ${message}`, fields);
+  let line = `[dstream] ${message}`;
+  if (fields !== undefined) {
+    for (const [key, value] of Object.entries(fields)) line += ` ${key}=${formatField(value)}`;
+  }
+  console[method](line);
+  const error = fields?.error;
+  // Keep the stack of an unexpected error; the line above already has its message.
+  if (method === 'error' && error instanceof Error && error.stack) console.error(error.stack);
 }
 
 /** The default logger: info, warnings and errors to the console; debug messages are dropped. */
