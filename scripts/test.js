@@ -5,12 +5,14 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { root, install, build, servicesUp, servicesEnv } = require('./prepare');
+const { root, run, install, build, servicesUp, servicesEnv } = require('./prepare');
 
 const started = Date.now();
 try {
   install();
   build();
+  // ts-jest only transpiles; this type-checks every test, example and benchmark too.
+  run('npx', ['tsc', '-p', 'tsconfig.test.json']);
   servicesUp();
 } catch (error) {
   console.error(`npm test: ${error.message}`);

@@ -2,7 +2,7 @@
 // A service that is not reachable fails its tests: in CI a missing service is never a skip.
 import Redis from 'ioredis';
 import { KafkaConsumer, Producer, type LibrdKafkaError, type Message } from 'node-rdkafka';
-import { createClient, CreateMode, Exception, type Client as ZkClient } from 'node-zookeeper-client';
+import { createClient, CreateMode, Exception, type Stat } from 'node-zookeeper-client';
 import { Client as PgClient } from 'pg';
 import { createTopic, requireService, services, uniqueName, waitFor } from './helpers/services';
 
@@ -131,7 +131,7 @@ describe('ZooKeeper', () => {
       const path = `/${uniqueName('dstream-smoke')}`;
       await zkCall<string>((cb) => zk.create(path, Buffer.from('v0'), CreateMode.PERSISTENT, cb));
 
-      const [data, stat] = await zkCall2((cb) => zk.getData(path, cb));
+      const [data, stat] = await zkCall2<Buffer, Stat>((cb) => zk.getData(path, cb));
       expect(data.toString()).toBe('v0');
       expect(stat.version).toBe(0);
 
@@ -141,7 +141,7 @@ describe('ZooKeeper', () => {
       await expect(zkCall((cb) => zk.setData(path, Buffer.from('stale'), 0, cb))).rejects.toMatchObject({
         code: Exception.BAD_VERSION,
       });
-      const [current] = await zkCall2((cb) => zk.getData(path, cb));
+      const [current] = await zkCall2<Buffer, Stat>((cb) => zk.getData(path, cb));
       expect(current.toString()).toBe('v1');
 
       await zkCall<void>((cb) => zk.remove(path, 1, (err) => cb(err, undefined)));

@@ -1,0 +1,21 @@
+'use strict';
+// `npm run soak`: the long crash-restart proof. Every store's crash test with 100,000 records and
+// 10 SIGKILLs (override with DSTREAM_CRASH_RECORDS / DSTREAM_CRASH_KILLS). `npm test` runs the
+// same tests with 10,000 records and 5 kills.
+const { install, build, servicesUp, servicesEnv, run } = require('./prepare');
+
+try {
+  install();
+  build();
+  servicesUp();
+  const env = {
+    ...process.env,
+    ...servicesEnv(),
+    DSTREAM_CRASH_RECORDS: process.env.DSTREAM_CRASH_RECORDS ?? '100000',
+    DSTREAM_CRASH_KILLS: process.env.DSTREAM_CRASH_KILLS ?? '10',
+  };
+  run('npx', ['jest', '--testPathPatterns', 'crashRestart', '--selectProjects', 'integration', '--runInBand'], { env });
+} catch (error) {
+  console.error(`npm run soak: ${error.message}`);
+  process.exit(error.exitCode ?? 1);
+}
