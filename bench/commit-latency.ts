@@ -8,15 +8,19 @@
  * Build (`npx tsc -b bench`), start the services (`scripts/services up`), then
  * `node --expose-gc bench/dist/commit-latency.js`. `COMMITS` in the environment overrides N.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InMemoryOffsetStore, OffsetRange, topicPartitionKey } from '@dstream/core';
 import type { InMemoryTransaction, OffsetCommit, OffsetStore, TopicPartition } from '@dstream/core';
+import { CheckpointOffsetStore } from '@dstream/offsets-checkpoint';
+import { KafkaOffsetStore } from '@dstream/offsets-kafka';
 import { PostgresOffsetStore } from '@dstream/offsets-postgres';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
 import { ZooKeeperOffsetStore } from '@dstream/offsets-zookeeper';
 import type { ChainableCommander } from 'ioredis';
 import type { PoolClient } from 'pg';
+import { createTopic } from './lib/kafka';
 import { elapsedMs, percentile, printTable } from './lib/stats';
 import { services } from './lib/services';
 
@@ -30,7 +34,10 @@ const RECORDS_PER_PARTITION = 100;
  * from there, so repeated runs neither fail compare-and-set nor leave new keys in the services.
  */
 const GROUP = 'dstream-bench-commit-latency';
-const PARTITIONS: readonly TopicPartition[] = [0, 1, 2, 3].map((partition) => ({ topic: 'bench-commits', partition }));
+const TOPIC = 'dstream-bench-commits';
+const PARTITIONS: readonly TopicPartition[] = [0, 1, 2, 3].map((partition) => ({ topic: TOPIC, partition }));
+/** librdkafka's TOPIC_ALREADY_EXISTS: the topic is left from an earlier run. */
+const TOPIC_ALREADY_EXISTS = 36;
 
 /** One store under test, with the output write its transaction path carries (absent: no transactions). */
 interface Subject<Tx> {
@@ -48,9 +55,9 @@ interface Measurement {
 }
 
 /** Packages the bench knows how to measure, by directory name under packages/. */
-const MEASURED_PACKAGES = new Set(['offsets-redis', 'offsets-postgres', 'offsets-zookeeper']);
+const MEASURED_PACKAGES = new Set(['offsets-checkpoint', 'offsets-kafka', 'offsets-postgres', 'offsets-redis', 'offsets-zookeeper']);
 
-function subjects(): Subject<unknown>[] {
+function subjects(checkpointDirectory: string): Subject<unknown>[] {
   const postgres = new PostgresOffsetStore({ connectionString: services.pgUrl });
   const memory: Subject<InMemoryTransaction> = {
     label: 'InMemoryOffsetStore (baseline)',
@@ -80,10 +87,24 @@ function subjects(): Subject<unknown>[] {
     label: 'ZooKeeperOffsetStore',
     store: new ZooKeeperOffsetStore({ connectionString: services.zkConnect }),
   };
-  return [memory, redis, pg, zookeeper] as Subject<unknown>[];
+  const checkpoint: Subject<unknown> = {
+    label: 'CheckpointOffsetStore',
+    store: new CheckpointOffsetStore({ directory: checkpointDirectory }),
+  };
+  const kafka: Subject<unknown> = {
+    label: 'KafkaOffsetStore (standalone)',
+    // Standalone: its own consumer commits to the group, as a stream's consumer would. Kafka
+    // commits only offsets of partitions that exist, so the topic is created first.
+    store: new KafkaOffsetStore({ brokers: services.kafkaBrokers }),
+    prepare: () =>
+      createTopic(services.kafkaBrokers, TOPIC, PARTITIONS.length).catch((error: unknown) => {
+        if ((error as { cause?: { code?: number } }).cause?.code !== TOPIC_ALREADY_EXISTS) throw error;
+      }),
+  };
+  return [memory, redis, pg, zookeeper, checkpoint, kafka] as Subject<unknown>[];
 }
 
-/** Says, for each packages/offsets-* directory this bench does not measure, why. */
+/** Names any packages/offsets-* directory this bench does not measure yet, so a new store is not silently left out. */
 function reportUnmeasuredPackages(): void {
   // Compiled to bench/dist: the repository root is two levels up.
   const packagesDir = resolve(__dirname, '..', '..', 'packages');
@@ -91,11 +112,8 @@ function reportUnmeasuredPackages(): void {
     if (MEASURED_PACKAGES.has(name)) continue;
     const hasEntry = existsSync(join(packagesDir, name, 'src', 'index.ts'));
     console.log(
-      `skipped @dstream/${name}: ${hasEntry ? 'not yet wired into this benchmark' : 'the package has no source yet (no src/index.ts)'}`,
+      `skipped @dstream/${name}: ${hasEntry ? 'not measured by this benchmark yet' : 'the package has no source yet (no src/index.ts)'}`,
     );
-  }
-  if (!existsSync(join(packagesDir, 'offsets-kafka'))) {
-    console.log('skipped @dstream/offsets-kafka: the package does not exist');
   }
 }
 
@@ -167,7 +185,9 @@ async function main(): Promise<void> {
   reportUnmeasuredPackages();
   const measurements: Measurement[] = [];
   const failures: string[] = [];
-  for (const subject of subjects()) {
+  // A fresh directory per run: the checkpoint store's files start empty and are removed after.
+  const checkpointDirectory = mkdtempSync(join(tmpdir(), 'dstream-bench-checkpoints-'));
+  for (const subject of subjects(checkpointDirectory)) {
     // A store that cannot be reached fails the run, but after the others were measured and shown.
     try {
       measurements.push(...(await measureSubject(subject)));
@@ -175,6 +195,7 @@ async function main(): Promise<void> {
       failures.push(`${subject.label}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+  rmSync(checkpointDirectory, { recursive: true, force: true });
   const baseline = new Map(measurements.filter((m) => m.label.endsWith('(baseline)')).map((m) => [m.path, m]));
   const rows = measurements.map(({ label, path, latenciesMs }) => {
     const p50 = percentile(latenciesMs, 50);

@@ -5,12 +5,13 @@ import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { produce } from '../../packages/core/test/integration/kafka/helpers';
 import { createTopic, requireService, services, uniqueName } from '../../packages/core/test/integration/helpers/services';
+import { readTopic } from '../../packages/offsets-kafka/test/integration/kafkaTestKit';
 
 /**
  * The stores `job.js` can commit to. Redis and PostgreSQL are also where the job counts its
  * effects; ZooKeeper and checkpoint, which cannot carry them, count them in Redis.
  */
-export type CrashStore = 'redis' | 'postgres' | 'zookeeper' | 'checkpoint';
+export type CrashStore = 'redis' | 'postgres' | 'zookeeper' | 'checkpoint' | 'kafka';
 
 /** One crash-restart run: what to produce, how often to kill the job, and how it delivers. */
 export interface CrashTestOptions {
@@ -75,7 +76,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
     }
   }
   await requireService('Kafka', services.kafkaBrokers);
-  const effects = await openEffects(options.store);
+  const effects = await openEffects(options.store, options.delivery);
 
   const run = uniqueName('crash');
   const topic = `dstream-${run}`;
@@ -207,7 +208,19 @@ interface Effects {
   close(run: string): Promise<void>;
 }
 
-async function openEffects(store: CrashStore): Promise<Effects> {
+async function openEffects(store: CrashStore, delivery: CrashTestOptions['delivery']): Promise<Effects> {
+  // Kafka exactly-once writes each record id to the topic `dstream-<run>-effects` in the batch's
+  // transaction: the effects are what a read_committed consumer sees there.
+  if (store === 'kafka' && delivery === 'exactly-once') {
+    return {
+      read: async (run) => {
+        const counts = new Map<string, number>();
+        for (const id of await readTopic(`dstream-${run}-effects`, 1, 'read_committed')) counts.set(id, (counts.get(id) ?? 0) + 1);
+        return counts;
+      },
+      close: async () => undefined,
+    };
+  }
   if (store !== 'postgres') {
     await requireService('Redis', services.redisUrl);
     const client = new Redis(services.redisUrl);

@@ -77,6 +77,23 @@ const backends = {
     const { writeDirectly, close } = redisEffects();
     return { offsetStore: new CheckpointOffsetStore({ directory }), writeDirectly, close };
   },
+  // Exactly-once: the transactional sink writes each id to a topic in the batch's Kafka transaction.
+  // At-least-once: offsets in the consumer group, effects counted in Redis.
+  kafka() {
+    const { KafkaOffsetStore, KafkaTransactionalSink } = require(path.join(root, 'packages/offsets-kafka/dist/index.js'));
+    if (delivery !== 'exactly-once') {
+      const { writeDirectly, close } = redisEffects();
+      return { offsetStore: new KafkaOffsetStore(), writeDirectly, close };
+    }
+    const effectsTopic = `dstream-${run}-effects`;
+    return {
+      // One stable transactional.id per job: a restarted run fences the killed one and aborts its open transaction.
+      offsetStore: new KafkaTransactionalSink({ brokers, transactionalId: `${run}-tx` }),
+      prepare: () => createTopicIfMissing(effectsTopic, 1),
+      writeInTransaction: (tx, ids) => Promise.all(ids.map((id) => tx.send(effectsTopic, null, id))),
+      close: async () => undefined,
+    };
+  },
   postgres() {
     const { Pool } = require('pg');
     const { PostgresOffsetStore } = require(path.join(root, 'packages/offsets-postgres/dist/index.js'));
@@ -96,6 +113,19 @@ const backends = {
   },
 };
 
+/** Creates a topic with replication factor 1 unless it exists. */
+function createTopicIfMissing(name, partitions) {
+  const { AdminClient, CODES } = require('node-rdkafka');
+  const admin = AdminClient.create({ 'bootstrap.servers': brokers });
+  return new Promise((resolve, reject) =>
+    admin.createTopic({ topic: name, num_partitions: partitions, replication_factor: 1 }, 30000, (error) => {
+      admin.disconnect();
+      if (error && error.code !== CODES.ERRORS.ERR_TOPIC_ALREADY_EXISTS) reject(error);
+      else resolve();
+    }),
+  );
+}
+
 function emit(event, fields = {}) {
   process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
 }
@@ -103,7 +133,8 @@ function emit(event, fields = {}) {
 async function main() {
   const backend = backends[storeName];
   if (backend === undefined) throw new Error(`CRASH_STORE ${storeName} is not one of ${Object.keys(backends).join(', ')}`);
-  const { offsetStore, writeInTransaction, writeDirectly, close } = backend();
+  const { offsetStore, writeInTransaction, writeDirectly, close, prepare } = backend();
+  await prepare?.();
   const partitions = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
 
   // SIGTERM from the harness is a graceful stop; SIGKILL is the crash under test.

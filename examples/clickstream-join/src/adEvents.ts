@@ -1,4 +1,4 @@
-import Kafka from 'node-rdkafka';
+import type { ExampleRecord } from '@dstream/example-support';
 
 /** One event of either topic, as JSON in the record's value: the ad shown (impression) or clicked (click). */
 export interface AdEvent {
@@ -54,69 +54,16 @@ export function parseAdEvent(data: Buffer | null): AdEvent {
   return { impressionId: event.impressionId, adId: event.adId };
 }
 
-/** Creates `topic` with `partitions` partitions; an existing topic is fine. */
-export async function createTopic(brokers: string, topic: string, partitions: number): Promise<void> {
-  const admin = Kafka.AdminClient.create({ 'bootstrap.servers': brokers });
-  try {
-    await new Promise<void>((resolve, reject) =>
-      admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 15000, (error) => {
-        // Error code 36: TOPIC_ALREADY_EXISTS.
-        if (error && error.code !== 36) reject(error);
-        else resolve();
-      }),
-    );
-  } finally {
-    admin.disconnect();
-  }
-}
-
 /**
- * Writes `count` impressions to `impressionsTopic` at about `ratePerSecond`, each clicked one
+ * Impressions [0, count) as records for `produce`: each to `impressionsTopic`, each clicked one
  * followed by its click on `clicksTopic`, keyed by ad id so one ad's events stay in order within
- * a partition. Resolves with what was sent once the broker acknowledged every record.
+ * a partition.
  */
-export async function produceAdEvents(
-  brokers: string,
-  impressionsTopic: string,
-  clicksTopic: string,
-  count: number,
-  ratePerSecond: number,
-): Promise<AdTotals> {
-  const producer = new Kafka.HighLevelProducer({
-    'bootstrap.servers': brokers,
-    'enable.idempotence': true,
-    'linger.ms': 5,
-  });
-  await new Promise<void>((resolve, reject) => {
-    producer.once('ready', () => resolve());
-    producer.once('event.error', reject);
-    producer.connect({ timeout: 10000 }, (error) => error && reject(error));
-  });
-  producer.setPollInterval(50);
-  const send = (topic: string, event: AdEvent) =>
-    new Promise<void>((resolve, reject) =>
-      producer.produce(topic, null, Buffer.from(JSON.stringify(event)), event.adId, Date.now(), (error) =>
-        error ? reject(error) : resolve(),
-      ),
-    );
-  const started = Date.now();
-  const pending: Promise<void>[] = [];
-  const sent: AdTotals = { impressions: 0, clicks: 0 };
-  try {
-    for (let i = 0; i < count; i++) {
-      const event: AdEvent = { impressionId: `imp-${i}`, adId: adOf(i) };
-      pending.push(send(impressionsTopic, event));
-      sent.impressions += 1;
-      if (isClicked(i)) {
-        pending.push(send(clicksTopic, event));
-        sent.clicks += 1;
-      }
-      const wait = started + ((i + 1) * 1000) / ratePerSecond - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-    await Promise.all(pending);
-  } finally {
-    await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+export function* adEventRecords(count: number, impressionsTopic: string, clicksTopic: string): Generator<ExampleRecord> {
+  for (let i = 0; i < count; i++) {
+    const event: AdEvent = { impressionId: `imp-${i}`, adId: adOf(i) };
+    const value = JSON.stringify(event);
+    yield { key: event.adId, value, topic: impressionsTopic };
+    if (isClicked(i)) yield { key: event.adId, value, topic: clicksTopic };
   }
-  return sent;
 }

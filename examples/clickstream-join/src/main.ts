@@ -12,7 +12,8 @@
 import path from 'node:path';
 import { ConfigError, InMemoryOffsetStore } from '@dstream/core';
 import type { OffsetRange } from '@dstream/core';
-import { type AdTotals, createTopic, expectedTotals, produceAdEvents } from './adEvents';
+import { brokersFromEnv, createTopic, produce } from '@dstream/example-support';
+import { type AdTotals, adEventRecords, expectedTotals } from './adEvents';
 import { clickThroughJob } from './clickThroughJob';
 
 interface Args {
@@ -55,7 +56,7 @@ const describeRanges = (ranges: readonly OffsetRange[]) =>
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const brokers = process.env.DSTREAM_KAFKA_BROKERS ?? '127.0.0.1:9092';
+  const brokers = brokersFromEnv();
   const run = `${Date.now()}`;
   const impressionsTopic = `impressions-${run}`;
   const clicksTopic = `clicks-${run}`;
@@ -93,8 +94,10 @@ async function main(): Promise<void> {
 
   await job.ssc.start();
   console.log(`producing ${args.impressions} impressions at ${args.rate}/s`);
-  const sent = await produceAdEvents(brokers, impressionsTopic, clicksTopic, args.impressions, args.rate);
-  console.log(`produced ${sent.impressions} impressions and ${sent.clicks} clicks`);
+  // --rate counts impressions; the producer paces impressions and clicks together.
+  const ratePerSecond = (args.rate * (expectedImpressions + expectedClicks)) / expectedImpressions;
+  const sent = await produce(brokers, impressionsTopic, adEventRecords(args.impressions, impressionsTopic, clicksTopic), { ratePerSecond });
+  console.log(`produced ${expectedImpressions} impressions and ${expectedClicks} clicks (${sent} records)`);
 
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), SETTLE_TIMEOUT_MS)));

@@ -5,8 +5,8 @@
  *
  *   node dist/main.js [--records 2000]
  */
+import { brokersFromEnv, committedRecords, createTopic, integerFlag, pgUrlFromEnv, produce, runMain, runUntilCommitted } from '@dstream/example-support';
 import { PostgresOffsetStore } from '@dstream/offsets-postgres';
-import Kafka from 'node-rdkafka';
 import { Client } from 'pg';
 import { balancesJob, CREATE_BALANCES } from './balancesJob';
 
@@ -16,53 +16,26 @@ const PARTITIONS = 3;
 /** Payment `i`: deterministic, so the expected balances can be recomputed. */
 const payment = (i: number) => ({ account: ACCOUNTS[(i * 5) % ACCOUNTS.length], cents: 100 + ((i * 37) % 900) });
 
-async function createTopicAndProduce(brokers: string, topic: string, records: number): Promise<void> {
-  const admin = Kafka.AdminClient.create({ 'bootstrap.servers': brokers });
-  await new Promise<void>((resolve, reject) =>
-    admin.createTopic({ topic, num_partitions: PARTITIONS, replication_factor: 1 }, 15_000, (error) =>
-      error ? reject(error) : resolve(),
-    ),
-  );
-  admin.disconnect();
-  const producer = new Kafka.Producer({ 'bootstrap.servers': brokers, 'enable.idempotence': true });
-  await new Promise<void>((resolve, reject) => producer.connect({ timeout: 10_000 }, (error) => (error ? reject(error) : resolve())));
+/** Payments [0, records) as records spread evenly over the partitions, for `produce`. */
+function* paymentRecords(records: number) {
   for (let i = 0; i < records; i++) {
     const { account, cents } = payment(i);
-    producer.produce(topic, i % PARTITIONS, Buffer.from(`${account},${cents}`));
+    yield { key: null, value: `${account},${cents}`, partition: i % PARTITIONS };
   }
-  await new Promise<void>((resolve, reject) => producer.flush(30_000, (error) => (error ? reject(error) : resolve())));
-  await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
 }
 
-/** Sum of the offsets stored for the topic's partitions: the records committed so far. */
-async function committed(store: PostgresOffsetStore, group: string, topic: string): Promise<number> {
-  const partitions = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
-  const stored = await store.load(group, partitions);
-  return [...stored.values()].reduce((sum, offset) => sum + offset, 0);
-}
-
-async function runUntil(settings: Parameters<typeof balancesJob>[0], store: PostgresOffsetStore, records: number): Promise<void> {
-  const ssc = balancesJob(settings);
-  await ssc.start();
-  while ((await committed(store, settings.group, settings.topic)) < records) {
-    await Promise.race([ssc.awaitTermination(), new Promise((resolve) => setTimeout(resolve, 200))]);
-  }
-  await ssc.stop({ graceful: true });
-}
-
-async function main(): Promise<void> {
-  const flag = process.argv.indexOf('--records');
-  const records = flag < 0 ? 2000 : Number(process.argv[flag + 1]);
-  if (!Number.isInteger(records) || records < 2) throw new Error(`--records must be an integer of at least 2; got ${process.argv[flag + 1]}`);
-  const brokers = process.env.DSTREAM_KAFKA_BROKERS ?? '127.0.0.1:9092';
+runMain(async () => {
+  const records = integerFlag(process.argv.slice(2), '--records', 2000, 2);
+  const brokers = brokersFromEnv();
   const topic = `dstream-balances-${Date.now()}`;
   // Each run keeps its balances in a schema of its own (first on the search_path), so runs never
   // mix; offsets go to the store's default public.dstream_offsets under the run's group.
   const schema = topic.replace(/-/g, '_');
-  const url = new URL(process.env.DSTREAM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/dstream');
+  const url = new URL(pgUrlFromEnv());
   url.searchParams.set('options', `-c search_path=${schema}`);
   const connectionString = url.toString();
   const settings = { brokers, connectionString, topic, group: topic };
+  const partitions = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
 
   const db = new Client({ connectionString });
   await db.connect();
@@ -70,19 +43,20 @@ async function main(): Promise<void> {
   try {
     await db.query(`CREATE SCHEMA ${schema}`);
     await db.query(CREATE_BALANCES);
-    await createTopicAndProduce(brokers, topic, records);
+    await createTopic(brokers, topic, PARTITIONS);
+    await produce(brokers, topic, paymentRecords(records));
     console.log(`produced ${records} payments to ${topic} (${PARTITIONS} partitions); results in schema ${schema}`);
     // A store of our own to watch progress: the one inside the job belongs to its stream.
     await store.connect();
 
-    await runUntil(settings, store, records / 2);
-    console.log(`first context stopped after ${await committed(store, settings.group, topic)} records`);
+    const firstStop = await runUntilCommitted(balancesJob(settings), store, settings.group, partitions, records / 2);
+    console.log(`first context stopped after ${firstStop} records`);
     const inspect = `SELECT partition, next_offset FROM public.dstream_offsets WHERE group_id = '${settings.group}' ORDER BY partition`;
     const { rows: offsets } = await db.query(inspect);
     console.log(`offsets: psql -c "${inspect}" -> ${JSON.stringify(offsets)}`);
 
-    await runUntil(settings, store, records);
-    console.log(`second context resumed from those offsets and stopped after ${await committed(store, settings.group, topic)} records`);
+    await runUntilCommitted(balancesJob(settings), store, settings.group, partitions, records);
+    console.log(`second context resumed from those offsets and stopped after ${await committedRecords(store, settings.group, partitions)} records`);
 
     const expected = new Map<string, number>();
     for (let i = 0; i < records; i++) {
@@ -102,12 +76,4 @@ async function main(): Promise<void> {
     await db.query('DELETE FROM public.dstream_offsets WHERE group_id = $1', [settings.group]).catch(() => undefined);
     await db.end();
   }
-}
-
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    process.exit(1);
-  },
-);
+});

@@ -5,9 +5,9 @@
  *
  *   node dist/main.js [--records 2000]
  */
+import { brokersFromEnv, committedRecords, createTopic, integerFlag, produce, redisUrlFromEnv, runMain, runUntilCommitted } from '@dstream/example-support';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
 import { Redis } from 'ioredis';
-import Kafka from 'node-rdkafka';
 import { countsKey, wordCountJob } from './wordCountJob';
 
 const WORDS = ['stream', 'batch', 'offset', 'redis', 'commit', 'exactly', 'once', 'kafka', 'partition', 'restart'];
@@ -16,47 +16,21 @@ const PARTITIONS = 3;
 /** Sentence `i`: 2 to 5 words, deterministic, so the expected counts can be recomputed. */
 const sentence = (i: number) => Array.from({ length: 2 + (i % 4) }, (_, w) => WORDS[(i * 3 + w * 7) % WORDS.length]).join(' ');
 
-async function createTopicAndProduce(brokers: string, topic: string, records: number): Promise<void> {
-  const admin = Kafka.AdminClient.create({ 'bootstrap.servers': brokers });
-  await new Promise<void>((resolve, reject) =>
-    admin.createTopic({ topic, num_partitions: PARTITIONS, replication_factor: 1 }, 15_000, (error) =>
-      error ? reject(error) : resolve(),
-    ),
-  );
-  admin.disconnect();
-  const producer = new Kafka.Producer({ 'bootstrap.servers': brokers, 'enable.idempotence': true });
-  await new Promise<void>((resolve, reject) => producer.connect({ timeout: 10_000 }, (error) => (error ? reject(error) : resolve())));
-  for (let i = 0; i < records; i++) producer.produce(topic, i % PARTITIONS, Buffer.from(sentence(i)));
-  await new Promise<void>((resolve, reject) => producer.flush(30_000, (error) => (error ? reject(error) : resolve())));
-  await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+/** Sentences [0, records) as records spread evenly over the partitions, for `produce`. */
+function* sentenceRecords(records: number) {
+  for (let i = 0; i < records; i++) yield { key: null, value: sentence(i), partition: i % PARTITIONS };
 }
 
-/** Sum of the offsets stored for the topic's partitions: the records committed so far. */
-async function committed(store: RedisOffsetStore, group: string, topic: string): Promise<number> {
-  const partitions = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
-  const stored = await store.load(group, partitions);
-  return [...stored.values()].reduce((sum, offset) => sum + offset, 0);
-}
-
-async function runUntil(settings: Parameters<typeof wordCountJob>[0], store: RedisOffsetStore, records: number): Promise<void> {
-  const ssc = wordCountJob(settings);
-  await ssc.start();
-  while ((await committed(store, settings.group, settings.topic)) < records) {
-    await Promise.race([ssc.awaitTermination(), new Promise((resolve) => setTimeout(resolve, 200))]);
-  }
-  await ssc.stop({ graceful: true });
-}
-
-async function main(): Promise<void> {
-  const flag = process.argv.indexOf('--records');
-  const records = flag < 0 ? 2000 : Number(process.argv[flag + 1]);
-  if (!Number.isInteger(records) || records < 2) throw new Error(`--records must be an integer of at least 2; got ${process.argv[flag + 1]}`);
-  const brokers = process.env.DSTREAM_KAFKA_BROKERS ?? '127.0.0.1:9092';
-  const redisUrl = process.env.DSTREAM_REDIS_URL ?? 'redis://127.0.0.1:6379';
+runMain(async () => {
+  const records = integerFlag(process.argv.slice(2), '--records', 2000, 2);
+  const brokers = brokersFromEnv();
+  const redisUrl = redisUrlFromEnv();
   const topic = `dstream-redis-offsets-${Date.now()}`;
   const settings = { brokers, redisUrl, topic, group: topic };
+  const partitions = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
 
-  await createTopicAndProduce(brokers, topic, records);
+  await createTopic(brokers, topic, PARTITIONS);
+  await produce(brokers, topic, sentenceRecords(records));
   console.log(`produced ${records} sentences to ${topic} (${PARTITIONS} partitions)`);
 
   // A store of our own to watch progress: the one inside the job belongs to its stream.
@@ -64,12 +38,12 @@ async function main(): Promise<void> {
   await store.connect();
   const redis = new Redis(redisUrl);
   try {
-    await runUntil(settings, store, records / 2);
-    console.log(`first context stopped after ${await committed(store, topic, topic)} records`);
+    const firstStop = await runUntilCommitted(wordCountJob(settings), store, topic, partitions, records / 2);
+    console.log(`first context stopped after ${firstStop} records`);
     console.log(`offsets: redis-cli HGETALL dstream:offsets:${topic}:${topic} -> ${JSON.stringify(await redis.hgetall(`dstream:offsets:${topic}:${topic}`))}`);
 
-    await runUntil(settings, store, records);
-    console.log(`second context resumed from those offsets and stopped after ${await committed(store, topic, topic)} records`);
+    await runUntilCommitted(wordCountJob(settings), store, topic, partitions, records);
+    console.log(`second context resumed from those offsets and stopped after ${await committedRecords(store, topic, partitions)} records`);
 
     const expected = new Map<string, number>();
     for (let i = 0; i < records; i++) for (const word of sentence(i).split(' ')) expected.set(word, (expected.get(word) ?? 0) + 1);
@@ -84,12 +58,4 @@ async function main(): Promise<void> {
     await store.close();
     redis.disconnect();
   }
-}
-
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    process.exit(1);
-  },
-);
+});

@@ -10,7 +10,8 @@
 import path from 'node:path';
 import { CheckpointOffsetStore } from '@dstream/offsets-checkpoint';
 import type { OffsetRange, StoredOffsets } from '@dstream/core';
-import { createTopic, expectedCounts, produceSentences } from './sentences';
+import { brokersFromEnv, createTopic, produce } from '@dstream/example-support';
+import { expectedCounts, sentenceRecords } from './sentences';
 import { BatchReport, wordCountJob } from './wordCountJob';
 
 interface Args {
@@ -52,7 +53,7 @@ function describeStored(stored: StoredOffsets): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const brokers = process.env.DSTREAM_KAFKA_BROKERS ?? '127.0.0.1:9092';
+  const brokers = brokersFromEnv();
   const runDir = process.env.DSTREAM_RUN_DIR ?? path.resolve(__dirname, '../../../.dstream');
   const run = args.forever ? 'forever' : Date.now().toString(36);
   const topic = `dstream-wordcount-${run}`;
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   if (args.forever) {
     // Runs until SIGINT/SIGTERM: the context stops gracefully and commits its last batch, so the
     // next start resumes exactly there.
-    const producing = produceSentences(brokers, topic, Number.MAX_SAFE_INTEGER, args.rate);
+    const producing = produce(brokers, topic, sentenceRecords(Number.MAX_SAFE_INTEGER), { ratePerSecond: args.rate });
     const job = wordCountJob({ brokers, topic, group, offsetStore: new CheckpointOffsetStore({ directory }) });
     job.onBatch((report) => printBatch('job', report));
     await job.ssc.start();
@@ -75,8 +76,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
 
-  const abort = new AbortController();
-  const producing = produceSentences(brokers, topic, args.records, args.rate, abort.signal);
+  const producing = produce(brokers, topic, sentenceRecords(args.records), { ratePerSecond: args.rate });
   console.log(`producing ${args.records} sentences at ${args.rate}/s`);
 
   // Phase 1: run until about half the records are counted, then stop gracefully.

@@ -1,4 +1,4 @@
-import Kafka from 'node-rdkafka';
+import type { ExampleRecord } from '@dstream/example-support';
 
 const WORDS = [
   'stream', 'batch', 'offset', 'kafka', 'partition', 'record', 'window', 'state', 'commit', 'restart',
@@ -22,63 +22,7 @@ export function expectedCounts(count: number): Map<string, number> {
   return counts;
 }
 
-/** Creates `topic` with `partitions` partitions; an existing topic is fine. */
-export async function createTopic(brokers: string, topic: string, partitions: number): Promise<void> {
-  const admin = Kafka.AdminClient.create({ 'bootstrap.servers': brokers });
-  try {
-    await new Promise<void>((resolve, reject) =>
-      admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 15000, (error) => {
-        // Error code 36: TOPIC_ALREADY_EXISTS.
-        if (error && error.code !== 36) reject(error);
-        else resolve();
-      }),
-    );
-  } finally {
-    admin.disconnect();
-  }
-}
-
-/**
- * Writes `count` sentences to `topic` at about `ratePerSecond`, keyed by record number, and
- * resolves once every one is acknowledged by the broker.
- */
-export async function produceSentences(
-  brokers: string,
-  topic: string,
-  count: number,
-  ratePerSecond: number,
-  signal?: AbortSignal,
-): Promise<number> {
-  const producer = new Kafka.HighLevelProducer({
-    'bootstrap.servers': brokers,
-    'enable.idempotence': true,
-    'linger.ms': 5,
-  });
-  await new Promise<void>((resolve, reject) => {
-    producer.once('ready', () => resolve());
-    producer.once('event.error', reject);
-    producer.connect({ timeout: 10000 }, (error) => error && reject(error));
-  });
-  producer.setPollInterval(50);
-  const started = Date.now();
-  const pending: Promise<void>[] = [];
-  let sent = 0;
-  try {
-    for (; sent < count && !signal?.aborted; sent++) {
-      pending.push(
-        new Promise<void>((resolve, reject) =>
-          producer.produce(topic, null, Buffer.from(sentence(sent)), `s${sent}`, Date.now(), (error) =>
-            error ? reject(error) : resolve(),
-          ),
-        ),
-      );
-      const due = started + ((sent + 1) * 1000) / ratePerSecond;
-      const wait = due - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-    await Promise.all(pending);
-  } finally {
-    await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
-  }
-  return sent;
+/** Sentences [0, count) as records keyed by record number, for `produce`. */
+export function* sentenceRecords(count: number): Generator<ExampleRecord> {
+  for (let i = 0; i < count; i++) yield { key: `s${i}`, value: sentence(i) };
 }

@@ -234,6 +234,8 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
       } catch (error) {
         isOpen = false;
         await this.abort(producer);
+        // Fencing shows first as purged records or a failed abort: report the cause, not the symptom.
+        if (this.fatal !== undefined) throw this.fencedError();
         throw error;
       }
     });
@@ -263,16 +265,18 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
   }
 
   private usableProducer(): TransactionalProducer {
-    if (this.fatal !== undefined) {
-      throw new OffsetStoreError(
-        this.name,
-        `the producer of transactional.id ${this.config['transactional.id']} can no longer commit: ${this.fatal.message}. ` +
-          'Another copy of the job with the same transactionalId took over; this one must stop',
-        { cause: this.fatal, retriable: false },
-      );
-    }
+    if (this.fatal !== undefined) throw this.fencedError();
     if (this.producer === undefined) throw new IllegalStateError('KafkaTransactionalSink is not connected');
     return this.producer;
+  }
+
+  private fencedError(): OffsetStoreError {
+    return new OffsetStoreError(
+      this.name,
+      `the producer of transactional.id ${this.config['transactional.id']} can no longer commit: ${this.fatal?.message}. ` +
+        'A newer producer with the same transactionalId fenced it (another copy of the job took over); this one must stop',
+      { cause: this.fatal, retriable: false },
+    );
   }
 
   /** One transaction call; a fatal error (fencing) makes the producer unusable from then on. */

@@ -6,7 +6,7 @@ import {
   StreamingContext,
   silentLogger,
 } from '@dstream/core';
-import type { ConsumerStrategy, DeliverySemantics } from '@dstream/core';
+import type { ConsumerStrategy } from '@dstream/core';
 import { KafkaOffsetStore, KafkaTransactionalSink, type KafkaTransaction } from '@dstream/offsets-kafka';
 import { produce } from '../../../core/test/integration/kafka/helpers';
 import { requireService, services, uniqueName, waitFor } from '../../../core/test/integration/helpers/services';
@@ -24,7 +24,7 @@ function copyJob(settings: {
   transactionalId: string;
   strategy: ConsumerStrategy;
   failAfter?: string;
-  delivery?: DeliverySemantics;
+  producerParams?: Record<string, number>;
 }) {
   const ssc = new StreamingContext({
     appName: uniqueName('kafka-tx'),
@@ -32,12 +32,16 @@ function copyJob(settings: {
     stopOnSignals: false,
     logger: silentLogger,
   });
-  const sink = new KafkaTransactionalSink({ brokers: services.kafkaBrokers, transactionalId: settings.transactionalId });
+  const sink = new KafkaTransactionalSink({
+    brokers: services.kafkaBrokers,
+    transactionalId: settings.transactionalId,
+    producerParams: settings.producerParams,
+  });
   const stream = KafkaUtils.createDirectStream<string | null, string | null>(ssc, {
     kafkaParams: { 'bootstrap.servers': services.kafkaBrokers, 'group.id': settings.group, 'session.timeout.ms': 6000 },
     strategy: settings.strategy,
     offsetStore: sink,
-    delivery: settings.delivery ?? 'exactly-once',
+    delivery: 'exactly-once',
     startingOffsets: 'earliest',
     maxRatePerPartition: 500,
     keyDeserializer: 'string',
@@ -48,7 +52,8 @@ function copyJob(settings: {
   let committedRecords = 0;
   stream.foreachBatch<KafkaTransaction>(async (records, { transaction }) => {
     for (const record of records) {
-      await transaction!.send(settings.output, record.key, record.value);
+      // Not awaited: the sink waits for every acknowledgement before it commits.
+      void transaction!.send(settings.output, record.key, record.value);
       if (record.value === settings.failAfter) throw new Error(`output refused after ${record.value}`);
     }
   });
@@ -84,9 +89,7 @@ describe('KafkaTransactionalSink as the offset store of a direct stream', () => 
     const second = copyJob({ input, output, group, transactionalId, strategy });
     await second.ssc.start();
     try {
-      const offsets = new KafkaOffsetStore({ brokers: services.kafkaBrokers });
-      await waitFor(async () => second.committed() + first.committed() >= 1000, 60_000, 'all 1000 records committed');
-      await offsets.close();
+      await waitFor(() => second.committed() + first.committed() >= 1000, 60_000, 'all 1000 records committed');
     } finally {
       await second.ssc.stop({ graceful: true });
     }
@@ -98,7 +101,7 @@ describe('KafkaTransactionalSink as the offset store of a direct stream', () => 
     expect(everything.length).toBeGreaterThan(committed.length);
     expect(everything).toContain('1:250');
 
-    const stored = await new KafkaOffsetStore({ brokers: services.kafkaBrokers });
+    const stored = new KafkaOffsetStore({ brokers: services.kafkaBrokers });
     await stored.connect();
     try {
       const loaded = await stored.load(group, [0, 1].map((partition) => ({ topic: input, partition })));
@@ -134,6 +137,30 @@ describe('KafkaTransactionalSink as the offset store of a direct stream', () => 
     await expect(termination).rejects.toThrow(/fenced/);
     await usurper.close();
     expect(await readTopic(output, 1, 'read_committed')).toEqual([]);
+  });
+
+  it('sends a batch larger than the client queue in order, waiting for room instead of failing', async () => {
+    const input = uniqueName('tx-in');
+    const output = uniqueName('tx-out');
+    const group = uniqueName('tx-group');
+    await Promise.all([ensureTopic(input, 1), ensureTopic(output, 1)]);
+    await produce(input, [0], 400);
+    const job = copyJob({
+      input,
+      output,
+      group,
+      transactionalId: `${group}-0`,
+      strategy: ConsumerStrategies.Assign([{ topic: input, partition: 0 }]),
+      // About 100 records per batch against a queue of 20: most sends wait for delivery reports.
+      producerParams: { 'queue.buffering.max.messages': 20 },
+    });
+    await job.ssc.start();
+    try {
+      await waitFor(() => job.committed() >= 400, 60_000, 'all 400 records committed');
+    } finally {
+      await job.ssc.stop({ graceful: true });
+    }
+    expect(await readTopic(output, 1)).toEqual(inputValues(1, 400));
   });
 
   it('refuses to connect outside a Kafka direct stream', async () => {

@@ -1,0 +1,13 @@
+/**
+ * @dstream/example-support: what every example repeats. Service addresses from the environment,
+ * topic creation, a paced producer that waits for every delivery report, running a job until its
+ * stored offsets reach a count (and seeing where it resumed), and running a compiled example as a child process.
+ */
+export { brokersFromEnv, redisUrlFromEnv, zkFromEnv, pgUrlFromEnv } from './env';
+export { createTopic } from './createTopic';
+export { produce } from './produce';
+export type { ExampleRecord, ProduceOptions } from './produce';
+export { committedRecords, firstBatchRanges, runUntilCommitted } from './runUntilCommitted';
+export { runMain, integerFlag } from './runMain';
+export { runExample } from './runExample';
+export type { ExampleRun } from './runExample';
