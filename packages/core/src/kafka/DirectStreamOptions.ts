@@ -316,7 +316,8 @@ export function resolveDirectStreamOptions<K, V>(
       'delivery',
       delivery,
       `needs an offset store with transactions, and store "${store.name}" has none`,
-      'Use a transactional store (postgres, redis, zookeeper, kafka, memory), or declare idempotentOutput: true ' +
+      'Use a transactional store (PostgresOffsetStore, RedisOffsetStore, KafkaTransactionalSink, InMemoryOffsetStore), ' +
+        'or declare idempotentOutput: true ' +
         'if writing a batch twice leaves the same result, or choose at-least-once.',
     );
   }
