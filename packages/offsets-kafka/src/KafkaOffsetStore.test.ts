@@ -110,8 +110,10 @@ describe('KafkaOffsetStore bound to a Kafka direct stream', () => {
 });
 
 describe('KafkaOffsetStore options', () => {
-  it('refuses to connect with neither a Kafka direct stream nor brokers', async () => {
-    await expect(new KafkaOffsetStore().connect({})).rejects.toMatchObject({ name: 'ConfigError', option: 'brokers' });
+  it('refuses to connect with neither a Kafka direct stream nor brokers, naming both ways out', async () => {
+    const rejection = new KafkaOffsetStore().connect({});
+    await expect(rejection).rejects.toMatchObject({ name: 'ConfigError', option: 'brokers' });
+    await expect(rejection).rejects.toThrow(/KafkaUtils\.createDirectStream.*new KafkaOffsetStore\(\{ brokers \}\)/);
   });
 
   it.each([

@@ -1,5 +1,4 @@
 import {
-  ConfigError,
   ConsumerStrategies,
   KafkaUtils,
   OffsetRange,
@@ -31,13 +30,6 @@ async function standalone(): Promise<KafkaOffsetStore> {
 describeOffsetStoreContract('KafkaOffsetStore (standalone)', { create: standalone });
 
 describe('KafkaOffsetStore in standalone mode', () => {
-  it('refuses to connect without a Kafka direct stream or brokers, naming both ways out', async () => {
-    const rejection = new KafkaOffsetStore().connect();
-    await expect(rejection).rejects.toBeInstanceOf(ConfigError);
-    await expect(rejection).rejects.toMatchObject({ option: 'brokers' });
-    await expect(rejection).rejects.toThrow(/KafkaUtils\.createDirectStream/);
-  });
-
   it('wraps an unknown topic rejected by the group coordinator in a non-retriable OffsetStoreError', async () => {
     const store = await standalone();
     try {

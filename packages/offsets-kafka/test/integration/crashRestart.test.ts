@@ -5,7 +5,7 @@ const records = Number(process.env.DSTREAM_CRASH_RECORDS ?? 10_000);
 const kills = Number(process.env.DSTREAM_CRASH_KILLS ?? 5);
 const timeoutMs = 180_000 + records * 10;
 
-describe('a Kafka-to-Kafka job killed with SIGKILL and restarted', () => {
+describe('a job keeping its offsets in Kafka, killed with SIGKILL and restarted', () => {
   it('writes every record to the output topic exactly once with the transactional sink', async () => {
     const result = await runCrashTest({ store: 'kafka', delivery: 'exactly-once', records, kills });
 

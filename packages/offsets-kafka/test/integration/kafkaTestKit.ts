@@ -66,10 +66,7 @@ export async function readTopic(
       const messages = await new Promise<Kafka.Message[]>((resolve, reject) =>
         consumer.consume(1000, (error, batch) => (error ? reject(error) : resolve(batch))),
       );
-      for (const message of messages) {
-        atEnd.delete(message.partition);
-        values.push(String(message.value));
-      }
+      for (const message of messages) values.push(String(message.value));
     }
     return values;
   } finally {
