@@ -3,7 +3,8 @@
  * keyed sentences, read to the end by a raw node-rdkafka `consume(n)` loop (the baseline, at a
  * few values of n, the fastest kept) and by the same count as a dstream job
  * (`createDirectStream` → flatMap → map → reduceByKey → foreachBatch) at several batch intervals,
- * all in the same run. Every variant's word totals must equal the producer's, or the run fails.
+ * all in the same run. The jobs' `maxRatePerPartition` is twice the baseline's per-partition rate
+ * (see `main`). Every variant's word totals must equal the producer's, or the run fails.
  *
  * Build (`npx tsc -b bench`), start the services (`scripts/services up`), then
  * `node --expose-gc bench/dist/throughput.js`. `BENCH_RECORDS` overrides the record count.
