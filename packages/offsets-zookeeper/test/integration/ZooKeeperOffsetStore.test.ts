@@ -116,11 +116,20 @@ describe('ZooKeeperOffsetStore on a real ZooKeeper', () => {
 
     // A session ends for good when another connection takes it over with its id and password
     // and closes it: the server then answers the store's reconnect with "session expired".
+    // The store's client reconnects within its spin delay and may take the session back before
+    // the thief's close reaches the server; then the session lives on and the theft is repeated.
     const session = (store as unknown as { client: Client }).client;
-    const expired = new Promise<void>((resolve) => session.once('expired', resolve));
-    const thief = await rawClient({ sessionId: session.getSessionId(), sessionPassword: session.getSessionPassword() });
-    thief.close();
-    await expired;
+    let hasExpired = false;
+    session.once('expired', () => {
+      hasExpired = true;
+    });
+    for (let attempt = 0; attempt < 10 && !hasExpired; attempt++) {
+      const thief = await rawClient({ sessionId: session.getSessionId(), sessionPassword: session.getSessionPassword() });
+      thief.close();
+      const deadline = Date.now() + 3000;
+      while (!hasExpired && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(hasExpired).toBe(true);
 
     await store.commit('expiry', [{ range: OffsetRange.create('orders', 0, 10, 25), expectedOffset: 10 }]);
     expect((await store.load('expiry', [{ topic: 'orders', partition: 0 }])).get('orders:0')).toBe(25);
