@@ -41,6 +41,8 @@ class FakeKafka implements KafkaConsumerClient {
   private onRebalance: ((event: RebalanceEvent) => void) | undefined;
   private pendingEvents: RebalanceEvent[] = [];
   failConnect = false;
+  /** Records one `consume` returns at most, whatever it asks for: a broker's fetch size, in records. */
+  maxPerConsume = Number.POSITIVE_INFINITY;
 
   write(topic: string, partition: number, count: number): void {
     const log = this.log(topic, partition);
@@ -116,7 +118,7 @@ class FakeKafka implements KafkaConsumerClient {
       const partition = Number(partitionText);
       const log = this.log(topic, partition);
       let offset = position;
-      while (offset < log.high && messages.length < maxMessages) {
+      while (offset < log.high && messages.length < Math.min(maxMessages, this.maxPerConsume)) {
         const value = log.records.get(offset);
         if (value !== undefined) {
           messages.push({ topic, partition, offset, key: null, value: Buffer.from(value), timestamp: 0, headers: [] });
@@ -504,6 +506,42 @@ describe('DirectKafkaInputDStream', () => {
     expect(kafka.paused.has('t:0')).toBe(true);
     expect(await runBatch(input, 2000)).toEqual(Array.from({ length: 8 }, (_, i) => `0:${8 + i}`));
     expect(await runBatch(input, 3000)).toEqual(Array.from({ length: 4 }, (_, i) => `0:${16 + i}`));
+  });
+
+  it('completes a batch holding more records of a partition than maxBufferedRecordsPerPartition', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 25);
+    kafka.maxPerConsume = 3;
+    ({ input } = setUp(kafka, {
+      strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }]),
+      maxBufferedRecordsPerPartition: 5,
+      // Without the fix the batch waits for records of a paused partition: fail fast rather than in 2 minutes.
+      fetchTimeoutMs: 2000,
+    }));
+    await input.start();
+    expect(await runBatch(input, 1000)).toEqual(Array.from({ length: 25 }, (_, i) => `0:${i}`));
+  });
+
+  it('bounds only the records read ahead of the batch being taken by maxBufferedRecordsPerPartition', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 100);
+    kafka.maxPerConsume = 3;
+    ({ input } = setUp(kafka, {
+      strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }]),
+      maxBufferedRecordsPerPartition: 5,
+      maxRatePerPartition: 20,
+      fetchTimeoutMs: 2000,
+    }));
+    await input.start();
+    expect(await runBatch(input, 1000)).toHaveLength(20);
+    // Let the fetch loop run on until the read-ahead limit pauses the partition.
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(kafka.paused.has('t:0')).toBe(true);
+    // The loop pauses after the consume that reached the limit, so it may overshoot by one fetch.
+    const readAhead = kafka.positions.get('t:0')! - 20;
+    expect(readAhead).toBeGreaterThanOrEqual(5);
+    expect(readAhead).toBeLessThan(5 + 3);
+    expect(await runBatch(input, 2000)).toEqual(Array.from({ length: 20 }, (_, i) => `0:${20 + i}`));
   });
 
   it('wraps a failing deserializer in a RecordProcessingError naming the record', async () => {

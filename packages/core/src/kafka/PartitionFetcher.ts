@@ -5,7 +5,10 @@ import type { ConsumeResult, KafkaConsumerClient, KafkaMessage } from './KafkaCl
 
 /** Tuning of a `PartitionFetcher`. */
 export interface PartitionFetcherOptions {
-  /** Records kept ahead of the current batch per partition before that partition is paused. */
+  /**
+   * Records kept ahead of the batches being taken, per partition, before that partition is paused.
+   * Records a pending `take` still needs never count: a batch larger than this must complete.
+   */
   readonly maxBufferedPerPartition: number;
   /** Longest `take` waits for a range's records. */
   readonly fetchTimeoutMs: number;
@@ -34,14 +37,22 @@ interface PartitionState {
    */
   seekTo: number | undefined;
   isPaused: boolean;
+  /**
+   * The `until` of the furthest range a `take` is waiting for (or took): records below it are what
+   * a batch needs, records at or above it are read-ahead, the only ones the buffer limit bounds.
+   */
+  neededUntil: number;
+  /** Buffered records at or after `neededUntil`. */
+  readAhead: number;
 }
 
 /**
  * Fetches records of explicitly assigned partitions ahead of the batches that need them, with a
  * loop of non-flowing `consume(n)` calls (which also serves librdkafka's rebalance callbacks).
  * `take(range)` hands out exactly the records in [from, until) of one partition, in offset order;
- * later records stay buffered for the next batch, and a partition whose buffer is full is paused
- * until a batch drains it. A `take` that starts anywhere but where the buffer is seeks first.
+ * later records stay buffered for the next batch, and a partition that has read far enough ahead
+ * of the batches is paused until a batch needs more. A `take` that starts anywhere but where the
+ * buffer is seeks first.
  */
 export class PartitionFetcher {
   private readonly partitions = new Map<string, PartitionState>();
@@ -92,6 +103,8 @@ export class PartitionFetcher {
         readThrough: offset,
         seekTo: undefined,
         isPaused: false,
+        neededUntil: offset,
+        readAhead: 0,
       });
     }
     this.wake();
@@ -119,6 +132,7 @@ export class PartitionFetcher {
     if (state === undefined) return undefined;
     if (range.fromOffset !== state.bufferStart) this.requestSeek(state, range.fromOffset);
     if (range.count === 0) return [];
+    this.need(state, range.untilOffset);
     const deadline = Date.now() + this.options.fetchTimeoutMs;
     for (;;) {
       if (this.failure) throw this.failure;
@@ -139,16 +153,51 @@ export class PartitionFetcher {
       await this.nextPoll(remainingMs);
     }
     // Buffered records are in offset order, so the range is a prefix of the buffer.
-    let end = 0;
-    while (end < state.buffer.length && state.buffer[end].offset < range.untilOffset) end++;
-    const records = state.buffer.slice(0, end);
-    state.buffer = state.buffer.slice(end);
+    const end = firstAtOrAfter(state.buffer, range.untilOffset);
+    let records: KafkaMessage[];
+    if (end === state.buffer.length) {
+      // The common case of a fetcher that kept up: hand the buffer over instead of copying it.
+      records = state.buffer;
+      state.buffer = [];
+    } else {
+      records = state.buffer.slice(0, end);
+      state.buffer = state.buffer.slice(end);
+    }
     state.bufferStart = range.untilOffset;
-    if (state.isPaused && state.buffer.length < this.options.maxBufferedPerPartition) {
+    this.countReadAhead(state);
+    return records;
+  }
+
+  /**
+   * Records that a `take` needs everything below `untilOffset`: those records stop counting as
+   * read-ahead, and a partition paused for a full buffer resumes if it has not read them yet.
+   */
+  private need(state: PartitionState, untilOffset: number): void {
+    if (untilOffset <= state.neededUntil) return;
+    state.neededUntil = untilOffset;
+    this.countReadAhead(state);
+  }
+
+  /** Recounts a partition's read-ahead and pauses or resumes it to keep that under the limit. */
+  private countReadAhead(state: PartitionState): void {
+    state.readAhead = state.buffer.length - firstAtOrAfter(state.buffer, state.neededUntil);
+    this.applyLimit(state);
+  }
+
+  /**
+   * Pauses a partition once its read-ahead reaches the limit, and resumes it when it drops below.
+   * A partition that has not yet read what a pending `take` needs is never paused.
+   */
+  private applyLimit(state: PartitionState): void {
+    const isFull =
+      state.readAhead >= this.options.maxBufferedPerPartition && state.readThrough >= state.neededUntil;
+    if (isFull && !state.isPaused) {
+      this.client.pause([state.partition]);
+      state.isPaused = true;
+    } else if (!isFull && state.isPaused && state.seekTo === undefined) {
       this.client.resume([state.partition]);
       state.isPaused = false;
     }
-    return records;
   }
 
   /**
@@ -162,6 +211,8 @@ export class PartitionFetcher {
     state.bufferStart = offset;
     state.readThrough = offset;
     state.seekTo = offset;
+    state.neededUntil = offset;
+    state.readAhead = 0;
   }
 
   /** Makes the seeks `take` asked for; a failed one is retried before the next `consume`. */
@@ -222,6 +273,7 @@ export class PartitionFetcher {
       if (message.offset < state.readThrough) continue;
       state.buffer.push(message);
       state.readThrough = message.offset + 1;
+      if (message.offset >= state.neededUntil) state.readAhead++;
     }
     for (const end of result.endsReached) {
       const key = topicPartitionKey(end.topic, end.partition);
@@ -232,10 +284,7 @@ export class PartitionFetcher {
       if (end.offset > state.readThrough) state.readThrough = end.offset;
     }
     for (const state of this.partitions.values()) {
-      if (!state.isPaused && state.buffer.length >= this.options.maxBufferedPerPartition) {
-        this.client.pause([state.partition]);
-        state.isPaused = true;
-      }
+      if (state.seekTo === undefined) this.applyLimit(state);
     }
   }
 
@@ -255,4 +304,16 @@ export class PartitionFetcher {
     this.waiters.clear();
     for (const waiter of waiters) waiter();
   }
+}
+
+/** The index of the first buffered record at or after `offset` (buffers are in offset order). */
+function firstAtOrAfter(buffer: readonly KafkaMessage[], offset: number): number {
+  let low = 0;
+  let high = buffer.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (buffer[middle].offset < offset) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
