@@ -1,6 +1,7 @@
 import { RecordProcessingError } from '../errors';
 import { runBatches } from '../testing/runBatches';
 import { FusedNode } from './FusedNode';
+import type { DStream } from './DStream';
 
 interface ConsumerRecord {
   readonly topic: string;
@@ -152,5 +153,85 @@ describe('FusedNode', () => {
     }
     const run = runBatches([[1, 2]], (numbers) => numbers.mapPartitions(broken).map((n) => n));
     await expect(run).rejects.toThrow('mapPartitions threw: half a batch');
+  });
+});
+
+type Lines = DStream<string>;
+
+describe('FusedNode under an aggregation (map-side combine)', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  const lines = [['a b a', 'c b'], [], ['d']];
+  const words = (stream: Lines) => stream.flatMap((line) => line.split(' '));
+  const pairs = (stream: Lines) => words(stream).map((word) => [word, 1] as const);
+
+  it.each([
+    ['reduceByKey', (s: Lines) => pairs(s).reduceByKey((x, y) => x + y), [[['a', 2], ['b', 2], ['c', 1]], [], [['d', 1]]]],
+    ['countByValue', (s: Lines) => words(s).countByValue(), [[['a', 2], ['b', 2], ['c', 1]], [], [['d', 1]]]],
+    ['count', (s: Lines) => words(s).count(), [[5], [0], [1]]],
+    ['reduce', (s: Lines) => words(s).reduce((x, y) => x + y), [['abacb'], [], ['d']]],
+    ['groupByKey', (s: Lines) => pairs(s).groupByKey(), [[['a', [1, 1]], ['b', [1, 1]], ['c', [1]]], [], [['d', [1]]]]],
+  ] as const)('%s folds the records of a fused chain as they are produced, never collecting the chain’s batch', async (_, operation, expected) => {
+    const compute = jest.spyOn(FusedNode.prototype, 'compute');
+    const output = await runBatches(lines, operation as (s: Lines) => DStream<unknown>);
+    expect(output).toEqual(expected);
+    expect(compute).not.toHaveBeenCalled();
+  });
+
+  it('gives an aggregation the same records when another output also reads the fused chain', async () => {
+    const seenByOther: unknown[][] = [];
+    const output = await runBatches(lines, (stream) => {
+      const chain = pairs(stream);
+      chain.foreachBatch(async (records) => void seenByOther.push([...records]));
+      return chain.reduceByKey((x, y) => x + y);
+    });
+    expect(output).toEqual([[['a', 2], ['b', 2], ['c', 1]], [], [['d', 1]]]);
+    expect(seenByOther).toEqual([[['a', 1], ['b', 1], ['a', 1], ['c', 1], ['b', 1]], [], [['d', 1]]]);
+  });
+
+  it('charges a failing reduce function to reduceByKey, not to the flatMap that produced the pair', async () => {
+    const run = runBatches([[record(7, 'x x')]], (events) =>
+      events
+        .flatMap((event) => event.value.split(' '))
+        .map((word) => [word, 1] as const)
+        .reduceByKey(() => {
+          throw new Error('boom');
+        }),
+    );
+    await expect(run).rejects.toMatchObject({ name: 'RecordProcessingError', message: 'reduceByKey threw: boom' });
+  });
+
+  it('names the Kafka record at the head of the chain when a stage of a chain under an aggregation throws', async () => {
+    const run = runBatches([[record(3, 'ok'), record(4, 'bad')]], (events) =>
+      events
+        .map((event) => {
+          if (event.value === 'bad') throw new Error('unparsable');
+          return event.value;
+        })
+        .count(),
+    );
+    await expect(run).rejects.toMatchObject({ offset: 4, message: 'map threw at events-2 offset 4: unparsable' });
+  });
+
+  it('charges a throw from the iterable of a mapPartitions ending the chain to that mapPartitions, and the consumer’s own throw to the aggregation', async () => {
+    const failingIterable = runBatches([['a']], (stream) =>
+      stream
+        .mapPartitions(function* (records) {
+          yield* records;
+          throw new Error('iterator broke');
+        })
+        .count(),
+    );
+    await expect(failingIterable).rejects.toMatchObject({ message: 'mapPartitions threw: iterator broke' });
+    const failingFold = runBatches([['a', 'b']], (stream) =>
+      stream
+        .mapPartitions(function* (records) {
+          yield* records;
+        })
+        .reduce(() => {
+          throw new Error('no fold');
+        }),
+    );
+    await expect(failingFold).rejects.toMatchObject({ message: 'reduce threw: no fold' });
   });
 });

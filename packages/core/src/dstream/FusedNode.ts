@@ -37,6 +37,15 @@ class StageFailure {
   ) {}
 }
 
+/**
+ * What the sink at the end of the chain throws when the consumer an aggregation gave it fails:
+ * carries that error through the stages (which would otherwise charge it to a flatMap) to the
+ * head loop, which rethrows it as is.
+ */
+class ConsumerFailure {
+  constructor(readonly error: unknown) {}
+}
+
 /** A run of record stages, optionally fed by a `mapPartitions` over the previous run's output. */
 interface Segment {
   readonly partition: PartitionStage | undefined;
@@ -83,6 +92,45 @@ export class FusedNode<T> implements DStreamNode<T> {
     for (const segment of this.segments) records = runSegment(segment, records);
     return records as readonly T[];
   }
+
+  /**
+   * Runs the chain over the parent's batch at `time` and hands each output record to `consume` as
+   * it is produced, in the order `compute` would return them, without collecting them: what an
+   * aggregation after the chain folds never outlives the fold (map-side combine). Errors are those
+   * of `compute`; what `consume` throws is rethrown unchanged.
+   */
+  async forEachOutput(time: number, consume: (record: T) => void): Promise<void> {
+    let records: readonly unknown[] = await batchOf(this.parent, time);
+    const last = this.segments.length - 1;
+    for (let index = 0; index < last; index++) records = runSegment(this.segments[index], records);
+    runSegment(this.segments[last], records, (value) => {
+      try {
+        consume(value as T);
+      } catch (error) {
+        throw new ConsumerFailure(error);
+      }
+    });
+  }
+}
+
+/**
+ * Hands each record of `stream`'s batch at `time` to `consume`, in order: how aggregations read
+ * their input. Over a fused chain it runs the chain with `consume` as its last sink
+ * (`FusedNode.forEachOutput`), so the chain's output is never materialized, as Spark combines on
+ * the map side. That bypasses the stream's remembered batch: if another output also reads the
+ * chain, the chain runs once for each (the parent's batch is still computed once), as Spark
+ * recomputes an uncached RDD's narrow lineage for each action. Off the stream's slide there is
+ * no batch and nothing is consumed, as with `batchOf`.
+ */
+export async function forEachRecord<T>(stream: DStream<T>, time: number, consume: (record: T) => void): Promise<void> {
+  const { node } = stream;
+  if (node instanceof FusedNode) {
+    if ((time - stream.context.zeroTimeMs) % stream.slideDurationMs !== 0) return;
+    await (node as FusedNode<T>).forEachOutput(time, consume);
+    return;
+  }
+  const records = await batchOf(stream, time);
+  for (let index = 0; index < records.length; index++) consume(records[index]);
 }
 
 function toSegments(stages: readonly Stage[]): Segment[] {
@@ -102,9 +150,19 @@ function toSegments(stages: readonly Stage[]): Segment[] {
   return segments;
 }
 
-function runSegment(segment: Segment, records: readonly unknown[]): readonly unknown[] {
+/**
+ * Runs one segment over `records`: into a new array that it returns, or, given `end`, into that
+ * sink (and then returns nothing worth reading).
+ */
+function runSegment(segment: Segment, records: readonly unknown[], end?: Sink): readonly unknown[] {
   const output: unknown[] = [];
-  const sink = buildSink(segment.stages, output);
+  const sink = buildSink(
+    segment.stages,
+    end ??
+      ((value) => {
+        output.push(value);
+      }),
+  );
   const { partition } = segment;
   if (partition === undefined) {
     pushAll(records, sink);
@@ -117,7 +175,7 @@ function runSegment(segment: Segment, records: readonly unknown[]): readonly unk
     throw userFunctionError(partition.name, cause);
   }
   if (Array.isArray(produced)) {
-    if (segment.stages.length === 0) return produced;
+    if (segment.stages.length === 0 && end === undefined) return produced;
     pushAll(produced, sink);
   } else {
     pushEach(partition.name, produced, sink);
@@ -131,6 +189,7 @@ function pushAll(records: readonly unknown[], sink: Sink): void {
   try {
     for (; index < records.length; index++) sink(records[index]);
   } catch (error) {
+    if (error instanceof ConsumerFailure) throw error.error;
     throw error instanceof StageFailure ? userFunctionError(error.operator, error.cause, records[index]) : error;
   }
 }
@@ -147,17 +206,16 @@ function pushEach(operator: string, produced: Iterable<unknown>, sink: Sink): vo
       sink(record);
     }
   } catch (error) {
+    if (error instanceof ConsumerFailure) throw error.error;
     throw error instanceof StageFailure
       ? userFunctionError(error.operator, error.cause, current)
       : userFunctionError(operator, error);
   }
 }
 
-/** Chains the stages' sinks back to front, ending in a push onto `output`. */
-function buildSink(stages: readonly RecordStage[], output: unknown[]): Sink {
-  let sink: Sink = (value) => {
-    output.push(value);
-  };
+/** Chains the stages' sinks back to front, ending in `end`. */
+function buildSink(stages: readonly RecordStage[], end: Sink): Sink {
+  let sink = end;
   for (let index = stages.length - 1; index >= 0; index--) {
     const stage = stages[index];
     switch (stage.kind) {
@@ -210,11 +268,12 @@ function filterSink(name: string, fn: (record: unknown) => unknown, next: Sink):
 function flatMapSink(name: string, fn: (record: unknown) => Iterable<unknown>, next: Sink): Sink {
   return (value) => {
     // The user's iterable is consumed while `next` runs, so errors are told apart by type:
-    // a StageFailure comes from downstream, anything else from this stage's function or iterable.
+    // a StageFailure or ConsumerFailure comes from downstream, anything else from this stage's
+    // function or iterable.
     try {
       for (const item of fn(value)) next(item);
     } catch (error) {
-      throw error instanceof StageFailure ? error : new StageFailure(name, error);
+      throw error instanceof StageFailure || error instanceof ConsumerFailure ? error : new StageFailure(name, error);
     }
   };
 }
@@ -240,7 +299,7 @@ function flatMapValuesSink(name: string, fn: (value: unknown) => Iterable<unknow
     try {
       for (const value of fn((pair as readonly [unknown, unknown])[1])) next([key, value]);
     } catch (error) {
-      throw error instanceof StageFailure ? error : new StageFailure(name, error);
+      throw error instanceof StageFailure || error instanceof ConsumerFailure ? error : new StageFailure(name, error);
     }
   };
 }

@@ -10,9 +10,10 @@ import { DirectKafkaInputDStream } from './DirectKafkaInputDStream';
 import type { ConsumerRecord, DirectStreamOptions } from './DirectStreamOptions';
 import type {
   ConsumeResult,
+  FetchedRecord,
   KafkaConsumerClient,
-  KafkaMessage,
   RebalanceEvent,
+  RecordBuilder,
   TopicPartitionOffset,
   WatermarkOffsets,
 } from './KafkaClient';
@@ -37,6 +38,10 @@ class FakeKafka implements KafkaConsumerClient {
   readonly paused = new Set<string>();
   readonly seeks: TopicPartitionOffset[] = [];
   readonly calls: string[] = [];
+  /** Partitions whose bounds were asked of the leader, in order. */
+  readonly queries: string[] = [];
+  /** The bounds each partition's last fetch reported, as librdkafka caches them. */
+  readonly cached = new Map<string, WatermarkOffsets>();
   config: Readonly<Record<string, unknown>> = {};
   private onRebalance: ((event: RebalanceEvent) => void) | undefined;
   private pendingEvents: RebalanceEvent[] = [];
@@ -78,8 +83,12 @@ class FakeKafka implements KafkaConsumerClient {
     return { topics: [...topics].map(([name, partitions]) => ({ name, partitions })) };
   }
   async queryWatermarkOffsets(p: TopicPartition): Promise<WatermarkOffsets> {
+    this.queries.push(`${p.topic}-${p.partition}`);
     const log = this.log(p.topic, p.partition);
     return { low: log.low, high: log.high };
+  }
+  cachedWatermarkOffsets(p: TopicPartition): WatermarkOffsets | undefined {
+    return this.cached.get(topicPartitionKey(p.topic, p.partition));
   }
   async offsetsForTimes(partitions: readonly TopicPartitionOffset[]): Promise<TopicPartitionOffset[]> {
     return partitions.map((p) => ({ ...p, offset: -1 }));
@@ -106,11 +115,11 @@ class FakeKafka implements KafkaConsumerClient {
     this.calls.push(`subscribe ${topics.join(',')}`);
     this.onRebalance = onRebalance;
   }
-  async consume(maxMessages: number): Promise<ConsumeResult> {
+  async consume<R extends FetchedRecord>(maxMessages: number, _timeoutMs: number, build: RecordBuilder<R>): Promise<ConsumeResult<R>> {
     // A turn of the event loop, as the real client's worker thread gives, so the fetch loop never starves timers.
     await new Promise((resolve) => setImmediate(resolve));
     for (const event of this.pendingEvents.splice(0)) this.onRebalance?.(event);
-    const messages: KafkaMessage[] = [];
+    const messages: R[] = [];
     const endsReached: TopicPartitionOffset[] = [];
     for (const [key, position] of this.positions) {
       if (this.paused.has(key)) continue;
@@ -121,11 +130,12 @@ class FakeKafka implements KafkaConsumerClient {
       while (offset < log.high && messages.length < Math.min(maxMessages, this.maxPerConsume)) {
         const value = log.records.get(offset);
         if (value !== undefined) {
-          messages.push({ topic, partition, offset, key: null, value: Buffer.from(value), timestamp: 0, headers: [] });
+          messages.push(build(topic, partition, offset, null, Buffer.from(value), 0, []));
         }
         offset++;
       }
       this.positions.set(key, offset);
+      this.cached.set(key, { low: log.low, high: log.high });
       if (offset === log.high && offset !== position) endsReached.push({ topic, partition, offset });
     }
     return { messages, endsReached };
@@ -217,6 +227,16 @@ function stored(store: InMemoryOffsetStore, ...partitions: number[]) {
     .then((map) => partitions.map((p) => map.get(`t:${p}`)));
 }
 
+/** Waits until the fetch loop fetched every assigned partition up to its log end, as a running consumer soon does. */
+async function fetchedToEnd(kafka: FakeKafka): Promise<void> {
+  const isCaughtUp = () =>
+    [...kafka.positions.keys()].every((key) => {
+      const [topic, partition] = key.split(':');
+      return kafka.cached.get(key)?.high === kafka.log(topic, Number(partition)).high;
+    });
+  while (!isCaughtUp()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 function twoPartitions(records = 5): FakeKafka {
   const kafka = new FakeKafka();
   kafka.write('t', 0, records);
@@ -251,6 +271,7 @@ describe('DirectKafkaInputDStream', () => {
     expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '0:2', '1:0', '1:1', '1:2']);
     expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 3)', 't-1 [0, 3)']);
     kafka.write('t', 1, 2);
+    await fetchedToEnd(kafka);
     expect(await runBatch(input, 2000)).toEqual(['1:3', '1:4']);
     expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [3, 3)', 't-1 [3, 5)']);
     expect(input.recordCount(2000)).toBe(2);
@@ -464,6 +485,7 @@ describe('DirectKafkaInputDStream', () => {
     expect(calls).toBe(2);
     // The next batch's compare-and-set expects the committed end.
     kafka.write('t', 0, 1);
+    await fetchedToEnd(kafka);
     await runBatch(input, 2000);
     expect(await stored(store, 0, 1)).toEqual([3, 2]);
   });
@@ -506,6 +528,51 @@ describe('DirectKafkaInputDStream', () => {
     expect(kafka.paused.has('t:0')).toBe(true);
     expect(await runBatch(input, 2000)).toEqual(Array.from({ length: 8 }, (_, i) => `0:${8 + i}`));
     expect(await runBatch(input, 3000)).toEqual(Array.from({ length: 4 }, (_, i) => `0:${16 + i}`));
+  });
+
+  it('plans from the bounds the fetches cached and asks the leader only for a partition without them', async () => {
+    const kafka = twoPartitions(5);
+    ({ input } = setUp(kafka));
+    await input.start();
+    // Let the fetch loop fetch both partitions, which caches their bounds.
+    await fetchedToEnd(kafka);
+    kafka.queries.length = 0;
+    await input.generate(1000);
+    expect(kafka.queries).toEqual([]);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 5)', 't-1 [0, 5)']);
+    // Partition 1 as if never fetched: its bounds must come from the leader.
+    kafka.write('t', 1, 2);
+    kafka.cached.delete('t:1');
+    await input.generate(2000);
+    expect(kafka.queries).toEqual(['t-1']);
+    expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [5, 5)', 't-1 [5, 7)']);
+  });
+
+  it('asks the leader before failing a partition whose next offset lies outside its cached bounds', async () => {
+    const kafka = twoPartitions(5);
+    ({ input } = setUp(kafka));
+    await input.start();
+    await fetchedToEnd(kafka);
+    await input.generate(1000);
+    // A cache older than what planning already saw (a fetch answered before the last query).
+    kafka.write('t', 0, 3);
+    kafka.cached.set('t:0', { low: 0, high: 2 });
+    kafka.queries.length = 0;
+    await input.generate(2000);
+    expect(kafka.queries).toEqual(['t-0']);
+    expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [5, 8)', 't-1 [5, 5)']);
+  });
+
+  it('sets fetch.wait.max.ms to 100 unless the kafkaParams set it', async () => {
+    const kafka = twoPartitions();
+    ({ input } = setUp(kafka));
+    await input.start();
+    expect(kafka.config['fetch.wait.max.ms']).toBe(100);
+    await input.stop();
+    const other = twoPartitions();
+    ({ input } = setUp(other, { kafkaParams: { 'bootstrap.servers': 'fake:9092', 'group.id': 'g', 'fetch.wait.max.ms': 500 } }));
+    await input.start();
+    expect(other.config['fetch.wait.max.ms']).toBe(500);
   });
 
   it('completes a batch holding more records of a partition than maxBufferedRecordsPerPartition', async () => {

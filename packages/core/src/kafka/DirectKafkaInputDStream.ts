@@ -19,7 +19,7 @@ import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStream
 import {
   createKafkaConsumer,
   KafkaConsumerClient,
-  KafkaMessage,
+  KafkaHeader,
   RebalanceEvent,
   TopicPartitionOffset,
   WatermarkOffsets,
@@ -27,6 +27,19 @@ import {
 import { PartitionFetcher } from './PartitionFetcher';
 import { PIDRateEstimator } from './PIDRateEstimator';
 import { maxMessagesPerPartition, planOffsetRanges, PartitionPosition } from './planOffsetRanges';
+
+/**
+ * Stands in the fetch buffer for a record whose key or value could not be deserialized: the
+ * failure surfaces only if a batch reads that offset, as it would have if deserialized then.
+ */
+class UndeserializableRecord {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: number,
+    readonly error: Error,
+  ) {}
+}
 
 /** What one batch reads, fixed when it is generated. */
 interface PlannedBatch {
@@ -62,7 +75,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   readonly name: string;
   readonly dependencies: readonly DStream<unknown>[] = [];
   private client: KafkaConsumerClient | undefined;
-  private fetcher: PartitionFetcher | undefined;
+  private fetcher: PartitionFetcher<ConsumerRecord<K, V> | UndeserializableRecord> | undefined;
   /**
    * Partitions this member owns, each with a token that changes on every assignment, so a batch
    * planned before a revoke can tell that a partition is no longer its to commit.
@@ -123,6 +136,10 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     this.isStarted = true;
     const { options } = this;
     const client = this.createConsumer({
+      // librdkafka's default (500 ms) holds an empty fetch that long at the broker; a query of the
+      // log end made meanwhile (reconciliation, a partition never fetched) waits behind it, and
+      // a fresh record waits for it to return. A user's setting wins.
+      'fetch.wait.max.ms': 100,
       ...options.kafkaParams,
       'enable.auto.commit': false,
       'enable.auto.offset.store': false,
@@ -141,6 +158,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         for (const partition of topic.partitions) this.knownAtStart.add(topicPartitionKey(topic.name, partition));
       }
       this.fetcher = new PartitionFetcher(client, {
+        build: (topic, partition, offset, key, value, timestamp, headers) =>
+          this.toRecord(topic, partition, offset, key, value, timestamp, headers),
         maxBufferedPerPartition: options.maxBufferedRecordsPerPartition,
         fetchTimeoutMs: options.fetchTimeoutMs,
         logger: options.logger,
@@ -349,18 +368,29 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       tokens.set(key, token);
       partitions.push(parseKey(key));
     }
-    const bounds = await Promise.all(partitions.map((p) => this.watermarks(p)));
     const positions: PartitionPosition[] = [];
-    partitions.forEach((p, index) => {
+    for (const p of partitions) {
       const key = topicPartitionKey(p.topic, p.partition);
-      // A rebalance during the queries above may have moved the partition: plan it next time.
-      if (this.owned.get(key) !== tokens.get(key)) {
-        tokens.delete(key);
-        return;
+      // Plan from the bounds librdkafka cached from its last fetch of the partition: reading them
+      // blocks nothing. Querying the leader instead takes a threadpool thread for as long as the
+      // consumer's fetch in flight (up to fetch.wait.max.ms), and one query per partition at once
+      // starves the fetch loop's consume() of threads. A stale cache (a paused partition) only
+      // makes the batch smaller. Only the leader decides that an offset is out of range, so a
+      // cache that does not contain `next` is confirmed by a query, as is a partition never fetched.
+      const next = this.current.get(key)!;
+      let bounds = this.consumer.cachedWatermarkOffsets(p);
+      if (bounds === undefined || next < bounds.low || next > bounds.high) {
+        // One at a time: the queries would otherwise take all of libuv's threads together.
+        bounds = await this.watermarks(p);
+        // A rebalance during the query may have moved the partition: plan it next time.
+        if (this.owned.get(key) !== tokens.get(key)) {
+          tokens.delete(key);
+          continue;
+        }
       }
-      const from = this.checkInRange(p, this.current.get(key)!, bounds[index], 'next');
-      positions.push({ ...p, fromOffset: from, latestOffset: bounds[index].high });
-    });
+      const from = this.checkInRange(p, this.current.get(key)!, bounds, 'next');
+      positions.push({ ...p, fromOffset: from, latestOffset: bounds.high });
+    }
     const { backpressure, maxRatePerPartition, minRatePerPartition } = this.options;
     const streamRate = this.estimator ? (this.estimator.latestRateLimit ?? backpressure.initialRate) : undefined;
     const caps = maxMessagesPerPartition(
@@ -396,30 +426,46 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         this.owned.get(range.key) === batch.tokens.get(range.key) ? fetcher.take(range) : Promise.resolve(undefined),
       ),
     );
-    const records: ConsumerRecord<K, V>[] = [];
-    for (const messages of fetched) {
-      // undefined: the partition was revoked before its records were read; its range is not committed.
-      for (const message of messages ?? []) records.push(this.deserialize(message));
+    // undefined: the partition was revoked before its records were read; its range is not committed.
+    const taken = fetched.filter((records) => records !== undefined);
+    // One partition (or one with records) hands its array over as is; otherwise one copy, no spreads.
+    const records = taken.length === 1 ? taken[0] : ([] as (ConsumerRecord<K, V> | UndeserializableRecord)[]).concat(...taken);
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index];
+      if (record instanceof UndeserializableRecord) throw record.error;
     }
     batch.numRecords = records.length;
-    return records;
+    return records as ConsumerRecord<K, V>[];
   }
 
-  private deserialize(message: KafkaMessage): ConsumerRecord<K, V> {
+  /**
+   * Builds a fetched record, deserialized, straight from the client's fields (one object per
+   * record). Runs in the fetch loop, which must not throw: a failing deserializer yields an
+   * `UndeserializableRecord` that fails the batch reading it. A record dropped by a seek and
+   * fetched again is deserialized again.
+   */
+  private toRecord(
+    topic: string,
+    partition: number,
+    offset: number,
+    rawKey: Buffer | null,
+    rawValue: Buffer | null,
+    timestamp: number,
+    headers: readonly KafkaHeader[],
+  ): ConsumerRecord<K, V> | UndeserializableRecord {
     const { keyDeserializer, valueDeserializer } = this.options;
     let key: K;
     let value: V;
     try {
-      key = keyDeserializer(message.key);
+      key = keyDeserializer(rawKey);
     } catch (error) {
-      throw userFunctionError('keyDeserializer', error, message);
+      return new UndeserializableRecord(topic, partition, offset, userFunctionError('keyDeserializer', error, { topic, partition, offset }));
     }
     try {
-      value = valueDeserializer(message.value);
+      value = valueDeserializer(rawValue);
     } catch (error) {
-      throw userFunctionError('valueDeserializer', error, message);
+      return new UndeserializableRecord(topic, partition, offset, userFunctionError('valueDeserializer', error, { topic, partition, offset }));
     }
-    const { topic, partition, offset, timestamp, headers } = message;
     return { topic, partition, offset, key, value, timestamp, headers };
   }
 

@@ -18,21 +18,31 @@ export interface KafkaHeader {
   readonly value: Buffer;
 }
 
-/** A record as fetched, before deserialization. */
-export interface KafkaMessage {
+/** Where a fetched record sits in the log: all a record built by a `RecordBuilder` must keep. */
+export interface FetchedRecord {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  /** Create or log-append time in ms since the epoch; -1 when the broker sent none. */
-  readonly timestamp: number;
-  readonly headers: readonly KafkaHeader[];
 }
 
+/**
+ * Builds the caller's record from one fetched record's fields (`timestamp`: create or log-append
+ * time in ms since the epoch, -1 when the broker sent none). The adapter calls it once per record
+ * and makes no object of its own, so a record costs one allocation, not two. It must not throw.
+ */
+export type RecordBuilder<R extends FetchedRecord> = (
+  topic: string,
+  partition: number,
+  offset: number,
+  key: Buffer | null,
+  value: Buffer | null,
+  timestamp: number,
+  headers: readonly KafkaHeader[],
+) => R;
+
 /** What one `consume` call returned: records, and partitions found at their log end (with that offset). */
-export interface ConsumeResult {
-  readonly messages: readonly KafkaMessage[];
+export interface ConsumeResult<R extends FetchedRecord> {
+  readonly messages: readonly R[];
   readonly endsReached: readonly TopicPartitionOffset[];
 }
 
@@ -66,8 +76,18 @@ export interface KafkaConsumerClient {
   connect(timeoutMs: number): Promise<void>;
   /** Metadata for all topics of the cluster. */
   getMetadata(timeoutMs: number): Promise<ClusterMetadata>;
-  /** Asks the partition leader for the log's current bounds. */
+  /**
+   * Asks the partition leader for the log's current bounds. A blocking call on a libuv threadpool
+   * thread that waits behind the consumer's in-flight fetch: prefer `cachedWatermarkOffsets`.
+   */
   queryWatermarkOffsets(partition: TopicPartition, timeoutMs: number): Promise<WatermarkOffsets>;
+  /**
+   * The log's bounds as the last fetch response for the partition reported them, without asking
+   * the broker; undefined until a fetch of the partition returned. Stale by up to one fetch (and
+   * frozen while the partition is paused): the log may have grown since, never shrunk below it
+   * unless truncated.
+   */
+  cachedWatermarkOffsets(partition: TopicPartition): WatermarkOffsets | undefined;
   /** For each partition (offset = a timestamp in ms), the first offset whose record time is at or after it; -1: none. */
   offsetsForTimes(partitions: readonly TopicPartitionOffset[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
   /** Replaces the assignment; fetching starts at the given offsets. */
@@ -85,8 +105,11 @@ export interface KafkaConsumerClient {
    * does not assign on its own: `onRebalance` must answer each event with assign/unassign.
    */
   subscribe(topics: ReadonlyArray<string | RegExp>, onRebalance: (event: RebalanceEvent) => void): void;
-  /** Waits up to `timeoutMs` for up to `maxMessages` records of the assigned, unpaused partitions. */
-  consume(maxMessages: number, timeoutMs: number): Promise<ConsumeResult>;
+  /**
+   * Waits up to `timeoutMs` for up to `maxMessages` records of the assigned, unpaused partitions,
+   * each made by `build`.
+   */
+  consume<R extends FetchedRecord>(maxMessages: number, timeoutMs: number, build: RecordBuilder<R>): Promise<ConsumeResult<R>>;
   /** Stops fetching these partitions until `resume`. */
   pause(partitions: readonly TopicPartition[]): void;
   resume(partitions: readonly TopicPartition[]): void;
@@ -237,23 +260,36 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number, onTimeout: () =>
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function toMessage(message: Kafka.Message): KafkaMessage {
-  const headers: KafkaHeader[] = [];
-  for (const header of message.headers ?? []) {
+/** Shared by every record without headers, the common case: no array per record. */
+const NO_HEADERS: readonly KafkaHeader[] = Object.freeze([]);
+
+/** Builds each message's record with `build`, in place of the library's message objects. */
+function toRecords<R extends FetchedRecord>(messages: readonly Kafka.Message[], build: RecordBuilder<R>): R[] {
+  const records = new Array<R>(messages.length);
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index];
+    const key = message.key === undefined || message.key === null ? null : message.key;
+    records[index] = build(
+      message.topic,
+      message.partition,
+      message.offset,
+      typeof key === 'string' ? Buffer.from(key) : key,
+      message.value ?? null,
+      message.timestamp ?? -1,
+      message.headers === undefined || message.headers.length === 0 ? NO_HEADERS : toHeaders(message.headers),
+    );
+  }
+  return records;
+}
+
+function toHeaders(headers: readonly Kafka.MessageHeader[]): KafkaHeader[] {
+  const result: KafkaHeader[] = [];
+  for (const header of headers) {
     for (const [key, value] of Object.entries(header)) {
-      headers.push({ key, value: Buffer.isBuffer(value) ? value : Buffer.from(value) });
+      result.push({ key, value: Buffer.isBuffer(value) ? value : Buffer.from(value) });
     }
   }
-  const key = message.key === undefined || message.key === null ? null : message.key;
-  return {
-    topic: message.topic,
-    partition: message.partition,
-    offset: message.offset,
-    key: typeof key === 'string' ? Buffer.from(key) : key,
-    value: message.value ?? null,
-    timestamp: message.timestamp ?? -1,
-    headers,
-  };
+  return result;
 }
 
 /**
@@ -327,6 +363,20 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
     ).then(({ lowOffset, highOffset }) => ({ low: lowOffset, high: highOffset }));
   }
 
+  cachedWatermarkOffsets({ topic, partition }: TopicPartition): WatermarkOffsets | undefined {
+    let cached: Kafka.WatermarkOffsets;
+    try {
+      cached = this.consumer.getWatermarkOffsets(topic, partition);
+    } catch {
+      // librdkafka throws when it holds no bounds for the partition (not fetched yet, or not
+      // assigned): the same answer as the -1001 sentinel, "ask the leader".
+      return undefined;
+    }
+    const { lowOffset, highOffset } = cached;
+    if (lowOffset === OFFSET_INVALID || highOffset === OFFSET_INVALID || lowOffset < 0 || highOffset < 0) return undefined;
+    return { low: lowOffset, high: highOffset };
+  }
+
   offsetsForTimes(partitions: readonly TopicPartitionOffset[], timeoutMs: number): Promise<TopicPartitionOffset[]> {
     return callback<Kafka.TopicPartitionOffset[]>('look up offsets for a timestamp', (done) =>
       this.consumer.offsetsForTimes(partitions.map((p) => ({ ...p })), timeoutMs, done),
@@ -358,7 +408,7 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
     wrapSync('subscribe', () => this.consumer.subscribe(topics.map(toSubscription)));
   }
 
-  consume(maxMessages: number, timeoutMs: number): Promise<ConsumeResult> {
+  consume<R extends FetchedRecord>(maxMessages: number, timeoutMs: number, build: RecordBuilder<R>): Promise<ConsumeResult<R>> {
     const endsReached: TopicPartitionOffset[] = [];
     const onEnd = ({ topic, partition, offset }: Kafka.EofEvent) => endsReached.push({ topic, partition, offset });
     this.consumer.setDefaultConsumeTimeout(timeoutMs);
@@ -366,7 +416,7 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
     // around one call sees exactly that call's events.
     this.consumer.on('partition.eof', onEnd);
     return callback<Kafka.Message[]>('consume records', (done) => this.consumer.consume(maxMessages, done))
-      .then((messages) => ({ messages: messages.map(toMessage), endsReached }))
+      .then((messages) => ({ messages: toRecords(messages, build), endsReached }))
       .finally(() => this.consumer.removeListener('partition.eof', onEnd));
   }
 

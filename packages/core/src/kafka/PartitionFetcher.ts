@@ -1,10 +1,12 @@
 import { KafkaError } from '../errors';
 import { OffsetRange, TopicPartition, topicPartitionKey } from '../offsets/OffsetRange';
 import type { Logger } from '../util/Logger';
-import type { ConsumeResult, KafkaConsumerClient, KafkaMessage } from './KafkaClient';
+import type { ConsumeResult, FetchedRecord, KafkaConsumerClient, RecordBuilder } from './KafkaClient';
 
-/** Tuning of a `PartitionFetcher`. */
-export interface PartitionFetcherOptions {
+/** Tuning of a `PartitionFetcher`, and how it makes its records. */
+export interface PartitionFetcherOptions<R extends FetchedRecord> {
+  /** Makes each fetched record (e.g. deserialized) as the client hands it over; must not throw. */
+  readonly build: RecordBuilder<R>;
   /**
    * Records kept ahead of the batches being taken, per partition, before that partition is paused.
    * Records a pending `take` still needs never count: a batch larger than this must complete.
@@ -20,10 +22,10 @@ export interface PartitionFetcherOptions {
 }
 
 /** One assigned partition's read state. */
-interface PartitionState {
+interface PartitionState<R extends FetchedRecord> {
   readonly partition: TopicPartition;
   /** Fetched records at or after `bufferStart`, in offset order. */
-  buffer: KafkaMessage[];
+  buffer: R[];
   /** The offset the buffer starts at: everything before it was handed out or skipped. */
   bufferStart: number;
   /**
@@ -54,8 +56,8 @@ interface PartitionState {
  * of the batches is paused until a batch needs more. A `take` that starts anywhere but where the
  * buffer is seeks first.
  */
-export class PartitionFetcher {
-  private readonly partitions = new Map<string, PartitionState>();
+export class PartitionFetcher<R extends FetchedRecord> {
+  private readonly partitions = new Map<string, PartitionState<R>>();
   private readonly waiters = new Set<() => void>();
   private loop: Promise<void> | undefined;
   private isRunning = false;
@@ -65,7 +67,7 @@ export class PartitionFetcher {
 
   constructor(
     private readonly client: KafkaConsumerClient,
-    private readonly options: PartitionFetcherOptions,
+    private readonly options: PartitionFetcherOptions<R>,
   ) {
     this.pollBatchSize = options.pollBatchSize ?? 1000;
     this.pollTimeoutMs = options.pollTimeoutMs ?? 100;
@@ -126,7 +128,7 @@ export class PartitionFetcher {
    * Resolves `undefined` if the partition is removed meanwhile (revoked in a rebalance). Rejects
    * with a retriable `KafkaError` after `fetchTimeoutMs`, or with the consume loop's failure.
    */
-  async take(range: OffsetRange): Promise<KafkaMessage[] | undefined> {
+  async take(range: OffsetRange): Promise<R[] | undefined> {
     const key = range.key;
     let state = this.partitions.get(key);
     if (state === undefined) return undefined;
@@ -154,7 +156,7 @@ export class PartitionFetcher {
     }
     // Buffered records are in offset order, so the range is a prefix of the buffer.
     const end = firstAtOrAfter(state.buffer, range.untilOffset);
-    let records: KafkaMessage[];
+    let records: R[];
     if (end === state.buffer.length) {
       // The common case of a fetcher that kept up: hand the buffer over instead of copying it.
       records = state.buffer;
@@ -172,14 +174,14 @@ export class PartitionFetcher {
    * Records that a `take` needs everything below `untilOffset`: those records stop counting as
    * read-ahead, and a partition paused for a full buffer resumes if it has not read them yet.
    */
-  private need(state: PartitionState, untilOffset: number): void {
+  private need(state: PartitionState<R>, untilOffset: number): void {
     if (untilOffset <= state.neededUntil) return;
     state.neededUntil = untilOffset;
     this.countReadAhead(state);
   }
 
   /** Recounts a partition's read-ahead and pauses or resumes it to keep that under the limit. */
-  private countReadAhead(state: PartitionState): void {
+  private countReadAhead(state: PartitionState<R>): void {
     state.readAhead = state.buffer.length - firstAtOrAfter(state.buffer, state.neededUntil);
     this.applyLimit(state);
   }
@@ -188,7 +190,7 @@ export class PartitionFetcher {
    * Pauses a partition once its read-ahead reaches the limit, and resumes it when it drops below.
    * A partition that has not yet read what a pending `take` needs is never paused.
    */
-  private applyLimit(state: PartitionState): void {
+  private applyLimit(state: PartitionState<R>): void {
     const isFull =
       state.readAhead >= this.options.maxBufferedPerPartition && state.readThrough >= state.neededUntil;
     if (isFull && !state.isPaused) {
@@ -205,7 +207,7 @@ export class PartitionFetcher {
    * seek itself happens in the fetch loop between two `consume` calls: a seek while a `consume`
    * runs could let that call return records from either position.
    */
-  private requestSeek(state: PartitionState, offset: number): void {
+  private requestSeek(state: PartitionState<R>, offset: number): void {
     this.options.logger.debug(`seeking ${state.partition.topic}-${state.partition.partition} to ${offset}`);
     state.buffer = [];
     state.bufferStart = offset;
@@ -240,9 +242,9 @@ export class PartitionFetcher {
   private async run(): Promise<void> {
     while (this.isRunning) {
       await this.seekPending();
-      let result: ConsumeResult;
+      let result: ConsumeResult<R>;
       try {
-        result = await this.client.consume(this.pollBatchSize, this.pollTimeoutMs);
+        result = await this.client.consume(this.pollBatchSize, this.pollTimeoutMs, this.options.build);
       } catch (error) {
         const kafkaError = error as KafkaError;
         if (kafkaError.isFatal) {
@@ -264,7 +266,7 @@ export class PartitionFetcher {
   }
 
   /** Files a consume result into the partitions' buffers. */
-  private accept(result: ConsumeResult): void {
+  private accept(result: ConsumeResult<R>): void {
     for (const message of result.messages) {
       const key = topicPartitionKey(message.topic, message.partition);
       const state = this.partitions.get(key);
@@ -307,7 +309,7 @@ export class PartitionFetcher {
 }
 
 /** The index of the first buffered record at or after `offset` (buffers are in offset order). */
-function firstAtOrAfter(buffer: readonly KafkaMessage[], offset: number): number {
+function firstAtOrAfter(buffer: readonly FetchedRecord[], offset: number): number {
   let low = 0;
   let high = buffer.length;
   while (low < high) {

@@ -1,11 +1,18 @@
 import { DStream } from '../DStream';
-import { batchOf } from '../batchOf';
+import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 
 /** `source.count()`: one record per batch, the number of records in it (0 for an empty batch). */
 export function count<T>(source: DStream<T>): DStream<number> {
   return new DStream(
     source.context,
-    derivedNode<number>('count', [source], async (time) => [(await batchOf(source, time)).length]),
+    derivedNode<number>('count', [source], async (time) => {
+      // Counted as the records are produced: a fused chain's output is never gathered into an array.
+      let counted = 0;
+      await forEachRecord(source, time, () => {
+        counted++;
+      });
+      return [counted];
+    }),
   );
 }

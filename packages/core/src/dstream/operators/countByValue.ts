@@ -1,5 +1,5 @@
 import { DStream } from '../DStream';
-import { batchOf } from '../batchOf';
+import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 
 /** `source.countByValue()`: one `[value, count]` per distinct value of the batch, in first-seen order. */
@@ -8,7 +8,8 @@ export function countByValue<T>(source: DStream<T>): DStream<[T, number]> {
     source.context,
     derivedNode<[T, number]>('countByValue', [source], async (time) => {
       const counts = new Map<T, number>();
-      for (const record of await batchOf(source, time)) counts.set(record, (counts.get(record) ?? 0) + 1);
+      // Counted as the records are produced (map-side combine), never gathered into one array.
+      await forEachRecord(source, time, (record) => counts.set(record, (counts.get(record) ?? 0) + 1));
       return [...counts];
     }),
   );

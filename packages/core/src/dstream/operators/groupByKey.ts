@@ -1,22 +1,23 @@
 import { DStream } from '../DStream';
-import { batchOf } from '../batchOf';
+import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 
-/** Groups pairs by key with `Map` semantics: the values of each key in batch order, keys in first-seen order. */
-export function groupPairs<K, V>(pairs: readonly (readonly [K, V])[]): Map<K, V[]> {
-  const groups = new Map<K, V[]>();
-  for (const [key, value] of pairs) {
-    const values = groups.get(key);
-    if (values === undefined) groups.set(key, [value]);
-    else values.push(value);
-  }
-  return groups;
+/** Adds one pair's value to its key's group: values in batch order, keys in first-seen order (`Map` semantics). */
+function addToGroup<K, V>(groups: Map<K, V[]>, pair: readonly [K, V]): void {
+  const values = groups.get(pair[0]);
+  if (values === undefined) groups.set(pair[0], [pair[1]]);
+  else values.push(pair[1]);
 }
 
 /** `source.groupByKey()`: one `[key, values]` per key of the batch, in first-seen key order. */
 export function groupByKey<K, V>(source: DStream<readonly [K, V]>): DStream<[K, V[]]> {
   return new DStream(
     source.context,
-    derivedNode<[K, V[]]>('groupByKey', [source], async (time) => [...groupPairs(await batchOf(source, time))]),
+    derivedNode<[K, V[]]>('groupByKey', [source], async (time) => {
+      const groups = new Map<K, V[]>();
+      // Grouped as the pairs are produced: only the values outlive the chain, not the pairs.
+      await forEachRecord(source, time, (pair) => addToGroup(groups, pair));
+      return [...groups];
+    }),
   );
 }

@@ -1,5 +1,5 @@
 import { DStream } from '../DStream';
-import { batchOf } from '../batchOf';
+import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 import { requireFunction } from '../requireFunction';
 import { userFunctionError } from '../userFunctionError';
@@ -10,16 +10,22 @@ export function reduce<T>(source: DStream<T>, fn: (accumulated: T, record: T) =>
   return new DStream(
     source.context,
     derivedNode<T>('reduce', [source], async (time) => {
-      const records = await batchOf(source, time);
-      if (records.length === 0) return [];
-      let accumulated = records[0];
-      let index = 1;
-      try {
-        for (; index < records.length; index++) accumulated = fn(accumulated, records[index]);
-      } catch (cause) {
-        throw userFunctionError('reduce', cause, records[index]);
-      }
-      return [accumulated];
+      let isEmpty = true;
+      let accumulated: T | undefined;
+      // Folded as the records are produced (map-side combine), never gathered into one array.
+      await forEachRecord(source, time, (record) => {
+        if (isEmpty) {
+          isEmpty = false;
+          accumulated = record;
+          return;
+        }
+        try {
+          accumulated = fn(accumulated as T, record);
+        } catch (cause) {
+          throw userFunctionError('reduce', cause, record);
+        }
+      });
+      return isEmpty ? [] : [accumulated as T];
     }),
   );
 }

@@ -1,5 +1,5 @@
 import { DStream } from '../DStream';
-import { batchOf } from '../batchOf';
+import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 import { requireFunction } from '../requireFunction';
 import { userFunctionError } from '../userFunctionError';
@@ -32,20 +32,26 @@ export function reduceByKey<K, V>(
   return new DStream(
     source.context,
     derivedNode<[K, WidenLiteral<V>]>('reduceByKey', [source], async (time) => {
-      const records = await batchOf(source, time);
-      // Every V is a WidenLiteral<V>: widening only forgets which literal a value was.
-      const pairs = records as readonly (readonly [K, WidenLiteral<V>])[];
       const reduced = new Map<K, WidenLiteral<V>>();
-      let index = 0;
-      try {
-        for (; index < pairs.length; index++) {
-          const [key, value] = pairs[index];
-          // `has`, not `get() === undefined`: undefined is a legitimate reduced value.
-          reduced.set(key, reduced.has(key) ? fn(reduced.get(key) as WidenLiteral<V>, value) : value);
+      // Folded as the pairs are produced (map-side combine): a pair dies young instead of waiting
+      // in an array the size of the batch. Every V is a WidenLiteral<V>: widening only forgets
+      // which literal a value was.
+      await forEachRecord(source as DStream<readonly [K, WidenLiteral<V>]>, time, (pair) => {
+        const key = pair[0];
+        const accumulated = reduced.get(key);
+        // `has` only after a miss: undefined is a legitimate reduced value.
+        if (accumulated === undefined && !reduced.has(key)) {
+          reduced.set(key, pair[1]);
+          return;
         }
-      } catch (cause) {
-        throw userFunctionError('reduceByKey', cause, records[index]);
-      }
+        let next: WidenLiteral<V>;
+        try {
+          next = fn(accumulated as WidenLiteral<V>, pair[1]);
+        } catch (cause) {
+          throw userFunctionError('reduceByKey', cause, pair);
+        }
+        reduced.set(key, next);
+      });
       return [...reduced];
     }),
   );

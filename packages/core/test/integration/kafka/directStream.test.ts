@@ -153,6 +153,28 @@ describe('direct stream over assigned partitions', () => {
     expect((error as Error).message).toContain('2000 ms');
   });
 
+  it('completes a first batch holding more records of a partition than the default buffer limit', async () => {
+    const topic = uniqueName('big-batch');
+    await createTopic(topic, 1);
+    await produce(topic, [0], 25_000);
+    const { ssc, batches } = streamingJob(
+      { strategy: ConsumerStrategies.Assign([{ topic, partition: 0 }]), startingOffsets: 'earliest' },
+      { batchIntervalMs: 1000 },
+    );
+    await ssc.start();
+    try {
+      await waitFor(() => valuesOf(batches).length >= 25_000, 60_000, 'all 25,000 records');
+    } finally {
+      await ssc.stop({ graceful: true });
+    }
+    // No rate limit: the first batch is planned up to the log end, 2.5 times the default
+    // maxBufferedRecordsPerPartition (10,000), and must still complete.
+    const first = batches.find((batch) => batch.records.length > 0)!;
+    expect(first.ranges.map(String)).toEqual([`${topic}-0 [0, 25000)`]);
+    expect(first.records).toHaveLength(25_000);
+    expectTiling(batches);
+  });
+
   it('bounds every range by maxRatePerPartition times the batch interval', async () => {
     const topic = uniqueName('max-rate');
     await createTopic(topic, 1);
