@@ -4,7 +4,7 @@
 // runs one.
 const fs = require('node:fs');
 const path = require('node:path');
-const { root, install, build, servicesUp, servicesEnv, run } = require('./prepare');
+const { root, install, build, servicesUp, run } = require('./prepare');
 
 const BENCHMARKS = ['operators', 'throughput', 'commit-latency'];
 
@@ -16,12 +16,11 @@ try {
   install();
   build();
   servicesUp();
-  const env = { ...process.env, ...servicesEnv() };
-  for (const name of wanted.length > 0 ? wanted : BENCHMARKS) {
+    for (const name of wanted.length > 0 ? wanted : BENCHMARKS) {
     const script = path.join(root, 'bench', 'dist', `${name}.js`);
     if (!fs.existsSync(script)) throw new Error(`bench/dist/${name}.js is missing: bench/${name}.ts did not build`);
     console.log(`\n== bench: ${name} ==`);
-    run('node', ['--expose-gc', script], { env });
+    run('node', ['--expose-gc', script]);
   }
 } catch (error) {
   console.error(`npm run bench: ${error.message}`);

@@ -76,15 +76,4 @@ function servicesUp() {
   run('bash', [path.join(root, 'scripts', 'services'), 'up']);
 }
 
-/** Reads `scripts/services env` into an object of the variables tests and examples read. */
-function servicesEnv() {
-  const result = spawnSync('bash', [path.join(root, 'scripts', 'services'), 'env'], { cwd: root, encoding: 'utf8' });
-  const env = {};
-  for (const line of (result.stdout || '').split('\n')) {
-    const match = /^(?:export\s+)?([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (match) env[match[1]] = match[2].replace(/^['"]|['"]$/g, '');
-  }
-  return env;
-}
-
-module.exports = { root, run, install, build, servicesUp, servicesEnv };
+module.exports = { root, run, install, build, servicesUp };

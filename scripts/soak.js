@@ -2,7 +2,7 @@
 // `npm run soak`: the long crash-restart proof. Every store's crash test with 100,000 records and
 // 10 SIGKILLs (override with DSTREAM_CRASH_RECORDS / DSTREAM_CRASH_KILLS). `npm test` runs the
 // same tests with 10,000 records and 5 kills.
-const { install, build, servicesUp, servicesEnv, run } = require('./prepare');
+const { install, build, servicesUp, run } = require('./prepare');
 
 try {
   install();
@@ -10,7 +10,6 @@ try {
   servicesUp();
   const env = {
     ...process.env,
-    ...servicesEnv(),
     DSTREAM_CRASH_RECORDS: process.env.DSTREAM_CRASH_RECORDS ?? '100000',
     DSTREAM_CRASH_KILLS: process.env.DSTREAM_CRASH_KILLS ?? '10',
   };

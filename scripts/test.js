@@ -5,7 +5,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { root, run, install, build, servicesUp, servicesEnv } = require('./prepare');
+const { root, run, install, build, servicesUp } = require('./prepare');
 
 const started = Date.now();
 try {
@@ -13,13 +13,15 @@ try {
   build();
   // ts-jest only transpiles; this type-checks every test, example and benchmark too.
   run('npx', ['tsc', '-p', 'tsconfig.test.json']);
+  // Tests read the services' addresses from DSTREAM_* when set, else the loopback defaults that
+  // `scripts/services up` serves. They are not exported here: a DSTREAM_* variable tells
+  // `scripts/services` that a service is external, and tests that restart a local server need it local.
   servicesUp();
 } catch (error) {
   console.error(`npm test: ${error.message}`);
   process.exit(error.exitCode ?? 1);
 }
 
-const env = { ...process.env, ...servicesEnv() };
 const reports = path.join(root, '.dstream');
 fs.mkdirSync(reports, { recursive: true });
 const extra = process.argv.slice(2);
@@ -39,7 +41,7 @@ for (const project of projects) {
   const result = spawnSync(
     'npx',
     ['jest', '--selectProjects', project.name, ...project.args, '--json', `--outputFile=${outputFile}`, ...extra],
-    { cwd: root, stdio: 'inherit', env },
+    { cwd: root, stdio: 'inherit' },
   );
   if (result.status !== 0) exitCode = result.status || 1;
   try {
