@@ -1,10 +1,48 @@
 // Smoke tests for the real services the integration suite runs against (`scripts/services up`).
 // A service that is not reachable fails its tests: in CI a missing service is never a skip.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import Redis from 'ioredis';
 import { KafkaConsumer, Producer, type LibrdKafkaError, type Message } from 'node-rdkafka';
 import { createClient, CreateMode, Exception, type Stat } from 'node-zookeeper-client';
 import { Client as PgClient } from 'pg';
 import { createTopic, requireService, services, uniqueName, waitFor } from './helpers/services';
+
+describe('scripts/services', () => {
+  const script = path.resolve(__dirname, '../../../../scripts/services');
+  const services = (...args: string[]) => spawnSync('bash', [script, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+  it('refuses an unknown command with one line naming it and the usage, and exits non-zero', () => {
+    const result = services('restart');
+    expect(result.status).not.toBe(0);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/unknown command 'restart'.*up \| down \| status \| env/)]);
+  });
+
+  it('refuses an unknown service name in one line naming the services it knows', () => {
+    const result = services('up', 'kafak');
+    expect(result.status).not.toBe(0);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('kafak');
+    expect(result.stderr).toContain('kafka');
+  });
+
+  it('reports every service as up, with its address, once `up` has run', () => {
+    const result = services('status');
+    expect(result.status).toBe(0);
+    for (const name of ['kafka', 'zookeeper', 'redis', 'postgres']) {
+      expect(result.stdout).toMatch(new RegExp(`^${name}\\s+up\\b.*127\\.0\\.0\\.1:\\d+`, 'm'));
+    }
+  });
+
+  it('prints the variables the tests read', () => {
+    const result = services('env');
+    expect(result.status).toBe(0);
+    for (const name of ['DSTREAM_KAFKA_BROKERS', 'DSTREAM_ZK', 'DSTREAM_REDIS_URL', 'DSTREAM_PG_URL']) {
+      expect(result.stdout).toMatch(new RegExp(`^export ${name}=\\S+$`, 'm'));
+    }
+  });
+});
 
 describe('Kafka', () => {
   beforeAll(() => requireService('Kafka', services.kafkaBrokers));
