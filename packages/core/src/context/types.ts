@@ -66,5 +66,7 @@ export interface StreamingContextLike {
   assertCanAddOperation(operation: string): void;
   /** Adds an output operation to the graph; only outputs cause computation. */
   registerOutput(output: OutputOperation): void;
+  /** Resolves when the context stops; rejects with the error that stopped it, if one did. */
+  awaitTermination(): Promise<void>;
 }
 

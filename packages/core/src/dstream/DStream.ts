@@ -392,8 +392,9 @@ export class DStream<T> {
    * for RxJS code. Emission is synchronous when the batch's outputs run: the batch does not wait
    * for asynchronous work a subscriber starts, so its offsets may commit first (use `foreachBatch`
    * when results must be durable before the commit). Batches that run while nobody subscribes are
-   * not replayed. The Observable never completes on its own: end the subscription when the
-   * context stops (`takeUntil`).
+   * not replayed. The Observable completes once the context has stopped, after the last batch,
+   * and errors with the error that stopped the context (a failed batch, an input that failed to
+   * start or stop), as `awaitTermination()` rejects.
    *
    * @example
    * counts.batches$().pipe(rxMap((batch) => batch.records.length)).subscribe(console.log);
