@@ -34,6 +34,8 @@ const context: StreamingContextLike = {
   registerInput: () => undefined,
   assertCanAddOperation: () => undefined,
   registerOutput: () => undefined,
+  // The bench never stops a context: termination is a promise that never settles.
+  awaitTermination: () => new Promise<void>(() => undefined),
 };
 
 const source = new DStream<Event>(context, {

@@ -6,20 +6,22 @@
  *
  *   node dist/main.js [--records 2000]
  */
-import { brokersFromEnv, committedRecords, createTopic, integerFlag, produce, runMain, runUntilCommitted } from '@dstream/example-support';
+import {
+  brokersFromEnv,
+  committedRecords,
+  createTopic,
+  expectedWordCounts,
+  integerFlag,
+  produce,
+  runMain,
+  runUntilCommitted,
+  sentenceRecords,
+} from '@dstream/example-support';
 import { KafkaOffsetStore } from '@dstream/offsets-kafka';
 import { wordCountJob } from './wordCountJob';
 
 const WORDS = ['stream', 'batch', 'offset', 'group', 'commit', 'lag', 'once', 'kafka', 'partition', 'restart'];
 const PARTITIONS = 3;
-
-/** Sentence `i`: 2 to 5 words, deterministic, so the expected counts can be recomputed. */
-const sentence = (i: number) => Array.from({ length: 2 + (i % 4) }, (_, w) => WORDS[(i * 3 + w * 7) % WORDS.length]).join(' ');
-
-/** Sentences [0, records) as records spread evenly over the partitions, for `produce`. */
-function* sentenceRecords(records: number) {
-  for (let i = 0; i < records; i++) yield { key: null, value: sentence(i), partition: i % PARTITIONS };
-}
 
 runMain(async () => {
   const records = integerFlag(process.argv.slice(2), '--records', 2000, 2);
@@ -29,7 +31,7 @@ runMain(async () => {
   const partitions = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
 
   await createTopic(brokers, topic, PARTITIONS);
-  await produce(brokers, topic, sentenceRecords(records));
+  await produce(brokers, topic, sentenceRecords(WORDS, records, PARTITIONS));
   console.log(`produced ${records} sentences to ${topic} (${PARTITIONS} partitions)`);
 
   // The job's output, standing in for a real sink: running totals over both contexts.
@@ -50,8 +52,7 @@ runMain(async () => {
     await runUntilCommitted(wordCountJob({ brokers, topic, group, output }), store, group, partitions, records);
     console.log(`second context resumed from the group's offsets and stopped after ${await committedRecords(store, group, partitions)} records`);
 
-    const expected = new Map<string, number>();
-    for (let i = 0; i < records; i++) for (const word of sentence(i).split(' ')) expected.set(word, (expected.get(word) ?? 0) + 1);
+    const expected = expectedWordCounts(WORDS, records);
     console.log(`counts: ${JSON.stringify(Object.fromEntries(totals))}`);
     const wrong = [...expected].filter(([word, n]) => totals.get(word) !== n);
     if (wrong.length > 0 || totals.size !== expected.size) {

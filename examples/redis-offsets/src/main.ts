@@ -5,21 +5,24 @@
  *
  *   node dist/main.js [--records 2000]
  */
-import { brokersFromEnv, committedRecords, createTopic, integerFlag, produce, redisUrlFromEnv, runMain, runUntilCommitted } from '@dstream/example-support';
+import {
+  brokersFromEnv,
+  committedRecords,
+  createTopic,
+  expectedWordCounts,
+  integerFlag,
+  produce,
+  redisUrlFromEnv,
+  runMain,
+  runUntilCommitted,
+  sentenceRecords,
+} from '@dstream/example-support';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
 import { Redis } from 'ioredis';
 import { countsKey, wordCountJob } from './wordCountJob';
 
 const WORDS = ['stream', 'batch', 'offset', 'redis', 'commit', 'exactly', 'once', 'kafka', 'partition', 'restart'];
 const PARTITIONS = 3;
-
-/** Sentence `i`: 2 to 5 words, deterministic, so the expected counts can be recomputed. */
-const sentence = (i: number) => Array.from({ length: 2 + (i % 4) }, (_, w) => WORDS[(i * 3 + w * 7) % WORDS.length]).join(' ');
-
-/** Sentences [0, records) as records spread evenly over the partitions, for `produce`. */
-function* sentenceRecords(records: number) {
-  for (let i = 0; i < records; i++) yield { key: null, value: sentence(i), partition: i % PARTITIONS };
-}
 
 runMain(async () => {
   const records = integerFlag(process.argv.slice(2), '--records', 2000, 2);
@@ -30,7 +33,7 @@ runMain(async () => {
   const partitions = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
 
   await createTopic(brokers, topic, PARTITIONS);
-  await produce(brokers, topic, sentenceRecords(records));
+  await produce(brokers, topic, sentenceRecords(WORDS, records, PARTITIONS));
   console.log(`produced ${records} sentences to ${topic} (${PARTITIONS} partitions)`);
 
   // A store of our own to watch progress: the one inside the job belongs to its stream.
@@ -45,8 +48,7 @@ runMain(async () => {
     await runUntilCommitted(wordCountJob(settings), store, topic, partitions, records);
     console.log(`second context resumed from those offsets and stopped after ${await committedRecords(store, topic, partitions)} records`);
 
-    const expected = new Map<string, number>();
-    for (let i = 0; i < records; i++) for (const word of sentence(i).split(' ')) expected.set(word, (expected.get(word) ?? 0) + 1);
+    const expected = expectedWordCounts(WORDS, records);
     const counts = await redis.hgetall(countsKey(topic));
     console.log(`counts: redis-cli HGETALL ${countsKey(topic)} -> ${JSON.stringify(counts)}`);
     const wrong = [...expected].filter(([word, n]) => Number(counts[word]) !== n);

@@ -1,7 +1,8 @@
 /**
  * @dstream/example-support: what every example repeats. Service addresses from the environment,
  * topic creation, a paced producer that waits for every delivery report, running a job until its
- * stored offsets reach a count (and seeing where it resumed), and running a compiled example as a child process.
+ * stored offsets reach a count (and seeing where it resumed), running a compiled example as a child process, and
+ * deterministic sentences whose word counts can be recomputed.
  */
 export { brokersFromEnv, redisUrlFromEnv, zkFromEnv, pgUrlFromEnv } from './env';
 export { createTopic } from './createTopic';
@@ -10,4 +11,5 @@ export type { ExampleRecord, ProduceOptions } from './produce';
 export { committedRecords, firstBatchRanges, runUntilCommitted } from './runUntilCommitted';
 export { runMain, integerFlag } from './runMain';
 export { runExample } from './runExample';
+export { expectedWordCounts, sentence, sentenceRecords } from './sentences';
 export type { ExampleRun } from './runExample';

@@ -394,7 +394,8 @@ export class DStream<T> {
    * when results must be durable before the commit). Batches that run while nobody subscribes are
    * not replayed. The Observable completes once the context has stopped, after the last batch,
    * and errors with the error that stopped the context (a failed batch, an input that failed to
-   * start or stop), as `awaitTermination()` rejects.
+   * start or stop), as `awaitTermination()` rejects; give `subscribe` an error handler, or RxJS
+   * reports that error as unhandled.
    *
    * @example
    * counts.batches$().pipe(rxMap((batch) => batch.records.length)).subscribe(console.log);

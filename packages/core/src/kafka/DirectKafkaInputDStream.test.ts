@@ -177,6 +177,7 @@ function setUp(kafka: FakeKafka, options: Options = {}) {
     registerInput: (input) => void inputs.push(input),
     assertCanAddOperation: () => undefined,
     registerOutput: () => undefined,
+    // These tests drive the input directly and never stop a context.
     awaitTermination: () => new Promise<void>(() => undefined),
   };
   const store = (options.offsetStore as InMemoryOffsetStore | undefined) ?? new InMemoryOffsetStore();

@@ -68,7 +68,7 @@ describe('batches$', () => {
 
   it('errors with the error of an input that failed to start', async () => {
     const failure = new Error('broker unreachable');
-    const ssc = new StreamingContext({ appName: 'batches$', batchIntervalMs: 1000, stopOnSignals: false, logger: silentLogger });
+    const ssc = newContext();
     ssc.registerInput(new RecordingInput('kafka', { start: () => Promise.reject(failure) }));
     const errors: unknown[] = [];
     queueStream<number>(ssc, [])
@@ -80,7 +80,7 @@ describe('batches$', () => {
   });
 
   it('completes when the context is stopped before it started', async () => {
-    const ssc = new StreamingContext({ appName: 'batches$', batchIntervalMs: 1000, stopOnSignals: false, logger: silentLogger });
+    const ssc = newContext();
     let isComplete = false;
     queueStream<number>(ssc, [[1]])
       .batches$()
@@ -90,3 +90,7 @@ describe('batches$', () => {
     expect(isComplete).toBe(true);
   });
 });
+
+function newContext(): StreamingContext {
+  return new StreamingContext({ appName: 'batches$', batchIntervalMs: 1000, stopOnSignals: false, logger: silentLogger });
+}
