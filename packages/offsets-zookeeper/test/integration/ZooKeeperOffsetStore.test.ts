@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { AddressInfo, connect, createServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { OffsetRange, OffsetStoreError, StaleOffsetError } from '@dstream/core';
@@ -44,6 +45,48 @@ function putData(client: Client, path: string, value: string): Promise<void> {
       error ? reject(error) : client.setData(path, Buffer.from(value), (e) => (e ? reject(e) : resolve())),
     ),
   );
+}
+
+/** A TCP proxy to `target` on a free loopback port whose connections a test can cut and allow again. */
+async function startProxy(target: string) {
+  const [host, port] = target.split(',')[0]!.split(':');
+  const sockets = new Set<Socket>();
+  let isOpen = true;
+  const server = createServer((downstream) => {
+    if (!isOpen) {
+      downstream.destroy();
+      return;
+    }
+    const upstream = connect(Number(port), host);
+    const drop = () => {
+      downstream.destroy();
+      upstream.destroy();
+      sockets.delete(downstream);
+      sockets.delete(upstream);
+    };
+    for (const socket of [downstream, upstream]) {
+      sockets.add(socket);
+      socket.on('error', drop).on('close', drop);
+    }
+    downstream.pipe(upstream).pipe(downstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const cut = () => {
+    isOpen = false;
+    for (const socket of sockets) socket.destroy();
+  };
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    cut,
+    restore: () => {
+      isOpen = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        cut();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 describeOffsetStoreContract('ZooKeeperOffsetStore', {
@@ -111,27 +154,30 @@ describe('ZooKeeperOffsetStore on a real ZooKeeper', () => {
   });
 
   it('opens a new session and goes on committing after its session expired', async () => {
-    const store = await open();
+    // The store reaches ZooKeeper through a proxy this test can cut, so its client cannot take the
+    // session back while another connection ends it: the store's reconnect then finds it expired.
+    const proxy = await startProxy(ZK);
+    opened.push(proxy);
+    const store = new ZooKeeperOffsetStore({ connectionString: proxy.address, root: ROOT, sessionTimeoutMs: 6000, connectTimeoutMs: 20_000 });
+    opened.push(store);
+    await store.connect();
     await store.commit('expiry', [{ range: OffsetRange.create('orders', 0, 0, 10), expectedOffset: null }]);
 
-    // A session ends for good when another connection takes it over with its id and password
-    // and closes it: the server then answers the store's reconnect with "session expired".
-    // The store's client reconnects within its spin delay and may take the session back before
-    // the thief's close reaches the server; then the session lives on and the theft is repeated.
     const session = (store as unknown as { client: Client }).client;
-    let hasExpired = false;
-    session.once('expired', () => {
-      hasExpired = true;
-    });
-    for (let attempt = 0; attempt < 10 && !hasExpired; attempt++) {
-      const thief = await rawClient({ sessionId: session.getSessionId(), sessionPassword: session.getSessionPassword() });
+    const expired = new Promise<void>((resolve) => session.once('expired', () => resolve()));
+    proxy.cut();
+    // node-zookeeper-client accepts an existing session's id and password, untyped.
+    const stolen: Record<string, unknown> = { sessionId: session.getSessionId(), sessionPassword: session.getSessionPassword() };
+    const thief = await raw(stolen);
+    await new Promise<void>((resolve) => {
+      thief.once('disconnected', () => resolve());
       thief.close();
-      const deadline = Date.now() + 3000;
-      while (!hasExpired && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(hasExpired).toBe(true);
+    });
+    proxy.restore();
+    await expired;
 
     await store.commit('expiry', [{ range: OffsetRange.create('orders', 0, 10, 25), expectedOffset: 10 }]);
+    expect((store as unknown as { client: Client }).client).not.toBe(session);
     expect((await store.load('expiry', [{ topic: 'orders', partition: 0 }])).get('orders:0')).toBe(25);
   });
 
