@@ -1,27 +1,42 @@
 import { InMemoryOffsetStore, KafkaUtils, OffsetRange, StreamingContext, silentLogger } from '@dstream/core';
 import type { ConsumerRecord, DirectStreamOptions } from '@dstream/core';
-import { createKafkaAdmin, createKafkaProducer } from '../../../src/kafka/KafkaClient';
-import { services, uniqueName } from '../helpers/services';
+import { AdminClient, Producer } from 'node-rdkafka';
+import { services, uniqueName, waitFor } from '../helpers/services';
 
 /** Sends `count` records to each listed partition, with values `<partition>:<n>` (n from `startAt`), and waits for every ack. */
 export async function produce(topic: string, partitions: readonly number[], count: number, startAt = 0): Promise<void> {
-  const producer = createKafkaProducer(services.kafkaBrokers);
-  await producer.connect(10_000);
+  const producer = new Producer({ 'bootstrap.servers': services.kafkaBrokers, dr_cb: true, 'linger.ms': 5 });
+  let acknowledged = 0;
+  let failure: Error | undefined;
+  producer.on('delivery-report', (error) => {
+    if (error) failure ??= new Error(`producing to ${topic} failed: ${error.message}`);
+    acknowledged += 1;
+  });
+  await new Promise<void>((resolve, reject) =>
+    producer.connect({ timeout: 10_000 }, (error) => (error ? reject(new Error(`connecting a producer failed: ${error.message}`)) : resolve())),
+  );
+  producer.setPollInterval(10);
   try {
-    const records = partitions.flatMap((partition) =>
-      Array.from({ length: count }, (_, i) => ({ topic, partition, value: `${partition}:${startAt + i}` })),
-    );
-    await producer.send(records, 30_000);
+    for (const partition of partitions) {
+      for (let i = 0; i < count; i++) producer.produce(topic, partition, Buffer.from(`${partition}:${startAt + i}`));
+    }
+    const expected = partitions.length * count;
+    await waitFor(() => acknowledged === expected || failure !== undefined, 30_000, `acks for ${expected} records to ${topic}`);
+    if (failure) throw failure;
   } finally {
-    await producer.disconnect();
+    await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
   }
 }
 
 /** Raises a topic's partition count. */
 export async function addPartitions(topic: string, totalPartitions: number): Promise<void> {
-  const admin = createKafkaAdmin(services.kafkaBrokers);
+  const admin = AdminClient.create({ 'bootstrap.servers': services.kafkaBrokers });
   try {
-    await admin.createPartitions(topic, totalPartitions, 15_000);
+    await new Promise<void>((resolve, reject) =>
+      admin.createPartitions(topic, totalPartitions, 15_000, (error) =>
+        error ? reject(new Error(`adding partitions to ${topic} failed: ${error.message}`)) : resolve(),
+      ),
+    );
   } finally {
     admin.disconnect();
   }
