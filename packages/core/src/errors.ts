@@ -1,31 +1,77 @@
 /**
  * The one error hierarchy of dstream. Retry logic reads only `retriable`; every subclass carries
- * the context a reader needs to act (the option, the partition, the store, the batch).
+ * the context a reader needs to act (the option, the partition, the store, the batch). Messages
+ * pass through the redaction rule (`util/redact.ts`), so no error prints a credential.
  */
+import { isSecretOption, markRedacted, REDACTED, redact, redactText } from './util/redact';
 
-/** Base class of every error dstream raises. `retriable` says whether trying again may succeed. */
+/**
+ * Base class of every error dstream raises. `retriable` says whether trying again may succeed.
+ * The message is redacted (URL user-info, secret `key=value` pairs); a driver's error given as
+ * `cause` should be passed through `driverError` first, as every store does.
+ */
 export class DStreamError extends Error {
   readonly retriable: boolean;
 
   constructor(message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactText(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.retriable = options.retriable ?? false;
+    markRedacted(this);
   }
 }
 
 /**
  * A configuration value broke a rule. Raised before any connection or other side effect.
- * The message states the option, the value received and the fix.
+ * The message states the option, the value received and the fix. A secret option's value
+ * (`kafkaParams["sasl.password"]`, see `isSecretKey`) is never echoed: message and `value` show
+ * `***`; any other value is shown and kept redacted (`redact`: URL user-info, nested passwords).
  */
 export class ConfigError extends DStreamError {
   readonly option: string;
+  /** The rejected value, redacted. */
   readonly value: unknown;
 
   constructor(option: string, value: unknown, rule: string, fix: string) {
-    super(`${option} ${rule}; got ${describeValue(value)}. ${fix}`);
+    const shown = isSecretOption(option) && value !== undefined ? REDACTED : redact(value);
+    super(`${option} ${rule}; got ${shown === REDACTED ? REDACTED : describeValue(shown)}. ${fix}`);
     this.option = option;
-    this.value = value;
+    this.value = shown;
+  }
+}
+
+/**
+ * A server refused the credentials or the permissions of the client: wrong password, unknown
+ * user, a SASL mechanism or TLS handshake the server does not accept, an ACL that denies the
+ * command. Raised as soon as the server says so, never retriable (the same credentials fail the
+ * same way). Names the service, the address and the user, never the secret.
+ *
+ * @example
+ * try { await store.connect(); } catch (error) {
+ *   if (error instanceof AuthenticationError) console.error(`fix the credentials of ${error.user}@${error.address}`);
+ * }
+ */
+export class AuthenticationError extends DStreamError {
+  /** `kafka`, `redis`, `postgres`, `zookeeper`. */
+  readonly service: string;
+  /** host:port (or broker list) of the server that refused. */
+  readonly address: string;
+  /** The user the client presented, when it presented one. */
+  readonly user: string | undefined;
+
+  constructor(
+    service: string,
+    address: string,
+    user: string | undefined,
+    reason: string,
+    fix: string,
+    options: { cause?: unknown } = {},
+  ) {
+    const who = user === undefined || user === '' ? 'the client' : `user ${JSON.stringify(user)}`;
+    super(`${service} at ${address} refused ${who}: ${reason}. ${fix}`, { retriable: false, cause: options.cause });
+    this.service = service;
+    this.address = address;
+    this.user = user === '' ? undefined : user;
   }
 }
 

@@ -7,6 +7,7 @@
 export {
   DStreamError,
   ConfigError,
+  AuthenticationError,
   IllegalStateError,
   OffsetStoreError,
   StaleOffsetError,
@@ -58,6 +59,7 @@ export type { Clock } from './util/Clock';
 export { consoleLogger, silentLogger } from './util/Logger';
 export type { Logger } from './util/Logger';
 export { retry } from './util/retry';
+export { REDACTED, isSecretKey, redact, redactText, driverError, redactedView } from './util/redact';
 export type { RetryOptions } from './util/retry';
 
 // kafka
@@ -77,4 +79,4 @@ export { PIDRateEstimator } from './kafka/PIDRateEstimator';
 export type { PIDRateEstimatorOptions } from './kafka/PIDRateEstimator';
 
 // offsets-kafka: wraps librdkafka errors the same way the direct stream does
-export { toKafkaError } from './kafka/KafkaClient';
+export { toKafkaError, kafkaAuthenticationFailure } from './kafka/KafkaClient';

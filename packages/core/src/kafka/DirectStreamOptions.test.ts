@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { ConfigError } from '../errors';
 import { InMemoryOffsetStore } from '../offsets/InMemoryOffsetStore';
 import { ConsumerStrategies } from './ConsumerStrategies';
@@ -40,8 +41,37 @@ describe('resolveDirectStreamOptions', () => {
 
   it('names the nearest librdkafka property for an unknown one', () => {
     const error = errorOf({ kafkaParams: { ...valid.kafkaParams, 'sesion.timeout.ms': 6000 } });
-    expect(error.option).toBe('kafkaParams["sesion.timeout.ms"]');
+    expect(error.option).toBe('kafkaParams');
+    expect(error.value).toBe('sesion.timeout.ms');
     expect(error.message).toContain('Did you mean "session.timeout.ms"?');
+  });
+
+  it('never echoes the value of a misspelt or malformed credential', () => {
+    const misspelt = errorOf({ kafkaParams: { ...valid.kafkaParams, 'sasl.pasword': 'SaslPw-4711' } });
+    expect(misspelt.message).toContain('Did you mean "sasl.password"?');
+    const asArray = errorOf({ kafkaParams: { ...valid.kafkaParams, 'sasl.password': ['SaslPw-4711'] as unknown as string } });
+    expect(asArray.option).toBe('kafkaParams["sasl.password"]');
+    expect(asArray.message).toContain('got ***');
+    for (const error of [misspelt, asArray]) {
+      expect(`${error.message} ${JSON.stringify(error.value)} ${inspect(error, { depth: null })}`).not.toContain('SaslPw-4711');
+    }
+  });
+
+  it('shows the resolved options, and the stream that keeps them, without credentials', () => {
+    const kafkaParams = {
+      ...valid.kafkaParams,
+      'security.protocol': 'sasl_ssl',
+      'sasl.username': 'app',
+      'sasl.password': 'SaslPw-4711',
+      'ssl.key.password': 'KeyPw-4711',
+    };
+    const resolved = resolveDirectStreamOptions({ ...valid, kafkaParams });
+    for (const shown of [inspect(resolved, { depth: null }), JSON.stringify(resolved), inspect({ holder: resolved }, { depth: null })]) {
+      expect(shown).not.toMatch(/SaslPw|KeyPw/);
+      expect(shown).toContain('sasl.username');
+    }
+    // The client still gets the real values.
+    expect({ ...resolved.kafkaParams }).toMatchObject({ 'sasl.password': 'SaslPw-4711', 'ssl.key.password': 'KeyPw-4711' });
   });
 
   it('refuses auto-commit and auto offset store, but accepts them set to false', () => {

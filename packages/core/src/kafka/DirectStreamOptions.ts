@@ -1,7 +1,8 @@
 import { ConfigError } from '../errors';
 import type { OffsetStore } from '../offsets/OffsetStore';
 import type { Logger } from '../util/Logger';
-import { consoleLogger } from '../util/Logger';
+import { consoleLogger, redactingLogger } from '../util/Logger';
+import { redactedView } from '../util/redact';
 import type { ConsumerStrategy } from './ConsumerStrategies';
 import { KAFKA_CONSUMER_PROPERTIES, KafkaHeader } from './KafkaClient';
 import type { PIDRateEstimatorOptions } from './PIDRateEstimator';
@@ -197,10 +198,11 @@ function checkKafkaParams(params: unknown): { groupId: string; brokers: string }
   const record = params as Record<string, unknown>;
   for (const [name, value] of Object.entries(record)) {
     if (!KAFKA_CONSUMER_PROPERTIES.includes(name)) {
+      // The name, not the value: a misspelt "sasl.pasword" holds a password all the same.
       throw new ConfigError(
-        `kafkaParams["${name}"]`,
-        value,
-        'is not a librdkafka consumer property',
+        'kafkaParams',
+        name,
+        'must hold librdkafka consumer properties only, and this name is not one',
         `Did you mean "${nearestName(name, KAFKA_CONSUMER_PROPERTIES)}"? See librdkafka's CONFIGURATION.md.`,
       );
     }
@@ -376,8 +378,8 @@ export function resolveDirectStreamOptions<K, V>(
   if (!Number.isSafeInteger(commitRetries) || commitRetries < 0) {
     throw new ConfigError('commitRetries', commitRetries, 'must be a non-negative integer', 'Pass e.g. 5, or 0 to fail at once.');
   }
-  return {
-    kafkaParams: options.kafkaParams,
+  const resolved: ResolvedDirectStreamOptions<K, V> = {
+    kafkaParams: withRedactedView('kafkaParams', { ...options.kafkaParams }),
     groupId,
     brokers,
     strategy,
@@ -401,6 +403,14 @@ export function resolveDirectStreamOptions<K, V>(
     commitRetries,
     fetchTimeoutMs: options.fetchTimeoutMs ?? 120_000,
     maxBufferedRecordsPerPartition: options.maxBufferedRecordsPerPartition ?? 10_000,
-    logger: options.logger ?? consoleLogger,
+    logger: redactingLogger(options.logger ?? consoleLogger),
   };
+  // The stream keeps these options: `console.log(stream)` must not show the credentials in them.
+  return withRedactedView('DirectStreamOptions', resolved);
+}
+
+/** `target`, with `util.inspect` and `toJSON` showing it redacted (see `redactedView`). */
+function withRedactedView<T extends object>(name: string, target: T): T {
+  redactedView(target, name, () => ({ ...target }) as Record<string, unknown>);
+  return target;
 }

@@ -4,8 +4,9 @@
  * as a `KafkaError`, so moving to `@confluentinc/kafka-javascript` (same API) touches this file only.
  */
 import * as Kafka from 'node-rdkafka';
-import { KafkaError } from '../errors';
+import { AuthenticationError, KafkaError } from '../errors';
 import type { TopicPartition } from '../offsets/OffsetRange';
+import { driverError, redactedView } from '../util/redact';
 
 /** A topic-partition and an offset (or, for `offsetsForTimes`, a timestamp in ms). */
 export interface TopicPartitionOffset extends TopicPartition {
@@ -200,9 +201,68 @@ export function toKafkaError(error: unknown, operation: string): KafkaError {
   return new KafkaError(`${operation}: ${message}${code === undefined ? '' : ` (librdkafka code ${code})`}`, {
     code,
     isFatal: lib.isFatal === true,
-    retriable: lib.isFatal !== true && (lib.isRetriable === true || (code !== undefined && TRANSIENT_CODES.has(code))),
-    cause: error,
+    retriable:
+      lib.isFatal !== true &&
+      !AUTHENTICATION_CODES.has(code ?? 0) &&
+      (lib.isRetriable === true || (code !== undefined && TRANSIENT_CODES.has(code))),
+    cause: driverError(error),
   });
+}
+
+/**
+ * Codes of a refused client: librdkafka's _AUTHENTICATION (-169) and _SSL (-181), the broker's
+ * TOPIC/GROUP/CLUSTER_AUTHORIZATION_FAILED (29-31), UNSUPPORTED_SASL_MECHANISM (33),
+ * ILLEGAL_SASL_STATE (34), TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), SASL_AUTHENTICATION_FAILED (58).
+ */
+const AUTHENTICATION_CODES = new Set([-169, -181, 29, 30, 31, 33, 34, 53, 58]);
+
+/**
+ * What librdkafka says when a broker refuses the client's SASL credentials or mechanism, or the
+ * TLS handshake fails. Its error *events* carry only "authentication failure" and are queued until
+ * the client is polled, which during `connect` is after the whole connect timeout; its FAIL *log*
+ * lines arrive at once and say why ("SASL authentication error: Authentication failed: Invalid
+ * username or password", "SASL PLAIN mechanism handshake failed: … broker's supported mechanisms",
+ * "SSL handshake failed: …").
+ */
+const AUTHENTICATION_FAILURE =
+  /SASL authentication error|SASL [\w-]+ mechanism handshake failed|SASL handshake failed|authentication failure|Authentication failed|SSL handshake failed|certificate verify failed|Authorization failed/i;
+
+/**
+ * The reason, when a librdkafka error event, error or FAIL log line (`{ severity, fac, message }`)
+ * means the brokers refused the client (credentials, SASL mechanism, TLS handshake, ACLs);
+ * undefined for anything else. Used at connect, so that a refusal is reported as an
+ * `AuthenticationError` at once instead of "could not reach Kafka" after the timeout.
+ */
+export function kafkaAuthenticationFailure(event: unknown): string | undefined {
+  const { message, code, severity } = (event ?? {}) as { message?: unknown; code?: unknown; severity?: unknown };
+  if (typeof message !== 'string') return undefined;
+  // Log lines: errors (3) and worse only; debug lines mention SASL on every successful handshake too.
+  if (typeof severity === 'number' && severity > 3) return undefined;
+  if (!(typeof code === 'number' && AUTHENTICATION_CODES.has(code)) && !AUTHENTICATION_FAILURE.test(message)) return undefined;
+  // "[thrd:sasl_plaintext://host:port/bootstrap]: sasl_plaintext://host:port/bootstrap: <reason>"
+  return message.replace(/^\[thrd:[^\]]*\]:\s*/, '').replace(/^[a-z_]+:\/\/[^\s]*:\s*/i, '').replace(/^\S+\/bootstrap:\s*/, '');
+}
+
+/** Builds the `AuthenticationError` of a refused Kafka client. */
+export function kafkaAuthenticationError(
+  brokers: string,
+  config: Readonly<Record<string, unknown>>,
+  reason: string,
+  cause?: unknown,
+): AuthenticationError {
+  const user = typeof config['sasl.username'] === 'string' ? (config['sasl.username'] as string) : undefined;
+  const protocol = String(config['security.protocol'] ?? 'plaintext');
+  const mechanism = config['sasl.mechanisms'] ?? config['sasl.mechanism'];
+  const how = `security.protocol ${protocol}${mechanism === undefined ? '' : `, sasl.mechanisms ${String(mechanism)}`}`;
+  return new AuthenticationError(
+    'kafka',
+    brokers,
+    user,
+    `${reason} (${how})`,
+    "Check sasl.username and sasl.password, and that security.protocol and sasl.mechanisms match the broker's listener " +
+      '(a SASL client on a plaintext listener fails the handshake); trying again with the same settings fails the same way',
+    { cause: cause === undefined ? undefined : driverError(cause) },
+  );
 }
 
 /** Calls a library method, turning a throw into a `KafkaError`. */
@@ -281,9 +341,13 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
   private onRebalance: ((event: RebalanceEvent) => void) | undefined;
   private lastError: Kafka.LibrdKafkaError | undefined;
   private disconnecting: Promise<void> | undefined;
+  /** Told when librdkafka reports that the brokers refused this client (while `connect` waits). */
+  private onRefused: ((reason: string, cause: unknown) => void) | undefined;
 
-  constructor(config: Readonly<Record<string, unknown>>) {
+  constructor(private readonly config: Readonly<Record<string, unknown>>) {
     this.brokers = String(config['bootstrap.servers'] ?? config['metadata.broker.list']);
+    // The client holds the configuration with its credentials: show only the brokers.
+    redactedView(this, 'KafkaConsumerClient', () => ({ brokers: this.brokers }));
     this.consumer = new Kafka.KafkaConsumer(
       {
         ...(config as Kafka.ConsumerGlobalConfig),
@@ -298,6 +362,12 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
     );
     this.consumer.on('event.error', (error) => {
       this.lastError = error;
+      const reason = kafkaAuthenticationFailure(error);
+      if (reason !== undefined) this.onRefused?.(reason, error);
+    });
+    this.consumer.on('event.log', (line: { severity?: number; fac?: string; message?: string }) => {
+      const reason = kafkaAuthenticationFailure(line);
+      if (reason !== undefined) this.onRefused?.(reason, undefined);
     });
   }
 
@@ -309,17 +379,25 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
     const connected = callback<void>(`connect to Kafka at ${this.brokers}`, (done) =>
       this.consumer.connect({ timeout: timeoutMs }, (error) => done(error)),
     );
+    const refused = new Promise<never>((_, reject) => {
+      this.onRefused = (reason, cause) => reject(kafkaAuthenticationError(this.brokers, this.config, reason, cause));
+    });
     try {
-      await withTimeout(connected, timeoutMs + 1000, () => new KafkaError('timed out'));
+      await withTimeout(Promise.race([connected, refused]), timeoutMs + 1000, () => new KafkaError('timed out'));
     } catch (error) {
       // The connect attempt may still be running: disconnecting stops its retries.
       void this.disconnect().catch(() => undefined);
+      connected.catch(() => undefined);
+      if (error instanceof AuthenticationError) throw error;
       const detail = this.lastError ? `; last client error: ${this.lastError.message}` : '';
       throw new KafkaError(
         `could not reach Kafka at ${this.brokers} within ${timeoutMs} ms${detail}. ` +
-          'Check bootstrap.servers and that the brokers are up, or raise connectTimeoutMs',
+          'Check bootstrap.servers, security.protocol (a listener that asks for SASL or TLS closes a plaintext ' +
+          'connection) and that the brokers are up, or raise connectTimeoutMs',
         { retriable: true, cause: error, code: (error as KafkaError).code },
       );
+    } finally {
+      this.onRefused = undefined;
     }
   }
 

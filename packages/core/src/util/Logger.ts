@@ -13,6 +13,8 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+import { redact, redactText } from './redact';
+
 /** One field for a log line: errors by message, lists comma-separated, objects as JSON. */
 function formatField(value: unknown): string {
   if (value instanceof Error) return JSON.stringify(value.message);
@@ -32,13 +34,33 @@ function formatField(value: unknown): string {
 function write(method: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
   let line = `[dstream] ${message}`;
   if (fields !== undefined) {
-    for (const [key, value] of Object.entries(fields)) line += ` ${key}=${formatField(value)}`;
+    for (const [key, value] of Object.entries(redact(fields))) line += ` ${key}=${formatField(value)}`;
   }
-  console[method](line);
+  console[method](redactText(line));
   const error = fields?.error;
   // Keep the stack of an unexpected error; the line above already has its message.
-  if (method === 'error' && error instanceof Error && error.stack) console.error(error.stack);
+  if (method === 'error' && error instanceof Error && error.stack) console.error(redactText(error.stack));
 }
+
+/** Marks a logger `redactingLogger` made, so that wrapping it again is a no-op. */
+const REDACTING = Symbol('dstream.redactingLogger');
+
+/**
+ * `logger`, with every message and field passed through the redaction rule (`redact`) first, so
+ * a logger of the user's (pino, winston) never receives a credential from dstream.
+ */
+export function redactingLogger(logger: Logger): Logger {
+  if ((logger as { [REDACTING]?: boolean })[REDACTING] === true) return logger;
+  const wrap =
+    (level: keyof Logger) =>
+    (message: string, fields?: Record<string, unknown>): void =>
+      fields === undefined ? logger[level](redactText(message)) : logger[level](redactText(message), redact(fields));
+  return Object.assign(
+    { debug: wrap('debug'), info: wrap('info'), warn: wrap('warn'), error: wrap('error') },
+    { [REDACTING]: true },
+  );
+}
+
 
 /** The default logger: info, warnings and errors to the console; debug messages are dropped. */
 export const consoleLogger: Logger = {
