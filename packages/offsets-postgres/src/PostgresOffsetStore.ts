@@ -1,9 +1,12 @@
 import { DatabaseError, escapeIdentifier, Pool, type PoolClient } from 'pg';
 import {
+  AuthenticationError,
   ConfigError,
+  driverError,
   OffsetCommit,
   OffsetStore,
   OffsetStoreError,
+  redactedView,
   StaleOffsetError,
   StoredOffsets,
   TopicPartition,
@@ -36,6 +39,13 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  * starting (57P01-57P03).
  */
 const RETRIABLE_SQLSTATE = /^(08|53|40001$|40P01$|57P0[123]$)/;
+/**
+ * SQLSTATEs of a refused client: invalid authorization specification and invalid password (28…),
+ * insufficient privilege (42501: the role may not create or write the offsets table).
+ */
+const REFUSED_SQLSTATE = /^(28|42501$)/;
+/** pg's own errors when the server asks for a password and none (or no string) was given. */
+const MISSING_PASSWORD = /client password must be a string|password authentication|no password supplied/i;
 
 type State = 'new' | 'connecting' | 'connected' | 'closed';
 
@@ -67,6 +77,8 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
   private readonly pool: Pool;
   private readonly ownsPool: boolean;
   private readonly address: string;
+  /** The role the pool logs in as. */
+  private readonly user: string | undefined;
   private readonly qualifiedTable: string;
   private readonly schema: string;
   private readonly table: string;
@@ -101,6 +113,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     if (pool === undefined) {
       const url = connectionString ?? DEFAULT_CONNECTION_STRING;
       this.address = addressOf(url);
+      this.user = userOf(url);
       this.pool = new Pool({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs });
       // An idle connection that the server drops (restart, failover) emits 'error' on the pool;
       // unhandled, that would crash the process. The next query gets a fresh connection instead.
@@ -108,7 +121,15 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     } else {
       this.pool = pool;
       this.address = `${pool.options.host ?? '127.0.0.1'}:${pool.options.port ?? 5432}`;
+      this.user = typeof pool.options.user === 'string' ? pool.options.user : undefined;
     }
+    // The pool holds the connection string with its password: show where the store points, nothing more.
+    redactedView(this, 'PostgresOffsetStore', () => ({
+      address: this.address,
+      user: this.user,
+      table: `${this.schema}.${this.table}`,
+      state: this.state,
+    }));
   }
 
   /**
@@ -143,7 +164,8 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
       this.state = 'connected';
     } catch (error) {
       await this.close();
-      throw error;
+      // The statements above run on the bare client: their errors are pg's, wrapped here.
+      throw this.wrap('create the offsets table', error);
     }
   }
 
@@ -296,7 +318,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
           throw new OffsetStoreError(
             this.name,
             `no PostgreSQL server accepted a connection at ${this.address} within ${this.connectTimeoutMs} ms: ${messageOf(error)}`,
-            { retriable: true, cause: error },
+            { retriable: true, cause: driverError(error) },
           );
         }
         await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -337,14 +359,31 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     }
   }
 
-  /** pg errors become `OffsetStoreError`, retriable for connection-level failures (see `RETRIABLE_SQLSTATE`). */
-  private wrap(what: string, error: unknown): OffsetStoreError {
-    if (error instanceof OffsetStoreError) return error;
+  /**
+   * pg errors become `OffsetStoreError`, retriable for connection-level failures (see
+   * `RETRIABLE_SQLSTATE`), or `AuthenticationError` when the server refuses the role or its
+   * password (`REFUSED_SQLSTATE`). The cause is a `driverError` copy.
+   */
+  private wrap(what: string, error: unknown): OffsetStoreError | AuthenticationError {
+    if (error instanceof OffsetStoreError || error instanceof AuthenticationError) return error;
     const code = error instanceof DatabaseError ? error.code : undefined;
     const detail = code === undefined ? messageOf(error) : `${messageOf(error)} (SQLSTATE ${code})`;
+    if ((code !== undefined && REFUSED_SQLSTATE.test(code)) || (code === undefined && MISSING_PASSWORD.test(messageOf(error)))) {
+      return new AuthenticationError(
+        this.name,
+        this.address,
+        this.user,
+        `${what}: ${detail}`,
+        code === '42501'
+          ? `Grant the role what the store needs on ${this.schema}.${this.table} (CREATE on the schema once, SELECT, INSERT, UPDATE)`
+          : "Check the user name and password of the connectionString (or the pool's options) and the server's " +
+              'pg_hba.conf; trying again with the same credentials fails the same way',
+        { cause: driverError(error) },
+      );
+    }
     return new OffsetStoreError(this.name, `${what} at ${this.address} failed: ${detail}`, {
       retriable: code === undefined || RETRIABLE_SQLSTATE.test(code),
-      cause: error,
+      cause: driverError(error),
     });
   }
 }
@@ -391,6 +430,12 @@ function checkConnectionString(value: unknown): void {
 function addressOf(url: string): string {
   const { hostname, port, pathname } = new URL(url);
   return `${hostname || '127.0.0.1'}:${port || 5432}${pathname}`;
+}
+
+/** The user name of a connection string, if it has one. */
+function userOf(url: string): string | undefined {
+  const { username } = new URL(url);
+  return username === '' ? undefined : decodeURIComponent(username);
 }
 
 function isPool(value: unknown): value is Pool {

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { Redis, ReplyError, type ChainableCommander } from 'ioredis';
 import {
+  AuthenticationError,
   ConfigError,
+  driverError,
   OffsetCommit,
   OffsetStore,
   OffsetStoreError,
   StaleOffsetError,
+  redactedView,
   StoredOffsets,
   TopicPartition,
   topicPartitionKey,
@@ -17,7 +20,10 @@ export interface RedisOffsetStoreOptions {
   readonly url?: string;
   /** An existing ioredis client to use instead of `url`. The store never closes it. */
   readonly redis?: Redis;
-  /** Prefix of the offset hashes: `${keyPrefix}:${group}:${topic}`. Default `dstream:offsets`. */
+  /**
+   * Prefix of the offset hashes: `${keyPrefix}:${group}:${topic}`, with `%` and `:` in the group
+   * and topic written as `%25` and `%3A`, so that no two groups share a hash. Default `dstream:offsets`.
+   */
   readonly keyPrefix?: string;
   /** How long `connect()` waits for the server before failing. Default 10000. */
   readonly connectTimeoutMs?: number;
@@ -56,6 +62,12 @@ const COMMIT_SCRIPT_SHA = createHash('sha1').update(COMMIT_SCRIPT).digest('hex')
  * script, a replica that cannot take writes during a failover.
  */
 const RETRIABLE_REPLIES = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|READONLY|CLUSTERDOWN)\b/;
+/**
+ * Replies that refuse the client: a wrong user or password (WRONGPASS), none given to a server
+ * that wants one (NOAUTH), an ACL that denies a command or key (NOPERM). ioredis retries a failed
+ * AUTH on every reconnect, so these end `connect` at once instead of after `connectTimeoutMs`.
+ */
+const REFUSED_REPLY = /\b(WRONGPASS|NOAUTH|NOPERM)\b/;
 
 type State = 'new' | 'connecting' | 'connected' | 'closed';
 
@@ -77,6 +89,8 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   readonly supportsTransactions = true;
 
   private readonly address: string;
+  /** The ACL user the client presents (undefined: `default`, or a password-only AUTH). */
+  private readonly user: string | undefined;
   private readonly keyPrefix: string;
   private readonly connectTimeoutMs: number;
   private readonly ownsClient: boolean;
@@ -112,8 +126,16 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     this.ownsClient = redis === undefined;
     this.client = redis ?? new Redis(url ?? DEFAULT_URL, this.clientOptions());
     this.address = redis === undefined ? addressOf(url ?? DEFAULT_URL) : `${redis.options.host}:${redis.options.port}`;
+    this.user = (redis === undefined ? userOf(url ?? DEFAULT_URL) : redis.options.username) || undefined;
     // Connection errors reach callers as rejected commands; the 'error' event would only repeat them.
     if (this.ownsClient) this.client.on('error', () => undefined);
+    // The clients hold the password in their options: show where the store points, nothing more.
+    redactedView(this, 'RedisOffsetStore', () => ({
+      address: this.address,
+      user: this.user,
+      keyPrefix: this.keyPrefix,
+      state: this.state,
+    }));
   }
 
   /** Connects (both the command and the transaction connection), failing after `connectTimeoutMs`. */
@@ -239,9 +261,9 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
       if (failed >= 0) {
         throw new OffsetStoreError(
           this.name,
-          `command ${failed + 1} of the transaction for group ${group} failed: ${String(replies[failed][0])}. ` +
+          `command ${failed + 1} of the transaction for group ${group} failed: ${messageOf(replies[failed][0])}. ` +
             `Redis applied the transaction's other writes and its offsets (EXEC does not roll back); fix the command`,
-          { cause: replies[failed][0] },
+          { cause: driverError(replies[failed][0]) },
         );
       }
       return result;
@@ -279,7 +301,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   }
 
   private hashKey(group: string, topic: string): string {
-    return `${this.keyPrefix}:${group}:${topic}`;
+    return `${this.keyPrefix}:${escapeKeyPart(group)}:${escapeKeyPart(topic)}`;
   }
 
   /**
@@ -303,8 +325,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   private async waitReady(client: Redis): Promise<void> {
     if (client.status === 'ready') return;
     let lastError: unknown;
-    const onError = (error: unknown) => void (lastError = error);
-    client.on('error', onError);
+    let onError: (error: unknown) => void = () => undefined;
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -313,7 +334,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
           reject(
             new OffsetStoreError(this.name, `no Redis server answered at ${this.address} within ${this.connectTimeoutMs} ms${why}`, {
               retriable: true,
-              cause: lastError,
+              cause: driverError(lastError),
             }),
           );
         }, this.connectTimeoutMs);
@@ -321,6 +342,16 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
           clearTimeout(timer);
           resolve();
         };
+        onError = (error: unknown) => {
+          lastError = error;
+          // The server answered and refused: no reconnect will change its mind.
+          if (isRefusal(error)) {
+            clearTimeout(timer);
+            client.off('ready', onReady);
+            reject(this.wrap('connect', error));
+          }
+        };
+        client.on('error', onError);
         client.once('ready', onReady);
         // A failed first attempt rejects here, but retryStrategy keeps reconnecting until the deadline.
         if (client.status === 'wait') client.connect().catch(onError);
@@ -350,16 +381,46 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     }
   }
 
-  /** Client errors become `OffsetStoreError`; server replies are final unless they mean "not now". */
+  /**
+   * Client errors become `OffsetStoreError`, and refusals (`REFUSED_REPLY`) `AuthenticationError`;
+   * server replies are final unless they mean "not now". The cause is a `driverError` copy: an
+   * ioredis `ReplyError` carries the failed command's arguments, the password of an AUTH among them.
+   */
   private wrap(what: string, error: unknown): Error {
-    if (error instanceof OffsetStoreError) return error;
-    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof OffsetStoreError || error instanceof AuthenticationError) return error;
+    const message = messageOf(error);
+    if (isRefusal(error)) {
+      return new AuthenticationError(
+        this.name,
+        this.address,
+        this.user,
+        `${what}: ${message}`,
+        /NOPERM/.test(message)
+          ? `Grant the ACL user the commands and keys the store uses (EVALSHA, EVAL, HMGET, HGET, HSET, WATCH, MULTI, EXEC on ${this.keyPrefix}:*)`
+          : 'Check the user name and password of the url (or of the client passed as redis) against the server\'s ' +
+              'requirepass or ACL users; trying again with the same credentials fails the same way',
+        { cause: driverError(error) },
+      );
+    }
     const isReply = error instanceof ReplyError;
     return new OffsetStoreError(this.name, `${what} at ${this.address} failed: ${message}`, {
       retriable: !isReply || RETRIABLE_REPLIES.test(message),
-      cause: error,
+      cause: driverError(error),
     });
   }
+}
+
+function isRefusal(error: unknown): boolean {
+  return REFUSED_REPLY.test(messageOf(error));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A group or topic as one part of a hash key: `%` and the separator `:` percent-encoded. */
+function escapeKeyPart(name: string): string {
+  return name.replace(/%/g, '%25').replace(/:/g, '%3A');
 }
 
 /** The offset a hash field holds, or an `OffsetStoreError` naming the key and the value. */
@@ -391,6 +452,12 @@ function checkUrl(url: unknown): void {
 function addressOf(url: string): string {
   const { hostname, port } = new URL(url);
   return `${hostname || '127.0.0.1'}:${port || 6379}`;
+}
+
+/** The user name of a URL (`redis://user:password@…`), if it has one. */
+function userOf(url: string): string | undefined {
+  const { username } = new URL(url);
+  return username === '' ? undefined : decodeURIComponent(username);
 }
 
 function isRedisClient(value: unknown): value is Redis {

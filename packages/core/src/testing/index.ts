@@ -7,6 +7,8 @@
 export { describeOffsetStoreContract } from './offsetStoreContract';
 export type { OffsetStoreContractFactory } from './offsetStoreContract';
 export { freeLoopbackPort } from './freeLoopbackPort';
+export { captureOutput } from './captureOutput';
+export type { CapturedOutput } from './captureOutput';
 
 // virtual clock, queue streams, batch runners
 export { ManualClock } from './ManualClock';

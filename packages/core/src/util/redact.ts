@@ -101,9 +101,10 @@ export function driverError(error: unknown, seen: WeakSet<object> = new WeakSet(
   }
   if (isRedactedError(error) || seen.has(error)) return error;
   seen.add(error);
-  const copy = Object.create(Object.getPrototypeOf(error)) as Error & Record<string, unknown>;
+  // A real Error (not Object.create) so that util.inspect prints it as one, stack and all.
+  const copy = new Error(redactText(String(error.message ?? ''))) as Error & Record<string, unknown>;
+  Object.setPrototypeOf(copy, Object.getPrototypeOf(error));
   const source = error as Error & Record<string, unknown>;
-  define(copy, 'message', redactText(String(error.message ?? '')));
   if (Object.prototype.hasOwnProperty.call(error, 'name')) define(copy, 'name', String(error.name));
   if (typeof error.stack === 'string') define(copy, 'stack', redactText(error.stack));
   for (const field of ERROR_FIELDS) {

@@ -18,8 +18,11 @@ export class PrivatePostgresServer {
     private readonly dir: string,
   ) {}
 
-  /** initdb and start. */
-  static async start(): Promise<PrivatePostgresServer> {
+  /**
+   * initdb and start. With `passwordAuth`, TCP logins of every role but `postgres` must give their
+   * password (scram-sha-256); `postgres` stays trusted so the test can create roles.
+   */
+  static async start(options: { passwordAuth?: boolean } = {}): Promise<PrivatePostgresServer> {
     const dir = mkdtempSync(join(tmpdir(), 'dstream-pg-'));
     if (userInfo().uid === 0) {
       const { stdout } = await run('id', ['-u', 'postgres']);
@@ -28,6 +31,10 @@ export class PrivatePostgresServer {
     }
     const server = new PrivatePostgresServer(await freeLoopbackPort(), dir);
     await server.asPostgres('initdb', ['-D', server.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+    if (options.passwordAuth === true) {
+      const hba = ['local all all trust', 'host all postgres 127.0.0.1/32 trust', 'host all all 127.0.0.1/32 scram-sha-256'];
+      await server.asPostgres('sh', ['-c', `printf '%s\\n' ${hba.map((line) => `'${line}'`).join(' ')} > ${join(server.dataDir, 'pg_hba.conf')}`]);
+    }
     await server.startServer();
     return server;
   }

@@ -14,11 +14,12 @@ export class PrivateRedisServer {
   private constructor(
     readonly port: number,
     private readonly dir: string,
+    private readonly extraArgs: readonly string[],
   ) {}
 
-  /** Starts a server in a fresh temporary directory. */
-  static async start(): Promise<PrivateRedisServer> {
-    const server = new PrivateRedisServer(await freeLoopbackPort(), mkdtempSync(join(tmpdir(), 'dstream-redis-')));
+  /** Starts a server in a fresh temporary directory; `args` are further redis-server options (`--requirepass`, …). */
+  static async start(args: readonly string[] = []): Promise<PrivateRedisServer> {
+    const server = new PrivateRedisServer(await freeLoopbackPort(), mkdtempSync(join(tmpdir(), 'dstream-redis-')), args);
     await server.spawn();
     return server;
   }
@@ -53,7 +54,7 @@ export class PrivateRedisServer {
     const child = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes',
-        '--appendfsync', 'always', '--save', '', '--daemonize', 'no'],
+        '--appendfsync', 'always', '--save', '', '--daemonize', 'no', ...this.extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.process = child;
