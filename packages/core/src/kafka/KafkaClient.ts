@@ -385,10 +385,17 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
     try {
       await withTimeout(Promise.race([connected, refused]), timeoutMs + 1000, () => new KafkaError('timed out'));
     } catch (error) {
+      connected.catch(() => undefined);
+      if (error instanceof AuthenticationError) {
+        // The refused attempt's metadata request holds a libuv worker thread until it times out,
+        // then node-rdkafka disconnects the client itself. A disconnect now would hold a second
+        // worker waiting for the first (four in all: two refused clients would stall every other
+        // client's calls), and whoever disconnects this client need not wait for either.
+        this.disconnecting = Promise.resolve();
+        throw error;
+      }
       // The connect attempt may still be running: disconnecting stops its retries.
       void this.disconnect().catch(() => undefined);
-      connected.catch(() => undefined);
-      if (error instanceof AuthenticationError) throw error;
       const detail = this.lastError ? `; last client error: ${this.lastError.message}` : '';
       throw new KafkaError(
         `could not reach Kafka at ${this.brokers} within ${timeoutMs} ms${detail}. ` +

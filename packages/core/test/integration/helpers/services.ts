@@ -13,6 +13,16 @@ export const services = {
   pgUrl: process.env.DSTREAM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/dstream',
 } as const;
 
+/**
+ * The broker listener that asks for SASL/PLAIN credentials (`scripts/services up` opens it on 9094
+ * beside the plaintext 9092) and its test account.
+ */
+export const saslListener = {
+  brokers: process.env.DSTREAM_KAFKA_SASL_BROKERS ?? '127.0.0.1:9094',
+  username: process.env.DSTREAM_KAFKA_SASL_USER ?? 'dstream',
+  password: process.env.DSTREAM_KAFKA_SASL_PASSWORD ?? 'dstream-test-password',
+} as const;
+
 type ServiceName = 'Kafka' | 'Redis' | 'ZooKeeper' | 'PostgreSQL';
 
 const envVarOf: Record<ServiceName, string> = {
@@ -64,8 +74,13 @@ export function uniqueName(prefix: string): string {
 }
 
 /** Creates a topic with replication factor 1 through librdkafka's admin API. */
-export async function createTopic(name: string, partitions: number, timeoutMs = 15000): Promise<void> {
-  const admin = AdminClient.create({ 'metadata.broker.list': services.kafkaBrokers, 'client.id': 'dstream-tests' });
+export async function createTopic(
+  name: string,
+  partitions: number,
+  timeoutMs = 15000,
+  config: Record<string, string | number | boolean> = {},
+): Promise<void> {
+  const admin = AdminClient.create({ 'metadata.broker.list': services.kafkaBrokers, 'client.id': 'dstream-tests', ...config });
   try {
     await new Promise<void>((resolve, reject) => {
       admin.createTopic(

@@ -4,8 +4,14 @@ import { AdminClient, Producer } from 'node-rdkafka';
 import { services, uniqueName, waitFor } from '../helpers/services';
 
 /** Sends `count` records to each listed partition, with values `<partition>:<n>` (n from `startAt`), and waits for every ack. */
-export async function produce(topic: string, partitions: readonly number[], count: number, startAt = 0): Promise<void> {
-  const producer = new Producer({ 'bootstrap.servers': services.kafkaBrokers, dr_cb: true, 'linger.ms': 5 });
+export async function produce(
+  topic: string,
+  partitions: readonly number[],
+  count: number,
+  startAt = 0,
+  config: Record<string, string | number | boolean> = {},
+): Promise<void> {
+  const producer = new Producer({ 'bootstrap.servers': services.kafkaBrokers, dr_cb: true, 'linger.ms': 5, ...config });
   let acknowledged = 0;
   let failure: Error | undefined;
   producer.on('delivery-report', (error) => {
