@@ -79,4 +79,4 @@ export { PIDRateEstimator } from './kafka/PIDRateEstimator';
 export type { PIDRateEstimatorOptions } from './kafka/PIDRateEstimator';
 
 // offsets-kafka: wraps librdkafka errors the same way the direct stream does
-export { toKafkaError, kafkaAuthenticationFailure } from './kafka/KafkaClient';
+export { toKafkaError, kafkaAuthenticationFailure, kafkaAuthenticationError } from './kafka/KafkaClient';

@@ -1,4 +1,4 @@
-import { ConfigError, IllegalStateError, OffsetStoreError } from '@dstream/core';
+import { ConfigError, IllegalStateError, OffsetStoreError, redactedView } from '@dstream/core';
 import type {
   KafkaGroupBinding,
   OffsetCommit,
@@ -92,6 +92,12 @@ export class KafkaOffsetStore implements OffsetStore {
     this.brokers = brokers;
     this.kafkaParams = kafkaParams;
     this.requestTimeoutMs = requestTimeoutMs;
+    // kafkaParams may hold SASL and TLS secrets, and a bound stream's consumer holds them too.
+    redactedView(this, 'KafkaOffsetStore', () => ({
+      brokers: this.brokers,
+      kafkaParams: this.kafkaParams,
+      mode: this.mode.kind,
+    }));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { ConfigError, IllegalStateError, KafkaError, OffsetStoreError } from '@dstream/core';
+import { ConfigError, IllegalStateError, KafkaError, OffsetStoreError, redactedView } from '@dstream/core';
 import type {
   KafkaGroupBinding,
   OffsetCommit,
@@ -141,6 +141,8 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
       'transaction.timeout.ms': transactionTimeoutMs,
     };
     this.requestTimeoutMs = requestTimeoutMs;
+    // The producer settings may hold SASL and TLS secrets, and the bound consumer holds them too.
+    redactedView(this, 'KafkaTransactionalSink', () => ({ config: this.config, isClosed: this.isClosed }));
   }
 
   /**

@@ -2,7 +2,7 @@
  * What the group offset store and the transactional sink share: the compare step of their
  * compare-and-set, its serialization within the process, and the wrapping of Kafka errors.
  */
-import { DStreamError, OffsetStoreError, StaleOffsetError, topicPartitionKey } from '@dstream/core';
+import { AuthenticationError, DStreamError, driverError, OffsetStoreError, StaleOffsetError, topicPartitionKey } from '@dstream/core';
 import type { OffsetCommit, StoredOffsets, TopicPartition, TopicPartitionOffset } from '@dstream/core';
 
 /** Work running per consumer group, so a second compare-and-set waits for the first one's write. */
@@ -68,7 +68,11 @@ export function toStoredOffsets(offsets: readonly TopicPartitionOffset[]): Store
  * it as `cause` and copies its `retriable` flag; dstream's own store errors pass through.
  */
 export function toStoreError(store: string, what: string, error: unknown): DStreamError {
-  if (error instanceof OffsetStoreError) return error;
+  // A refusal says what to fix on its own: callers check for it by class.
+  if (error instanceof OffsetStoreError || error instanceof AuthenticationError) return error;
   const retriable = error instanceof DStreamError && error.retriable;
-  return new OffsetStoreError(store, `${what}: ${(error as Error)?.message ?? String(error)}`, { cause: error, retriable });
+  return new OffsetStoreError(store, `${what}: ${(error as Error)?.message ?? String(error)}`, {
+    cause: driverError(error),
+    retriable,
+  });
 }

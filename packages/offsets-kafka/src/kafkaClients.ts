@@ -5,7 +5,7 @@
  * `@confluentinc/kafka-javascript` touches this file only.
  */
 import * as Kafka from 'node-rdkafka';
-import { ConfigError, KafkaError, toKafkaError } from '@dstream/core';
+import { AuthenticationError, ConfigError, KafkaError, kafkaAuthenticationError, kafkaAuthenticationFailure, toKafkaError } from '@dstream/core';
 import type { TopicPartition, TopicPartitionOffset } from '@dstream/core';
 
 /** librdkafka settings as the client takes them. */
@@ -67,18 +67,45 @@ function callback<T>(operation: string, start: (done: (error: unknown, value?: T
   });
 }
 
-/** Connects a client, rejecting with a retriable `KafkaError` that names the brokers. */
-async function connectClient(client: Kafka.Client<string>, brokers: string, timeoutMs: number): Promise<void> {
+/**
+ * Connects a client, rejecting with a retriable `KafkaError` that names the brokers, or at once
+ * with an `AuthenticationError` when librdkafka reports that the brokers refused the client
+ * (credentials, SASL mechanism, TLS handshake; see core's `kafkaAuthenticationFailure`).
+ */
+async function connectClient(
+  client: Kafka.Client<string>,
+  brokers: string,
+  timeoutMs: number,
+  config: KafkaParams,
+): Promise<void> {
+  let onRefused: ((reason: string, cause: unknown) => void) | undefined;
+  const refused = new Promise<never>((_, reject) => {
+    onRefused = (reason, cause) => reject(kafkaAuthenticationError(brokers, config, reason, cause));
+  });
+  const onEvent = (event: unknown) => {
+    const reason = kafkaAuthenticationFailure(event);
+    if (reason !== undefined) onRefused?.(reason, event instanceof Error ? event : undefined);
+  };
+  client.on('event.log', onEvent);
+  client.on('event.error', onEvent);
+  const connected = callback<void>(`connect to Kafka at ${brokers}`, (done) =>
+    client.connect({ timeout: timeoutMs }, (error) => done(error)),
+  );
+  connected.catch(() => undefined);
   try {
-    await callback<void>(`connect to Kafka at ${brokers}`, (done) =>
-      client.connect({ timeout: timeoutMs }, (error) => done(error)),
-    );
+    await Promise.race([connected, refused]);
   } catch (error) {
+    // The refused attempt ends on its own when its metadata request times out (see core's KafkaClient).
+    if (error instanceof AuthenticationError) throw error;
     throw new KafkaError(
       `could not reach Kafka at ${brokers} within ${timeoutMs} ms: ${(error as Error).message}. ` +
         'Check the brokers option and that the brokers are up',
       { retriable: true, cause: error, code: (error as KafkaError).code },
     );
+  } finally {
+    onRefused = undefined;
+    client.off('event.log', onEvent);
+    client.off('event.error', onEvent);
   }
 }
 
@@ -93,7 +120,7 @@ export async function connectGroupOffsetsClient(
     { ...params, 'bootstrap.servers': brokers, 'group.id': groupId, 'enable.auto.commit': false },
     {},
   );
-  await connectClient(consumer, brokers, timeoutMs);
+  await connectClient(consumer, brokers, timeoutMs, params);
   let disconnecting: Promise<void> | undefined;
   return {
     committed: (partitions, committedTimeoutMs) =>
@@ -190,7 +217,11 @@ export function createTransactionalProducer(config: KafkaParams): TransactionalP
   return {
     async initTransactions(timeoutMs) {
       if (!isConnected) {
-        await connectClient(producer, brokers, timeoutMs);
+        await connectClient(producer, brokers, timeoutMs, config).catch((error: unknown) => {
+          // A refused attempt ends on its own; disconnecting would wait for its metadata timeout.
+          if (error instanceof AuthenticationError) disconnecting = Promise.resolve();
+          throw error;
+        });
         isConnected = true;
         // Delivery reports are dispatched only while the producer is polled.
         producer.setPollInterval(10);
