@@ -1,6 +1,14 @@
-import { ConfigError, OffsetStoreError, StaleOffsetError, topicPartitionKey } from '@dstream/core';
+import {
+  AuthenticationError,
+  ConfigError,
+  driverError,
+  OffsetStoreError,
+  redactedView,
+  StaleOffsetError,
+  topicPartitionKey,
+} from '@dstream/core';
 import type { OffsetCommit, OffsetStore, StoredOffsets, TopicPartition } from '@dstream/core';
-import { Client, createClient, Exception, State, Transaction } from 'node-zookeeper-client';
+import { ACL, Client, createClient, Exception, Id, Permission, State, Transaction } from 'node-zookeeper-client';
 
 /** Options of `ZooKeeperOffsetStore`. */
 export interface ZooKeeperOffsetStoreOptions {
@@ -18,6 +26,12 @@ export interface ZooKeeperOffsetStoreOptions {
   readonly sessionTimeoutMs?: number;
   /** How long `connect()`, and every request made while disconnected, wait for a session. Default 10 000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Credentials the session presents (ZooKeeper's `addauth`), e.g.
+   * `{ scheme: 'digest', credentials: 'user:password' }`. With them, the znodes the store creates
+   * get ZooKeeper's CREATOR_ALL_ACL: only this identity may read or change them.
+   */
+  readonly authInfo?: { readonly scheme: string; readonly credentials: string };
 }
 
 /** A stored offset and the znode version it was read at: the version is what compare-and-set checks. */
@@ -39,6 +53,8 @@ const RECONNECT_DELAY_MS = 250;
  * the ambiguous outcome of a lost connection) are retried this many times in all.
  */
 const MAX_WRITE_ATTEMPTS = 5;
+/** What a session refused over its credentials is told (the server sends no reason). */
+const AUTH_FAILED_REASON = 'the server rejected the credentials of authInfo and closed the session (AUTH_FAILED)';
 /** Kafka's offsets: the next offset to read, as the decimal string its old consumers wrote. */
 const DECIMAL = /^\d+$/;
 
@@ -64,21 +80,53 @@ export class ZooKeeperOffsetStore implements OffsetStore {
   private readonly root: string;
   private readonly sessionTimeoutMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly authInfo: { readonly scheme: string; readonly credentials: string } | undefined;
+  /** The identity `authInfo` presents (the part of digest credentials before ':'). */
+  private readonly user: string | undefined;
   private client: Client | undefined;
   private isOpen = false;
+  /** Set when the server refused the session's credentials: every later call fails with that. */
+  private authFailure: AuthenticationError | undefined;
 
   constructor(options: ZooKeeperOffsetStoreOptions) {
     this.connectionString = checkConnectionString(options?.connectionString);
     this.root = checkRoot(options.root ?? '');
     this.sessionTimeoutMs = checkDuration('sessionTimeoutMs', options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS, 1000);
     this.connectTimeoutMs = checkDuration('connectTimeoutMs', options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, 1);
+    this.authInfo = checkAuthInfo(options.authInfo);
+    this.user = this.authInfo === undefined ? undefined : this.authInfo.credentials.split(':')[0];
+    redactedView(this, 'ZooKeeperOffsetStore', () => ({
+      connectionString: this.connectionString,
+      root: this.root,
+      authScheme: this.authInfo?.scheme,
+      user: this.user,
+      isOpen: this.isOpen,
+    }));
+  }
+
+  /**
+   * ACLs of the znodes this store creates: owner-only (ZooKeeper's CREATOR_ALL_ACL, everything for
+   * the identities this session authenticated as) when the session presents credentials.
+   */
+  private get acls(): ACL[] | undefined {
+    return this.authInfo === undefined ? undefined : [new ACL(Permission.ALL, new Id('auth', ''))];
   }
 
   /** Opens a session; rejects with a retriable `OffsetStoreError` after `connectTimeoutMs` when no server answers. */
   async connect(): Promise<void> {
     this.isOpen = true;
     try {
-      await this.session();
+      const client = await this.session();
+      // The server answers the credentials after the session is up; a request behind them
+      // returns after that answer, so a refusal is known before connect() resolves.
+      if (this.authInfo !== undefined) {
+        await this.request<void>((live, done) => live.exists('/', (error) => done(error, undefined))).catch((error: unknown) => {
+          throw this.authFailure ?? this.wrap(error, 'checking the session');
+        });
+        if (this.authFailure !== undefined || client.getState() === State.AUTH_FAILED) {
+          throw this.authFailure ?? this.refusal(AUTH_FAILED_REASON);
+        }
+      }
     } catch (error) {
       this.dropClient();
       this.isOpen = false;
@@ -185,7 +233,10 @@ export class ZooKeeperOffsetStore implements OffsetStore {
         commits.forEach(({ range }, i) => {
           const data = Buffer.from(String(range.untilOffset));
           const node = nodes[i];
-          if (node === null) multi.create(paths[i], data);
+          if (node === null) {
+            if (this.acls === undefined) multi.create(paths[i], data);
+            else multi.create(paths[i], data, this.acls);
+          }
           else setDataAtVersion(multi, paths[i], data, node.version);
         });
         multi.commit((error) => done(error, undefined));
@@ -203,7 +254,11 @@ export class ZooKeeperOffsetStore implements OffsetStore {
     try {
       // node-zookeeper-client's mkdirp treats NODE_EXISTS as success at every level, so
       // concurrent first commits of two partitions under one topic do not fail each other.
-      await this.request<void>((client, done) => client.mkdirp(path, (error) => done(error, undefined)));
+      await this.request<void>((client, done) => {
+        const acls = this.acls;
+        if (acls === undefined) client.mkdirp(path, (error) => done(error, undefined));
+        else client.mkdirp(path, acls, (error) => done(error, undefined));
+      });
     } catch (error) {
       throw this.wrap(error, `creating ${path}`);
     }
@@ -236,6 +291,7 @@ export class ZooKeeperOffsetStore implements OffsetStore {
     if (!this.isOpen) {
       throw new OffsetStoreError(STORE, 'the store is closed; call connect() before using it');
     }
+    if (this.authFailure !== undefined) throw this.authFailure;
     const deadline = Date.now() + this.connectTimeoutMs;
     for (;;) {
       const client = this.client ?? this.openClient();
@@ -250,6 +306,12 @@ export class ZooKeeperOffsetStore implements OffsetStore {
   private nextState(client: Client, waitMs: number): Promise<State> {
     return new Promise<State>((resolve, reject) => {
       const onState = (state: State): void => {
+        if (state === State.AUTH_FAILED) {
+          clearTimeout(timer);
+          client.removeListener('state', onState);
+          reject(this.authFailure ?? this.refusal(AUTH_FAILED_REASON));
+          return;
+        }
         if (state !== State.SYNC_CONNECTED && state !== State.EXPIRED) return;
         clearTimeout(timer);
         client.removeListener('state', onState);
@@ -277,10 +339,16 @@ export class ZooKeeperOffsetStore implements OffsetStore {
       retries: 0,
     });
     this.client = client;
+    if (this.authInfo !== undefined) client.addAuthInfo(this.authInfo.scheme, Buffer.from(this.authInfo.credentials));
     // An expired session never comes back and its client stops reconnecting: forget it, and the
     // next request opens a new session (ephemeral state would be lost, but this store keeps none).
     client.on('state', (state) => {
       if (state === State.EXPIRED && this.client === client) this.dropClient();
+      // The server closed the session over its credentials, and would again: remember the refusal.
+      if (state === State.AUTH_FAILED && this.client === client) {
+        this.authFailure = this.refusal(AUTH_FAILED_REASON);
+        this.dropClient();
+      }
     });
     client.connect();
     return client;
@@ -301,13 +369,45 @@ export class ZooKeeperOffsetStore implements OffsetStore {
     );
   }
 
-  private wrap(error: unknown, doing: string): OffsetStoreError {
-    if (error instanceof OffsetStoreError) return error;
+  private wrap(error: unknown, doing: string): OffsetStoreError | AuthenticationError {
+    if (error instanceof OffsetStoreError || error instanceof AuthenticationError) return error;
+    const code = codeOf(error);
+    if (code === Exception.NO_AUTH || code === Exception.AUTH_FAILED) {
+      return this.refusal(`${doing}: ${describeError(error)}`, error);
+    }
     return new OffsetStoreError(STORE, `${doing} at ${this.connectionString} failed: ${describeError(error)}`, {
       retriable: isConnectionLevel(error),
-      cause: error,
+      cause: driverError(error),
     });
   }
+
+  /** The `AuthenticationError` of a session the server refused, or a znode whose ACL denies it. */
+  private refusal(reason: string, cause?: unknown): AuthenticationError {
+    return new AuthenticationError(
+      STORE,
+      this.connectionString,
+      this.user,
+      reason,
+      this.authInfo === undefined
+        ? 'The znodes have an ACL: pass the identity allowed by it as authInfo, e.g. { scheme: "digest", credentials: "user:password" }'
+        : "Check authInfo's scheme and credentials against the znodes' ACLs (zkCli.sh getAcl); trying again with the same credentials fails the same way",
+      { cause: cause === undefined ? undefined : driverError(cause) },
+    );
+  }
+}
+
+function checkAuthInfo(value: unknown): { scheme: string; credentials: string } | undefined {
+  if (value === undefined) return undefined;
+  const { scheme, credentials } = (value ?? {}) as { scheme?: unknown; credentials?: unknown };
+  if (typeof value !== 'object' || value === null || typeof scheme !== 'string' || scheme === '' || typeof credentials !== 'string') {
+    throw new ConfigError(
+      'authInfo',
+      value,
+      'must be { scheme, credentials } with a non-empty scheme and string credentials',
+      'Pass e.g. { scheme: "digest", credentials: "user:password" }, or omit it.',
+    );
+  }
+  return { scheme, credentials };
 }
 
 /**
@@ -402,11 +502,21 @@ function checkDuration(option: string, value: unknown, minimum: number): number 
 
 /** A group or topic becomes one znode name: it must not add levels to the layout. */
 function checkPathSegment(what: string, value: string): void {
-  if (typeof value !== 'string' || value === '' || value === '.' || value === '..' || value.includes('/')) {
+  if (
+    typeof value !== 'string' ||
+    value === '' ||
+    value === '.' ||
+    value === '..' ||
+    value.includes('/') ||
+    // ZooKeeper refuses these in paths (PathUtils.validatePath); refused here, the error names
+    // the value escaped instead of echoing a raw CR/LF into a log line.
+    /[\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff]/.test(value)
+  ) {
     throw new ConfigError(
       what,
       value,
-      'must be a non-empty name without "/" (and not "." or "..") to be a znode name',
+      'must be a non-empty name without "/", control characters or characters ZooKeeper refuses in paths ' +
+        '(and not "." or "..") to be a znode name',
       `Rename the ${what}; Kafka ${what === 'topic' ? 'topic names' : 'group ids used with ZooKeeper'} never contain "/".`,
     );
   }
