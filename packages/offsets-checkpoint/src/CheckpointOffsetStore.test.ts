@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, OffsetRange, OffsetStoreError, StaleOffsetError } from '@dstream/core';
@@ -32,6 +32,8 @@ describe('CheckpointOffsetStore', () => {
     ['an empty directory', { directory: '' }, 'directory'],
     ['a retain of zero', { directory, retain: 0 }, 'retain'],
     ['a fractional retain', { directory, retain: 2.5 }, 'retain'],
+    ['a file mode beyond 0o777', { directory, fileMode: 0o1777 }, 'fileMode'],
+    ['a directory mode given as a string', { directory, dirMode: '700' as unknown as number }, 'dirMode'],
   ])('rejects %s with a ConfigError naming the option', (_, options, option) => {
     expect(() => new CheckpointOffsetStore(options)).toThrow(ConfigError);
     expect(() => new CheckpointOffsetStore(options)).toThrow(expect.objectContaining({ option }));
@@ -150,5 +152,69 @@ describe('CheckpointOffsetStore', () => {
 
     await expect(store.connect()).rejects.toThrow(OffsetStoreError);
     await expect(store.connect()).rejects.toThrow(join(file, 'offsets'));
+  });
+
+  it('creates checkpoints 0600 and its directories 0700 by default, whatever the umask', async () => {
+    const root = join(directory, 'modes-default');
+    const previous = process.umask(0o002);
+    try {
+      const store = new CheckpointOffsetStore({ directory: join(root, 'nested') });
+      await store.connect();
+      await store.commit('modes', [first('orders', 0, 1)]);
+    } finally {
+      process.umask(previous);
+    }
+    const groupDir = join(root, 'nested', 'modes');
+    expect(statSync(root).mode & 0o777).toBe(0o700);
+    expect(statSync(join(root, 'nested')).mode & 0o777).toBe(0o700);
+    expect(statSync(groupDir).mode & 0o777).toBe(0o700);
+    for (const name of readdirSync(groupDir)) expect(statSync(join(groupDir, name)).mode & 0o777).toBe(0o600);
+  });
+
+  it('applies the fileMode and dirMode it is given', async () => {
+    const root = join(directory, 'modes-given');
+    const store = new CheckpointOffsetStore({ directory: root, fileMode: 0o640, dirMode: 0o750 });
+    await store.connect();
+    await store.commit('modes', [first('orders', 0, 1)]);
+    expect(statSync(join(root, 'modes')).mode & 0o777).toBe(0o750);
+    const [checkpoint] = readdirSync(join(root, 'modes'));
+    expect(statSync(join(root, 'modes', checkpoint)).mode & 0o777).toBe(0o640);
+  });
+
+  it('refuses a newest checkpoint that is a symbolic link, without reading its target', async () => {
+    const store = await open();
+    await store.commit('linked', [first('orders', 0, 10)]);
+    const secret = join(directory, 'elsewhere.txt');
+    writeFileSync(secret, 'password=Target-Content-4711\n');
+    symlinkSync(secret, join(directory, 'linked', 'offsets-0000000000000099.json'));
+
+    const load = store.load('linked', [{ topic: 'orders', partition: 0 }]);
+    await expect(load).rejects.toThrow(/is a symbolic link/);
+    await expect(store.load('linked', [{ topic: 'orders', partition: 0 }]).catch(String)).resolves.not.toContain('Target-Content');
+    await expect(store.commit('linked', [next('orders', 0, 10, 20)])).rejects.toThrow(/is a symbolic link/);
+    expect(readFileSync(secret, 'utf8')).toBe('password=Target-Content-4711\n');
+  });
+
+  it('refuses a group directory that is a symbolic link, for reading and writing', async () => {
+    const store = await open();
+    const outside = mkdtempSync(join(tmpdir(), 'dstream-outside-'));
+    try {
+      symlinkSync(outside, join(directory, 'linked-dir'));
+      await expect(store.load('linked-dir', [{ topic: 'orders', partition: 0 }])).rejects.toThrow(/is a symbolic link/);
+      await expect(store.commit('linked-dir', [first('orders', 0, 1)])).rejects.toThrow(/is a symbolic link/);
+      expect(readdirSync(outside)).toEqual([]);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('does not quote a damaged checkpoint in its error', async () => {
+    const store = await open();
+    mkdirSync(join(directory, 'damaged'), { recursive: true });
+    writeFileSync(join(directory, 'damaged', 'offsets-0000000000000001.json'), 'Quoted-4711: password=x');
+    const error = await store.load('damaged', [{ topic: 'orders', partition: 0 }]).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(OffsetStoreError);
+    expect((error as Error).message).toMatch(/is not valid JSON/);
+    expect((error as Error).message).not.toContain('Quoted');
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { constants, promises as fs } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, OffsetStoreError, StaleOffsetError, topicPartitionKey } from '@dstream/core';
 import type { OffsetCommit, OffsetStore, StoredOffsets, TopicPartition } from '@dstream/core';
 
@@ -10,6 +10,13 @@ export interface CheckpointOffsetStoreOptions {
   readonly directory: string;
   /** How many checkpoints each group keeps, newest first: the newest is current, the rest are history. Default 10. */
   readonly retain?: number;
+  /**
+   * Permissions of the checkpoint files, whatever the process umask. Default 0o600 (owner only):
+   * checkpoints hold group ids, topic names and offsets, no credentials, but nothing else needs them.
+   */
+  readonly fileMode?: number;
+  /** Permissions of the directories the store creates (not of an existing `directory`). Default 0o700. */
+  readonly dirMode?: number;
 }
 
 /**
@@ -38,6 +45,8 @@ const STORE = 'checkpoint';
 const FORMAT = 'dstream-offsets';
 const VERSION = 1;
 const DEFAULT_RETAIN = 10;
+const DEFAULT_FILE_MODE = 0o600;
+const DEFAULT_DIR_MODE = 0o700;
 /** `offsets-<sequence>.json`, the sequence zero-padded so that names sort like numbers. */
 const CHECKPOINT = /^offsets-(\d{16})\.json$/;
 /** Temp files are written beside the checkpoints (a rename or link never crosses file systems). */
@@ -69,6 +78,8 @@ export class CheckpointOffsetStore implements OffsetStore {
   readonly supportsTransactions = false;
   private readonly directory: string;
   private readonly retain: number;
+  private readonly fileMode: number;
+  private readonly dirMode: number;
 
   constructor(options: CheckpointOffsetStoreOptions) {
     const directory: unknown = options?.directory;
@@ -81,12 +92,14 @@ export class CheckpointOffsetStore implements OffsetStore {
     }
     this.directory = directory;
     this.retain = retain;
+    this.fileMode = checkMode('fileMode', options.fileMode ?? DEFAULT_FILE_MODE);
+    this.dirMode = checkMode('dirMode', options.dirMode ?? DEFAULT_DIR_MODE);
   }
 
-  /** Creates the directory if needed and checks that it is writable. */
+  /** Creates the directory if needed (with `dirMode`) and checks that it is writable. */
   async connect(): Promise<void> {
     try {
-      await fs.mkdir(this.directory, { recursive: true });
+      await this.makeDirectories(this.directory);
       await fs.access(this.directory, fs.constants.W_OK);
     } catch (error) {
       throw this.wrap(error, `preparing checkpoint directory ${this.directory}`);
@@ -152,10 +165,11 @@ export class CheckpointOffsetStore implements OffsetStore {
       const path = join(dir, checkpointName(newest));
       let text: string;
       try {
-        text = await fs.readFile(path, 'utf8');
+        text = await readNoFollow(path);
       } catch (error) {
         // Pruned by another writer after we listed the directory: a newer checkpoint exists.
         if (codeOf(error) === 'ENOENT') continue;
+        if (codeOf(error) === 'ELOOP') throw symlinkError(path);
         throw this.wrap(error, `reading checkpoint ${path}`);
       }
       return { sequence: newest, offsets: parseCheckpoint(path, group, text) };
@@ -166,6 +180,8 @@ export class CheckpointOffsetStore implements OffsetStore {
   private async sequences(dir: string): Promise<number[]> {
     let names: string[];
     try {
+      // A group directory that is a link would take reads and writes outside the checkpoint directory.
+      if ((await fs.lstat(dir)).isSymbolicLink()) throw symlinkError(dir);
       names = await fs.readdir(dir);
     } catch (error) {
       if (codeOf(error) === 'ENOENT') return [];
@@ -194,7 +210,7 @@ export class CheckpointOffsetStore implements OffsetStore {
       offsets: nest(offsets),
     };
     try {
-      await writeDurably(temp, `${JSON.stringify(checkpoint, null, 2)}\n`);
+      await writeDurably(temp, `${JSON.stringify(checkpoint, null, 2)}\n`, this.fileMode);
       try {
         // link, unlike rename, refuses to replace an existing name: the compare-and-set.
         await fs.link(temp, path);
@@ -243,9 +259,22 @@ export class CheckpointOffsetStore implements OffsetStore {
 
   private async mkdir(dir: string): Promise<void> {
     try {
-      await fs.mkdir(dir, { recursive: true });
+      await this.makeDirectories(dir);
+      if ((await fs.lstat(dir)).isSymbolicLink()) throw symlinkError(dir);
     } catch (error) {
       throw this.wrap(error, `creating ${dir}`);
+    }
+  }
+
+  /** `mkdir -p`, giving each directory it creates `dirMode` whatever the umask. */
+  private async makeDirectories(dir: string): Promise<void> {
+    const created = await fs.mkdir(dir, { recursive: true, mode: this.dirMode });
+    if (created === undefined) return;
+    const first = resolve(created);
+    // Every directory from `dir` up to the first one mkdir created is new.
+    for (let path = resolve(dir); ; path = dirname(path)) {
+      await fs.chmod(path, this.dirMode);
+      if (path === first || dirname(path) === path) break;
     }
   }
 
@@ -272,7 +301,9 @@ export function parseCheckpoint(path: string, group: string, text: string): Map<
   try {
     json = JSON.parse(text);
   } catch (error) {
-    fail(`is not valid JSON (${error instanceof Error ? error.message : String(error)})`, restore);
+    // Not the parser's message: it quotes the start of the file, which need not be a checkpoint.
+    const position = /position (\d+)/.exec(error instanceof Error ? error.message : '');
+    fail(`is not valid JSON${position === null ? '' : ` (at character ${position[1]})`}`, restore);
   }
   if (!isRecord(json) || json.format !== FORMAT) {
     fail(`is not a dstream offsets checkpoint (no "format": "${FORMAT}")`, restore);
@@ -322,10 +353,15 @@ function nest(offsets: ReadonlyMap<string, number>): { [topic: string]: { [parti
   return nested;
 }
 
-/** Writes `text` to a new file and fsyncs it, so that the link publishing it never exposes a torn file. */
-async function writeDurably(path: string, text: string): Promise<void> {
-  const file = await fs.open(path, 'wx');
+/**
+ * Writes `text` to a new file with `mode` and fsyncs it, so that the link publishing it never
+ * exposes a torn file. `wx` (O_CREAT|O_EXCL) never follows a link planted at `path`.
+ */
+async function writeDurably(path: string, text: string, mode: number): Promise<void> {
+  const file = await fs.open(path, 'wx', mode);
   try {
+    // open's mode is filtered by the umask; the option promises the mode itself.
+    await file.chmod(mode);
     await file.writeFile(text, 'utf8');
     await file.sync();
   } finally {
@@ -341,6 +377,31 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Reads a file, refusing (ELOOP) when the name is a symbolic link. */
+async function readNoFollow(path: string): Promise<string> {
+  const file = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await file.readFile('utf8');
+  } finally {
+    await file.close();
+  }
+}
+
+function symlinkError(path: string): OffsetStoreError {
+  return new OffsetStoreError(
+    STORE,
+    `${path} is a symbolic link; the store follows no link inside its directory (a link could make it read or ` +
+      `overwrite a file elsewhere). Replace the link with the file or directory it points to`,
+  );
+}
+
+function checkMode(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0o777) {
+    throw new ConfigError(option, value, 'must be a permission mode between 0o000 and 0o777', 'Pass e.g. 0o600, or omit it.');
+  }
+  return value;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
