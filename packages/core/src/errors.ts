@@ -3,7 +3,7 @@
  * the context a reader needs to act (the option, the partition, the store, the batch). Messages
  * pass through the redaction rule (`util/redact.ts`), so no error prints a credential.
  */
-import { isSecretOption, markRedacted, REDACTED, redact, redactText } from './util/redact';
+import { isSecretOption, markRedacted, printable, REDACTED, redact, redactText } from './util/redact';
 
 /**
  * Base class of every error dstream raises. `retriable` says whether trying again may succeed.
@@ -116,7 +116,7 @@ export class StaleOffsetError extends OffsetStoreError {
   ) {
     super(
       store,
-      `stale commit for group ${group} ${topic}-${partition}: expected stored offset ${expectedOffset ?? 'none'}, ` +
+      `stale commit for group ${printable(group)} ${printable(topic)}-${partition}: expected stored offset ${expectedOffset ?? 'none'}, ` +
         `found ${actualOffset ?? 'none'}. Another process commits for this group; stop it, or give this job its own group.id`,
     );
     this.group = group;

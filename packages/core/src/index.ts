@@ -59,7 +59,7 @@ export type { Clock } from './util/Clock';
 export { consoleLogger, silentLogger } from './util/Logger';
 export type { Logger } from './util/Logger';
 export { retry } from './util/retry';
-export { REDACTED, isSecretKey, redact, redactText, driverError, redactedView } from './util/redact';
+export { REDACTED, isSecretKey, redact, redactText, driverError, redactedView, printable } from './util/redact';
 export type { RetryOptions } from './util/retry';
 
 // kafka

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, OffsetStoreError, StaleOffsetError, topicPartitionKey } from '@dstream/core';
+import { ConfigError, OffsetStoreError, printable, StaleOffsetError, topicPartitionKey } from '@dstream/core';
 import type { OffsetCommit, OffsetStore, StoredOffsets, TopicPartition } from '@dstream/core';
 
 /** Options of `CheckpointOffsetStore`. */
@@ -135,7 +135,7 @@ export class CheckpointOffsetStore implements OffsetStore {
       if (attempt >= MAX_WRITE_ATTEMPTS) {
         throw new OffsetStoreError(
           STORE,
-          `commit for group ${group} lost the race for the next checkpoint ${MAX_WRITE_ATTEMPTS} times in a row; ` +
+          `commit for group ${printable(group)} lost the race for the next checkpoint ${MAX_WRITE_ATTEMPTS} times in a row; ` +
             `other processes commit for this group in ${dir} without touching these partitions`,
           { retriable: true },
         );

@@ -261,7 +261,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
       if (failed >= 0) {
         throw new OffsetStoreError(
           this.name,
-          `command ${failed + 1} of the transaction for group ${group} failed: ${messageOf(replies[failed][0])}. ` +
+          `command ${failed + 1} of the transaction for group ${printable(group)} failed: ${messageOf(replies[failed][0])}. ` +
             `Redis applied the transaction's other writes and its offsets (EXEC does not roll back); fix the command`,
           { cause: driverError(replies[failed][0]) },
         );
@@ -270,7 +270,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     }
     throw new OffsetStoreError(
       this.name,
-      `offsets of group ${group} changed during each of ${MAX_TRANSACTION_ATTEMPTS} transaction attempts ` +
+      `offsets of group ${printable(group)} changed during each of ${MAX_TRANSACTION_ATTEMPTS} transaction attempts ` +
         `(other members committing the same topics, or reconnects); nothing was written`,
       { retriable: true },
     );

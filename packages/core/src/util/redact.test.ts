@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
-import { AuthenticationError, ConfigError, DStreamError, OffsetStoreError } from '../errors';
+import { AuthenticationError, ConfigError, DStreamError, OffsetStoreError, StaleOffsetError } from '../errors';
 import { consoleLogger, redactingLogger, type Logger } from './Logger';
-import { driverError, isSecretKey, redact, redactedView, redactText } from './redact';
+import { driverError, isSecretKey, printable, redact, redactedView, redactText } from './redact';
 
 describe('isSecretKey', () => {
   it.each([
@@ -136,6 +136,13 @@ describe('errors', () => {
     const error = new AuthenticationError('redis', '127.0.0.1:6379', 'app', 'WRONGPASS', 'Check the password.');
     expect(error).toMatchObject({ service: 'redis', address: '127.0.0.1:6379', user: 'app', retriable: false });
     expect(error.message).toBe('redis at 127.0.0.1:6379 refused user "app": WRONGPASS. Check the password.');
+  });
+});
+
+describe('printable', () => {
+  it('escapes control characters, so a name cannot start a fake log line', () => {
+    expect(printable('group\r\nINFO all good\u001b[2J')).toBe('group\\r\\nINFO all good\\u001b[2J');
+    expect(new StaleOffsetError('redis', 'g\nx', 't', 0, 1, 2).message).toContain('group g\\nx t-0');
   });
 });
 

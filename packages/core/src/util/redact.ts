@@ -66,6 +66,17 @@ export function redactText(text: string): string {
 }
 
 /**
+ * `name` fit for one log line: control characters (CR, LF, ESC, …) written as JSON escapes, so a
+ * group id or topic name cannot start a fake line or move the cursor.
+ */
+export function printable(name: string): string {
+  return name.replace(CONTROL, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
  * Fields of a driver's error that say what failed and are kept on the copy `driverError` makes;
  * everything else a driver attached (the command and its arguments, the client, its options) is
  * dropped. `isTxnRequiresAbort` etc. are librdkafka's flags, read by the Kafka sinks.
