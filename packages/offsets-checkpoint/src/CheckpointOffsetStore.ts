@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, OffsetStoreError, printable, StaleOffsetError, topicPartitionKey } from '@dstream/core';
+import { ConfigError, driverError, OffsetStoreError, printable, StaleOffsetError, topicPartitionKey } from '@dstream/core';
 import type { OffsetCommit, OffsetStore, StoredOffsets, TopicPartition } from '@dstream/core';
 
 /** Options of `CheckpointOffsetStore`. */
@@ -283,7 +283,7 @@ export class CheckpointOffsetStore implements OffsetStore {
     const code = codeOf(error);
     return new OffsetStoreError(STORE, `${doing} failed: ${error instanceof Error ? error.message : String(error)}`, {
       retriable: code !== undefined && RETRIABLE_CODES.has(code),
-      cause: error,
+      cause: driverError(error),
     });
   }
 }

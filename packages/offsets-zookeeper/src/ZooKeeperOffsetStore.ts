@@ -365,7 +365,7 @@ export class ZooKeeperOffsetStore implements OffsetStore {
       STORE,
       `the connection to ${this.connectionString} was lost during a commit for group ${group} and reading the offsets ` +
         `back failed, so whether it was applied is unknown; retrying the batch is safe (its commit is compare-and-set)`,
-      { retriable: true, cause: error },
+      { retriable: true, cause: driverError(error) },
     );
   }
 
