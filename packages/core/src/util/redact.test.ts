@@ -59,6 +59,7 @@ describe('redactText', () => {
   it('replaces the values of secret keys written as "key":"value" or key=value, and only those', () => {
     expect(redactText('{"password":"Pw-1","user":"app"}')).toBe('{"password":"***","user":"app"}');
     expect(redactText('{"sasl.password": "Pw-1", "port": 5432}')).toBe('{"sasl.password": "***", "port": 5432}');
+    expect(redactText('https://h/token?access_token=T-1&user=app#x')).toBe('https://h/token?access_token=***&user=app#x');
     expect(redactText('config sasl.password=Pw-1 sasl.username=app key.deserializer=x')).toBe(
       'config sasl.password=*** sasl.username=app key.deserializer=x',
     );

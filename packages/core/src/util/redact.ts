@@ -50,9 +50,9 @@ export function isSecretOption(option: string): boolean {
 
 /** `scheme://user-info@` in any text; the user-info ends at the authority's last `@`. */
 const URL_USER_INFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]*(?:@[^\s/?#@"'<>]*)*@/gi;
-/** `"key": "value"` (JSON) and `key=value` / `key: value` (log fields, librdkafka config dumps). */
+/** `"key": "value"` (JSON) and `key=value` (log fields, librdkafka config dumps, URL query parameters). */
 const QUOTED_PAIR = /("([^"\\]{1,200})"\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d[\w.+-]*|true|false|\[[^\]]*\]|\{[^}]*\})/g;
-const PLAIN_PAIR = /(^|[\s,;{(])([A-Za-z][\w.-]{0,200})(=)("(?:[^"\\]|\\.)*"|[^\s,;)}]+)/g;
+const PLAIN_PAIR = /(^|[\s,;{(?&])([A-Za-z][\w.-]{0,200})(=)("(?:[^"\\]|\\.)*"|[^\s,;)}&#]+)/g;
 
 /** `text` with URL user-info and the values of secret `key=value` / `"key":"value"` pairs replaced by `***`. */
 export function redactText(text: string): string {
