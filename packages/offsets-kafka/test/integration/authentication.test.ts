@@ -7,6 +7,11 @@ import { KafkaOffsetStore, KafkaTransactionalSink } from '@dstream/offsets-kafka
 import { requireService, saslListener, uniqueName } from '../../../core/test/integration/helpers/services';
 
 const WRONG = `SaslWrong-${Math.random().toString(36).slice(2, 10)}`;
+/**
+ * requestTimeoutMs (the connect timeout) of the refused clients. A refused client's metadata
+ * request runs out this timeout in the background, holding one of libuv's four worker threads.
+ */
+const REFUSED_TIMEOUT_MS = 3000;
 const sasl = (password: string) => ({
   'security.protocol': 'SASL_PLAINTEXT',
   'sasl.mechanisms': 'PLAIN',
@@ -15,6 +20,8 @@ const sasl = (password: string) => ({
 });
 
 beforeAll(() => requireService('Kafka', saslListener.brokers));
+// Lets the refused clients' background attempts end before the next test file needs the workers.
+afterAll(() => new Promise((resolve) => setTimeout(resolve, REFUSED_TIMEOUT_MS + 500)));
 
 describe('Kafka stores on a SASL listener', () => {
   it('reads group offsets with the right credentials', async () => {
@@ -33,7 +40,7 @@ describe('Kafka stores on a SASL listener', () => {
   it('fail at once with AuthenticationError on a wrong password, and print no secret', async () => {
     const output = captureOutput();
     try {
-      const store = new KafkaOffsetStore({ brokers: saslListener.brokers, kafkaParams: sasl(WRONG), requestTimeoutMs: 4000 });
+      const store = new KafkaOffsetStore({ brokers: saslListener.brokers, kafkaParams: sasl(WRONG), requestTimeoutMs: REFUSED_TIMEOUT_MS });
       await store.connect();
       const started = Date.now();
       const error = await store.load(uniqueName('sasl-store'), [{ topic: 'orders', partition: 0 }]).then(
@@ -48,7 +55,7 @@ describe('Kafka stores on a SASL listener', () => {
         brokers: saslListener.brokers,
         transactionalId: uniqueName('sasl-sink'),
         producerParams: sasl(WRONG),
-        requestTimeoutMs: 4000,
+        requestTimeoutMs: REFUSED_TIMEOUT_MS,
       });
       const consumer = {};
       const sinkStarted = Date.now();

@@ -18,6 +18,11 @@ import { produce } from './helpers';
 jest.setTimeout(60_000);
 
 const WRONG = `SaslWrong-${Math.random().toString(36).slice(2, 10)}`;
+/**
+ * connectTimeoutMs of the refused jobs. A refused client's metadata request runs out this timeout
+ * in the background, holding one of libuv's four worker threads (see KafkaClient.connect).
+ */
+const REFUSED_TIMEOUT_MS = 3000;
 
 function sasl(password: string, brokers = saslListener.brokers, mechanism = 'PLAIN'): Record<string, string> {
   return {
@@ -53,6 +58,9 @@ function job(kafkaParams: Record<string, string>, topic: string, connectTimeoutM
 }
 
 let topic: string;
+// Lets the refused clients' background attempts end before the next test file needs the workers.
+afterAll(() => new Promise((resolve) => setTimeout(resolve, REFUSED_TIMEOUT_MS + 500)));
+
 beforeAll(async () => {
   await requireService('Kafka', saslListener.brokers);
   topic = uniqueName('sasl-topic');
@@ -81,8 +89,7 @@ describe('direct stream on a SASL listener', () => {
         { params: sasl(WRONG, saslListener.brokers, 'SCRAM-SHA-256'), reason: /Unsupported SASL mechanism/ },
       ];
       for (const { params, reason } of cases) {
-        // A refused client's metadata request runs out its timeout in the background: keep it short.
-        const { ssc, stream, events } = job(params, topic, 4000);
+        const { ssc, stream, events } = job(params, topic, REFUSED_TIMEOUT_MS);
         console.log(stream);
         output.record('stream', stream);
         const started = Date.now();
