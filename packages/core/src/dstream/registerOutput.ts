@@ -16,6 +16,10 @@ export function registerOutput<T>(
   source.context.registerOutput({
     name,
     stream: source,
-    run: async (batch) => run(await batchOf(source, batch.time), batch),
+    run: async (batch) => {
+      // Windows and state upstream take in this batch's parents now, even off their own slide.
+      await source.prepare(batch.time);
+      return run(await batchOf(source, batch.time), batch);
+    },
   });
 }
