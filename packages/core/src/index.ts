@@ -31,7 +31,7 @@ export type { InMemoryTransaction } from './offsets/InMemoryOffsetStore';
 
 // dstream
 export { DStream } from './dstream/DStream';
-export type { DStreamNode } from './dstream/DStream';
+export type { DStreamNode, PairKey, PairValue } from './dstream/DStream';
 export type { BatchContext, OutputOperation, InputSource, StreamingContextLike } from './context/types';
 
 // dstream operators

@@ -32,6 +32,11 @@ import { type UpdateStateByKeyOptions, updateStateByKey } from './operators/upda
 import { window } from './operators/window';
 import type { StateSpec } from '../state/StateSpec';
 
+/** The key type of a stream of `[key, value]` pairs (lets `updateStateByKey<S>` name only the state type). */
+export type PairKey<T> = T extends readonly [infer K, unknown] ? K : never;
+/** The value type of a stream of `[key, value]` pairs. */
+export type PairValue<T> = T extends readonly [unknown, infer V] ? V : never;
+
 /**
  * One node of the DStream graph: how a stream's batch at `time` is made from its dependencies'.
  * Spark's DStream subclasses implement the same three members. Nodes never extend `DStream`;
@@ -499,12 +504,12 @@ export class DStream<T> {
    * words.map((word) => [word, 1] as const)
    *   .updateStateByKey<number>((ones, total = 0) => total + ones.length);
    */
-  updateStateByKey<K, V, S>(
-    this: DStream<readonly [K, V]>,
-    update: (values: V[], previous: S | undefined) => S | undefined,
-    options?: UpdateStateByKeyOptions<K, S>,
-  ): DStream<[K, S]> {
-    return updateStateByKey(this, update, options);
+  updateStateByKey<S>(
+    this: DStream<readonly [unknown, unknown]>,
+    update: (values: PairValue<T>[], previous: S | undefined) => S | undefined,
+    options?: UpdateStateByKeyOptions<PairKey<T>, S>,
+  ): DStream<[PairKey<T>, S]> {
+    return updateStateByKey(this as DStream<readonly [PairKey<T>, PairValue<T>]>, update, options);
   }
 
   /**
