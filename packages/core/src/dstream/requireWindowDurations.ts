@@ -14,12 +14,15 @@ export function requireWindowDurations(operator: string, source: DStream<unknown
         `${operator}(${argument})`,
         value,
         `must be a positive multiple of the parent stream's slide duration (${parentMs} ms)`,
-        `Pass a whole number of parent batches, e.g. ${argument}: ${parentMs * 3}${
-          typeof value === 'number' && value > parentMs ? ` or ${Math.ceil(value / parentMs) * parentMs}` : ''
-        }.`,
+        `Pass a whole number of parent batches, e.g. ${argument}: ${suggestion(value, parentMs)}.`,
       );
     }
   };
   check('windowMs', windowMs);
   check('slideMs', slideMs);
+}
+
+/** The nearest valid duration at or above `value`, or three parent batches. */
+function suggestion(value: unknown, parentMs: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.ceil(value / parentMs) * parentMs : parentMs * 3;
 }

@@ -57,7 +57,7 @@ describe('window', () => {
     const numbers = queueStream<number>(ssc, []);
     expect(() => numbers.window(2500, 1000)).toThrow(ConfigError);
     expect(() => numbers.window(2500, 1000)).toThrow(
-      "window(windowMs) must be a positive multiple of the parent stream's slide duration (1000 ms); got 2500. Pass a whole number of parent batches, e.g. windowMs: 3000 or 3000.",
+      "window(windowMs) must be a positive multiple of the parent stream's slide duration (1000 ms); got 2500. Pass a whole number of parent batches, e.g. windowMs: 3000.",
     );
     expect(() => numbers.window(3000, 0)).toThrow("window(slideMs) must be a positive multiple of the parent stream's slide duration (1000 ms); got 0.");
     expect(() => numbers.window(4000, 2000).window(3000, 2000)).toThrow('(2000 ms); got 3000');
