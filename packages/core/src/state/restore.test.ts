@@ -111,6 +111,34 @@ describe('state restore', () => {
     }
   });
 
+  it('records what each batch changed: keys written with their new value, keys removed', async () => {
+    const clock = new ManualClock();
+    const ssc = new StreamingContext({ appName: 'changes', batchIntervalMs: INTERVAL, clock, stopOnSignals: false, logger: silentLogger });
+    const pairs = queueStream<Pair>(ssc, [[['a', 1], ['b', 5], ['a', 2]], [['c', 1]], [['b', -5]], []]);
+    const totals = pairs.updateStateByKey<number>((values, total = 0) => {
+      const next = total + values.reduce(add, 0);
+      return next === 0 ? undefined : next;
+    });
+    const [operator] = ssc.stateOperators;
+    const changes: unknown[] = [];
+    totals.foreachBatch((_records, { time }) => void changes.push(operator.changesOf(time)));
+    await ssc.start();
+    const done = waitForBatches(ssc, 4);
+    await clock.advance(4 * INTERVAL);
+    await done;
+    await ssc.stop();
+    expect(changes).toEqual([
+      { upserts: [['a', 3], ['b', 5]], removals: [] },
+      // Keys without records whose state is unchanged are not listed.
+      { upserts: [['c', 1]], removals: [] },
+      { upserts: [], removals: ['b'] },
+      { upserts: [], removals: [] },
+    ]);
+    // Only the last two batches are kept.
+    expect(operator.changesOf(1000)).toEqual({ upserts: [], removals: [] });
+    expect(operator.changesOf(3000)).toEqual({ upserts: [], removals: ['b'] });
+  });
+
   it('a store rebuilt from changes holds exactly the operators entries()', async () => {
     const batches = randomPairBatches(seededRandom(9), { count: 15, keys: ['a', 'b', 'c'], minValue: 0, maxValue: 6 });
     const store: Store = new Map();
