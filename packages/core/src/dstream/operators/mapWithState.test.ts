@@ -94,6 +94,27 @@ describe('mapWithState', () => {
     expect(mapped).toEqual([[], [], ['z']]);
   });
 
+  it('times out restored keys by their stored update times, whatever order they are restored in', async () => {
+    const clock = new ManualClock(3000);
+    const ssc = new StreamingContext({ appName: 'mws', batchIntervalMs: 1000, clock, stopOnSignals: false, logger: silentLogger });
+    const pairs = queueStream<Pair>(ssc, []);
+    const ended = pairs.mapWithState(
+      StateSpec.function((key: string, _value: number | undefined, state: State<number>) => (state.isTimingOut() ? `${key}:${state.get()}` : undefined)).timeout(1000),
+    );
+    const mapped: (string | undefined)[][] = [];
+    ended.foreachBatch((records) => void mapped.push([...records]));
+    ssc.stateOperators[0].restore([
+      ['b', { state: 2, updatedMs: 3000 }],
+      ['a', { state: 1, updatedMs: 1000 }],
+    ]);
+    await ssc.start();
+    const done = waitForBatches(ssc, 2);
+    await clock.advance(2000);
+    await done;
+    await ssc.stop();
+    expect(mapped).toEqual([['a:1'], ['b:2']]);
+  });
+
   it('refuses update and remove on a timing-out key, update after remove, and get without state', async () => {
     const cases: [string, (state: State<number>, value: number | undefined) => void, string][] = [
       ['update while timing out', (state, value) => (value === undefined ? state.update(1) : state.update(value)), 'cannot update the state of a key that is timing out'],
