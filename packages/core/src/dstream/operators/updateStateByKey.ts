@@ -57,7 +57,8 @@ class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
     const groups = new Map<K, V[]>();
     await forEachRecord(this.source, time, (pair) => addToGroup(groups, pair));
     const { state, log } = this;
-    for (const [key, previous] of state) {
+    // forEach rather than for…of: no [key, value] entry array per key of a large state.
+    state.forEach((previous, key) => {
       const values = groups.get(key);
       if (values !== undefined) groups.delete(key);
       const next = this.call(key, values ?? NO_VALUES, previous);
@@ -70,7 +71,7 @@ class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
         state.set(key, next);
         log.upsert(key, next);
       }
-    }
+    });
     for (const [key, values] of groups) {
       const next = this.call(key, values, undefined);
       if (next === undefined) continue;
