@@ -3,11 +3,11 @@
  * bringing 100,000 records over random keys, against a hand-written Map loop doing the same
  * updates (the baseline), all measured on one machine in one run. Reports the median batch time
  * and the process's memory (RSS and heap) with the state in place; each variant runs in its own
- * child process, so one's memory does not count against another's.
+ * child process, so one's memory does not count against another's, once per round.
  *
  * Build core and this package (`npx tsc -b packages/core bench`), then
- * `node --expose-gc bench/dist/state.js`. `KEYS`, `RECORDS` and `BATCHES` in the environment
- * override the defaults. Not part of `npm test`.
+ * `node --expose-gc bench/dist/state.js`. `KEYS`, `RECORDS`, `BATCHES` and `ROUNDS` in the
+ * environment override the defaults. Not part of `npm test` or `npm run bench`.
  */
 import { fork } from 'node:child_process';
 import { DStream, type State, StateSpec, type StreamingContextLike } from '@dstream/core';
@@ -15,6 +15,7 @@ import { DStream, type State, StateSpec, type StreamingContextLike } from '@dstr
 const KEY_COUNT = Number(process.env.KEYS ?? 1_000_000);
 const RECORDS_PER_BATCH = Number(process.env.RECORDS ?? 100_000);
 const BATCHES = Number(process.env.BATCHES ?? 6);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const BATCH_INTERVAL_MS = 1000;
 
 type Pair = readonly [string, number];
@@ -124,22 +125,47 @@ async function runVariant(name: string): Promise<void> {
   process.send!({ name, ms: median(times.slice(1)), size, rss, heapUsed });
 }
 
+interface VariantResult {
+  readonly ms: number;
+  readonly size: number;
+  readonly rss: number;
+  readonly heapUsed: number;
+}
+
+function runInChild(name: string): Promise<VariantResult> {
+  const child = fork(__filename, [], { env: { ...process.env, STATE_BENCH_VARIANT: name }, execArgv: process.execArgv });
+  return new Promise<VariantResult>((resolve, reject) => {
+    child.once('message', (message) => {
+      child.kill();
+      resolve(message as VariantResult);
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before reporting`)));
+  });
+}
+
 async function main(): Promise<void> {
   const variant = process.env.STATE_BENCH_VARIANT;
   if (variant !== undefined) return runVariant(variant);
-  console.log(`state: ${KEY_COUNT} keys, ${RECORDS_PER_BATCH} records a batch, median of ${BATCHES} batches after a warm-up batch`);
+  console.log(
+    `state: ${KEY_COUNT} keys, ${RECORDS_PER_BATCH} records a batch, median of ${BATCHES} batches after a warm-up batch, ` +
+      `median of ${ROUNDS} rounds`,
+  );
+  const names = Object.keys(variants);
+  const results = new Map<string, VariantResult[]>(names.map((name) => [name, []]));
+  // Rounds over all variants rather than all runs of one in a row: on a shared machine, load that
+  // comes and goes then spreads over every variant instead of skewing one of them.
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of names) results.get(name)!.push(await runInChild(name));
+  }
   let baselineMs: number | undefined;
-  for (const name of Object.keys(variants)) {
-    const child = fork(__filename, [], { env: { ...process.env, STATE_BENCH_VARIANT: name }, execArgv: process.execArgv });
-    const result = await new Promise<{ ms: number; size: number; rss: number; heapUsed: number }>((resolve, reject) => {
-      child.once('message', (message) => resolve(message as { ms: number; size: number; rss: number; heapUsed: number }));
-      child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before reporting`)));
-    });
-    child.kill();
-    baselineMs ??= result.ms;
+  for (const name of names) {
+    const runs = results.get(name)!;
+    const ms = median(runs.map((run) => run.ms));
+    baselineMs ??= ms;
     console.log(
-      `${name.padEnd(34)} ${result.ms.toFixed(1).padStart(8)} ms/batch  ${(baselineMs / result.ms).toFixed(2)}× baseline  ` +
-        `RSS ${mib(result.rss)}  heap ${mib(result.heapUsed)}  (last batch: ${result.size} records)`,
+      `${name.padEnd(34)} ${ms.toFixed(1).padStart(8)} ms/batch  ${(baselineMs / ms).toFixed(2)}× baseline  ` +
+        `RSS ${mib(median(runs.map((run) => run.rss)))}  heap ${mib(median(runs.map((run) => run.heapUsed)))}  ` +
+        `(rounds: ${runs.map((run) => run.ms.toFixed(0)).join(', ')} ms; last batch: ${runs[0].size} records)`,
     );
   }
 }

@@ -21,7 +21,8 @@ const NO_VALUES: never[] = Object.freeze([]) as never[];
 /**
  * Spark's `StateDStream`: every batch, `update(values, previous)` for every key that has state or
  * records, in that order (keys with state first, in the order they got it, then new keys in
- * first-seen order); `undefined` removes the key. The batch is every `[key, state]` after it.
+ * first-seen order); `undefined` removes the key. The batch is every `[key, state]` after it; the
+ * pair of an unchanged key is the same array from batch to batch, so batches are read-only.
  */
 class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
   readonly name = 'updateStateByKey';
@@ -29,7 +30,12 @@ class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
   readonly dependencies: readonly DStream<unknown>[];
   /** Set right after construction. */
   stream!: DStream<[K, S]>;
-  private state: Map<K, S>;
+  /**
+   * Key → its `[key, state]` pair, the very array the batches hold: a key whose state did not
+   * change keeps its pair, so a batch of a large, mostly idle state allocates one array, not one
+   * pair per key (pairs that outlive a batch would be promoted and collected as old garbage).
+   */
+  private state: Map<K, [K, S]>;
   private lastComputedTime = -Infinity;
   private readonly log = new StateChangeLog();
 
@@ -40,7 +46,7 @@ class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
   ) {
     this.slideDurationMs = source.slideDurationMs;
     this.dependencies = [source];
-    this.state = new Map(initialState);
+    this.state = toPairs(initialState);
   }
 
   /** Computed every batch, records or not: state moves one batch at a time. */
@@ -58,9 +64,10 @@ class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
     await forEachRecord(this.source, time, (pair) => addToGroup(groups, pair));
     const { state, log } = this;
     // forEach rather than for…of: no [key, value] entry array per key of a large state.
-    state.forEach((previous, key) => {
+    state.forEach((pair, key) => {
       const values = groups.get(key);
       if (values !== undefined) groups.delete(key);
+      const previous = pair[1];
       const next = this.call(key, values ?? NO_VALUES, previous);
       if (next === undefined) {
         state.delete(key);
@@ -68,18 +75,18 @@ class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
       } else if (values !== undefined || !Object.is(next, previous)) {
         // A key without records whose update returned its state as it was is left out of the
         // batch's changes: most keys of a large state are idle in any one batch.
-        state.set(key, next);
+        state.set(key, [key, next]);
         log.upsert(key, next);
       }
     });
     for (const [key, values] of groups) {
       const next = this.call(key, values, undefined);
       if (next === undefined) continue;
-      state.set(key, next);
+      state.set(key, [key, next]);
       log.upsert(key, next);
     }
     this.lastComputedTime = time;
-    return Array.from(state);
+    return Array.from(state.values());
   }
 
   private call(key: K, values: V[], previous: S | undefined): S | undefined {
@@ -95,12 +102,18 @@ class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
   }
 
   entries(): Iterable<readonly [unknown, unknown]> {
-    return this.state;
+    return this.state.values();
   }
 
   restore(entries: Iterable<readonly [unknown, unknown]>): void {
-    this.state = new Map(entries as Iterable<readonly [K, S]>);
+    this.state = toPairs(entries as Iterable<readonly [K, S]>);
   }
+}
+
+function toPairs<K, S>(entries: Iterable<readonly [K, S]>): Map<K, [K, S]> {
+  const pairs = new Map<K, [K, S]>();
+  for (const [key, state] of entries) pairs.set(key, [key, state]);
+  return pairs;
 }
 
 /**
