@@ -1,5 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { BatchContext, StreamingContextLike } from '../context/types';
+import type { StateSpec } from '../state/StateSpec';
 import { type Batch, batches$ } from './operators/batches$';
 import { cogroup } from './operators/cogroup';
 import { count } from './operators/count';
@@ -30,7 +31,6 @@ import { transform } from './operators/transform';
 import { union } from './operators/union';
 import { type UpdateStateByKeyOptions, updateStateByKey } from './operators/updateStateByKey';
 import { window } from './operators/window';
-import type { StateSpec } from '../state/StateSpec';
 
 /** The key type of a stream of `[key, value]` pairs (lets `updateStateByKey<S>` name only the state type). */
 export type PairKey<T> = T extends readonly [infer K, unknown] ? K : never;
@@ -148,9 +148,10 @@ export class DStream<T> {
   }
 
   /**
-   * The batch at `time`, computed once and remembered. An output calls `prepare(time)` first, at
-   * every batch, so that windows and stateful operators upstream have taken in their parents' batches. Times that are not on this stream's
-   * slide (relative to the context's zero time) yield no batch: `undefined`.
+   * The batch at `time`, computed once and remembered. Times that are not on this stream's slide
+   * (relative to the context's zero time) yield no batch: `undefined`. An output calls
+   * `prepare(time)` first, at every batch, so that the windows and stateful operators upstream
+   * have taken in their parents' batches.
    */
   getOrCompute(time: number): Promise<readonly T[]> | undefined {
     if ((time - this.context.zeroTimeMs) % this.slideDurationMs !== 0) return undefined;
