@@ -39,7 +39,6 @@ export type { Batch } from './dstream/operators/batches$';
 export type { PrintSink } from './dstream/operators/print';
 export type { WidenLiteral } from './dstream/operators/reduceByKey';
 export type { ReduceByKeyAndWindowOptions } from './dstream/operators/reduceByKeyAndWindow';
-export type { WindowStateOptions } from './dstream/operators/reduceByWindow';
 export type { UpdateStateByKeyOptions } from './dstream/operators/updateStateByKey';
 export type { MapWithStateDStream } from './dstream/operators/mapWithState';
 
@@ -48,6 +47,7 @@ export { StateSpec } from './state/StateSpec';
 export type { MappingFunction } from './state/StateSpec';
 export type { State } from './state/State';
 export { StateRegistry, stateRegistryOf } from './state/StateRegistry';
+export type { StateNameOptions } from './state/StateRegistry';
 export type { StatefulOperator, StateChanges, StoredState } from './state/StatefulOperator';
 export { toStoredState, fromStoredState } from './state/StatefulOperator';
 

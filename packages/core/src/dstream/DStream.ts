@@ -1,5 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { BatchContext, StreamingContextLike } from '../context/types';
+import type { StateNameOptions } from '../state/StateRegistry';
 import type { StateSpec } from '../state/StateSpec';
 import { type Batch, batches$ } from './operators/batches$';
 import { cogroup } from './operators/cogroup';
@@ -24,7 +25,7 @@ import { type PrintSink, print } from './operators/print';
 import { reduce } from './operators/reduce';
 import { type WidenLiteral, reduceByKey } from './operators/reduceByKey';
 import { type ReduceByKeyAndWindowOptions, reduceByKeyAndWindow } from './operators/reduceByKeyAndWindow';
-import { type WindowStateOptions, reduceByWindow } from './operators/reduceByWindow';
+import { reduceByWindow } from './operators/reduceByWindow';
 import { rightOuterJoin } from './operators/rightOuterJoin';
 import { saveAsTextFiles } from './operators/saveAsTextFiles';
 import { transform } from './operators/transform';
@@ -421,7 +422,7 @@ export class DStream<T> {
    * @example
    * clicks.countByWindow(60_000, 5_000);
    */
-  countByWindow(windowMs: number, slideMs: number, options?: WindowStateOptions): DStream<number> {
+  countByWindow(windowMs: number, slideMs: number, options?: StateNameOptions): DStream<number> {
     return countByWindow(this, windowMs, slideMs, options);
   }
 
@@ -439,7 +440,7 @@ export class DStream<T> {
     windowMs: number,
     slideMs: number,
     invFunc?: (accumulated: T, removed: T) => T,
-    options?: WindowStateOptions,
+    options?: StateNameOptions,
   ): DStream<T> {
     return reduceByWindow(this, fn, windowMs, slideMs, invFunc, options);
   }
@@ -477,7 +478,7 @@ export class DStream<T> {
    * @example
    * pages.countByValueAndWindow(300_000, 60_000);
    */
-  countByValueAndWindow(windowMs: number, slideMs?: number, options?: WindowStateOptions): DStream<[T, number]> {
+  countByValueAndWindow(windowMs: number, slideMs?: number, options?: StateNameOptions): DStream<[T, number]> {
     return countByValueAndWindow(this, windowMs, slideMs, options);
   }
 
@@ -518,7 +519,8 @@ export class DStream<T> {
    * runs for every `[key, value]` with the key's `State` handle and its result is emitted
    * (`undefined` results are left out). With `spec.timeout(idleMs)`, a key without records for
    * longer is called once more with `undefined` and `state.isTimingOut()`, then removed.
-   * `stateSnapshots()` on the result is every `[key, state]` after each batch.
+   * `stateSnapshots()` on the result is every `[key, state]` after each batch. The state is
+   * registered under `options.name`, else `spec.name(…)`, else a name derived from the lineage.
    *
    * @example
    * const sessions = clicks.mapWithState(
@@ -529,8 +531,12 @@ export class DStream<T> {
    *   }).timeout(30 * 60_000),
    * );
    */
-  mapWithState<K, V, S, M>(this: DStream<readonly [K, V]>, spec: StateSpec<K, V, S, M>): MapWithStateDStream<K, S, M> {
-    return mapWithState(this, spec);
+  mapWithState<K, V, S, M>(
+    this: DStream<readonly [K, V]>,
+    spec: StateSpec<K, V, S, M>,
+    options?: StateNameOptions,
+  ): MapWithStateDStream<K, S, M> {
+    return mapWithState(this, spec, options);
   }
 
   // ---- output operations ------------------------------------------------------------------

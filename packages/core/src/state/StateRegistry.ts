@@ -62,6 +62,12 @@ export class StateRegistry {
   }
 }
 
+/** Options of the stateful operators whose only option is their state's name (`countByWindow`, `mapWithState`, …). */
+export interface StateNameOptions {
+  /** Name the state is stored under (default: derived from the stream's lineage, see `StateRegistry.claimName`). */
+  readonly name?: string;
+}
+
 /** What an operator implements to be registered: a `StatefulOperator` without its name, kind and version. */
 export type StateHandlers = Pick<StatefulOperator, 'changesOf' | 'entries' | 'restore'>;
 

@@ -158,12 +158,14 @@ describe('state restore', () => {
     pairs.map((pair) => pair).reduceByKeyAndWindow(add, 2000, 1000, { invFunc: subtract });
     pairs.mapWithState(StateSpec.function(() => 1).name('sessions'));
     pairs.countByWindow(2000, 1000, { name: 'clicks-per-window' });
+    pairs.mapWithState(StateSpec.function(() => 1).name('ignored'), { name: 'visits' });
     expect(ssc.stateOperators.map(({ name, kind, stateVersion }) => [name, kind, stateVersion])).toEqual([
       ['updateStateByKey:queueStream', 'updateStateByKey', 1],
       ['updateStateByKey:queueStream#2', 'updateStateByKey', 1],
       ['reduceByKeyAndWindow:queueStream/map', 'reduceByKeyAndWindow', 1],
       ['sessions', 'mapWithState', 1],
       ['clicks-per-window', 'countByWindow', 1],
+      ['visits', 'mapWithState', 1],
     ]);
     expect(stateRegistryOf(ssc).get('sessions')?.kind).toBe('mapWithState');
     expect(() => pairs.updateStateByKey<number>(() => 1, { name: 'sessions' })).toThrow(

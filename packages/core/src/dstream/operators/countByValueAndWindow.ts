@@ -1,7 +1,7 @@
 import type { DStream } from '../DStream';
 import { reducedWindowStream } from '../ReducedWindowNode';
 import { requireWindowDurations } from '../requireWindowDurations';
-import type { WindowStateOptions } from './reduceByWindow';
+import type { StateNameOptions } from '../../state/StateRegistry';
 
 const withOne = <T>(record: T): readonly [T, number] => [record, 1];
 const add = (a: number, b: number): number => a + b;
@@ -17,7 +17,7 @@ export function countByValueAndWindow<T>(
   source: DStream<T>,
   windowMs: number,
   slideMs: number = source.slideDurationMs,
-  options: WindowStateOptions = {},
+  options: StateNameOptions = {},
 ): DStream<[T, number]> {
   const operator = 'countByValueAndWindow';
   requireWindowDurations(operator, source as DStream<unknown>, windowMs, slideMs);

@@ -1,7 +1,7 @@
 import type { DStream } from '../DStream';
 import { reducedWindowStream } from '../ReducedWindowNode';
 import { requireWindowDurations } from '../requireWindowDurations';
-import type { WindowStateOptions } from './reduceByWindow';
+import type { StateNameOptions } from '../../state/StateRegistry';
 
 const ONE_UNDER_SHARED_KEY: readonly [null, number] = [null, 1];
 const one = (): readonly [null, number] => ONE_UNDER_SHARED_KEY;
@@ -19,7 +19,7 @@ export function countByWindow<T>(
   source: DStream<T>,
   windowMs: number,
   slideMs: number,
-  options: WindowStateOptions = {},
+  options: StateNameOptions = {},
 ): DStream<number> {
   const operator = 'countByWindow';
   requireWindowDurations(operator, source as DStream<unknown>, windowMs, slideMs);

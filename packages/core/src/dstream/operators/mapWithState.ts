@@ -7,6 +7,7 @@ import { DStream, type DStreamNode } from '../DStream';
 import { forEachRecord } from '../FusedNode';
 import { batchOf } from '../batchOf';
 import { userFunctionError } from '../userFunctionError';
+import type { StateNameOptions } from '../../state/StateRegistry';
 
 /** A `mapWithState` stream: the mapped records, and the state of every key through `stateSnapshots()`. */
 export type MapWithStateDStream<K, S, M> = DStream<M> & {
@@ -156,17 +157,21 @@ function toStored<S>(entry: StateEntry<S>): { state: S; updatedMs: number } {
 }
 
 /**
- * `source.mapWithState(spec)`: the function's results for every record (and every timed-out
+ * `source.mapWithState(spec, { name })`: the function's results for every record (and every timed-out
  * key), in record order then timeout order; `undefined` results are left out.
  */
-export function mapWithState<K, V, S, M>(source: DStream<readonly [K, V]>, spec: StateSpec<K, V, S, M>): MapWithStateDStream<K, S, M> {
+export function mapWithState<K, V, S, M>(
+  source: DStream<readonly [K, V]>,
+  spec: StateSpec<K, V, S, M>,
+  options: StateNameOptions = {},
+): MapWithStateDStream<K, S, M> {
   if (!(spec instanceof StateSpec)) {
     throw new ConfigError('mapWithState(spec)', spec, 'must be a StateSpec', 'Build one with StateSpec.function((key, value, state) => …).');
   }
   const node = new MapWithStateNode(source, spec);
   const stream = new DStream<M>(source.context, node) as MapWithStateDStream<K, S, M>;
   node.stream = stream;
-  registerState(source as DStream<unknown>, 'mapWithState', spec.stateName, 1, node);
+  registerState(source as DStream<unknown>, 'mapWithState', options.name ?? spec.stateName, 1, node);
   let snapshots: DStream<[K, S]> | undefined;
   stream.stateSnapshots = () => {
     snapshots ??= new DStream<[K, S]>(stream.context, {

@@ -1,13 +1,8 @@
 import type { DStream } from '../DStream';
 import { reducedWindowStream } from '../ReducedWindowNode';
 import { requireFunction } from '../requireFunction';
+import type { StateNameOptions } from '../../state/StateRegistry';
 import { requireWindowDurations } from '../requireWindowDurations';
-
-/** Options of `reduceByWindow` and `countByWindow`. */
-export interface WindowStateOptions {
-  /** Name the window's state is stored under (default: derived from the stream's lineage). */
-  readonly name?: string;
-}
 
 /** Every record paired with one shared key: how a whole-window reduction reuses the keyed one. */
 const withSharedKey = <T>(record: T): readonly [null, T] => [null, record];
@@ -25,7 +20,7 @@ export function reduceByWindow<T>(
   windowMs: number,
   slideMs: number,
   invFunc?: (accumulated: T, removed: T) => T,
-  options: WindowStateOptions = {},
+  options: StateNameOptions = {},
 ): DStream<T> {
   const operator = 'reduceByWindow';
   requireFunction(operator, 'fn', fn, 'Pass an associative function combining two records, e.g. (a, b) => a + b.');
