@@ -32,13 +32,25 @@ export type { InMemoryTransaction } from './offsets/InMemoryOffsetStore';
 
 // dstream
 export { DStream } from './dstream/DStream';
-export type { DStreamNode } from './dstream/DStream';
+export type { DStreamNode, PairKey, PairValue } from './dstream/DStream';
 export type { BatchContext, OutputOperation, InputSource, StreamingContextLike } from './context/types';
 
 // dstream operators
 export type { Batch } from './dstream/operators/batches$';
 export type { PrintSink } from './dstream/operators/print';
 export type { WidenLiteral } from './dstream/operators/reduceByKey';
+export type { ReduceByKeyAndWindowOptions } from './dstream/operators/reduceByKeyAndWindow';
+export type { UpdateStateByKeyOptions } from './dstream/operators/updateStateByKey';
+export type { MapWithStateDStream } from './dstream/operators/mapWithState';
+
+// state
+export { StateSpec } from './state/StateSpec';
+export type { MappingFunction } from './state/StateSpec';
+export type { State } from './state/State';
+export { StateRegistry, stateRegistryOf } from './state/StateRegistry';
+export type { StateNameOptions } from './state/StateRegistry';
+export type { StatefulOperator, StateChanges, StoredState } from './state/StatefulOperator';
+export { toStoredState, fromStoredState } from './state/StatefulOperator';
 
 // context, scheduler, events
 export { StreamingContext } from './context/StreamingContext';

@@ -6,6 +6,8 @@ import type { StreamingEvent, StreamingListener } from '../scheduler/events';
 import { JobGenerator } from '../scheduler/JobGenerator';
 import { JobScheduler } from '../scheduler/JobScheduler';
 import { ListenerBus } from '../scheduler/ListenerBus';
+import type { StatefulOperator } from '../state/StatefulOperator';
+import { stateRegistryOf } from '../state/StateRegistry';
 import { type Clock, SystemClock } from '../util/Clock';
 import { type Logger, consoleLogger } from '../util/Logger';
 import { toError } from '../util/toError';
@@ -133,6 +135,14 @@ export class StreamingContext implements StreamingContextLike {
   /** Every event of this context: lifecycle and, per batch, Submitted → Started → Completed. Completes once stopped. */
   get events$(): Observable<StreamingEvent> {
     return this.bus.events$;
+  }
+
+  /**
+   * The stateful operators of this context's graph (updateStateByKey, mapWithState, windowed
+   * reductions), by stable name: where a batch's state changes are read and state is restored.
+   */
+  get stateOperators(): readonly StatefulOperator[] {
+    return stateRegistryOf(this).operators;
   }
 
   /** Adds a listener for this context's events (Spark's addStreamingListener). */

@@ -122,6 +122,42 @@ describe('DStream operators', () => {
     expect(computeCount).toBe(3);
   });
 
+  it('prepares every node once per batch time, dependencies first, before outputs read the graph', async () => {
+    const context = newContext();
+    const log: string[] = [];
+    const node = (name: string, dependencies: DStream<unknown>[]): DStream<number> =>
+      new DStream<number>(context, {
+        name,
+        slideDurationMs: 1000,
+        dependencies,
+        compute: () => [],
+        prepare: async (time) => void log.push(`${name}@${time}`),
+      });
+    const source = node('source', []);
+    const left = node('left', [source]);
+    const right = node('right', [source]);
+    const joined = node('joined', [left, right]);
+    await Promise.all([joined.prepare(1000), joined.prepare(1000), left.prepare(1000)]);
+    await joined.prepare(2000);
+    expect(log).toEqual(['source@1000', 'left@1000', 'right@1000', 'joined@1000', 'source@2000', 'left@2000', 'right@2000', 'joined@2000']);
+  });
+
+  it('propagates remember through parentRememberMs, keeping only the longest need', () => {
+    const context = newContext();
+    const source = queueStream<number>(context, []);
+    const windowed = new DStream<number>(context, {
+      name: 'windowed',
+      slideDurationMs: 2000,
+      dependencies: [source],
+      compute: () => [],
+      parentRememberMs: (rememberMs) => rememberMs + 5000,
+    });
+    windowed.remember(3000);
+    expect([windowed.rememberDurationMs, source.rememberDurationMs]).toEqual([3000, 8000]);
+    windowed.remember(1000);
+    expect([windowed.rememberDurationMs, source.rememberDurationMs]).toEqual([3000, 8000]);
+  });
+
   it('runs a Spark word count end to end', async () => {
     const output = await runBatches([['to be or', 'not to be'], ['be']], (lines) =>
       lines

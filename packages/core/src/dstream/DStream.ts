@@ -1,27 +1,42 @@
 import type { Observable } from 'rxjs';
 import type { BatchContext, StreamingContextLike } from '../context/types';
+import type { StateNameOptions } from '../state/StateRegistry';
+import type { StateSpec } from '../state/StateSpec';
 import { type Batch, batches$ } from './operators/batches$';
 import { cogroup } from './operators/cogroup';
 import { count } from './operators/count';
 import { countByValue } from './operators/countByValue';
+import { countByValueAndWindow } from './operators/countByValueAndWindow';
+import { countByWindow } from './operators/countByWindow';
 import { filter } from './operators/filter';
 import { flatMap } from './operators/flatMap';
 import { flatMapValues } from './operators/flatMapValues';
 import { foreachBatch } from './operators/foreachBatch';
 import { fullOuterJoin } from './operators/fullOuterJoin';
 import { groupByKey } from './operators/groupByKey';
+import { groupByKeyAndWindow } from './operators/groupByKeyAndWindow';
 import { join } from './operators/join';
 import { leftOuterJoin } from './operators/leftOuterJoin';
 import { map } from './operators/map';
 import { mapPartitions } from './operators/mapPartitions';
+import { type MapWithStateDStream, mapWithState } from './operators/mapWithState';
 import { mapValues } from './operators/mapValues';
 import { type PrintSink, print } from './operators/print';
 import { reduce } from './operators/reduce';
 import { type WidenLiteral, reduceByKey } from './operators/reduceByKey';
+import { type ReduceByKeyAndWindowOptions, reduceByKeyAndWindow } from './operators/reduceByKeyAndWindow';
+import { reduceByWindow } from './operators/reduceByWindow';
 import { rightOuterJoin } from './operators/rightOuterJoin';
 import { saveAsTextFiles } from './operators/saveAsTextFiles';
 import { transform } from './operators/transform';
 import { union } from './operators/union';
+import { type UpdateStateByKeyOptions, updateStateByKey } from './operators/updateStateByKey';
+import { window } from './operators/window';
+
+/** The key type of a stream of `[key, value]` pairs (lets `updateStateByKey<S>` name only the state type). */
+export type PairKey<T> = T extends readonly [infer K, unknown] ? K : never;
+/** The value type of a stream of `[key, value]` pairs. */
+export type PairValue<T> = T extends readonly [unknown, infer V] ? V : never;
 
 /**
  * One node of the DStream graph: how a stream's batch at `time` is made from its dependencies'.
@@ -37,6 +52,17 @@ export interface DStreamNode<T> {
   readonly dependencies: readonly DStream<unknown>[];
   /** The batch's records at `time`, a multiple of `slideDurationMs` from the context's zero time. */
   compute(time: number): readonly T[] | Promise<readonly T[]>;
+  /**
+   * How long the dependencies must remember their batches when this stream remembers its own for
+   * `rememberMs` (Spark's `parentRememberDuration`): a window adds its window. Default: `rememberMs`.
+   */
+  parentRememberMs?(rememberMs: number): number;
+  /**
+   * Called at every batch time, after the dependencies were prepared and before any output reads
+   * the graph: how windows and stateful operators see each parent batch while it is the current
+   * one (before its offsets are committed), even on times their own slide skips.
+   */
+  prepare?(time: number): Promise<void>;
 }
 
 /**
@@ -64,6 +90,8 @@ export class DStream<T> {
   /** Batches kept for at least this long after their time (windows raise it on their parents). */
   private rememberMs: number;
   private readonly generated = new Map<number, Promise<readonly T[]>>();
+  private preparedTime: number | undefined;
+  private preparing: Promise<void> = Promise.resolve();
 
   constructor(
     readonly context: StreamingContextLike,
@@ -86,15 +114,45 @@ export class DStream<T> {
     return this.rememberMs;
   }
 
-  /** Keeps this stream's batches (and, transitively, its dependencies') for at least `durationMs`. */
+  /**
+   * Keeps this stream's batches for at least `durationMs`, and its dependencies' for as long as
+   * this stream's node needs them then (a window's parent: this long plus the window), as Spark's
+   * `remember` propagates through the graph.
+   */
   remember(durationMs: number): void {
     if (durationMs > this.rememberMs) this.rememberMs = durationMs;
-    for (const dependency of this.dependencies) dependency.remember(this.rememberMs);
+    const parentMs = this.node.parentRememberMs?.(this.rememberMs) ?? this.rememberMs;
+    for (const dependency of this.dependencies) dependency.remember(parentMs);
+  }
+
+  /** Times of the batches computed and still remembered, oldest first: what `clearMetadata` has not freed yet. */
+  get rememberedBatchTimesMs(): number[] {
+    return [...this.generated.keys()].sort((a, b) => a - b);
   }
 
   /**
-   * The batch at `time`, computed once and remembered. Times that are not on this stream's
-   * slide (relative to the context's zero time) yield no batch: `undefined`.
+   * Runs the `prepare` hook of every node this stream depends on (dependencies first, each node
+   * once per time) for batch `time`. Outputs call it at every batch before reading their stream,
+   * so windows and stateful operators take in each parent batch while it is current.
+   */
+  prepare(time: number): Promise<void> {
+    if (this.preparedTime !== time) {
+      this.preparedTime = time;
+      this.preparing = this.runPrepare(time);
+    }
+    return this.preparing;
+  }
+
+  private async runPrepare(time: number): Promise<void> {
+    for (const dependency of this.dependencies) await dependency.prepare(time);
+    if (this.node.prepare !== undefined) await this.node.prepare(time);
+  }
+
+  /**
+   * The batch at `time`, computed once and remembered. Times that are not on this stream's slide
+   * (relative to the context's zero time) yield no batch: `undefined`. An output calls
+   * `prepare(time)` first, at every batch, so that the windows and stateful operators upstream
+   * have taken in their parents' batches.
    */
   getOrCompute(time: number): Promise<readonly T[]> | undefined {
     if ((time - this.context.zeroTimeMs) % this.slideDurationMs !== 0) return undefined;
@@ -339,6 +397,146 @@ export class DStream<T> {
    */
   cogroup<K, V, W>(this: DStream<readonly [K, V]>, other: DStream<readonly [K, W]>): DStream<[K, [V[], W[]]]> {
     return cogroup(this, other);
+  }
+
+  // ---- windows: each batch covers the last windowMs, every slideMs -------------------------
+
+  /**
+   * Every `slideMs` (default: this stream's slide), the records of this stream's batches in
+   * `(time - windowMs, time]`, oldest batch first (Spark's window). Both durations must be
+   * multiples of this stream's slide. The first windows after start hold fewer batches: the window
+   * starts at the context's zero time. This stream's batches are kept while they lie in a window.
+   *
+   * @example
+   * events.window(60_000, 10_000); // every 10 s, the last minute of events
+   */
+  window(windowMs: number, slideMs?: number): DStream<T> {
+    return window(this, windowMs, slideMs);
+  }
+
+  /**
+   * Every `slideMs`, one record: how many records `(time - windowMs, time]` holds (0 when none).
+   * Counted incrementally: each slide adds the counts of the batches that entered the window and
+   * subtracts those of the batches that left it.
+   *
+   * @example
+   * clicks.countByWindow(60_000, 5_000);
+   */
+  countByWindow(windowMs: number, slideMs: number, options?: StateNameOptions): DStream<number> {
+    return countByWindow(this, windowMs, slideMs, options);
+  }
+
+  /**
+   * Every `slideMs`, the records of `(time - windowMs, time]` folded with `fn` into one record
+   * (none if no record was ever seen). With `invFunc`, the inverse of `fn`, each window is the
+   * previous one plus the new batches minus the old ones, and once a record was seen every window
+   * has a value, as in Spark.
+   *
+   * @example
+   * amounts.reduceByWindow((a, b) => a + b, 60_000, 10_000, (a, b) => a - b);
+   */
+  reduceByWindow(
+    fn: (accumulated: T, record: T) => T,
+    windowMs: number,
+    slideMs: number,
+    invFunc?: (accumulated: T, removed: T) => T,
+    options?: StateNameOptions,
+  ): DStream<T> {
+    return reduceByWindow(this, fn, windowMs, slideMs, invFunc, options);
+  }
+
+  /**
+   * Every `slideMs` (default: this stream's slide), one `[key, value]` per key of the pairs in
+   * `(time - windowMs, time]`, folded with `fn` oldest batch first. With `options.invFunc`, the
+   * inverse of `fn`, the window is updated incrementally (previous window, plus the batches that
+   * entered, minus with `invFunc` those that left) and `options.filterFunc` then drops keys, e.g.
+   * those whose count fell to 0; without it, keys stay with the inverse's result. Each batch is
+   * reduced by key while current, so records do not outlive their batch. The state (reduced
+   * batches, last window) is registered under `options.name` (default: derived from the lineage).
+   *
+   * @example
+   * words.map((word) => [word, 1] as const)
+   *   .reduceByKeyAndWindow((a, b) => a + b, 60_000, 10_000, {
+   *     invFunc: (a, b) => a - b,
+   *     filterFunc: ([, count]) => count > 0,
+   *   });
+   */
+  reduceByKeyAndWindow<K, V>(
+    this: DStream<readonly [K, V]>,
+    fn: (accumulated: WidenLiteral<V>, value: WidenLiteral<V>) => WidenLiteral<V>,
+    windowMs: number,
+    slideMs?: number,
+    options?: ReduceByKeyAndWindowOptions<K, WidenLiteral<V>>,
+  ): DStream<[K, WidenLiteral<V>]> {
+    return reduceByKeyAndWindow(this, fn, windowMs, slideMs, options);
+  }
+
+  /**
+   * Every `slideMs` (default: this stream's slide), one `[record, count]` per distinct record in
+   * `(time - windowMs, time]`, counted incrementally; records whose count fell to 0 are dropped.
+   *
+   * @example
+   * pages.countByValueAndWindow(300_000, 60_000);
+   */
+  countByValueAndWindow(windowMs: number, slideMs?: number, options?: StateNameOptions): DStream<[T, number]> {
+    return countByValueAndWindow(this, windowMs, slideMs, options);
+  }
+
+  /**
+   * Every `slideMs` (default: this stream's slide), one `[key, values]` per key of the pairs in
+   * `(time - windowMs, time]`, values oldest first (a `window` then a `groupByKey`).
+   *
+   * @example
+   * clicks.map((click) => [click.userId, click.url] as const).groupByKeyAndWindow(60_000);
+   */
+  groupByKeyAndWindow<K, V>(this: DStream<readonly [K, V]>, windowMs: number, slideMs?: number): DStream<[K, V[]]> {
+    return groupByKeyAndWindow(this, windowMs, slideMs);
+  }
+
+  // ---- state: kept per key across batches; each a stage boundary computed every batch ------
+
+  /**
+   * State per key (Spark's updateStateByKey): every batch, `update(values, previous)` runs for
+   * every key with state or with records in the batch (`values` empty for the former, `previous`
+   * undefined for the latter) and returns the new state, or `undefined` to remove the key. Each
+   * batch is every `[key, state]` afterwards. Cost grows with the state, not the batch: prefer
+   * `mapWithState` for large state. Registered under `options.name` (default: from the lineage).
+   *
+   * @example
+   * words.map((word) => [word, 1] as const)
+   *   .updateStateByKey<number>((ones, total = 0) => total + ones.length);
+   */
+  updateStateByKey<S>(
+    this: DStream<readonly [unknown, unknown]>,
+    update: (values: PairValue<T>[], previous: S | undefined) => S | undefined,
+    options?: UpdateStateByKeyOptions<PairKey<T>, S>,
+  ): DStream<[PairKey<T>, S]> {
+    return updateStateByKey(this as DStream<readonly [PairKey<T>, PairValue<T>]>, update, options);
+  }
+
+  /**
+   * State per key, visited only for keys with records (Spark's mapWithState): `spec`'s function
+   * runs for every `[key, value]` with the key's `State` handle and its result is emitted
+   * (`undefined` results are left out). With `spec.timeout(idleMs)`, a key without records for
+   * longer is called once more with `undefined` and `state.isTimingOut()`, then removed.
+   * `stateSnapshots()` on the result is every `[key, state]` after each batch. The state is
+   * registered under `options.name`, else `spec.name(…)`, else a name derived from the lineage.
+   *
+   * @example
+   * const sessions = clicks.mapWithState(
+   *   StateSpec.function((user: string, click: Click | undefined, state: State<number>) => {
+   *     if (state.isTimingOut()) return { user, clicks: state.get(), ended: true };
+   *     state.update((state.getOption() ?? 0) + 1);
+   *     return undefined;
+   *   }).timeout(30 * 60_000),
+   * );
+   */
+  mapWithState<K, V, S, M>(
+    this: DStream<readonly [K, V]>,
+    spec: StateSpec<K, V, S, M>,
+    options?: StateNameOptions,
+  ): MapWithStateDStream<K, S, M> {
+    return mapWithState(this, spec, options);
   }
 
   // ---- output operations ------------------------------------------------------------------

@@ -18,5 +18,6 @@ export { runBatches, runBatches2 } from './runBatches';
 export type { RunBatchesOptions } from './runBatches';
 export { waitForBatches } from './waitForBatches';
 export { RecordingInput } from './RecordingInput';
+export { seededRandom, randomPairBatches } from './seededRandom';
 export type { RecordingInputOptions } from './RecordingInput';
 

@@ -80,6 +80,7 @@ async function runOnQueues<O>(
     name: 'runBatches',
     stream: result,
     async run(batch) {
+      await result.prepare(batch.time);
       const records = result.getOrCompute(batch.time);
       if (records !== undefined) outputs.push([...(await records)]);
     },

@@ -3,7 +3,7 @@ import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 
 /** Adds one pair's value to its key's group: values in batch order, keys in first-seen order (`Map` semantics). */
-function addToGroup<K, V>(groups: Map<K, V[]>, pair: readonly [K, V]): void {
+export function addToGroup<K, V>(groups: Map<K, V[]>, pair: readonly [K, V]): void {
   const values = groups.get(pair[0]);
   if (values === undefined) groups.set(pair[0], [pair[1]]);
   else values.push(pair[1]);

@@ -1,0 +1,18 @@
+import type { DStream } from '../DStream';
+import { requireWindowDurations } from '../requireWindowDurations';
+import { groupByKey } from './groupByKey';
+import { window } from './window';
+
+/**
+ * `source.groupByKeyAndWindow(windowMs, slideMs)`: every `slideMs`, one `[key, values]` per key
+ * of the pairs in `(time - windowMs, time]`, values oldest first (Spark's `groupByKeyAndWindow`,
+ * a `window` then a `groupByKey`).
+ */
+export function groupByKeyAndWindow<K, V>(
+  source: DStream<readonly [K, V]>,
+  windowMs: number,
+  slideMs: number = source.slideDurationMs,
+): DStream<[K, V[]]> {
+  requireWindowDurations('groupByKeyAndWindow', source as DStream<unknown>, windowMs, slideMs);
+  return groupByKey(window(source, windowMs, slideMs));
+}

@@ -1,0 +1,191 @@
+import { ConfigError } from '../../errors';
+import { StateHandle } from '../../state/State';
+import { StateSpec } from '../../state/StateSpec';
+import { type StateChanges, StateChangeLog } from '../../state/StatefulOperator';
+import { registerState } from '../../state/StateRegistry';
+import { DStream, type DStreamNode } from '../DStream';
+import { forEachRecord } from '../FusedNode';
+import { batchOf } from '../batchOf';
+import { userFunctionError } from '../userFunctionError';
+import type { StateNameOptions } from '../../state/StateRegistry';
+
+/** A `mapWithState` stream: the mapped records, and the state of every key through `stateSnapshots()`. */
+export type MapWithStateDStream<K, S, M> = DStream<M> & {
+  /** Every batch, one `[key, state]` per key with state after the batch (Spark's `stateSnapshots`). */
+  stateSnapshots(): DStream<[K, S]>;
+};
+
+/** One key's state and the time of the last batch that gave the key a record or a new state. */
+class StateEntry<S> {
+  constructor(
+    public state: S,
+    public updatedMs: number,
+  ) {}
+}
+
+/**
+ * Spark's `MapWithStateDStream`: the function runs once per record with the key's state, and once
+ * for each key idle past the timeout. Only keys with records (and timing-out keys) are visited, so
+ * a batch costs what its records cost, not what the state holds. With a timeout, entries are kept
+ * in the order of their last update, so finding the idle ones stops at the first key that is not.
+ */
+class MapWithStateNode<K, V, S, M> implements DStreamNode<M> {
+  readonly name = 'mapWithState';
+  readonly slideDurationMs: number;
+  readonly dependencies: readonly DStream<unknown>[];
+  /** Set right after construction. */
+  stream!: DStream<M>;
+  state: Map<K, StateEntry<S>>;
+  private hasInitialTimes = false;
+  private lastComputedTime = -Infinity;
+  private readonly handle = new StateHandle<S>();
+  private readonly log = new StateChangeLog();
+
+  constructor(
+    private readonly source: DStream<readonly [K, V]>,
+    private readonly spec: StateSpec<K, V, S, M>,
+  ) {
+    this.slideDurationMs = source.slideDurationMs;
+    this.dependencies = [source];
+    // Initial state is stamped with the first batch's time, as Spark does.
+    this.state = new Map(spec.initialStatePairs.map(([key, state]) => [key, new StateEntry(state, Number.NaN)]));
+  }
+
+  /** Computed every batch, records or not: timeouts fire on empty batches too. */
+  async prepare(time: number): Promise<void> {
+    await this.stream.getOrCompute(time);
+  }
+
+  async compute(time: number): Promise<readonly M[]> {
+    const previousTime = time - this.slideDurationMs;
+    if (previousTime > this.source.context.zeroTimeMs && previousTime > this.lastComputedTime) {
+      await this.stream.getOrCompute(previousTime);
+    }
+    if (!this.hasInitialTimes) {
+      this.hasInitialTimes = true;
+      for (const entry of this.state.values()) if (Number.isNaN(entry.updatedMs)) entry.updatedMs = time;
+    }
+    this.log.begin(time);
+    const { state, handle, log } = this;
+    const { mappingFunction, timeoutMs } = this.spec;
+    const hasTimeout = timeoutMs !== undefined;
+    const output: M[] = [];
+    await forEachRecord(this.source, time, (pair) => {
+      const key = pair[0];
+      const entry = state.get(key);
+      handle.wrap(entry !== undefined, entry?.state, false);
+      let mapped: M;
+      try {
+        mapped = mappingFunction(key, pair[1], handle);
+      } catch (cause) {
+        throw userFunctionError('mapWithState', cause, pair);
+      }
+      if (handle.isRemoved) {
+        if (entry !== undefined) {
+          state.delete(key);
+          log.remove(key);
+        }
+      } else if (entry === undefined) {
+        if (handle.isUpdated) {
+          const created = new StateEntry(handle.current as S, time);
+          state.set(key, created);
+          log.upsert(key, created);
+        }
+      } else if (handle.isUpdated || (hasTimeout && entry.updatedMs !== time)) {
+        // With a timeout, a record refreshes its key even without an update (Spark does the same).
+        entry.state = handle.current as S;
+        if (hasTimeout && entry.updatedMs !== time) {
+          state.delete(key);
+          state.set(key, entry);
+        }
+        entry.updatedMs = time;
+        log.upsert(key, entry);
+      }
+      if (mapped !== undefined) output.push(mapped);
+    });
+    if (hasTimeout) this.expire(time - timeoutMs, output);
+    this.lastComputedTime = time;
+    return output;
+  }
+
+  /** Calls the function once for every key last updated before `thresholdMs`, and removes it. */
+  private expire(thresholdMs: number, output: M[]): void {
+    const { state, handle, log } = this;
+    for (const [key, entry] of state) {
+      if (entry.updatedMs >= thresholdMs) break;
+      handle.wrap(true, entry.state, true);
+      let mapped: M;
+      try {
+        mapped = this.spec.mappingFunction(key, undefined, handle);
+      } catch (cause) {
+        throw userFunctionError('mapWithState', cause, { key });
+      }
+      state.delete(key);
+      log.remove(key);
+      if (mapped !== undefined) output.push(mapped);
+    }
+  }
+
+  changesOf(time: number): StateChanges {
+    const { upserts, removals } = this.log.changesOf(time);
+    return {
+      upserts: upserts.map(([key, entry]) => [key, toStored(entry as StateEntry<S>)] as const),
+      removals,
+    };
+  }
+
+  *entries(): Iterable<readonly [unknown, unknown]> {
+    for (const [key, entry] of this.state) yield [key, toStored(entry)];
+  }
+
+  restore(entries: Iterable<readonly [unknown, unknown]>): void {
+    const restored: [K, StateEntry<S>][] = [];
+    for (const [key, value] of entries) {
+      const { state, updatedMs } = value as { state: S; updatedMs: number };
+      restored.push([key as K, new StateEntry(state, updatedMs)]);
+    }
+    // Oldest update first: the order timeouts rely on.
+    restored.sort((a, b) => a[1].updatedMs - b[1].updatedMs);
+    this.state = new Map(restored);
+    this.hasInitialTimes = true;
+  }
+}
+
+/** The stored value of one key: its state and the time it was last updated (for timeouts). */
+function toStored<S>(entry: StateEntry<S>): { state: S; updatedMs: number } {
+  return { state: entry.state, updatedMs: entry.updatedMs };
+}
+
+/**
+ * `source.mapWithState(spec, { name })`: the function's results for every record (and every timed-out
+ * key), in record order then timeout order; `undefined` results are left out.
+ */
+export function mapWithState<K, V, S, M>(
+  source: DStream<readonly [K, V]>,
+  spec: StateSpec<K, V, S, M>,
+  options: StateNameOptions = {},
+): MapWithStateDStream<K, S, M> {
+  if (!(spec instanceof StateSpec)) {
+    throw new ConfigError('mapWithState(spec)', spec, 'must be a StateSpec', 'Build one with StateSpec.function((key, value, state) => …).');
+  }
+  const node = new MapWithStateNode(source, spec);
+  const stream = new DStream<M>(source.context, node) as MapWithStateDStream<K, S, M>;
+  node.stream = stream;
+  registerState(source as DStream<unknown>, 'mapWithState', options.name ?? spec.stateName, 1, node);
+  let snapshots: DStream<[K, S]> | undefined;
+  stream.stateSnapshots = () => {
+    snapshots ??= new DStream<[K, S]>(stream.context, {
+      name: 'stateSnapshots',
+      slideDurationMs: stream.slideDurationMs,
+      dependencies: [stream],
+      compute: async (time) => {
+        await batchOf(stream, time);
+        const pairs: [K, S][] = [];
+        for (const [key, entry] of node.state) pairs.push([key, entry.state]);
+        return pairs;
+      },
+    });
+    return snapshots;
+  };
+  return stream;
+}

@@ -1,0 +1,116 @@
+import { DStreamError } from '../errors';
+
+/**
+ * The hook between stateful operators and whatever makes their state durable. Every operator that
+ * keeps state across batches (`updateStateByKey`, `mapWithState`, the windowed reductions) registers
+ * one `StatefulOperator` with its context under a stable name. The commit path reads each batch's
+ * changes after the batch's outputs ran and writes them with the batch's offsets; at start (or when
+ * partitions are assigned) it reads them back and calls `restore`. See docs/guide/windows-and-state.md.
+ */
+
+/** What one batch changed in an operator's state: keys written (with their new value) and keys removed. */
+export interface StateChanges {
+  readonly upserts: readonly (readonly [unknown, unknown])[];
+  readonly removals: readonly unknown[];
+}
+
+/** One stateful operator as the commit path sees it. Keys and values are what `StoredState` records carry. */
+export interface StatefulOperator {
+  /** Stable and unique within the context: the name state is stored under. */
+  readonly name: string;
+  /** The operator that keeps it: 'updateStateByKey', 'mapWithState', 'reduceByKeyAndWindow', … */
+  readonly kind: string;
+  /** Version of the shape of this operator's stored keys and values; bumped when it changes. */
+  readonly stateVersion: number;
+  /**
+   * The keys batch `time` wrote or removed, each once (the last write wins). Read after the batch's
+   * outputs ran and before the next batch starts; a time with no changes, or one more than a batch
+   * back, gives empty lists.
+   */
+  changesOf(time: number): StateChanges;
+  /** Every stored entry of the current state: what a full snapshot writes. */
+  entries(): Iterable<readonly [unknown, unknown]>;
+  /**
+   * Replaces the whole state with `entries` (as `changesOf` and `entries` produced them). Call it
+   * before the first batch, or between batches when the set of owned partitions changes, with the
+   * entries of every partition this process now owns.
+   */
+  restore(entries: Iterable<readonly [unknown, unknown]>): void;
+}
+
+/** The stored form of one state entry, version 1: JSON-serializable as long as key and value are. */
+export interface StoredState {
+  readonly v: 1;
+  readonly operator: string;
+  readonly key: unknown;
+  readonly value: unknown;
+}
+
+const NO_CHANGES: StateChanges = Object.freeze({ upserts: Object.freeze([]), removals: Object.freeze([]) });
+
+const REMOVED = Symbol('removed');
+
+/**
+ * Records what each batch changed, for `StatefulOperator.changesOf`. Only the current and the
+ * previous batch are kept: the commit path reads a batch's changes before the next one starts.
+ */
+export class StateChangeLog {
+  private readonly batches = new Map<number, Map<unknown, unknown>>();
+  private current: Map<unknown, unknown> | undefined;
+  private currentTime: number | undefined;
+
+  /** Starts (or continues) recording batch `time`, forgetting batches before the previous one. */
+  begin(time: number): void {
+    if (this.currentTime === time) return;
+    this.currentTime = time;
+    let current = this.batches.get(time);
+    if (current === undefined) {
+      current = new Map();
+      this.batches.set(time, current);
+    }
+    this.current = current;
+    for (const batchTime of this.batches.keys()) {
+      if (this.batches.size <= 2) break;
+      this.batches.delete(batchTime);
+    }
+  }
+
+  /** `key` now holds `value`. */
+  upsert(key: unknown, value: unknown): void {
+    this.current!.set(key, value);
+  }
+
+  /** `key` was removed. */
+  remove(key: unknown): void {
+    this.current!.set(key, REMOVED);
+  }
+
+  changesOf(time: number): StateChanges {
+    const changes = this.batches.get(time);
+    if (changes === undefined || changes.size === 0) return NO_CHANGES;
+    const upserts: (readonly [unknown, unknown])[] = [];
+    const removals: unknown[] = [];
+    for (const [key, value] of changes) {
+      if (value === REMOVED) removals.push(key);
+      else upserts.push([key, value]);
+    }
+    return { upserts, removals };
+  }
+}
+
+/** `[key, value]` of `operator`'s state as the version 1 stored record. */
+export function toStoredState(operator: string, key: unknown, value: unknown): StoredState {
+  return { v: 1, operator, key, value };
+}
+
+/** The `[key, value]` entry of a stored record, checking its version and operator name. */
+export function fromStoredState(record: unknown, operator: string): readonly [unknown, unknown] {
+  const stored = record as Partial<StoredState> | null;
+  if (typeof stored !== 'object' || stored === null || stored.v !== 1) {
+    throw new DStreamError(`stored state of ${operator} must be a { v: 1, operator, key, value } record; got ${JSON.stringify(record)}`);
+  }
+  if (stored.operator !== operator) {
+    throw new DStreamError(`stored state record belongs to operator ${JSON.stringify(stored.operator)}, not ${JSON.stringify(operator)}`);
+  }
+  return [stored.key, stored.value];
+}
