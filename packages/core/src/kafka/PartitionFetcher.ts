@@ -97,6 +97,10 @@ export class PartitionFetcher<R extends FetchedRecord> {
    * client (at the same offsets).
    */
   add(positions: ReadonlyArray<TopicPartition & { offset: number }>): void {
+    if (positions.length === 0) return;
+    // librdkafka keeps a partition's pause across unassign and assign: a partition this member
+    // paused before it last lost it would otherwise never be fetched again.
+    this.client.resume(positions.map(({ topic, partition }) => ({ topic, partition })));
     for (const { topic, partition, offset } of positions) {
       this.partitions.set(topicPartitionKey(topic, partition), {
         partition: { topic, partition },
@@ -112,9 +116,20 @@ export class PartitionFetcher<R extends FetchedRecord> {
     this.wake();
   }
 
-  /** Forgets these partitions and their buffers (revoked, or unassigned). Pending `take`s on them resolve empty-handed. */
+  /**
+   * Forgets these partitions and their buffers (revoked, or unassigned), resuming those it paused
+   * so no pause outlives its owner in the client. Pending `take`s on them resolve empty-handed.
+   */
   remove(partitions: readonly TopicPartition[]): void {
-    for (const { topic, partition } of partitions) this.partitions.delete(topicPartitionKey(topic, partition));
+    const paused: TopicPartition[] = [];
+    for (const { topic, partition } of partitions) {
+      const key = topicPartitionKey(topic, partition);
+      const state = this.partitions.get(key);
+      if (state === undefined) continue;
+      if (state.isPaused) paused.push(state.partition);
+      this.partitions.delete(key);
+    }
+    if (paused.length > 0) this.client.resume(paused);
     this.wake();
   }
 
