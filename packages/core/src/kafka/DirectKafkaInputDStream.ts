@@ -317,12 +317,16 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         this.current.delete(key);
       }
       this.options.logger.info(`${this.name}: partitions revoked`, { partitions: event.partitions.map(describe) });
-      await this.drain(keys);
-      for (const key of keys) this.stored.delete(key);
-      // Resumes what read-ahead paused: librdkafka keeps a pause across unassign and assign.
-      this.fetcher?.remove(event.partitions);
-      if (isCooperative) client.incrementalUnassign(event.partitions);
-      else client.unassign();
+      try {
+        await this.drain(keys);
+      } finally {
+        for (const key of keys) this.stored.delete(key);
+        // Resumes what read-ahead paused: librdkafka keeps a pause across unassign and assign.
+        this.fetcher?.remove(event.partitions);
+        // Always answered: librdkafka (and a closing consumer) waits for the unassign.
+        if (isCooperative) client.incrementalUnassign(event.partitions);
+        else client.unassign();
+      }
       return;
     }
     const positions = await this.resolveStarts(event.partitions, reason);

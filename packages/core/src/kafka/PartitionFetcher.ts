@@ -100,7 +100,7 @@ export class PartitionFetcher<R extends FetchedRecord> {
     if (positions.length === 0) return;
     // librdkafka keeps a partition's pause across unassign and assign: a partition this member
     // paused before it last lost it would otherwise never be fetched again.
-    this.client.resume(positions.map(({ topic, partition }) => ({ topic, partition })));
+    this.resumeQuietly(positions.map(({ topic, partition }) => ({ topic, partition })));
     for (const { topic, partition, offset } of positions) {
       this.partitions.set(topicPartitionKey(topic, partition), {
         partition: { topic, partition },
@@ -129,8 +129,20 @@ export class PartitionFetcher<R extends FetchedRecord> {
       if (state.isPaused) paused.push(state.partition);
       this.partitions.delete(key);
     }
-    if (paused.length > 0) this.client.resume(paused);
+    if (paused.length > 0) this.resumeQuietly(paused);
     this.wake();
+  }
+
+  /**
+   * Clears a pause the client may hold. A consumer that is closing, or a partition the client no
+   * longer has, refuses with a state error: nothing is left paused then, so that is only logged.
+   */
+  private resumeQuietly(partitions: readonly TopicPartition[]): void {
+    try {
+      this.client.resume(partitions);
+    } catch (error) {
+      this.options.logger.debug(`resuming ${partitions.map((p) => `${p.topic}-${p.partition}`).join(', ')} failed`, { error });
+    }
   }
 
   /** Whether the fetcher still reads this partition. */
