@@ -330,6 +330,49 @@ describe('StreamingContext signals', () => {
     await ssc.awaitTermination();
   });
 
+  it('stops on SIGTERM while an input is still starting: the start is aborted, start() resolves, the process exits 0', async () => {
+    const { ssc } = setup({ stopOnSignals: true });
+    let abortedWith: unknown;
+    // An input waiting for its first partition assignment, as a group member does.
+    const input = new RecordingInput('joining', {
+      start: (signal) =>
+        new Promise<void>((_, reject) =>
+          signal!.addEventListener('abort', () => {
+            abortedWith = signal!.reason;
+            reject(signal!.reason);
+          }),
+        ),
+    });
+    ssc.registerInput(input);
+    const stream = queueStream(ssc, [[1]]);
+    const delivered: unknown[] = [];
+    ssc.registerOutput({ name: 'out', stream, run: async () => void delivered.push('batch') });
+    const started = ssc.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    process.emit('SIGTERM', 'SIGTERM');
+    await expect(started).resolves.toBeUndefined();
+    await ssc.awaitTermination();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(abortedWith).toBeInstanceOf(IllegalStateError);
+    expect(ssc.state).toBe('stopped');
+    expect(delivered).toEqual([]);
+    expect(exit).toHaveBeenCalledWith(0);
+  });
+
+  it('stops on SIGTERM before start(); a later start() resolves without starting anything', async () => {
+    const { ssc } = setup({ stopOnSignals: true });
+    const input = new RecordingInput('input');
+    ssc.registerInput(input);
+    ssc.registerOutput({ name: 'out', stream: queueStream(ssc, [[1]]), run: async () => undefined });
+    process.emit('SIGTERM', 'SIGTERM');
+    await ssc.awaitTermination();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(exit).toHaveBeenCalledWith(0);
+    await expect(ssc.start()).resolves.toBeUndefined();
+    expect(input.calls).toEqual([]);
+    expect(ssc.state).toBe('stopped');
+  });
+
   it('installs no handler with stopOnSignals: false', async () => {
     const { clock, ssc } = await withOverrunningBatch({ stopOnSignals: false });
     expect(handlerCounts()).toEqual(countsBefore);

@@ -79,6 +79,8 @@ export class StreamingContext implements StreamingContextLike {
   private readonly terminated: Promise<void>;
   private resolveTerminated!: () => void;
   private receivedSignal: StopSignal | undefined;
+  /** Aborted by a stop while the inputs start. */
+  private readonly startAbort = new AbortController();
 
   constructor(options: StreamingContextOptions) {
     const { appName, batchIntervalMs, clock, stopOnSignals = true, logger = consoleLogger } = options;
@@ -108,6 +110,9 @@ export class StreamingContext implements StreamingContextLike {
     this.terminated = new Promise((resolve) => {
       this.resolveTerminated = resolve;
     });
+    // From construction on, not from start(): a signal while the job is still being set up or
+    // while start() connects and waits for partitions must stop it cleanly too.
+    if (this.stopOnSignals) for (const signal of STOP_SIGNALS) process.on(signal, this.onSignal);
   }
 
   /** `initialized` until `start()`, `active` while running (and stopping), then `stopped`. */
@@ -194,6 +199,8 @@ export class StreamingContext implements StreamingContextLike {
    * returns the same promise; a stopped context cannot be restarted.
    */
   start(): Promise<void> {
+    // A signal stopped the job before it started: starting now would only undo that stop.
+    if (this.phase === 'stopped' && this.receivedSignal !== undefined) return Promise.resolve();
     if (this.phase === 'stopped') {
       return Promise.reject(
         new IllegalStateError('the StreamingContext has stopped and cannot be restarted; create a new one'),
@@ -290,12 +297,25 @@ export class StreamingContext implements StreamingContextLike {
   }
 
   private async doStart(): Promise<void> {
+    const aborted = this.startAbort.signal;
     try {
       for (const input of this.inputs) {
-        await input.start();
+        aborted.throwIfAborted();
+        // An input whose start fails or is aborted releases what it took itself.
+        await input.start(aborted);
         this.startedInputs.push(input);
       }
+      aborted.throwIfAborted();
     } catch (error) {
+      if (aborted.aborted) {
+        // Stopped while starting: nothing ran, nothing was committed; start() resolves and the
+        // context ends as a stopped one does.
+        this.logger.info(`${this.appName}: stopped while starting; nothing was consumed`);
+        await this.stopInputs();
+        this.phase = 'stopped';
+        this.finishStopped(true, []);
+        return;
+      }
       const failure = toError(error);
       this.logger.error(`${this.appName}: an input failed to start; stopping the inputs already started`, {
         error: failure,
@@ -328,7 +348,6 @@ export class StreamingContext implements StreamingContextLike {
     this.scheduler = scheduler;
     this.generator = generator;
     this.phase = 'active';
-    if (this.stopOnSignals) for (const signal of STOP_SIGNALS) process.on(signal, this.onSignal);
     this.bus.post({
       type: 'StreamingStarted',
       appName: this.appName,
@@ -355,7 +374,10 @@ export class StreamingContext implements StreamingContextLike {
       this.finishStopped(graceful, []);
       return;
     }
-    if (this.phase === 'starting') await this.startPromise?.catch(() => undefined);
+    if (this.phase === 'starting') {
+      this.startAbort.abort(new IllegalStateError('the StreamingContext was stopped while starting'));
+      await this.startPromise?.catch(() => undefined);
+    }
     if (this.phase === 'stopped') return;
     this.phase = 'stopping';
     this.logger.info(`${this.appName}: stopping${graceful ? ' gracefully' : ''}`);

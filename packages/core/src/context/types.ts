@@ -29,8 +29,11 @@ export interface OutputOperation {
  */
 export interface InputSource {
   readonly name: string;
-  /** Connects and decides where reading starts. Fails before consuming anything when misconfigured. */
-  start(): Promise<void>;
+  /**
+   * Connects and decides where reading starts. Fails before consuming anything when misconfigured.
+   * `signal` aborts when the context is stopped while starting: a long wait should end then.
+   */
+  start(signal?: AbortSignal): Promise<void>;
   /** Releases clients. Called once, after the last batch ran or was abandoned. */
   stop(): Promise<void>;
   /** Fixes what batch `time` reads (e.g. its offset ranges). Called at each tick, in time order. */

@@ -102,14 +102,18 @@ class FakeKafka implements KafkaConsumerClient {
     this.calls.push('unassign');
     this.positions.clear();
   }
-  incrementalAssign(): void {
-    throw new Error('not used: the fake speaks the eager protocol');
+  incrementalAssign(partitions: readonly TopicPartitionOffset[]): void {
+    this.calls.push(`incrementalAssign ${partitions.map((p) => `${p.topic}-${p.partition}@${p.offset}`).join(',')}`);
+    for (const p of partitions) this.positions.set(topicPartitionKey(p.topic, p.partition), p.offset);
   }
-  incrementalUnassign(): void {
-    throw new Error('not used: the fake speaks the eager protocol');
+  incrementalUnassign(partitions: readonly TopicPartition[]): void {
+    this.calls.push(`incrementalUnassign ${partitions.map((p) => `${p.topic}-${p.partition}`).join(',')}`);
+    for (const p of partitions) this.positions.delete(topicPartitionKey(p.topic, p.partition));
   }
+  /** The group protocol the fake reports: eager (every rebalance revokes all) or cooperative. */
+  protocol: 'EAGER' | 'COOPERATIVE' = 'EAGER';
   rebalanceProtocol(): string {
-    return 'EAGER';
+    return this.protocol;
   }
   subscribe(topics: ReadonlyArray<string | RegExp>, onRebalance: (event: RebalanceEvent) => void): void {
     this.calls.push(`subscribe ${topics.join(',')}`);
@@ -237,6 +241,20 @@ async function fetchedToEnd(kafka: FakeKafka): Promise<void> {
       return kafka.cached.get(key)?.high === kafka.log(topic, Number(partition)).high;
     });
   while (!isCaughtUp()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Lets `count` turns of the event loop pass (the fake's consume calls deliver rebalance events). */
+async function turns(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Waits, turn by turn, until `condition` holds; fails after 10,000 turns. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 10_000; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`condition never held: ${condition}`);
 }
 
 function twoPartitions(records = 5): FakeKafka {
@@ -635,25 +653,152 @@ describe('DirectKafkaInputDStream', () => {
     expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '0:2']);
   });
 
-  it('does not commit partitions revoked while their batch ran, and keeps committing the rest', async () => {
+  it('lets a batch whose partitions are revoked while it runs commit them before giving them up', async () => {
     const kafka = twoPartitions(3);
     const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
     input = setup.input;
     kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
     await input.start();
     await input.generate(1000);
+    let callsDuringOutput: string[] = [];
     await input.runBatch(1000, async () => {
       await input!.compute(1000);
       // The group takes both partitions away, then gives back only partition 1.
       kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
       kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 1 }] });
-      await new Promise((resolve) => setImmediate(resolve));
+      await turns(20);
+      callsDuringOutput = [...kafka.calls];
     });
-    expect(await stored(setup.store, 0, 1)).toEqual([undefined, undefined]);
-    // Partition 1 restarts from what the store holds (nothing: the earliest offset), partition 0 is gone.
-    expect(await runBatch(input, 2000)).toEqual(['1:0', '1:1', '1:2']);
-    expect(input.offsetRanges(2000).map(String)).toEqual(['t-1 [0, 3)']);
+    // Nothing was given up while the batch ran; its commit covers both partitions it delivered.
+    expect(callsDuringOutput).not.toContain('unassign');
+    expect(await stored(setup.store, 0, 1)).toEqual([3, 3]);
+    await until(() => kafka.calls.includes('assign t-1@3'));
+    expect(kafka.calls.slice(-2)).toEqual(['unassign', 'assign t-1@3']);
+    // Partition 1 goes on from what the store holds; partition 0 is gone.
+    kafka.write('t', 1, 2);
+    await fetchedToEnd(kafka);
+    expect(await runBatch(input, 2000)).toEqual(['1:3', '1:4']);
+    expect(input.offsetRanges(2000).map(String)).toEqual(['t-1 [3, 5)']);
+    expect(await stored(setup.store, 0, 1)).toEqual([3, 5]);
+  });
+
+  it('delivers and commits none of a partition revoked after its batch was planned and before it ran', async () => {
+    const kafka = twoPartitions(3);
+    kafka.protocol = 'COOPERATIVE';
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    await fetchedToEnd(kafka);
+    await input.generate(1000);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 3)', 't-1 [0, 3)']);
+    kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
+    await until(() => kafka.calls.includes('incrementalUnassign t-0'));
+    let values: string[] = [];
+    await input.runBatch(1000, async () => {
+      values = (await input!.compute(1000)).map((r) => String(r.value));
+    });
+    expect(values).toEqual(['1:0', '1:1', '1:2']);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-1 [0, 3)']);
+    expect(input.recordCount(1000)).toBe(3);
     expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
+  });
+
+  it('fails a batch that outlasts revokeTimeoutMs instead of committing the partitions it gave up, and aborts its transaction', async () => {
+    const kafka = twoPartitions(3);
+    const setup = setUp(kafka, {
+      strategy: ConsumerStrategies.Subscribe(['t']),
+      delivery: 'exactly-once',
+      revokeTimeoutMs: 5000,
+    });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    await input.generate(1000);
+    let release!: () => void;
+    const slowOutput = new Promise<void>((resolve) => (release = resolve));
+    const running = input
+      .runBatch(1000, async (tx) => {
+        (tx as { set(key: string, value: unknown): void }).set('count', (await input!.compute(1000)).length);
+        kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+        await slowOutput;
+      })
+      .catch((error: unknown) => error);
+    await until(() => setup.clock.waiterCount > 0);
+    await setup.clock.advance(5000);
+    await until(() => kafka.calls.includes('unassign'));
+    release();
+    const error = (await running) as Error;
+    expect(error.name).toBe('FencedBatchError');
+    expect(error.message).toMatch(/batch 1000 did not commit t:0, t:1.*revokeTimeoutMs \(5000 ms\)/);
+    expect(await stored(setup.store, 0, 1)).toEqual([undefined, undefined]);
+    expect(setup.store.data.has('count')).toBe(false);
+  });
+
+  it('resumes a partition paused for read-ahead when it is revoked, so it is fetched again once assigned back', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 30);
+    const setup = setUp(kafka, {
+      strategy: ConsumerStrategies.Subscribe(['t']),
+      maxBufferedRecordsPerPartition: 5,
+      maxRatePerPartition: 8,
+    });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
+    await input.start();
+    expect(await runBatch(input, 1000)).toHaveLength(8);
+    await until(() => kafka.paused.has('t:0'));
+    kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
+    await until(() => kafka.calls.includes('assign t-0@8'));
+    expect(kafka.paused.has('t:0')).toBe(false);
+    expect(await runBatch(input, 2000)).toEqual(Array.from({ length: 8 }, (_, i) => `0:${8 + i}`));
+  });
+
+  it('resumes a partition that the client still holds paused when the group assigns it', async () => {
+    const kafka = twoPartitions(3);
+    // Paused by an earlier owner in this process (librdkafka keeps pauses across unassign/assign).
+    kafka.paused.add('t:1');
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    expect(kafka.paused.size).toBe(0);
+    expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '0:2', '1:0', '1:1', '1:2']);
+  });
+
+  it('waits out a store outage within storeOutageBudgetMs and commits once the store answers again', async () => {
+    const kafka = twoPartitions(2);
+    const warnings: string[] = [];
+    const setup = setUp(kafka, {
+      logger: { ...silentLogger, warn: (message: string) => void warnings.push(message) },
+    });
+    input = setup.input;
+    await input.start();
+    // Backoff of 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, then 5 s: ten failures take about 26 s.
+    setup.store.failNextCommits(10);
+    await input.generate(1000);
+    const running = input.runBatch(1000, async () => void (await input!.compute(1000)));
+    await setup.clock.advance(40_000);
+    await running;
+    expect(await stored(setup.store, 0, 1)).toEqual([2, 2]);
+    expect(warnings.filter((w) => /offset store memory failed committing batch 1000/.test(w))).toHaveLength(10);
+  });
+
+  it('fails the batch naming the store and the budget once the store stays down past storeOutageBudgetMs', async () => {
+    const kafka = twoPartitions(2);
+    const setup = setUp(kafka, { storeOutageBudgetMs: 10_000 });
+    input = setup.input;
+    await input.start();
+    setup.store.failNextCommits(1000);
+    await input.generate(1000);
+    const outcome = input.runBatch(1000, async () => void (await input!.compute(1000))).catch((error: unknown) => error);
+    await setup.clock.advance(60_000);
+    const error = (await outcome) as OffsetStoreError;
+    expect(error).toBeInstanceOf(OffsetStoreError);
+    expect(error.retriable).toBe(false);
+    expect(error.message).toMatch(/offset store memory \(batch 1000\).*outage budget of 10000 ms/);
+    expect(await stored(setup.store, 0, 1)).toEqual([undefined, undefined]);
   });
 
   it('closes the store and the consumer when it stops', async () => {

@@ -7,7 +7,6 @@ import {
   KafkaError,
   OffsetOutOfRangeError,
   OffsetStoreError,
-  StaleOffsetError,
 } from '../errors';
 import { OffsetRange, TopicPartition, topicPartitionKey } from '../offsets/OffsetRange';
 import type { KafkaGroupBinding, OffsetCommit, OffsetStore, StoredOffsets } from '../offsets/OffsetStore';
@@ -15,6 +14,7 @@ import type { BatchInfo } from '../scheduler/events';
 import type { Clock } from '../util/Clock';
 import { SystemClock } from '../util/Clock';
 import { retry } from '../util/retry';
+import { commitBatch, FencedBatchError } from '../offsets/commitBatch';
 import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import {
   createKafkaConsumer,
@@ -27,6 +27,11 @@ import {
 import { PartitionFetcher } from './PartitionFetcher';
 import { PIDRateEstimator } from './PIDRateEstimator';
 import { maxMessagesPerPartition, planOffsetRanges, PartitionPosition } from './planOffsetRanges';
+
+/** Default `partition.assignment.strategy`: the cooperative (incremental) protocol. */
+export const DEFAULT_ASSIGNMENT_STRATEGY = 'cooperative-sticky';
+/** Default `session.timeout.ms`: how long a dead member holds its partitions. */
+export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 
 /**
  * Stands in the fetch buffer for a record whose key or value could not be deserialized: the
@@ -43,11 +48,29 @@ class UndeserializableRecord {
 
 /** What one batch reads, fixed when it is generated. */
 interface PlannedBatch {
+  readonly time: number;
   readonly ranges: readonly OffsetRange[];
   /** The ownership token of each partition when the batch was planned (see `owned`). */
   readonly tokens: ReadonlyMap<string, number>;
+  /**
+   * The ranges the batch delivers and commits: those of its partitions still owned under the
+   * same token when it starts running. Fixed once, so the outputs, the commit and the batch's
+   * report all cover the same records whatever rebalances happen meanwhile.
+   */
+  claimed: Claim | undefined;
   /** Records actually read; known once the batch was computed. */
   numRecords: number | undefined;
+}
+
+/** A running batch's hold on its partitions: a revoke of one of them waits for `done`. */
+interface Claim {
+  readonly ranges: readonly OffsetRange[];
+  readonly keys: ReadonlySet<string>;
+  /** What the store held for each claimed partition when the batch started: the commits' expected offsets. */
+  readonly expected: ReadonlyMap<string, number | null>;
+  /** Partitions given up while the batch ran (a revoke that outwaited `revokeTimeoutMs`): the batch must not commit. */
+  readonly fenced: Set<string>;
+  readonly done: Promise<void>;
 }
 
 /** How the direct stream reaches the client library; replaced by a fake in unit tests. */
@@ -90,7 +113,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   /** Partitions that existed when the stream started: any other is new and starts per `newPartitions`. */
   private readonly knownAtStart = new Set<string>();
   private rebalances: Promise<void> = Promise.resolve();
-  private commitInFlight: Promise<unknown> = Promise.resolve();
+  /** The batch running now, if it holds partitions. */
+  private running: Claim | undefined;
   private failure: Error | undefined;
   private readonly estimator: PIDRateEstimator | undefined;
   private readonly clock: Clock;
@@ -129,9 +153,10 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   /**
    * Connects to Kafka and the offset store and decides where each partition starts: the stored
    * offset, else the strategy's explicit offset, else `startingOffsets`, each checked against the
-   * log's bounds. Nothing is consumed if any of it fails.
+   * log's bounds. Nothing is consumed if any of it fails. Aborting `signal` (a stop during start)
+   * ends the wait for the group's first assignment and rejects with the signal's reason.
    */
-  async start(): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
     if (this.isStarted) throw new IllegalStateError(`${this.name} was already started`);
     this.isStarted = true;
     const { options } = this;
@@ -140,6 +165,11 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       // log end made meanwhile (reconciliation, a partition never fetched) waits behind it, and
       // a fresh record waits for it to return. A user's setting wins.
       'fetch.wait.max.ms': 100,
+      // Incremental rebalances: members that stay keep their partitions (and read-ahead) while
+      // one joins or leaves, instead of everyone stopping for every change.
+      'partition.assignment.strategy': DEFAULT_ASSIGNMENT_STRATEGY,
+      // A member that died is noticed after this long (Kafka's default is 45 s): failover time.
+      'session.timeout.ms': DEFAULT_SESSION_TIMEOUT_MS,
       ...options.kafkaParams,
       'enable.auto.commit': false,
       'enable.auto.offset.store': false,
@@ -152,7 +182,9 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     this.client = client;
     try {
       await client.connect(options.connectTimeoutMs);
+      signal?.throwIfAborted();
       await this.connectStore(client);
+      signal?.throwIfAborted();
       const metadata = await client.getMetadata(options.connectTimeoutMs);
       for (const topic of metadata.topics) {
         for (const partition of topic.partitions) this.knownAtStart.add(topicPartitionKey(topic.name, partition));
@@ -167,7 +199,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       if (options.strategy.kind === 'Assign') {
         await this.startAssigned(options.strategy.partitions);
       } else {
-        await this.startSubscribed();
+        await this.startSubscribed(signal);
       }
     } catch (error) {
       await this.release();
@@ -211,7 +243,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     this.fetcher!.start();
   }
 
-  private async startSubscribed(): Promise<void> {
+  private async startSubscribed(signal: AbortSignal | undefined): Promise<void> {
     const { strategy, connectTimeoutMs, kafkaParams } = this.options;
     const topics = strategy.kind === 'Subscribe' ? strategy.topics : strategy.kind === 'SubscribePattern' ? [strategy.pattern] : [];
     let firstAssignment!: () => void;
@@ -234,12 +266,18 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     this.fetcher!.start();
     // Joining waits out a dead member's session (session.timeout.ms, 45 s by default) before
     // its partitions are handed out, so the bound adds that to the connect timeout.
-    const sessionMs = Number(kafkaParams['session.timeout.ms'] ?? 45_000);
+    const sessionMs = Number(kafkaParams['session.timeout.ms'] ?? DEFAULT_SESSION_TIMEOUT_MS);
     const boundMs = connectTimeoutMs + sessionMs;
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     try {
       await Promise.race([
         assigned,
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(signal!.reason);
+          if (signal?.aborted) onAbort();
+          else signal?.addEventListener('abort', onAbort, { once: true });
+        }),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () =>
@@ -256,28 +294,39 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       ]);
     } finally {
       clearTimeout(timer);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     }
     if (this.failure) throw this.failure;
   }
 
-  /** Handles one group rebalance event; events run one after another. */
+  /**
+   * Handles one group rebalance event; events run one after another. A revoke first stops planning
+   * the partitions, then lets a running batch that reads them finish and commit (up to
+   * `revokeTimeoutMs`), and only then gives them up, so the next owner loads what this member
+   * committed and no range is committed by a member that no longer owns it. A batch that outlasts
+   * the wait is fenced: it fails instead of committing, and under exactly-once its transaction
+   * aborts with its outputs' writes.
+   */
   private async rebalance(event: RebalanceEvent, reason: 'start' | 'assigned'): Promise<void> {
     const client = this.consumer;
     const isCooperative = client.rebalanceProtocol() === 'COOPERATIVE';
     if (event.type === 'revoke') {
-      for (const { topic, partition } of event.partitions) {
-        const key = topicPartitionKey(topic, partition);
+      const keys = new Set(event.partitions.map((p) => topicPartitionKey(p.topic, p.partition)));
+      for (const key of keys) {
         this.owned.delete(key);
         this.current.delete(key);
-        this.stored.delete(key);
       }
-      this.fetcher?.remove(event.partitions);
       this.options.logger.info(`${this.name}: partitions revoked`, { partitions: event.partitions.map(describe) });
-      // Give up the partitions only after a commit already under way has landed, so the next
-      // owner loads the offsets it wrote rather than racing it.
-      await this.commitInFlight.catch(() => undefined);
-      if (isCooperative) client.incrementalUnassign(event.partitions);
-      else client.unassign();
+      try {
+        await this.drain(keys);
+      } finally {
+        for (const key of keys) this.stored.delete(key);
+        // Resumes what read-ahead paused: librdkafka keeps a pause across unassign and assign.
+        this.fetcher?.remove(event.partitions);
+        // Always answered: librdkafka (and a closing consumer) waits for the unassign.
+        if (isCooperative) client.incrementalUnassign(event.partitions);
+        else client.unassign();
+      }
       return;
     }
     const positions = await this.resolveStarts(event.partitions, reason);
@@ -285,6 +334,29 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     else client.assign(positions);
     this.own(positions);
     this.options.logger.info(`${this.name}: partitions assigned`, { partitions: positions.map(describe) });
+  }
+
+  /** Waits for the running batch, if it reads any of `keys`, to end; past `revokeTimeoutMs` it is fenced off them. */
+  private async drain(keys: ReadonlySet<string>): Promise<void> {
+    const claim = this.running;
+    if (claim === undefined || ![...keys].some((key) => claim.keys.has(key))) return;
+    const { revokeTimeoutMs, logger } = this.options;
+    logger.info(`${this.name}: waiting up to ${revokeTimeoutMs} ms for the running batch to commit revoked partitions`);
+    const timer = new AbortController();
+    const hasEnded = await Promise.race([
+      claim.done.then(() => true),
+      this.clock.waitUntil(this.clock.nowMs() + revokeTimeoutMs, timer.signal).then(
+        () => false,
+        () => true,
+      ),
+    ]);
+    timer.abort();
+    if (hasEnded) return;
+    for (const key of keys) if (claim.keys.has(key)) claim.fenced.add(key);
+    logger.warn(
+      `${this.name}: the running batch did not finish within revokeTimeoutMs (${revokeTimeoutMs} ms); ` +
+        'it will fail instead of committing partitions this member gave up',
+    );
   }
 
   /** Marks partitions as owned from these offsets on, and starts fetching them. */
@@ -310,7 +382,18 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     const { offsetStore, groupId, strategy, startingOffsets, newPartitions } = this.options;
     let storedOffsets: StoredOffsets;
     try {
-      storedOffsets = await offsetStore.load(groupId, partitions);
+      storedOffsets = await retry(() => offsetStore.load(groupId, partitions), {
+        clock: this.clock,
+        maxAttempts: Number.POSITIVE_INFINITY,
+        maxElapsedMs: reason === 'start' ? 0 : this.options.storeOutageBudgetMs,
+        maxDelayMs: 5000,
+        onRetry: (error, attempt, delayMs) =>
+          this.options.logger.warn(
+            `${this.name}: offset store ${offsetStore.name} failed loading offsets of assigned partitions ` +
+              `(attempt ${attempt}); retrying in ${delayMs} ms, for up to ${this.options.storeOutageBudgetMs} ms in all`,
+            { error },
+          ),
+      });
     } catch (error) {
       throw asStoreError(offsetStore, error, 'could not load stored offsets; nothing was consumed from these partitions');
     }
@@ -400,42 +483,76 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     );
     const ranges = planOffsetRanges(positions, caps);
     for (const range of ranges) this.current.set(range.key, range.untilOffset);
-    this.batches.set(time, { ranges, tokens, numRecords: undefined });
+    this.batches.set(time, { time, ranges, tokens, claimed: undefined, numRecords: undefined });
   }
 
-  /** The ranges batch `time` reads (Spark's `HasOffsetRanges`). */
+  /**
+   * The ranges batch `time` reads (Spark's `HasOffsetRanges`): once it runs, those it claimed,
+   * i.e. without partitions given up between its planning and its start.
+   */
   offsetRanges(time: number): readonly OffsetRange[] {
-    return this.batches.get(time)?.ranges ?? [];
+    const batch = this.batches.get(time);
+    if (batch === undefined) return [];
+    return batch.claimed?.ranges ?? batch.ranges;
   }
 
   /** Records batch `time` read (fewer than its ranges' offsets on compacted or transactional topics). */
   recordCount(time: number): number {
     const batch = this.batches.get(time);
     if (batch === undefined) return 0;
-    return batch.numRecords ?? batch.ranges.reduce((sum, range) => sum + range.count, 0);
+    return batch.numRecords ?? this.offsetRanges(time).reduce((sum, range) => sum + range.count, 0);
   }
 
-  /** Reads batch `time`'s records: each range's partition in offset order, partitions in range order. */
+  /** Reads batch `time`'s records: each claimed range's partition in offset order, partitions in range order. */
   async compute(time: number): Promise<readonly ConsumerRecord<K, V>[]> {
     const batch = this.batches.get(time);
     if (batch === undefined) throw new IllegalStateError(`${this.name}: batch ${time} was not generated`);
     if (this.failure) throw this.failure;
     const fetcher = this.fetcher!;
-    const fetched = await Promise.all(
-      batch.ranges.map((range) =>
-        this.owned.get(range.key) === batch.tokens.get(range.key) ? fetcher.take(range) : Promise.resolve(undefined),
-      ),
-    );
-    // undefined: the partition was revoked before its records were read; its range is not committed.
-    const taken = fetched.filter((records) => records !== undefined);
-    // One partition (or one with records) hands its array over as is; otherwise one copy, no spreads.
-    const records = taken.length === 1 ? taken[0] : ([] as (ConsumerRecord<K, V> | UndeserializableRecord)[]).concat(...taken);
+    const { ranges } = batch.claimed ?? this.claim(batch);
+    const fetched = await Promise.all(ranges.map((range) => this.take(fetcher, range)));
+    // One partition hands its array over as is; otherwise one copy, no spreads.
+    const records = fetched.length === 1 ? fetched[0] : ([] as (ConsumerRecord<K, V> | UndeserializableRecord)[]).concat(...fetched);
     for (let index = 0; index < records.length; index++) {
       const record = records[index];
       if (record instanceof UndeserializableRecord) throw record.error;
     }
     batch.numRecords = records.length;
     return records as ConsumerRecord<K, V>[];
+  }
+
+  /** A claimed range's records. The fetcher keeps a claimed partition until the batch ends, so it cannot be missing. */
+  private async take(
+    fetcher: PartitionFetcher<ConsumerRecord<K, V> | UndeserializableRecord>,
+    range: OffsetRange,
+  ): Promise<(ConsumerRecord<K, V> | UndeserializableRecord)[]> {
+    const records = await fetcher.take(range);
+    if (records === undefined) {
+      throw new IllegalStateError(`${this.name}: ${range} was claimed by a running batch but is no longer fetched`);
+    }
+    return records;
+  }
+
+  /**
+   * Fixes which of the batch's ranges it delivers and commits: those whose partitions are still
+   * owned under the token they were planned with.
+   */
+  private claim(batch: PlannedBatch): Claim {
+    const ranges = batch.ranges.filter((range) => this.owned.get(range.key) === batch.tokens.get(range.key));
+    const expected = new Map<string, number | null>();
+    for (const range of ranges) expected.set(range.key, this.stored.get(range.key) ?? null);
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const claim: Claim & { finish(): void } = {
+      ranges,
+      keys: new Set(ranges.map((range) => range.key)),
+      expected,
+      fenced: new Set(),
+      done,
+      finish,
+    };
+    batch.claimed = claim;
+    return claim;
   }
 
   /**
@@ -470,75 +587,51 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   }
 
   /**
-   * Runs the batch's outputs and commits its ranges in the order `delivery` requires. Only
-   * partitions still owned are committed, each compare-and-set against what the store holds.
+   * Runs the batch's outputs and commits exactly the ranges they were handed, in the order
+   * `delivery` requires, each compare-and-set against what the store held when the batch started.
+   * While it runs, a revoke of one of its partitions waits for it (see `rebalance`).
    */
   async runBatch(time: number, outputs: (transaction: unknown) => Promise<void>): Promise<void> {
     const batch = this.batches.get(time);
     if (batch === undefined) throw new IllegalStateError(`${this.name}: batch ${time} was not generated`);
-    const { delivery, idempotentOutput, offsetStore, groupId } = this.options;
-    if (delivery === 'at-most-once') {
-      await this.commit(time, batch, (commits) => offsetStore.commit(groupId, commits));
-      await outputs(undefined);
-    } else if (delivery === 'exactly-once' && !idempotentOutput) {
-      // Validation guarantees `transaction` exists; a retry runs the outputs again in a new transaction.
-      await this.commit(time, batch, (commits) => offsetStore.transaction!(groupId, commits, (tx) => outputs(tx)));
-    } else {
-      await outputs(undefined);
-      await this.commit(time, batch, (commits) => offsetStore.commit(groupId, commits));
-    }
-  }
-
-  /**
-   * Commits with bounded retries of retriable failures. A commit whose answer was lost may have
-   * landed: when the retry then finds the store already at the batch's `until`, that is success.
-   */
-  private async commit(
-    time: number,
-    batch: PlannedBatch,
-    write: (commits: readonly OffsetCommit[]) => Promise<void>,
-  ): Promise<void> {
-    const { offsetStore, commitRetries, logger } = this.options;
-    let commits: OffsetCommit[] = [];
-    let isAmbiguous = false;
-    const attempt = async () => {
-      commits = [];
-      for (const range of batch.ranges) {
-        if (this.owned.get(range.key) !== batch.tokens.get(range.key)) continue;
-        commits.push({ range, expectedOffset: this.stored.get(range.key) ?? null });
-      }
-      try {
-        await write(commits);
-      } catch (error) {
-        if (isAmbiguous && error instanceof StaleOffsetError) {
-          const mine = commits.find((c) => c.range.topic === error.topic && c.range.partition === error.partition);
-          if (mine !== undefined && error.actualOffset === mine.range.untilOffset) return;
-        }
-        if ((error as { retriable?: unknown }).retriable === true) isAmbiguous = true;
-        throw error;
-      }
-    };
-    const running = retry(attempt, {
-      clock: this.clock,
-      maxAttempts: commitRetries + 1,
-      onRetry: (error, attemptNumber, delayMs) =>
-        logger.warn(`${this.name}: commit of batch ${time} failed (attempt ${attemptNumber}), retrying in ${delayMs} ms`, {
-          error,
-        }),
-    });
-    this.commitInFlight = running;
+    // A batch run again (after a failed attempt) claims afresh: ownership may have changed.
+    const claim = this.claim(batch) as Claim & { finish(): void };
+    this.running = claim;
+    const { delivery, idempotentOutput, offsetStore, groupId, logger, storeOutageBudgetMs, commitRetries } = this.options;
+    const commits: OffsetCommit[] = claim.ranges.map((range) => ({ range, expectedOffset: claim.expected.get(range.key) ?? null }));
     try {
-      await running;
-    } catch (error) {
-      const ranges = commits.map((c) => String(c.range)).join(', ');
-      throw new OffsetStoreError(
-        offsetStore.name,
-        `could not commit ${ranges || 'the batch'}: ${(error as Error).message}. Offsets were not advanced`,
-        { batchTimeMs: time, cause: error, retriable: false },
-      );
-    }
-    for (const { range } of commits) {
-      if (this.owned.get(range.key) === batch.tokens.get(range.key)) this.stored.set(range.key, range.untilOffset);
+      await commitBatch({
+        store: offsetStore,
+        group: groupId,
+        order:
+          delivery === 'at-most-once'
+            ? 'before-output'
+            : delivery === 'exactly-once' && !idempotentOutput
+              ? 'in-transaction'
+              : 'after-output',
+        commits,
+        outputs,
+        beforeCommit: () => {
+          if (claim.fenced.size === 0) return;
+          throw new FencedBatchError(
+            `${this.name}: batch ${time} did not commit ${[...claim.fenced].join(', ')}: the group gave ` +
+              `${claim.fenced.size === 1 ? 'it' : 'them'} to another member while the batch ran longer than revokeTimeoutMs ` +
+              `(${this.options.revokeTimeoutMs} ms). Nothing of the batch was committed; raise revokeTimeoutMs if batches run that long`,
+          );
+        },
+        clock: this.clock,
+        logger,
+        outageBudgetMs: storeOutageBudgetMs,
+        maxRetries: Number.isFinite(commitRetries) ? commitRetries : undefined,
+        batchTimeMs: time,
+        source: this.name,
+      });
+      for (const { range } of commits) {
+        if (this.owned.get(range.key) === batch.tokens.get(range.key)) this.stored.set(range.key, range.untilOffset);
+      }
+    } finally {
+      if (this.running === claim) this.running = undefined;
+      claim.finish();
     }
   }
 

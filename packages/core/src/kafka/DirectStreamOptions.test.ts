@@ -29,7 +29,9 @@ describe('resolveDirectStreamOptions', () => {
       startingOffsets: 'latest',
       offsetOutOfRange: 'fail',
       newPartitions: 'earliest',
-      commitRetries: 5,
+      commitRetries: Number.POSITIVE_INFINITY,
+      storeOutageBudgetMs: 60_000,
+      revokeTimeoutMs: 30_000,
       backpressure: { enabled: false },
     });
   });

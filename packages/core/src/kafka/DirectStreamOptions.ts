@@ -110,8 +110,23 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
   readonly connectTimeoutMs?: number;
   /** How often librdkafka refreshes metadata, which is when new topics matching a pattern are found. Default 30000 ms. */
   readonly metadataRefreshMs?: number;
-  /** Retries of a retriable offset-store commit failure before the batch fails. Default 5. */
+  /**
+   * Most retries of a retriable offset-store failure before the batch fails. Default: no count,
+   * retries go on for `storeOutageBudgetMs`.
+   */
   readonly commitRetries?: number;
+  /**
+   * How long the offset store may stay unreachable (retriable failures) while a batch commits or
+   * partitions load their offsets: the job waits, retrying with backoff and logging each attempt,
+   * and goes on when the store is back. Past it, the batch fails naming the store. Default 60000 ms.
+   */
+  readonly storeOutageBudgetMs?: number;
+  /**
+   * How long a rebalance waits for a running batch that reads revoked partitions to finish and
+   * commit before they are given up. A batch that takes longer fails instead of committing
+   * partitions this member no longer owns. Keep it below `max.poll.interval.ms`. Default 30000 ms.
+   */
+  readonly revokeTimeoutMs?: number;
   /** Longest a batch waits for its records to arrive from the brokers. Default 120000 ms. */
   readonly fetchTimeoutMs?: number;
   /** Records kept ahead of the current batch per partition before fetching that partition pauses. Default 10000. */
@@ -140,6 +155,8 @@ export interface ResolvedDirectStreamOptions<K, V> {
   readonly connectTimeoutMs: number;
   readonly metadataRefreshMs: number;
   readonly commitRetries: number;
+  readonly storeOutageBudgetMs: number;
+  readonly revokeTimeoutMs: number;
   readonly fetchTimeoutMs: number;
   readonly maxBufferedRecordsPerPartition: number;
   readonly logger: Logger;
@@ -373,10 +390,17 @@ export function resolveDirectStreamOptions<K, V>(
   checkPositive('connectTimeoutMs', options.connectTimeoutMs, 'ms', true);
   checkPositive('metadataRefreshMs', options.metadataRefreshMs, 'ms', true);
   checkPositive('fetchTimeoutMs', options.fetchTimeoutMs, 'ms', true);
+  checkPositive('storeOutageBudgetMs', options.storeOutageBudgetMs, 'ms', true);
+  checkPositive('revokeTimeoutMs', options.revokeTimeoutMs, 'ms', true);
   checkPositive('maxBufferedRecordsPerPartition', options.maxBufferedRecordsPerPartition, 'records', true);
-  const commitRetries = options.commitRetries ?? 5;
-  if (!Number.isSafeInteger(commitRetries) || commitRetries < 0) {
-    throw new ConfigError('commitRetries', commitRetries, 'must be a non-negative integer', 'Pass e.g. 5, or 0 to fail at once.');
+  const commitRetries = options.commitRetries ?? Number.POSITIVE_INFINITY;
+  if (!(Number.isSafeInteger(commitRetries) || commitRetries === Number.POSITIVE_INFINITY) || commitRetries < 0) {
+    throw new ConfigError(
+      'commitRetries',
+      commitRetries,
+      'must be a non-negative integer or Infinity',
+      'Pass e.g. 5, or 0 to fail at once; leave it out to retry for storeOutageBudgetMs.',
+    );
   }
   const resolved: ResolvedDirectStreamOptions<K, V> = {
     kafkaParams: withRedactedView('kafkaParams', { ...options.kafkaParams }),
@@ -401,6 +425,8 @@ export function resolveDirectStreamOptions<K, V>(
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     metadataRefreshMs: options.metadataRefreshMs ?? 30_000,
     commitRetries,
+    storeOutageBudgetMs: options.storeOutageBudgetMs ?? 60_000,
+    revokeTimeoutMs: options.revokeTimeoutMs ?? 30_000,
     fetchTimeoutMs: options.fetchTimeoutMs ?? 120_000,
     maxBufferedRecordsPerPartition: options.maxBufferedRecordsPerPartition ?? 10_000,
     logger: redactingLogger(options.logger ?? consoleLogger),

@@ -97,6 +97,10 @@ export class PartitionFetcher<R extends FetchedRecord> {
    * client (at the same offsets).
    */
   add(positions: ReadonlyArray<TopicPartition & { offset: number }>): void {
+    if (positions.length === 0) return;
+    // librdkafka keeps a partition's pause across unassign and assign: a partition this member
+    // paused before it last lost it would otherwise never be fetched again.
+    this.resumeQuietly(positions.map(({ topic, partition }) => ({ topic, partition })));
     for (const { topic, partition, offset } of positions) {
       this.partitions.set(topicPartitionKey(topic, partition), {
         partition: { topic, partition },
@@ -112,10 +116,33 @@ export class PartitionFetcher<R extends FetchedRecord> {
     this.wake();
   }
 
-  /** Forgets these partitions and their buffers (revoked, or unassigned). Pending `take`s on them resolve empty-handed. */
+  /**
+   * Forgets these partitions and their buffers (revoked, or unassigned), resuming those it paused
+   * so no pause outlives its owner in the client. Pending `take`s on them resolve empty-handed.
+   */
   remove(partitions: readonly TopicPartition[]): void {
-    for (const { topic, partition } of partitions) this.partitions.delete(topicPartitionKey(topic, partition));
+    const paused: TopicPartition[] = [];
+    for (const { topic, partition } of partitions) {
+      const key = topicPartitionKey(topic, partition);
+      const state = this.partitions.get(key);
+      if (state === undefined) continue;
+      if (state.isPaused) paused.push(state.partition);
+      this.partitions.delete(key);
+    }
+    if (paused.length > 0) this.resumeQuietly(paused);
     this.wake();
+  }
+
+  /**
+   * Clears a pause the client may hold. A consumer that is closing, or a partition the client no
+   * longer has, refuses with a state error: nothing is left paused then, so that is only logged.
+   */
+  private resumeQuietly(partitions: readonly TopicPartition[]): void {
+    try {
+      this.client.resume(partitions);
+    } catch (error) {
+      this.options.logger.debug(`resuming ${partitions.map((p) => `${p.topic}-${p.partition}`).join(', ')} failed`, { error });
+    }
   }
 
   /** Whether the fetcher still reads this partition. */

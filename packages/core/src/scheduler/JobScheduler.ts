@@ -22,7 +22,10 @@ export interface JobSchedulerDeps {
 interface Job {
   readonly timeMs: number;
   readonly submissionTimeMs: number;
+  /** The ranges planned at submission. */
   readonly offsetRanges: readonly OffsetRange[];
+  /** The ranges the batch delivered, known once it ran (before its inputs forget it). */
+  deliveredRanges?: readonly OffsetRange[];
 }
 
 const EMPTY_RANGES: readonly OffsetRange[] = Object.freeze([]);
@@ -123,7 +126,11 @@ export class JobScheduler {
     let processingEndTimeMs: number | undefined;
     let numRecords = 0;
     try {
-      await this.execute(job);
+      try {
+        await this.execute(job);
+      } finally {
+        job.deliveredRanges = this.rangesOf(job.timeMs);
+      }
       processingEndTimeMs = clock.nowMs();
       numRecords = this.countRecords(job.timeMs);
       for (const output of outputs) output.stream.clearMetadata(job.timeMs);
@@ -137,7 +144,8 @@ export class JobScheduler {
     }
     const info: BatchInfo = {
       batchTimeMs: job.timeMs,
-      offsetRanges: job.offsetRanges,
+      // What the batch delivered: without partitions the group took away before it started.
+      offsetRanges: this.rangesOfFinishedBatch(job),
       numRecords,
       submissionTimeMs: job.submissionTimeMs,
       processingStartTimeMs,
@@ -166,9 +174,10 @@ export class JobScheduler {
    */
   private execute(job: Job): Promise<void> {
     const { inputs, outputs } = this.deps;
-    const { timeMs, offsetRanges } = job;
+    const { timeMs } = job;
     let body = async (transaction: unknown): Promise<void> => {
-      const batch: BatchContext = { time: timeMs, offsetRanges, transaction };
+      // Asked once every input runs the batch: the ranges it delivers and commits.
+      const batch: BatchContext = { time: timeMs, offsetRanges: this.rangesOf(timeMs), transaction };
       for (const output of outputs) await output.run(batch);
     };
     for (let index = inputs.length - 1; index >= 0; index -= 1) {
@@ -177,6 +186,11 @@ export class JobScheduler {
       body = (outerTransaction) => input.runBatch(timeMs, (transaction) => inner(transaction ?? outerTransaction));
     }
     return body(undefined);
+  }
+
+  /** The ranges a finished batch delivered, read before its inputs clear it. */
+  private rangesOfFinishedBatch(job: Job): readonly OffsetRange[] {
+    return job.deliveredRanges ?? job.offsetRanges;
   }
 
   /** The failed batch's record count for its BatchInfo; an input that cannot tell counts 0. */

@@ -5,7 +5,7 @@ import type { BatchInfo } from '../scheduler/events';
 /** Behaviour of a `RecordingInput`; every member is optional. */
 export interface RecordingInputOptions {
   /** Runs inside `start()` (e.g. to fail it). */
-  readonly start?: () => Promise<void>;
+  readonly start?: (signal?: AbortSignal) => Promise<void>;
   /** Runs inside `generate(time)`. */
   readonly generate?: (time: number) => Promise<void>;
   /** The ranges of batch `time` (default none). */
@@ -43,9 +43,9 @@ export class RecordingInput implements InputSource {
     this.recordCount = options.recordCount;
   }
 
-  async start(): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
     this.calls.push('start');
-    await this.options.start?.();
+    await this.options.start?.(signal);
   }
 
   async stop(): Promise<void> {

@@ -76,6 +76,28 @@ describe('retry', () => {
     expect((await result as Error).message).toMatch(/failure 3$/);
   });
 
+  it('retries without an attempt limit until the next wait would end past maxElapsedMs', async () => {
+    const clock = new ManualClock();
+    const attemptTimes: number[] = [];
+    const result = retry(
+      async () => {
+        attemptTimes.push(clock.nowMs());
+        throw retriable('store down');
+      },
+      { clock, maxAttempts: Number.POSITIVE_INFINITY, maxElapsedMs: 2000, initialDelayMs: 100, maxDelayMs: 400, random: () => 0.5 },
+    ).catch((error: unknown) => error);
+    await clock.advance(10_000);
+    // Waits of 100, 200, 400, 400, 400 end at 1500; the next would end at 1900, the one after at 2300.
+    expect(attemptTimes).toEqual([0, 100, 300, 700, 1100, 1500, 1900]);
+    expect(await result).toBeInstanceOf(OffsetStoreError);
+  });
+
+  it('refuses a negative maxElapsedMs before the first attempt', async () => {
+    const operation = jest.fn(async () => 'never');
+    await expect(retry(operation, { clock: new ManualClock(), maxElapsedMs: -1 })).rejects.toThrow(ConfigError);
+    expect(operation).not.toHaveBeenCalled();
+  });
+
   it('caps each wait at maxDelayMs and spreads waits by the jitter fraction', async () => {
     const clock = new ManualClock();
     const delays: number[] = [];

@@ -5,8 +5,13 @@ import type { Clock } from './Clock';
 export interface RetryOptions {
   /** Clock the backoff waits on (the context's clock, so tests run in virtual time). */
   readonly clock: Clock;
-  /** Attempts in all, the first included (default 5). */
+  /** Attempts in all, the first included (default 5; `Infinity`: bounded by `maxElapsedMs` only). */
   readonly maxAttempts?: number;
+  /**
+   * Time budget on the clock from the first attempt: no wait starts that would end past it, so
+   * the last error is thrown once retrying would outlast the budget (default: no bound).
+   */
+  readonly maxElapsedMs?: number;
   /** Wait before the second attempt (default 100 ms); doubles (`multiplier`) after each retry. */
   readonly initialDelayMs?: number;
   /** Upper bound of one wait (default 10000 ms). */
@@ -40,6 +45,7 @@ export async function retry<T>(operation: (attempt: number) => Promise<T>, optio
   const {
     clock,
     maxAttempts = 5,
+    maxElapsedMs = Number.POSITIVE_INFINITY,
     initialDelayMs = 100,
     maxDelayMs = 10_000,
     multiplier = 2,
@@ -48,8 +54,16 @@ export async function retry<T>(operation: (attempt: number) => Promise<T>, optio
     random = Math.random,
     onRetry,
   } = options;
-  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
-    throw new ConfigError('maxAttempts', maxAttempts, 'must be a positive integer', 'Pass the number of attempts, the first included, e.g. 5.');
+  if (!(Number.isSafeInteger(maxAttempts) || maxAttempts === Number.POSITIVE_INFINITY) || maxAttempts < 1) {
+    throw new ConfigError(
+      'maxAttempts',
+      maxAttempts,
+      'must be a positive integer or Infinity',
+      'Pass the number of attempts, the first included, e.g. 5.',
+    );
+  }
+  if (Number.isNaN(maxElapsedMs) || maxElapsedMs < 0) {
+    throw new ConfigError('maxElapsedMs', maxElapsedMs, 'must be a number of milliseconds >= 0', 'Pass e.g. 60000, or Infinity for no bound.');
   }
   checkNonNegative('initialDelayMs', initialDelayMs);
   checkNonNegative('maxDelayMs', maxDelayMs);
@@ -60,12 +74,14 @@ export async function retry<T>(operation: (attempt: number) => Promise<T>, optio
     throw new ConfigError('jitter', jitter, 'must be a fraction between 0 and 1', 'Pass e.g. 0.2 for ±20%.');
   }
   let delayMs = initialDelayMs;
+  const deadlineMs = clock.nowMs() + maxElapsedMs;
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await operation(attempt);
     } catch (error) {
       if (!isRetriable(error) || attempt >= maxAttempts || signal?.aborted) throw error;
       const waitMs = Math.min(maxDelayMs, Math.round(delayMs * (1 + jitter * (2 * random() - 1))));
+      if (clock.nowMs() + waitMs > deadlineMs) throw error;
       onRetry?.(error, attempt, waitMs);
       try {
         await clock.waitUntil(clock.nowMs() + waitMs, signal);

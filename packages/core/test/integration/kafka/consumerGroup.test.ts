@@ -1,6 +1,7 @@
 // Subscribe strategies against the real broker: group assignment, rebalances between members,
 // topics and partitions that appear while the stream runs.
 import { ConsumerStrategies, InMemoryOffsetStore } from '@dstream/core';
+import type { InMemoryTransaction } from '@dstream/core';
 import { createTopic, requireService, services, uniqueName, waitFor } from '../helpers/services';
 import { addPartitions, expectTiling, kafkaParams, produce, streamingJob, valuesOf } from './helpers';
 
@@ -74,6 +75,79 @@ describe('direct stream in a consumer group', () => {
     expect(owners(b.batches).size).toBeGreaterThan(0);
     expect(all().size).toBe(400);
   });
+
+  it.each([
+    ['cooperative-sticky (the default)', undefined],
+    ['the eager protocol', 'range,roundrobin'],
+  ])(
+    'counts every record exactly once under exactly-once while a second member joins and leaves again and again, with %s',
+    async (_, assignor) => {
+      const topic = uniqueName('churn');
+      await createTopic(topic, 3);
+      const store = new InMemoryOffsetStore();
+      const group = uniqueName('group');
+      const strategy = ConsumerStrategies.Subscribe([topic]);
+      const params = { ...kafkaParams(group), ...(assignor === undefined ? {} : { 'partition.assignment.strategy': assignor }) };
+      let members = 0;
+      /** A member that counts each record it delivers inside the store transaction that commits its offsets. */
+      const member = () => {
+        const name = `m${members++}`;
+        return streamingJob(
+          {
+            strategy,
+            startingOffsets: 'earliest',
+            offsetStore: store,
+            kafkaParams: params,
+            delivery: 'exactly-once',
+            // Small batches and a small read-ahead: batches are in flight and partitions paused at every rebalance.
+            maxRatePerPartition: 250,
+            maxBufferedRecordsPerPartition: 50,
+            onBatch: (records, batch) => {
+              const tx = batch.transaction as InMemoryTransaction;
+              for (const record of records) tx.set(`seen ${record.value} ${name} ${batch.time}`, 1);
+            },
+          },
+          { group, batchIntervalMs: 200 },
+        );
+      };
+      const resident = member();
+      // A backlog that takes ~12 s at 250 records/s per partition: every rebalance lands mid-backlog.
+      await produce(topic, [0, 1, 2], 3000);
+      await resident.ssc.start();
+      let produced = 3000;
+      try {
+        for (let cycle = 0; cycle < 5; cycle++) {
+          const visitor = member();
+          await visitor.ssc.start();
+          await waitFor(() => visitor.batches.some((batch) => batch.records.length > 0), 30_000, `visitor ${cycle} to process records`);
+          await produce(topic, [0, 1, 2], 100, produced);
+          produced += 100;
+          await visitor.ssc.stop({ graceful: true });
+        }
+        const partitions = [0, 1, 2].map((partition) => ({ topic, partition }));
+        await waitFor(
+          async () => {
+            const stored = await store.load(group, partitions);
+            return partitions.every((p) => stored.get(`${topic}:${p.partition}`) === produced);
+          },
+          60_000,
+          'the resident member to commit every record',
+        );
+        expect(resident.ssc.state).toBe('active');
+      } finally {
+        await resident.ssc.stop({ graceful: true });
+      }
+      const counts = new Map<string, number>();
+      for (const key of store.data.keys()) {
+        const value = key.split(' ')[1]!;
+        counts.set(value, (counts.get(value) ?? 0) + 1);
+      }
+      const expected = [0, 1, 2].flatMap((p) => Array.from({ length: produced }, (_, i) => `${p}:${i}`));
+      expect(expected.filter((value) => counts.get(value) !== 1)).toEqual([]);
+      expect(counts.size).toBe(expected.length);
+    },
+    180_000,
+  );
 
   it('reads a topic matching the pattern that is created while the stream runs, from its first record', async () => {
     const prefix = uniqueName('pattern');

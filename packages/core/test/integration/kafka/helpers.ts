@@ -1,5 +1,5 @@
-import { InMemoryOffsetStore, KafkaUtils, OffsetRange, StreamingContext, silentLogger } from '@dstream/core';
-import type { ConsumerRecord, DirectStreamOptions } from '@dstream/core';
+import { InMemoryOffsetStore, KafkaUtils, OffsetRange, StreamingContext, consoleLogger, silentLogger } from '@dstream/core';
+import type { BatchContext, ConsumerRecord, DirectStreamOptions } from '@dstream/core';
 import { AdminClient, Producer } from 'node-rdkafka';
 import { services, uniqueName, waitFor } from '../helpers/services';
 
@@ -48,6 +48,9 @@ export async function addPartitions(topic: string, totalPartitions: number): Pro
   }
 }
 
+/** Silent, unless DSTREAM_TEST_LOG is set: then the jobs' log lines go to the console. */
+const testLogger = process.env.DSTREAM_TEST_LOG ? consoleLogger : silentLogger;
+
 /** What a test's output saw of one batch. */
 export interface SeenBatch {
   readonly time: number;
@@ -66,7 +69,10 @@ export function kafkaParams(group = uniqueName('group')): Record<string, string 
  */
 export function streamingJob(
   options: Partial<DirectStreamOptions<string | null, string | null>> &
-    Pick<DirectStreamOptions<string | null, string | null>, 'strategy'>,
+    Pick<DirectStreamOptions<string | null, string | null>, 'strategy'> & {
+      /** Runs in the output, after the batch was recorded (e.g. writes through the batch's transaction). */
+      onBatch?: (records: readonly ConsumerRecord<string | null, string | null>[], batch: BatchContext) => void;
+    },
   settings: {
     batchIntervalMs?: number;
     fail?: (record: ConsumerRecord<string | null, string | null>) => boolean;
@@ -79,16 +85,17 @@ export function streamingJob(
     appName: uniqueName('kafka-it'),
     batchIntervalMs: settings.batchIntervalMs ?? 300,
     stopOnSignals: false,
-    logger: silentLogger,
+    logger: testLogger,
   });
+  const { onBatch, ...streamOptions } = options;
   const stream = KafkaUtils.createDirectStream<string | null, string | null>(ssc, {
     kafkaParams: kafkaParams(group),
     offsetStore: store,
     keyDeserializer: 'string',
     valueDeserializer: 'string',
     connectTimeoutMs: 10_000,
-    logger: silentLogger,
-    ...options,
+    logger: testLogger,
+    ...streamOptions,
   });
   const batches: SeenBatch[] = [];
   stream.foreachBatch(async (records, batch) => {
@@ -96,6 +103,7 @@ export function streamingJob(
       if (settings.fail?.(record)) throw new Error(`refusing record ${record.value}`);
     }
     batches.push({ time: batch.time, ranges: batch.offsetRanges, records });
+    onBatch?.(records, batch);
   });
   return { ssc, batches, store, group };
 }
