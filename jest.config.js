@@ -4,6 +4,7 @@ const moduleNameMapper = {
   '^@dstream/core$': '<rootDir>/packages/core/src/index.ts',
   '^@dstream/core/testing$': '<rootDir>/packages/core/src/testing/index.ts',
   '^@dstream/(offsets-[a-z]+)$': '<rootDir>/packages/$1/src/index.ts',
+  '^@dstream/cli$': '<rootDir>/packages/cli/src/index.ts',
 };
 const transform = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json' }],
