@@ -21,7 +21,11 @@ module.exports = {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/packages/*/test/integration/**/*.test.ts', '<rootDir>/examples/*/test/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/packages/*/test/integration/**/*.test.ts',
+        '<rootDir>/examples/*/test/**/*.test.ts',
+        '<rootDir>/test/**/*.test.ts',
+      ],
       setupFilesAfterEnv: ['<rootDir>/jest.integration.setup.js'],
     },
   ],

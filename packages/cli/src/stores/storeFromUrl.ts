@@ -60,9 +60,11 @@ export function scrub(text: string, secrets: readonly string[]): string {
  * parseStoreUrl('--store', 'redis://:s3cret@127.0.0.1:6379/0').display; // "redis://:***@127.0.0.1:6379/0"
  */
 export function parseStoreUrl(flag: string, value: string): StoreLocation {
+  // A URL holds one host; Kafka and ZooKeeper take a list (`h1:9092,h2:9092`), kept raw in `hosts`.
+  const [, scheme = '', hosts = '', rest = ''] = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/i.exec(value) ?? [];
   let url: URL;
   try {
-    url = new URL(value);
+    url = new URL(hosts.includes(',') ? `${scheme}${hosts.slice(0, hosts.indexOf(','))}${rest}` : value);
   } catch {
     throw new ConfigError(flag, redactUrl(value), 'must be a store URL', `Pass one of ${SCHEMES}.`);
   }
@@ -88,8 +90,7 @@ export function parseStoreUrl(flag: string, value: string): StoreLocation {
     case 'kafka:': {
       allowOnly([]);
       requireHost('kafka://127.0.0.1:9092');
-      // URL keeps only the first host of a list; the raw text has them all.
-      const brokers = value.slice('kafka://'.length).replace(/[/?#].*$/, '');
+      const brokers = hosts;
       return {
         kind: 'kafka',
         display,
@@ -116,8 +117,8 @@ export function parseStoreUrl(flag: string, value: string): StoreLocation {
     case 'zk:': {
       allowOnly(['root']);
       requireHost('zookeeper://127.0.0.1:2181');
-      const rest = value.replace(/^[a-z]+:\/\//i, '').replace(/[?#].*$/, '');
-      const connectionString = rest.endsWith('/') ? rest.slice(0, -1) : rest;
+      const chroot = url.pathname === '/' ? '' : url.pathname;
+      const connectionString = `${hosts}${chroot}`;
       const root = params.get('root') ?? undefined;
       return {
         kind: 'zookeeper',
