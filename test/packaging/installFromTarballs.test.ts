@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,8 +10,13 @@ import path from 'node:path';
 const root = path.resolve(__dirname, '../..');
 const PACKAGES = ['core', 'offsets-checkpoint', 'offsets-kafka', 'offsets-postgres', 'offsets-redis', 'offsets-zookeeper', 'cli'];
 
-function run(command: string, args: readonly string[], cwd: string): string {
-  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+/** Runs a command to completion (at most 60 s) and resolves with its standard output. */
+function run(command: string, args: readonly string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(command, args, { cwd, encoding: 'utf8', timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stderr}`)) : resolve(stdout),
+    ),
+  );
 }
 
 /** What the consuming project runs: each package loaded, and a trivial job without Kafka. */
@@ -90,14 +95,14 @@ describe('packages installed from their tarballs into a project outside the repo
   const work = mkdtempSync(path.join(tmpdir(), 'dstream-packaging-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('pack, install without compiling librdkafka again, load, type-check and run a job', () => {
+  it('pack, install without compiling librdkafka again, load, type-check and run a job', async () => {
     // The tarballs hold dist/: build first (a no-op when `npm run build` already ran).
-    run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', ...PACKAGES.map((name) => `packages/${name}`)], root);
+    await run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', ...PACKAGES.map((name) => `packages/${name}`)], root);
 
     const tarballs = path.join(work, 'tarballs');
     mkdirSync(tarballs);
     const packed = JSON.parse(
-      run('npm', ['pack', '--json', '--pack-destination', tarballs, ...PACKAGES.flatMap((name) => ['-w', `packages/${name}`])], root),
+      await run('npm', ['pack', '--json', '--pack-destination', tarballs, ...PACKAGES.flatMap((name) => ['-w', `packages/${name}`])], root),
     ) as Array<{ name: string; filename: string; files: Array<{ path: string }> }>;
     expect(packed.map((p) => p.name).sort()).toEqual(PACKAGES.map((name) => `@dstream/${name}`).sort());
     for (const { name, files } of packed) {
@@ -125,13 +130,15 @@ describe('packages installed from their tarballs into a project outside the repo
         overrides: { ...fromTarballs, 'node-rdkafka': `file:${path.join(root, 'node_modules/node-rdkafka')}` },
       }),
     );
-    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
+    // No install scripts: the packages and their dependencies are plain JavaScript, and the linked
+    // node-rdkafka must not run its own (a node-gyp rebuild of the repository's copy).
+    await run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
     expect(readdirSync(path.join(app, 'node_modules/@dstream')).sort()).toEqual(PACKAGES.slice().sort());
 
     writeFileSync(path.join(app, 'consumer.js'), CONSUMER_JS);
-    expect(run(process.execPath, ['consumer.js'], app)).toContain('packaged job counted {"to":3,"be":2,"or":1,"not":1,"stream":1}');
+    expect(await run(process.execPath, ['consumer.js'], app)).toContain('packaged job counted {"to":3,"be":2,"or":1,"not":1,"stream":1}');
     // Resolved inside the project, not from this repository's workspaces.
-    const resolved = run(process.execPath, ['-p', "require.resolve('@dstream/core')"], app).trim();
+    const resolved = (await run(process.execPath, ['-p', "require.resolve('@dstream/core')"], app)).trim();
     expect(resolved).toBe(path.join(app, 'node_modules/@dstream/core/dist/index.js'));
 
     writeFileSync(path.join(app, 'consumer.ts'), CONSUMER_TS);
@@ -142,8 +149,8 @@ describe('packages installed from their tarballs into a project outside the repo
         files: ['consumer.ts'],
       }),
     );
-    run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);
+    await run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);
 
-    expect(run(path.join(app, 'node_modules/.bin/dstream'), ['offsets', '--help'], app)).toContain('Usage: dstream offsets');
+    expect(await run(path.join(app, 'node_modules/.bin/dstream'), ['offsets', '--help'], app)).toContain('Usage: dstream offsets');
   });
 });
