@@ -1,4 +1,4 @@
-import { ConfigError, createKafkaLogReader } from '@dstream/core';
+import { ConfigError, createKafkaLogReader, KafkaError } from '@dstream/core';
 import type { KafkaLogReader, TopicPartition, WatermarkOffsets } from '@dstream/core';
 import { describeGroup, GroupDescription } from './describeGroup';
 import type { Progress } from '../output/Progress';
@@ -93,7 +93,15 @@ export class KafkaCluster {
   private connected(): Promise<KafkaLogReader> {
     this.reader ??= (async () => {
       const reader = createKafkaLogReader({ 'bootstrap.servers': this.brokers, 'client.id': 'dstream-cli' });
-      await reader.connect(this.timeoutMs);
+      try {
+        await reader.connect(this.timeoutMs);
+      } catch (error) {
+        throw new KafkaError(
+          `could not reach Kafka at ${this.brokers} within ${this.timeoutMs} ms (${(error as Error).message}). The CLI ` +
+            'reads partitions and log ends there: pass the cluster with --bootstrap-servers, or raise --timeout-ms',
+          { retriable: true, cause: error },
+        );
+      }
       return reader;
     })();
     return this.reader;

@@ -254,3 +254,13 @@ describe('dstream offsets, safety', () => {
     expect(run.err).toContain(`<file> must be a dstream offsets export (with "format": "dstream-offsets-export"); got "${file}"`);
   });
 });
+
+describe('dstream offsets without Kafka', () => {
+  it('names the brokers and the flags to fix when Kafka cannot be reached', async () => {
+    const run = await runCli([
+      'offsets', 'show', '--store', services.redisUrl, '--group', 'g', '--topic', 't', '--bootstrap-servers', '127.0.0.1:1', '--timeout-ms', '1500',
+    ]);
+    expect(run.code).toBe(ExitCode.FAILED);
+    expect(run.err).toMatch(/^dstream: could not reach Kafka at 127\.0\.0\.1:1 within 1500 ms \(.*\)\. The CLI reads partitions and log ends there: pass the cluster with --bootstrap-servers, or raise --timeout-ms\n$/);
+  });
+});
