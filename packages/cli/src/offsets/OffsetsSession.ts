@@ -15,8 +15,10 @@ export const DEFAULT_BOOTSTRAP_SERVERS = '127.0.0.1:9092';
 /** Partitions read in one `load` call, so a progress bar can move on big groups. */
 const LOAD_CHUNK = 500;
 
-/** What a liveness check found: the group, or that `--force` skipped the check. */
-export type Liveness = { readonly checked: true; readonly group: GroupDescription } | { readonly checked: false };
+/** What a liveness check found: the group, or why it was not checked (`--force`, or a failure while only reading). */
+export type Liveness =
+  | { readonly checked: true; readonly group: GroupDescription }
+  | { readonly checked: false; readonly reason: string };
 
 /**
  * The resources one offsets command uses (stores, the Kafka cluster), opened on demand and all
@@ -86,8 +88,15 @@ export class OffsetsSession {
    * have its next commit refused as stale.
    */
   async liveness(group: string, options: { force: boolean; isWriting: boolean }): Promise<Liveness> {
-    if (options.force) return { checked: false };
-    const description = await this.cluster.describeGroup(group);
+    if (options.force) return { checked: false, reason: '--force' };
+    let description: GroupDescription;
+    try {
+      description = await this.cluster.describeGroup(group);
+    } catch (error) {
+      // A read goes on without knowing; a write must not.
+      if (options.isWriting) throw error;
+      return { checked: false, reason: (error as Error).message };
+    }
     if (options.isWriting && description.members.length > 0) throw new GroupActiveError(description);
     return { checked: true, group: description };
   }
@@ -117,7 +126,9 @@ export class OffsetsSession {
 
 /** One line about the group's liveness, for plans and `show`. */
 export function describeLiveness(liveness: Liveness): string {
-  if (!liveness.checked) return 'group liveness not checked (--force)';
+  if (!liveness.checked) {
+    return liveness.reason === '--force' ? 'group liveness not checked (--force)' : `group liveness unknown: ${liveness.reason}`;
+  }
   const { state, members } = liveness.group;
   return `group state ${state}, ${members.length} active member(s)`;
 }
