@@ -200,6 +200,32 @@ describe('dstream offsets migrate', () => {
   });
 });
 
+describe('dstream offsets without --topic', () => {
+  it('finds every topic the group has offsets for in the cluster, and resets them all with --all-topics', async () => {
+    const [first, second, other] = [await newTopic(), await newTopic(), await newTopic()];
+    const group = uniqueName('cli-all-topics');
+    const url = `zookeeper://${services.zkConnect}`;
+    await withStore(url, (store) =>
+      store.commit(group, [
+        { range: OffsetRange.create(first, 1, 0, 4), expectedOffset: null },
+        { range: OffsetRange.create(second, 0, 0, 6), expectedOffset: null },
+      ]),
+    );
+    const shown = (await runCli(['offsets', 'show', '--store', url, '--group', group, '--json'])).json();
+    expect(shown.partitions.map((p: { topic: string; partition: number; committed: number | null }) => [p.topic, p.partition, p.committed])).toEqual(
+      [
+        ...[[first, 0, null], [first, 1, 4], [first, 2, null]],
+        ...[[second, 0, 6], [second, 1, null], [second, 2, null]],
+      ].sort((a, b) => (a[0] === b[0] ? 0 : String(a[0]) < String(b[0]) ? -1 : 1)),
+    );
+    const reset = await runCli(['offsets', 'reset', '--store', url, '--group', group, '--all-topics', '--to-latest', '--execute']);
+    expect(reset.code).toBe(ExitCode.OK);
+    expect(await storedOf(url, group, first)).toEqual([10, 10, 10]);
+    expect(await storedOf(url, group, second)).toEqual([10, 10, 10]);
+    expect(await storedOf(url, group, other)).toEqual([null, null, null]);
+  });
+});
+
 describe('dstream offsets, safety', () => {
   it('writes nothing when the stored offsets changed after the plan was read', async () => {
     const topic = await newTopic();
