@@ -27,10 +27,14 @@ const TARGET_FLAGS = ['--to-earliest', '--to-latest', '--to-datetime', '--to-off
 
 /** The one target the flags name, checked; a `ConfigError` unless exactly one is given. */
 export function resetTargetOf(flags: ResetFlags): ResetTarget {
-  const given = TARGET_FLAGS.filter((flag) => {
-    const value = { '--to-earliest': flags.toEarliest, '--to-latest': flags.toLatest, '--to-datetime': flags.toDatetime, '--to-offset': flags.toOffset, '--shift-by': flags.shiftBy }[flag];
-    return value !== undefined && value !== false;
-  });
+  const values: Record<(typeof TARGET_FLAGS)[number], string | boolean | undefined> = {
+    '--to-earliest': flags.toEarliest,
+    '--to-latest': flags.toLatest,
+    '--to-datetime': flags.toDatetime,
+    '--to-offset': flags.toOffset,
+    '--shift-by': flags.shiftBy,
+  };
+  const given = TARGET_FLAGS.filter((flag) => values[flag] !== undefined && values[flag] !== false);
   if (given.length !== 1) {
     throw new ConfigError(
       'reset target',
