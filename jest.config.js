@@ -4,6 +4,7 @@ const moduleNameMapper = {
   '^@dstream/core$': '<rootDir>/packages/core/src/index.ts',
   '^@dstream/core/testing$': '<rootDir>/packages/core/src/testing/index.ts',
   '^@dstream/(offsets-[a-z]+)$': '<rootDir>/packages/$1/src/index.ts',
+  '^@dstream/cli$': '<rootDir>/packages/cli/src/index.ts',
 };
 const transform = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json' }],
@@ -20,7 +21,11 @@ module.exports = {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/packages/*/test/integration/**/*.test.ts', '<rootDir>/examples/*/test/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/packages/*/test/integration/**/*.test.ts',
+        '<rootDir>/examples/*/test/**/*.test.ts',
+        '<rootDir>/test/**/*.test.ts',
+      ],
       setupFilesAfterEnv: ['<rootDir>/jest.integration.setup.js'],
     },
   ],

@@ -7,10 +7,12 @@
  *
  *   node dist/main.js [--records 6000] [--rate 1000] [--forever]
  */
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CheckpointOffsetStore } from '@dstream/offsets-checkpoint';
-import type { OffsetRange, StoredOffsets } from '@dstream/core';
-import { brokersFromEnv, createTopic, produce } from '@dstream/example-support';
+import type { OffsetRange, StoredOffsets, TopicPartition } from '@dstream/core';
+import { brokersFromEnv, createTopic, deleteTopic, produce } from '@dstream/example-support';
 import { expectedCounts, sentenceRecords } from './sentences';
 import { BatchReport, wordCountJob } from './wordCountJob';
 
@@ -54,28 +56,55 @@ function describeStored(stored: StoredOffsets): string {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const brokers = brokersFromEnv();
-  const runDir = process.env.DSTREAM_RUN_DIR ?? path.resolve(__dirname, '../../../.dstream');
-  const run = args.forever ? 'forever' : Date.now().toString(36);
+  const runDir = path.resolve(process.env.DSTREAM_RUN_DIR ?? path.resolve(__dirname, '../../../.dstream'));
+  // --forever resumes across runs, so its names belong to its checkpoint directory: another
+  // checkout (another run directory) gets its own topic and group instead of joining this one's
+  // group with a checkpoint of its own. A plain run is a fresh topic and group each time.
+  const run = args.forever ? `forever-${createHash('sha256').update(runDir).digest('hex').slice(0, 8)}` : Date.now().toString(36);
   const topic = `dstream-wordcount-${run}`;
   const group = `wordcount-${run}`;
-  const directory = path.join(runDir, 'demo', group);
+  // The store keeps each group's checkpoints in a subdirectory named after the group.
+  const directory = path.join(runDir, 'demo');
+  const checkpoints = path.join(directory, group);
   const partitions = [0, 1, 2].map((partition) => ({ topic, partition }));
 
   await createTopic(brokers, topic, 3);
-  console.log(`topic ${topic} (3 partitions), group ${group}, offsets checkpointed in ${directory}`);
+  console.log(`topic ${topic} (3 partitions), group ${group}, offsets checkpointed in ${checkpoints}`);
 
   if (args.forever) {
     // Runs until SIGINT/SIGTERM: the context stops gracefully and commits its last batch, so the
     // next start resumes exactly there.
     const producing = produce(brokers, topic, sentenceRecords(Number.MAX_SAFE_INTEGER), { ratePerSecond: args.rate });
     const job = wordCountJob({ brokers, topic, group, offsetStore: new CheckpointOffsetStore({ directory }) });
-    job.onBatch((report) => printBatch('job', report));
+    let last: readonly OffsetRange[] = [];
+    job.onBatch((report) => {
+      printBatch('job', report);
+      if (report.offsetRanges.length > 0) last = report.offsetRanges;
+    });
     await job.ssc.start();
     await job.ssc.awaitTermination();
     void producing;
+    // Printed at once: on a signal the context exits right after these continuations run.
+    const resumeAt = last.map((range) => `${range.key}=${range.untilOffset}`).join(' ');
+    console.log(`stopped gracefully; the next --forever run resumes at ${resumeAt || 'the checkpointed offsets'}`);
     process.exit(0);
   }
 
+  try {
+    await countAcrossRestart(args, { brokers, topic, group, directory, partitions });
+  } finally {
+    // A plain run's topic and checkpoints are its own: nothing of it is left behind.
+    await deleteTopic(brokers, topic);
+    await rm(checkpoints, { recursive: true, force: true });
+  }
+}
+
+/** The plain demo: count, stop gracefully midway, resume from the checkpoint, check every count. */
+async function countAcrossRestart(
+  args: Args,
+  names: { brokers: string; topic: string; group: string; directory: string; partitions: TopicPartition[] },
+): Promise<void> {
+  const { brokers, topic, group, directory, partitions } = names;
   const producing = produce(brokers, topic, sentenceRecords(args.records), { ratePerSecond: args.rate });
   console.log(`producing ${args.records} sentences at ${args.rate}/s`);
 
@@ -134,7 +163,8 @@ async function main(): Promise<void> {
   const words = [...expected.values()].reduce((a, b) => a + b, 0);
   if (!resumedExactly || mismatches.length > 0 || counted !== args.records) {
     console.error(`\nFAILED: counted ${counted} of ${args.records} records; words off: ${mismatches.map(([w]) => w).join(', ')}`);
-    process.exit(1);
+    process.exitCode = 1;
+    return;
   }
   console.log(`\nevery one of ${args.records} records counted exactly once (${words} words) across a graceful stop and restart`);
 }

@@ -86,7 +86,8 @@ export type {
   Deserializer,
   BackpressureOptions,
 } from './kafka/DirectStreamOptions';
-export type { KafkaHeader, TopicPartitionOffset } from './kafka/KafkaClient';
+export type { KafkaHeader, TopicPartitionOffset, KafkaLogReader, WatermarkOffsets, ClusterMetadata } from './kafka/KafkaClient';
+export { createKafkaLogReader } from './kafka/KafkaClient';
 export { PIDRateEstimator } from './kafka/PIDRateEstimator';
 export type { PIDRateEstimatorOptions } from './kafka/PIDRateEstimator';
 

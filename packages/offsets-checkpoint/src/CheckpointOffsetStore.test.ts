@@ -56,6 +56,18 @@ describe('CheckpointOffsetStore', () => {
     });
   });
 
+  it('writes no checkpoint for a commit that changes no offset, yet checks its expected offsets', async () => {
+    const store = await open();
+    await store.commit('idle', [first('orders', 0, 10), first('orders', 1, 20)]);
+    await store.commit('idle', [next('orders', 0, 10, 10), next('orders', 1, 20, 20)]);
+    await store.commit('idle', [next('orders', 0, 10, 10)]);
+
+    expect(readdirSync(join(directory, 'idle'))).toEqual(['offsets-0000000000000001.json']);
+    await expect(store.commit('idle', [next('orders', 0, 9, 10)])).rejects.toThrow(StaleOffsetError);
+    await store.commit('idle', [next('orders', 0, 10, 10), next('orders', 1, 20, 21)]);
+    expect(readdirSync(join(directory, 'idle')).sort()).toEqual(['offsets-0000000000000001.json', 'offsets-0000000000000002.json']);
+  });
+
   it('keeps the newest `retain` checkpoints as history', async () => {
     const store = await open({ retain: 3 });
     await store.commit('history', [first('orders', 0, 1)]);

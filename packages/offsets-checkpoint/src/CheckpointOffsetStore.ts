@@ -66,7 +66,8 @@ const RETRIABLE_CODES = new Set(['EAGAIN', 'EBUSY', 'EIO', 'EMFILE', 'ENFILE', '
  * directory; the link fails if that number exists, which makes the commit compare-and-set across
  * processes with no lock to go stale: of two writers that read the same checkpoint, one publishes
  * and the other re-reads and either retries or finds its offsets stale. The newest `retain`
- * checkpoints are kept as history. No transactions: a file cannot carry a job's output.
+ * checkpoints are kept as history. A commit that changes no offset (a batch that read nothing)
+ * passes the compare-and-set and writes no file. No transactions: a file cannot carry a job's output.
  *
  * @example
  * const store = new CheckpointOffsetStore({ directory: '/var/lib/wordcount/offsets' });
@@ -131,6 +132,9 @@ export class CheckpointOffsetStore implements OffsetStore {
         }
         offsets.set(range.key, range.untilOffset);
       }
+      // A batch that read nothing commits the offsets already stored: no new checkpoint, so an
+      // idle job does not write (and fsync) a file every batch interval or push history out.
+      if (commits.every(({ range }) => current.offsets.get(range.key) === range.untilOffset)) return;
       if (await this.publish(group, current.sequence + 1, offsets)) break;
       if (attempt >= MAX_WRITE_ATTEMPTS) {
         throw new OffsetStoreError(

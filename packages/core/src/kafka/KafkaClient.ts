@@ -533,3 +533,28 @@ export function createKafkaConsumer(config: Readonly<Record<string, unknown>>): 
   return new RdKafkaConsumerClient(config);
 }
 
+
+/**
+ * What tools outside a stream read from a cluster: topics and partitions, each partition's log
+ * bounds, and offsets by timestamp. It never joins a consumer group.
+ */
+export type KafkaLogReader = Pick<
+  KafkaConsumerClient,
+  'brokers' | 'connect' | 'getMetadata' | 'queryWatermarkOffsets' | 'offsetsForTimes' | 'disconnect'
+>;
+
+/**
+ * Creates a `KafkaLogReader` on `bootstrap.servers` (plus any further librdkafka settings, e.g.
+ * security). Call `connect` before use and `disconnect` after.
+ *
+ * @example
+ * const reader = createKafkaLogReader({ 'bootstrap.servers': '127.0.0.1:9092' });
+ * await reader.connect(10_000);
+ * const { low, high } = await reader.queryWatermarkOffsets({ topic: 'events', partition: 0 }, 10_000);
+ * await reader.disconnect();
+ */
+export function createKafkaLogReader(config: Readonly<Record<string, string | number | boolean>>): KafkaLogReader {
+  // librdkafka's consumer needs a group.id even though this one never subscribes or commits, so
+  // no group of this name is ever created on the brokers.
+  return new RdKafkaConsumerClient({ 'group.id': 'dstream-log-reader', 'enable.auto.commit': false, ...config });
+}
