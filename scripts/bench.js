@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { root, install, build, servicesUp, run } = require('./prepare');
 
-const BENCHMARKS = ['operators', 'throughput', 'commit-latency'];
+const BENCHMARKS = ['operators', 'throughput', 'commit-latency', 'failover'];
 
 try {
   const wanted = process.argv.slice(2);

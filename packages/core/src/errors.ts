@@ -75,6 +75,17 @@ export class AuthenticationError extends DStreamError {
   }
 }
 
+/**
+ * A batch may not commit: the group gave one of its partitions to another member while the batch
+ * ran longer than `revokeTimeoutMs`. Nothing of the batch was committed (under exactly-once its
+ * transaction aborted with the outputs' writes). Never retriable.
+ */
+export class FencedBatchError extends DStreamError {
+  constructor(message: string) {
+    super(message, { retriable: false });
+  }
+}
+
 /** An operation is not allowed in the StreamingContext's current state (e.g. adding an operator after start). */
 export class IllegalStateError extends DStreamError {}
 

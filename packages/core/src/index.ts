@@ -11,6 +11,7 @@ export {
   IllegalStateError,
   OffsetStoreError,
   StaleOffsetError,
+  FencedBatchError,
   OffsetOutOfRangeError,
   KafkaError,
   RecordProcessingError,

@@ -3,6 +3,7 @@ import type { DStream, DStreamNode } from '../dstream/DStream';
 import { userFunctionError } from '../dstream/userFunctionError';
 import {
   DStreamError,
+  FencedBatchError,
   IllegalStateError,
   KafkaError,
   OffsetOutOfRangeError,
@@ -14,7 +15,7 @@ import type { BatchInfo } from '../scheduler/events';
 import type { Clock } from '../util/Clock';
 import { SystemClock } from '../util/Clock';
 import { retry } from '../util/retry';
-import { commitBatch, FencedBatchError } from '../offsets/commitBatch';
+import { commitBatch } from '../offsets/commitBatch';
 import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import {
   createKafkaConsumer,

@@ -1,4 +1,4 @@
-import { DStreamError, OffsetStoreError, StaleOffsetError } from '../errors';
+import { FencedBatchError, OffsetStoreError, StaleOffsetError } from '../errors';
 import type { Clock } from '../util/Clock';
 import type { Logger } from '../util/Logger';
 import { retry } from '../util/retry';
@@ -120,11 +120,4 @@ export async function commitBatch<Tx>(options: CommitBatchOptions<Tx>): Promise<
 function landed(commits: readonly OffsetCommit[], error: StaleOffsetError): boolean {
   const mine = commits.find((c) => c.range.topic === error.topic && c.range.partition === error.partition);
   return mine !== undefined && error.actualOffset === mine.range.untilOffset;
-}
-
-/** Thrown by a `beforeCommit` check when a batch may no longer commit its partitions. */
-export class FencedBatchError extends DStreamError {
-  constructor(message: string) {
-    super(message, { retriable: false });
-  }
 }
