@@ -3,6 +3,7 @@
 import { ConsumerStrategies, KafkaUtils, StreamingContext, silentLogger } from '@dstream/core';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
 import { Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { createTopic, requireService, services, uniqueName, waitFor } from '../../../core/test/integration/helpers/services';
 import { produce } from '../../../core/test/integration/kafka/helpers';
 import { PrivateRedisServer } from './privateRedisServer';
@@ -38,7 +39,7 @@ describe('an exactly-once job on Redis', () => {
       maxRatePerPartition: 500,
       logger: { ...silentLogger, warn: (message: string) => void warnings.push(message) },
     });
-    stream.foreachBatch((records, batch) => {
+    stream.foreachBatch<ChainableCommander>((records, batch) => {
       for (const record of records) batch.transaction!.hincrby(countsKey, String(record.value), 1);
     });
     const reader = () => new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
