@@ -401,6 +401,12 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     const ranges = planOffsetRanges(positions, caps);
     for (const range of ranges) this.current.set(range.key, range.untilOffset);
     this.batches.set(time, { ranges, tokens, numRecords: undefined });
+    this.context.postInputEvent?.({
+      type: 'InputPlanned',
+      input: this.name,
+      batchTimeMs: time,
+      partitions: ranges.map((range, index) => ({ ...range.toJSON(), logEndOffset: positions[index]!.latestOffset })),
+    });
   }
 
   /** The ranges batch `time` reads (Spark's `HasOffsetRanges`). */
