@@ -57,7 +57,6 @@ describe('StreamingMetrics', () => {
     const metrics = new StreamingMetrics({ defaultMetrics: false });
     metrics.onBatchCompleted({ type: 'BatchCompleted', info: batch(1000, [OffsetRange.create('t', 0, 0, 30), OffsetRange.create('t', 1, 5, 15)]) });
     metrics.onBatchCompleted({ type: 'BatchCompleted', info: batch(2000, [OffsetRange.create('t', 0, 30, 35)], { processingDelayMs: 1500, totalDelayMs: 1600 }) });
-    const { registry } = metrics;
     const text = await metrics.text();
     expect(text).toContain('dstream_batch_processing_seconds_count 2');
     expect(text).toContain('dstream_batch_processing_seconds_sum 1.75');
