@@ -36,7 +36,7 @@ export const UI_PAGE = /* html */ `<!doctype html>
   svg.chart .axis { stroke: var(--line); } svg.chart text { fill: var(--muted); font-size: 10px; }
   svg.chart polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; }
   svg.chart circle { fill: var(--accent); }
-  .failed { color: var(--bad); font-weight: 600; } .committed { color: var(--ok); } .conflict { color: var(--bad); }
+  .outcome.failed { color: var(--bad); font-weight: 600; } .outcome.committed { color: var(--ok); } .outcome.conflict { color: var(--bad); }
   .error { color: var(--bad); margin-top: 8px; }
   .empty { color: var(--muted); font-style: italic; }
   .note { color: var(--muted); font-size: 12px; }
@@ -146,7 +146,7 @@ export const UI_PAGE = /* html */ `<!doctype html>
     });
     node.appendChild(svg('polyline', { points: points.map(function (p) { return p[0].toFixed(1) + ',' + p[1].toFixed(1); }).join(' ') }));
     if (points.length <= 60) points.forEach(function (p) { node.appendChild(svg('circle', { cx: p[0].toFixed(1), cy: p[1].toFixed(1), r: 2 })); });
-    node.appendChild(svg('text', { x: L - 4, y: T + 8, 'text-anchor': 'end' }, label(max)));
+    node.appendChild(svg('text', { x: L + 4, y: T + 8 }, 'max ' + label(max)));
     node.appendChild(svg('text', { x: L - 4, y: H - B, 'text-anchor': 'end' }, '0'));
     node.appendChild(svg('text', { x: L, y: H - 4 }, clock(t0)));
     node.appendChild(svg('text', { x: W - R, y: H - 4, 'text-anchor': 'end' }, clock(t1)));
