@@ -68,6 +68,11 @@ export interface TimelineSnapshot {
  * A streaming listener that keeps a context's recent history for the UI (Spark's
  * `StreamingJobProgressListener`): active batches, the latest completed ones, lag per partition
  * and each store's last commit. `onChange` is called after every event that changed it.
+ *
+ * @example
+ * const timeline = new BatchTimeline();
+ * ssc.addStreamingListener(timeline);
+ * // later: timeline.snapshot().completed.at(-1)?.totalDelayMs
  */
 export class BatchTimeline implements StreamingListener {
   private app: string | undefined;
