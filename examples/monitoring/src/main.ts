@@ -49,6 +49,17 @@ function total(scrape: string, name: string): number {
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }
 
+/** Scrapes `url` every 200 ms until `isDone` holds for a scrape, which it returns; gives up after 60 s. */
+async function scrapeUntil(url: string, isDone: (scrape: string) => boolean): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const scrape = await (await fetch(url)).text();
+    if (isDone(scrape)) return scrape;
+    if (Date.now() > deadline) throw new Error(`the metrics did not get there within 60 s:\n${dstreamSamples(scrape).join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 runMain(async () => {
   const argv = process.argv.slice(2);
   const records = integerFlag(argv, '--records', 3000, 1);
@@ -86,19 +97,17 @@ runMain(async () => {
   // Two waves: the first faster than the job's rate limit, so lag builds up and drains.
   const firstWave = Math.ceil(records / 2);
   await produce(brokers, topic, pageViews(0, firstWave));
+  const midway = await scrapeUntil(ssc.metricsUrl!, (scrape) => total(scrape, 'dstream_input_records_total') > 0);
+  console.log(`lag after the first batch of the first wave (${firstWave} views):`);
+  for (const line of dstreamSamples(midway).filter((l) => l.startsWith('dstream_consumer_lag_records'))) console.log(`  ${line}`);
   await produce(brokers, topic, pageViews(firstWave, records - firstWave), { ratePerSecond: rate });
   console.log(`produced ${records} page views to ${topic} (${PARTITIONS} partitions)`);
 
   // Scrape the job's own endpoint, as Prometheus would, until every view is in and the lag is 0.
-  let scrape = '';
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    scrape = await (await fetch(ssc.metricsUrl!)).text();
-    const isDone = total(scrape, 'dstream_input_records_total') === records && total(scrape, 'dstream_consumer_lag_records') === 0;
-    if (isDone) break;
-    if (Date.now() > deadline) throw new Error(`lag did not reach 0 within 60 s:\n${dstreamSamples(scrape).join('\n')}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+  const scrape = await scrapeUntil(
+    ssc.metricsUrl!,
+    (text) => total(text, 'dstream_input_records_total') === records && total(text, 'dstream_consumer_lag_records') === 0,
+  );
   console.log(`GET ${ssc.metricsUrl} (dstream_ samples, buckets left out):`);
   for (const line of dstreamSamples(scrape)) console.log(`  ${line}`);
 

@@ -132,7 +132,7 @@ export const UI_PAGE = /* html */ `<!doctype html>
   }
   function chart(node, batches, value, label) {
     node.textContent = '';
-    var W = 640, H = 110, L = 56, R = 8, T = 8, B = 18;
+    var W = 640, H = 110, L = 56, R = 8, T = 16, B = 18;
     node.appendChild(svg('line', { 'class': 'axis', x1: L, y1: H - B, x2: W - R, y2: H - B }));
     node.appendChild(svg('line', { 'class': 'axis', x1: L, y1: T, x2: L, y2: H - B }));
     if (batches.length === 0) { node.appendChild(svg('text', { x: L + 8, y: H / 2 }, 'no completed batch yet')); return; }
@@ -146,7 +146,7 @@ export const UI_PAGE = /* html */ `<!doctype html>
     });
     node.appendChild(svg('polyline', { points: points.map(function (p) { return p[0].toFixed(1) + ',' + p[1].toFixed(1); }).join(' ') }));
     if (points.length <= 60) points.forEach(function (p) { node.appendChild(svg('circle', { cx: p[0].toFixed(1), cy: p[1].toFixed(1), r: 2 })); });
-    node.appendChild(svg('text', { x: L + 4, y: T + 8 }, 'max ' + label(max)));
+    node.appendChild(svg('text', { x: L + 4, y: T - 5 }, 'max ' + label(max)));
     node.appendChild(svg('text', { x: L - 4, y: H - B, 'text-anchor': 'end' }, '0'));
     node.appendChild(svg('text', { x: L, y: H - 4 }, clock(t0)));
     node.appendChild(svg('text', { x: W - R, y: H - 4, 'text-anchor': 'end' }, clock(t1)));

@@ -53,6 +53,10 @@ describe('pinoLogger', () => {
     logger.error('failed', { error: new Error('sink down') });
     expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  app: offset reset stream=kafka\[t\] partitions=t-0,t-1\n$/);
     expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} ERROR app: failed error="sink down"\nError: sink down\n {4}at /);
+    logger.debug('kafka[t]: batch planned', { stream: 'kafka[t]', offsetRanges: [OffsetRange.create('t', 0, 5, 9)] });
+    logger.info('app: started');
+    expect(lines[2]).toMatch(/ DEBUG app: kafka\[t\]: batch planned offsetRanges="t-0 \[5, 9\)"\n$/);
+    expect(lines[3]).toMatch(/ INFO  app: started\n$/);
   });
 
   it('reads format and level from DSTREAM_LOG_FORMAT and DSTREAM_LOG_LEVEL, and rejects other values', () => {

@@ -65,24 +65,36 @@ export function pinoLogger(app: string, options: LoggingOptions = {}): Logger {
 }
 
 /**
- * One JSON line as a terminal line: `time LEVEL app: message key=value…`, and an error's stack
- * under it.
+ * One JSON line as a terminal line: `time LEVEL message key=value…` (the app's and the stream's
+ * names only where the message does not start with them), offset ranges as `topic-p [from, until)`,
+ * and an error's stack under it.
  */
 function prettyLine(json: string, isColored: boolean): string {
   const { time, level, app, msg, ...fields } = JSON.parse(json) as Record<string, unknown>;
+  const message = String(msg);
   const clock = typeof time === 'string' ? time.slice(11, 23) : '';
   const name = String(level).toUpperCase().padEnd(5);
-  let line = `${clock} ${isColored ? `\u001b[${COLORS[String(level)] ?? '0'}m${name}\u001b[0m` : name} ${String(app)}: ${String(msg)}`;
+  const prefix = message.startsWith(`${String(app)}: `) ? '' : `${String(app)}: `;
+  let line = `${clock} ${isColored ? `\u001b[${COLORS[String(level)] ?? '0'}m${name}\u001b[0m` : name} ${prefix}${message}`;
   let stack = '';
   for (const [key, value] of Object.entries(fields)) {
+    if (key === 'stream' && message.startsWith(`${String(value)}: `)) continue;
     if (isSerializedError(value)) {
       line += ` ${key}=${formatField(value.message)}`;
       if (level === 'error' && typeof value.stack === 'string') stack += `\n${value.stack}`;
     } else {
-      line += ` ${key}=${formatField(value)}`;
+      line += ` ${key}=${formatField(Array.isArray(value) ? value.map(asRangeText) : value)}`;
     }
   }
   return `${line}${stack}\n`;
+}
+
+/** An offset range's JSON as `topic-p [from, until)`, as `OffsetRange.toString()` writes it; anything else as is. */
+function asRangeText(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const { topic, partition, fromOffset, untilOffset } = value as Record<string, unknown>;
+  if (typeof topic !== 'string' || typeof fromOffset !== 'number' || typeof untilOffset !== 'number') return value;
+  return `${topic}-${String(partition)} [${fromOffset}, ${untilOffset})`;
 }
 
 function isSerializedError(value: unknown): value is { message: string; stack?: string } {
