@@ -12,12 +12,15 @@ describe('examples/monitoring', () => {
     expect({ status, output }).toEqual({ status: 0, output: expect.any(String) });
     expect(output).toMatch(/^metrics: http:\/\/127\.0\.0\.1:\d+\/metrics$/m);
     expect(output).toMatch(/^batch timeline: http:\/\/127\.0\.0\.1:\d+$/m);
-    const records = [...output.matchAll(/^ {2}dstream_input_records_total\{topic="[^"]+",partition="(\d)"\} (\d+)$/gm)];
+    expect(output).toMatch(/^lag after the first batch of the first wave \(750 views\):$/m);
+    // The final scrape, printed after the lag reached 0.
+    const scrape = output.slice(output.indexOf('GET http'));
+    const records = [...scrape.matchAll(/^ {2}dstream_input_records_total\{topic="[^"]+",partition="(\d)"\} (\d+)$/gm)];
     expect(records.map((m) => m[1]).sort()).toEqual(['0', '1', '2']);
     expect(records.reduce((sum, m) => sum + Number(m[2]), 0)).toBe(1500);
-    const lags = [...output.matchAll(/^ {2}dstream_consumer_lag_records\{[^}]+\} (\d+)$/gm)];
+    const lags = [...scrape.matchAll(/^ {2}dstream_consumer_lag_records\{[^}]+\} (\d+)$/gm)];
     expect(lags.map((m) => m[1])).toEqual(['0', '0', '0']);
-    expect(output).toMatch(/^ {2}dstream_offset_commit_seconds_count\{store="redis"\} [1-9]\d*$/m);
+    expect(scrape).toMatch(/^ {2}dstream_offset_commit_seconds_count\{store="redis"\} [1-9]\d*$/m);
     expect(output).toMatch(/completed batches, 1500 records, lag 0$/m);
     expect(output).toContain('every one of 1500 page views counted once; metrics and the timeline page agree');
   });
