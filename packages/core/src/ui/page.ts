@@ -100,6 +100,7 @@ export const UI_PAGE = /* html */ `<!doctype html>
   function clock(ms) { var d = new Date(ms); return pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds()); }
   function clockMs(ms) { return clock(ms) + '.' + pad(new Date(ms).getMilliseconds(), 3); }
   function duration(ms) {
+    if (ms < 10) return Math.round(ms * 10) / 10 + ' ms';
     if (ms < 1000) return Math.round(ms) + ' ms';
     if (ms < 60000) return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + ' s';
     return (ms / 60000).toFixed(1) + ' min';
