@@ -40,7 +40,7 @@ function write(method: 'info' | 'warn' | 'error', message: string, fields?: Reco
   if (method === 'error' && error instanceof Error && error.stack) console.error(error.stack);
 }
 
-/** The default logger: info, warnings and errors to the console; debug messages are dropped. */
+/** `[dstream] message key=value` lines on the console (info, warnings, errors; debug is dropped). */
 export const consoleLogger: Logger = {
   debug: () => undefined,
   info: (message, fields) => write('info', message, fields),
