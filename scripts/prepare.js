@@ -76,4 +76,42 @@ function servicesUp() {
   run('bash', [path.join(root, 'scripts', 'services'), 'up']);
 }
 
-module.exports = { root, run, install, build, servicesUp };
+/** The Chromium the UI tests drive: DSTREAM_CHROMIUM, else Debian's `chromium` package. */
+const chromiumPath = process.env.DSTREAM_CHROMIUM || '/usr/bin/chromium';
+
+/**
+ * Makes sure the UI tests have a browser: Debian's `chromium`, installed with apt-get when it is
+ * missing and this is root on a Debian-like system. Does nothing when it is there already.
+ */
+function ensureChromium() {
+  if (fs.existsSync(chromiumPath)) return;
+  if (process.env.DSTREAM_CHROMIUM) {
+    throw new Error(`DSTREAM_CHROMIUM is ${chromiumPath}, which does not exist; point it at a Chromium binary or unset it`);
+  }
+  const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0 || !hasApt) {
+    throw new Error(
+      `the UI tests need Chromium at ${chromiumPath}; install it (apt-get install -y chromium) or set DSTREAM_CHROMIUM to a Chromium binary`,
+    );
+  }
+  const logDir = path.join(root, '.dstream');
+  fs.mkdirSync(logDir, { recursive: true });
+  const log = path.join(logDir, 'apt-chromium.log');
+  console.log(`prepare: installing chromium with apt-get (log: ${path.relative(root, log)})`);
+  const out = fs.openSync(log, 'w');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // Waits for a dpkg lock held by another apt run instead of failing at once.
+  const lock = ['-o', 'DPkg::Lock::Timeout=300'];
+  try {
+    // An out-of-date package list names versions the mirror no longer has: update, then install.
+    run('apt-get', [...lock, 'update', '-q'], { stdio: ['ignore', out, out], env });
+    run('apt-get', [...lock, 'install', '-y', '-q', 'chromium'], { stdio: ['ignore', out, out], env });
+  } catch (error) {
+    throw new Error(`installing chromium failed (${error.message}); see ${log}, or install it by hand`);
+  } finally {
+    fs.closeSync(out);
+  }
+  if (!fs.existsSync(chromiumPath)) throw new Error(`apt-get installed chromium, but ${chromiumPath} is missing; see ${log}`);
+}
+
+module.exports = { root, run, install, build, servicesUp, ensureChromium };

@@ -5,7 +5,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { root, run, install, build, servicesUp } = require('./prepare');
+const { root, run, install, build, servicesUp, ensureChromium } = require('./prepare');
 
 const started = Date.now();
 try {
@@ -17,6 +17,8 @@ try {
   // `scripts/services up` serves. They are not exported here: a DSTREAM_* variable tells
   // `scripts/services` that a service is external, and tests that restart a local server need it local.
   servicesUp();
+  // The UI's integration test renders the page in a real headless Chromium.
+  ensureChromium();
 } catch (error) {
   console.error(`npm test: ${error.message}`);
   process.exit(error.exitCode ?? 1);

@@ -66,11 +66,25 @@ export type {
   BatchCompletedEvent,
   StreamingErrorEvent,
   StreamingStoppedEvent,
+  InputEvent,
+  InputPlannedEvent,
+  PlannedPartition,
+  OffsetCommitCompletedEvent,
 } from './scheduler/events';
 export { SystemClock } from './util/Clock';
 export type { Clock } from './util/Clock';
-export { consoleLogger, silentLogger } from './util/Logger';
+export { consoleLogger, silentLogger, withFields } from './util/Logger';
 export type { Logger } from './util/Logger';
+export { pinoLogger } from './util/pinoLogger';
+export type { LoggingOptions, LogLevel, LogDestination } from './util/pinoLogger';
+
+// metrics and UI
+export type { MetricsOptions, UiOptions } from './context/Monitoring';
+export { StreamingMetrics, DEFAULT_BUCKETS_SECONDS } from './metrics/StreamingMetrics';
+export type { StreamingMetricsOptions } from './metrics/StreamingMetrics';
+export type { PartitionLagEntry } from './metrics/PartitionLag';
+export { BatchTimeline } from './ui/BatchTimeline';
+export type { TimelineSnapshot, ActiveBatch, CompletedBatch, LastCommit } from './ui/BatchTimeline';
 export { retry } from './util/retry';
 export { REDACTED, isSecretKey, redact, redactText, driverError, redactedView, printable } from './util/redact';
 export type { RetryOptions } from './util/retry';

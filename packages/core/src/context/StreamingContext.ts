@@ -2,15 +2,19 @@ import { constants as osConstants } from 'node:os';
 import type { Observable } from 'rxjs';
 import { ConfigError, IllegalStateError } from '../errors';
 import type { DStream } from '../dstream/DStream';
-import type { StreamingEvent, StreamingListener } from '../scheduler/events';
+import { batchLogListener } from '../scheduler/batchLogListener';
+import type { InputEvent, StreamingEvent, StreamingListener } from '../scheduler/events';
 import { JobGenerator } from '../scheduler/JobGenerator';
 import { JobScheduler } from '../scheduler/JobScheduler';
 import { ListenerBus } from '../scheduler/ListenerBus';
 import type { StatefulOperator } from '../state/StatefulOperator';
 import { stateRegistryOf } from '../state/StateRegistry';
 import { type Clock, SystemClock } from '../util/Clock';
-import { type Logger, consoleLogger } from '../util/Logger';
+import type { StreamingMetrics } from '../metrics/StreamingMetrics';
+import type { Logger } from '../util/Logger';
+import { type LoggingOptions, pinoLogger } from '../util/pinoLogger';
 import { toError } from '../util/toError';
+import { type MetricsOptions, Monitoring, type UiOptions } from './Monitoring';
 import type { InputSource, OutputOperation, StreamingContextLike } from './types';
 
 /** Options of `new StreamingContext(…)`. */
@@ -25,8 +29,17 @@ export interface StreamingContextOptions {
   readonly stopOnSignals?: boolean;
   /** Bound on a graceful stop's wait for queued batches (default 10 batch intervals, as Spark). */
   readonly stopTimeoutMs?: number;
-  /** Where lifecycle messages go (default: the console). */
+  /**
+   * Where lifecycle, batch and input messages go. Default: pino, JSON lines with field `app`
+   * (readable lines on a terminal); see `logging`.
+   */
   readonly logger?: Logger;
+  /** Format, level and destination of the default logger; not with `logger`. */
+  readonly logging?: LoggingOptions;
+  /** Prometheus metrics: `{ port }` serves `/metrics`; `{ registry }` fills yours. Default: none. */
+  readonly metrics?: MetricsOptions;
+  /** The live batch timeline page, like Spark's Streaming tab: `{ port }`. Default: none. */
+  readonly ui?: UiOptions;
 }
 
 /** Options of `StreamingContext.stop`. */
@@ -64,8 +77,10 @@ export class StreamingContext implements StreamingContextLike {
   readonly clock: Clock;
   private readonly stopOnSignals: boolean;
   private readonly stopTimeoutMs: number;
-  private readonly logger: Logger;
+  /** Where the context, and its inputs unless given their own, log. */
+  readonly logger: Logger;
   private readonly bus: ListenerBus;
+  private readonly monitoring: Monitoring;
   private readonly inputs: InputSource[] = [];
   private readonly outputs: OutputOperation[] = [];
   private readonly startedInputs: InputSource[] = [];
@@ -83,7 +98,7 @@ export class StreamingContext implements StreamingContextLike {
   private readonly startAbort = new AbortController();
 
   constructor(options: StreamingContextOptions) {
-    const { appName, batchIntervalMs, clock, stopOnSignals = true, logger = consoleLogger } = options;
+    const { appName, batchIntervalMs, clock, stopOnSignals = true } = options;
     if (typeof appName !== 'string' || appName.trim().length === 0) {
       throw new ConfigError('appName', appName, 'must be a non-empty string', 'Name the job, e.g. appName: "word-count".');
     }
@@ -103,10 +118,16 @@ export class StreamingContext implements StreamingContextLike {
     this.appName = appName;
     this.batchIntervalMs = batchIntervalMs;
     this.clock = clock ?? new SystemClock();
+    if (options.logger !== undefined && options.logging !== undefined) {
+      throw new ConfigError('logging', options.logging, 'applies only to the default logger, and logger is set', 'Pass one of logger and logging.');
+    }
+    const logger = options.logger ?? pinoLogger(appName, options.logging);
     this.stopOnSignals = stopOnSignals;
     this.stopTimeoutMs = stopTimeoutMs;
     this.logger = logger;
     this.bus = new ListenerBus(logger);
+    this.bus.add(batchLogListener(logger));
+    this.monitoring = new Monitoring(this.bus, options.metrics, options.ui);
     this.terminated = new Promise((resolve) => {
       this.resolveTerminated = resolve;
     });
@@ -148,6 +169,26 @@ export class StreamingContext implements StreamingContextLike {
    */
   get stateOperators(): readonly StatefulOperator[] {
     return stateRegistryOf(this).operators;
+  }
+
+  /** The metrics of option `metrics` (their `registry` can be served by your own server); else undefined. */
+  get metrics(): StreamingMetrics | undefined {
+    return this.monitoring.metrics;
+  }
+
+  /** Address of the `/metrics` endpoint once started with `metrics: { port }`; else undefined. */
+  get metricsUrl(): string | undefined {
+    return this.monitoring.metricsUrl;
+  }
+
+  /** Address of the batch timeline page once started with `ui: { port }`; else undefined. */
+  get uiUrl(): string | undefined {
+    return this.monitoring.uiUrl;
+  }
+
+  /** Delivers an input's event (planned ranges, commits) to listeners, metrics and UI. */
+  postInputEvent(event: InputEvent): void {
+    this.bus.post(event);
   }
 
   /** Adds a listener for this context's events (Spark's addStreamingListener). */
@@ -299,6 +340,8 @@ export class StreamingContext implements StreamingContextLike {
   private async doStart(): Promise<void> {
     const aborted = this.startAbort.signal;
     try {
+      // Ports first: a port in use fails the start before any broker or store connection.
+      await this.monitoring.start();
       for (const input of this.inputs) {
         aborted.throwIfAborted();
         // An input whose start fails or is aborted releases what it took itself.
@@ -312,6 +355,7 @@ export class StreamingContext implements StreamingContextLike {
         // context ends as a stopped one does.
         this.logger.info(`${this.appName}: stopped while starting; nothing was consumed`);
         await this.stopInputs();
+        await this.monitoring.close();
         this.phase = 'stopped';
         this.finishStopped(true, []);
         return;
@@ -321,6 +365,7 @@ export class StreamingContext implements StreamingContextLike {
         error: failure,
       });
       await this.stopInputs();
+      await this.monitoring.close();
       this.terminationError = failure;
       this.phase = 'stopped';
       this.bus.post({ type: 'StreamingError', timeMs: this.clock.nowMs(), error: failure });
@@ -389,6 +434,7 @@ export class StreamingContext implements StreamingContextLike {
       });
     }
     await this.stopInputs();
+    await this.monitoring.close();
     this.phase = 'stopped';
     this.finishStopped(graceful, abandoned);
   }

@@ -1,6 +1,7 @@
 import type { OffsetRange } from '../offsets/OffsetRange';
 import type { DStream } from '../dstream/DStream';
-import type { BatchInfo } from '../scheduler/events';
+import type { BatchInfo, InputEvent } from '../scheduler/events';
+import type { Logger } from '../util/Logger';
 
 /** What output code sees of the batch it is handed, beside the records (Spark's `foreachRDD((rdd, time) => …)`). */
 export interface BatchContext<Tx = unknown> {
@@ -71,5 +72,9 @@ export interface StreamingContextLike {
   registerOutput(output: OutputOperation): void;
   /** Resolves when the context stops; rejects with the error that stopped it, if one did. */
   awaitTermination(): Promise<void>;
+  /** Where inputs log unless given their own logger. */
+  readonly logger?: Logger;
+  /** Delivers an input's event (planned ranges, commits) to the context's listeners, metrics and UI. */
+  postInputEvent?(event: InputEvent): void;
 }
 

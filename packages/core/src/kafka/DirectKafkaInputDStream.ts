@@ -485,6 +485,12 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     const ranges = planOffsetRanges(positions, caps);
     for (const range of ranges) this.current.set(range.key, range.untilOffset);
     this.batches.set(time, { time, ranges, tokens, claimed: undefined, numRecords: undefined });
+    this.context.postInputEvent?.({
+      type: 'InputPlanned',
+      input: this.name,
+      batchTimeMs: time,
+      partitions: ranges.map((range, index) => ({ ...range.toJSON(), logEndOffset: positions[index]!.latestOffset })),
+    });
   }
 
   /**

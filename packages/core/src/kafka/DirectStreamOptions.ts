@@ -131,7 +131,7 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
   readonly fetchTimeoutMs?: number;
   /** Records kept ahead of the current batch per partition before fetching that partition pauses. Default 10000. */
   readonly maxBufferedRecordsPerPartition?: number;
-  /** Where warnings (offset resets, rebalances) go. Default: the console. */
+  /** Where warnings (offset resets, rebalances) go. Default: the context's logger, with field `stream`. */
   readonly logger?: Logger;
 }
 

@@ -5,6 +5,8 @@ import { DirectKafkaInputDStream, KafkaConsumerFactory } from './DirectKafkaInpu
 import type { ConsumerRecord, DirectStreamOptions } from './DirectStreamOptions';
 import { resolveDirectStreamOptions } from './DirectStreamOptions';
 import { createKafkaConsumer } from './KafkaClient';
+import { observeCommits } from '../offsets/observeCommits';
+import { consoleLogger, withFields } from '../util/Logger';
 
 /**
  * Creates a direct stream for a context with a chosen client factory; `KafkaUtils` passes the
@@ -15,8 +17,17 @@ export function createDirectStreamWith<K, V>(
   options: DirectStreamOptions<K, V>,
   createConsumer: KafkaConsumerFactory,
 ): DStream<ConsumerRecord<K, V>> {
-  const resolved = resolveDirectStreamOptions(options);
-  const input = new DirectKafkaInputDStream<K, V>(ssc, resolved, createConsumer);
+  const checked = resolveDirectStreamOptions(options);
+  // Both refer to the input, which needs the resolved options to exist: read only once it does.
+  let input: DirectKafkaInputDStream<K, V> | undefined;
+  const resolved = {
+    ...checked,
+    logger: options.logger ?? withFields(ssc.logger ?? consoleLogger, () => ({ stream: input?.name })),
+    offsetStore: observeCommits(checked.offsetStore, (commit) =>
+      ssc.postInputEvent?.({ type: 'OffsetCommitCompleted', input: input?.name ?? '', ...commit }),
+    ),
+  };
+  input = new DirectKafkaInputDStream<K, V>(ssc, resolved, createConsumer);
   const stream = new DStream<ConsumerRecord<K, V>>(ssc, input);
   ssc.registerInput(input);
   return stream;

@@ -12,6 +12,8 @@ const METHOD_BY_TYPE = {
   BatchCompleted: 'onBatchCompleted',
   StreamingError: 'onError',
   StreamingStopped: 'onStreamingStopped',
+  InputPlanned: 'onInputPlanned',
+  OffsetCommitCompleted: 'onOffsetCommitCompleted',
 } as const satisfies Record<StreamingEvent['type'], keyof StreamingListener>;
 
 /**

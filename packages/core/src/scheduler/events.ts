@@ -80,9 +80,56 @@ export interface StreamingStoppedEvent {
   readonly error: Error | undefined;
 }
 
+/** One partition of an input's plan for a batch: its range and where the log ended when planned. */
+export interface PlannedPartition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly fromOffset: number;
+  readonly untilOffset: number;
+  /** The log end (high watermark) the plan saw: `logEndOffset - untilOffset` records wait for later batches. */
+  readonly logEndOffset: number;
+}
+
+/**
+ * A Kafka input fixed what batch `batchTimeMs` reads; posted before the batch's BatchSubmitted.
+ * Carries the log end of every partition, which is what consumer lag is measured against.
+ */
+export interface InputPlannedEvent {
+  readonly type: 'InputPlanned';
+  /** The input's name, e.g. `kafka[events]`. */
+  readonly input: string;
+  readonly batchTimeMs: number;
+  readonly partitions: readonly PlannedPartition[];
+}
+
+/**
+ * An input's offset store answered one commit attempt (a retried commit posts one event per
+ * attempt). `durationMs` is the time of the offset write; in a store transaction, the time from
+ * the end of the outputs to the end of the transaction.
+ */
+export interface OffsetCommitCompletedEvent {
+  readonly type: 'OffsetCommitCompleted';
+  readonly input: string;
+  /** The store's `name` ("redis", "postgres", …). */
+  readonly store: string;
+  readonly group: string;
+  /** When the attempt finished, on the wall clock. */
+  readonly timeMs: number;
+  readonly durationMs: number;
+  /** The ranges whose `untilOffset` the attempt wrote. */
+  readonly offsetRanges: readonly OffsetRange[];
+  /** `committed`; `conflict` when the store held another offset (StaleOffsetError); `failed` otherwise. */
+  readonly outcome: 'committed' | 'conflict' | 'failed';
+  readonly error: Error | undefined;
+}
+
+/** What an input posts to its context's listeners (see `StreamingContextLike.postInputEvent`). */
+export type InputEvent = InputPlannedEvent | OffsetCommitCompletedEvent;
+
 /**
  * Everything a StreamingContext reports, as a closed union on `type` (Spark's
- * StreamingListener events). Per batch the order is Submitted → Started → Completed.
+ * StreamingListener events). Per batch the order is InputPlanned (Kafka inputs) → Submitted →
+ * Started → OffsetCommitCompleted → Completed (the commit comes first with at-most-once).
  */
 export type StreamingEvent =
   | StreamingStartedEvent
@@ -90,7 +137,9 @@ export type StreamingEvent =
   | BatchStartedEvent
   | BatchCompletedEvent
   | StreamingErrorEvent
-  | StreamingStoppedEvent;
+  | StreamingStoppedEvent
+  | InputPlannedEvent
+  | OffsetCommitCompletedEvent;
 
 /**
  * Receives a context's events, with Spark's method names; every method is optional. Methods are
@@ -109,4 +158,8 @@ export interface StreamingListener {
   onBatchCompleted?(event: BatchCompletedEvent): void | Promise<void>;
   onError?(event: StreamingErrorEvent): void | Promise<void>;
   onStreamingStopped?(event: StreamingStoppedEvent): void | Promise<void>;
+  /** A Kafka input planned a batch; the event has each partition's log end. */
+  onInputPlanned?(event: InputPlannedEvent): void | Promise<void>;
+  /** An input's offset store answered a commit attempt. */
+  onOffsetCommitCompleted?(event: OffsetCommitCompletedEvent): void | Promise<void>;
 }

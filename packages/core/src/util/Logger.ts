@@ -16,7 +16,7 @@ export interface Logger {
 import { redact, redactText } from './redact';
 
 /** One field for a log line: errors by message, lists comma-separated, objects as JSON. */
-function formatField(value: unknown): string {
+export function formatField(value: unknown): string {
   if (value instanceof Error) return JSON.stringify(value.message);
   if (Array.isArray(value)) return value.map(formatField).join(',');
   if (typeof value === 'string') return /\s/.test(value) ? JSON.stringify(value) : value;
@@ -61,8 +61,7 @@ export function redactingLogger(logger: Logger): Logger {
   );
 }
 
-
-/** The default logger: info, warnings and errors to the console; debug messages are dropped. */
+/** `[dstream] message key=value` lines on the console (info, warnings, errors; debug is dropped). */
 export const consoleLogger: Logger = {
   debug: () => undefined,
   info: (message, fields) => write('info', message, fields),
@@ -77,3 +76,27 @@ export const silentLogger: Logger = {
   warn: () => undefined,
   error: () => undefined,
 };
+
+/**
+ * The same logger with `fields` added to every message (the message's own fields win), e.g. the
+ * stream's name on everything a Kafka input logs. `fields` may be a function, read per message.
+ *
+ * @example
+ * const log = withFields(logger, { stream: 'kafka[events]' });
+ * log.warn('offset reset'); // fields: { stream: 'kafka[events]' }
+ */
+export function withFields(
+  logger: Logger,
+  fields: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>),
+): Logger {
+  const merge = (own?: Record<string, unknown>): Record<string, unknown> => ({
+    ...(typeof fields === 'function' ? fields() : fields),
+    ...own,
+  });
+  return {
+    debug: (message, own) => logger.debug(message, merge(own)),
+    info: (message, own) => logger.info(message, merge(own)),
+    warn: (message, own) => logger.warn(message, merge(own)),
+    error: (message, own) => logger.error(message, merge(own)),
+  };
+}
