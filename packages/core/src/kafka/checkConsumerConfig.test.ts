@@ -4,8 +4,9 @@ import { ConsumerStrategies } from './ConsumerStrategies';
 import { resolveDirectStreamOptions } from './DirectStreamOptions';
 
 /**
- * A librdkafka newer than this dstream (jest hoists the mock above the imports): it knows `share.future.property`, refuses names it does
- * not know and validates `ssl.key.password` the way librdkafka words a refused value.
+ * A librdkafka newer than this dstream (jest hoists the mock above the imports): it knows
+ * `share.future.property`, refuses names it does not know and validates `ssl.key.password` the
+ * way librdkafka words a refused value.
  */
 jest.mock('node-rdkafka', () => {
   const known = new Set(['bootstrap.servers', 'group.id', 'share.future.property', 'ssl.key.password']);
