@@ -1,4 +1,4 @@
-import { bufferCount, concatMap, filter, map, scan, take, throwError } from 'rxjs';
+import { bufferCount, concatMap, distinct, filter, map, scan, take, throwError } from 'rxjs';
 import { RecordProcessingError } from '../../errors';
 import { runBatches } from '../../testing/runBatches';
 
@@ -22,6 +22,21 @@ describe('pipe', () => {
     );
     // scan starts from 0 in each batch; bufferCount emits its partial buffer when the batch completes.
     expect(output).toEqual([[[1, 3], [6]], [[10, 30]]]);
+  });
+
+  it('removes duplicates within a batch only: distinct starts afresh with each batch', async () => {
+    const output = await runBatches([[1, 2, 1, 3], [3, 4]], (numbers) => numbers.pipe(distinct(), bufferCount(2)));
+    expect(output).toEqual([[[1, 2], [3]], [[3, 4]]]);
+  });
+
+  it('runs after fused narrow operators, on the array they produce', async () => {
+    const output = await runBatches([[1, 2, 3, 4]], (numbers) =>
+      numbers
+        .filter((n) => n > 1)
+        .map((n) => n * 10)
+        .pipe(scan((total, n) => total + n, 0)),
+    );
+    expect(output).toEqual([[20, 50, 90]]);
   });
 
   it('ends a batch early when an operator completes before its input does', async () => {
