@@ -80,7 +80,10 @@ describe('resolveDirectStreamOptions', () => {
     const asArray = errorOf({ kafkaParams: { ...valid.kafkaParams, 'sasl.password': ['SaslPw-4711'] as unknown as string } });
     expect(asArray.option).toBe('kafkaParams["sasl.password"]');
     expect(asArray.message).toContain('got ***');
-    for (const error of [misspelt, asArray]) {
+    const misspeltAsArray = errorOf({ kafkaParams: { ...valid.kafkaParams, 'sasl.pasword': ['SaslPw-4711'] as unknown as string } });
+    expect(misspeltAsArray.option).toBe('kafkaParams');
+    expect(misspeltAsArray.value).toBe('sasl.pasword');
+    for (const error of [misspelt, asArray, misspeltAsArray]) {
       expect(`${error.message} ${JSON.stringify(error.value)} ${inspect(error, { depth: null })}`).not.toContain('SaslPw-4711');
     }
   });

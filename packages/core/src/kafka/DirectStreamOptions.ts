@@ -224,6 +224,8 @@ function checkKafkaParams(params: unknown): { groupId: string; brokers: string }
       throw new ConfigError(`kafkaParams["${name}"]`, value, 'is managed by the direct stream', `Why: ${owned}.`);
     }
     if (!['string', 'number', 'boolean'].includes(typeof value)) {
+      // A misspelt secret ("sasl.pasword") is not recognized as one: name it, never its value.
+      if (checkConsumerConfig({ [name]: '' })?.kind === 'unknown') throw unknownPropertyError(name);
       throw new ConfigError(`kafkaParams["${name}"]`, value, 'must be a string, number or boolean', 'Pass the value as librdkafka documents it.');
     }
   }
@@ -249,6 +251,19 @@ function checkKafkaParams(params: unknown): { groupId: string; brokers: string }
   return { groupId, brokers };
 }
 
+/** A property the linked librdkafka does not know, with the nearest name it documents. */
+function unknownPropertyError(property: string): ConfigError {
+  const known = documentedConsumerProperties();
+  const suggestion = known.length > 0 ? `Did you mean "${nearestName(property, known)}"? ` : '';
+  // The name, not the value: a misspelt "sasl.pasword" holds a password all the same.
+  return new ConfigError(
+    'kafkaParams',
+    property,
+    `must hold librdkafka consumer properties only, and librdkafka ${LIBRDKAFKA_VERSION} has no property of this name`,
+    `${suggestion}See CONFIGURATION.md of librdkafka ${LIBRDKAFKA_VERSION}.`,
+  );
+}
+
 /**
  * Lets librdkafka judge the properties (its version may know more than dstream does) and turns
  * its refusal into a `ConfigError` naming the property, the value (`***` for a secret) and the fix.
@@ -259,17 +274,8 @@ function checkWithLibrdkafka(params: Readonly<Record<string, unknown>>): void {
   const { property, kind, reason } = refusal;
   const docs = `See CONFIGURATION.md of librdkafka ${LIBRDKAFKA_VERSION}.`;
   switch (kind) {
-    case 'unknown': {
-      const known = documentedConsumerProperties();
-      const suggestion = known.length > 0 ? `Did you mean "${nearestName(property, known)}"? ` : '';
-      // The name, not the value: a misspelt "sasl.pasword" holds a password all the same.
-      throw new ConfigError(
-        'kafkaParams',
-        property,
-        `must hold librdkafka consumer properties only, and librdkafka ${LIBRDKAFKA_VERSION} has no property of this name`,
-        `${suggestion}${docs}`,
-      );
-    }
+    case 'unknown':
+      throw unknownPropertyError(property);
     case 'producer-only':
       throw new ConfigError(
         `kafkaParams["${property}"]`,
