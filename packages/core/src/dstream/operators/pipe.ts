@@ -37,7 +37,7 @@ function runChain<U>(records: readonly unknown[], operators: readonly OperatorFu
       // Applying an operator to its source runs user code too (e.g. a custom operator): it may throw.
       chain = operators.reduce<Observable<unknown>>((observable, operator) => operator(observable), from(records));
       if (!isObservable(chain)) {
-        throw new TypeError(`an operator returned ${describe(chain)} instead of an Observable`);
+        throw new TypeError(`an operator returned ${kindOf(chain)} instead of an Observable`);
       }
     } catch (cause) {
       reject(userFunctionError('pipe', cause));
@@ -51,6 +51,6 @@ function runChain<U>(records: readonly unknown[], operators: readonly OperatorFu
   });
 }
 
-function describe(value: unknown): string {
+function kindOf(value: unknown): string {
   return value === null ? 'null' : typeof value;
 }
