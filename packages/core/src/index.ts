@@ -56,6 +56,8 @@ export { toStoredState, fromStoredState } from './state/StatefulOperator';
 // context, scheduler, events
 export { StreamingContext } from './context/StreamingContext';
 export type { StreamingContextOptions, StopOptions, StreamingContextState } from './context/StreamingContext';
+export { fromObservable } from './context/fromObservable';
+export type { ObservableStreamOptions } from './context/fromObservable';
 export type {
   StreamingEvent,
   StreamingListener,

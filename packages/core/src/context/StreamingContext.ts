@@ -15,6 +15,7 @@ import type { Logger } from '../util/Logger';
 import { type LoggingOptions, pinoLogger } from '../util/pinoLogger';
 import { toError } from '../util/toError';
 import { type MetricsOptions, Monitoring, type UiOptions } from './Monitoring';
+import { type ObservableStreamOptions, fromObservable } from './fromObservable';
 import type { InputSource, OutputOperation, StreamingContextLike } from './types';
 
 /** Options of `new StreamingContext(…)`. */
@@ -208,6 +209,19 @@ export class StreamingContext implements StreamingContextLike {
     throw new IllegalStateError(
       `cannot add ${operation}: the StreamingContext has ${when}. Build the whole graph (inputs, operators, outputs) before start()`,
     );
+  }
+
+  /**
+   * A stream fed by `source`: each batch holds what it emitted since the previous tick. Subscribed
+   * at `start()`, unsubscribed at `stop()`; completion ends the input, an error stops the context.
+   * The same as `fromObservable(this, source, options)`, where the details are.
+   *
+   * @example
+   * const clicks = ssc.observableStream(fromEvent<Click>(emitter, 'click'));
+   * clicks.count().print();
+   */
+  observableStream<T>(source: Observable<T>, options?: ObservableStreamOptions): DStream<T> {
+    return fromObservable(this, source, options);
   }
 
   /** Adds an input source: started by `start()`, asked to generate every batch, stopped by `stop()`. */

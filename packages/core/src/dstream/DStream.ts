@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import type { Observable, OperatorFunction } from 'rxjs';
 import type { BatchContext, StreamingContextLike } from '../context/types';
 import type { StateNameOptions } from '../state/StateRegistry';
 import type { StateSpec } from '../state/StateSpec';
@@ -21,6 +21,7 @@ import { map } from './operators/map';
 import { mapPartitions } from './operators/mapPartitions';
 import { type MapWithStateDStream, mapWithState } from './operators/mapWithState';
 import { mapValues } from './operators/mapValues';
+import { pipe } from './operators/pipe';
 import { type PrintSink, print } from './operators/print';
 import { reduce } from './operators/reduce';
 import { type WidenLiteral, reduceByKey } from './operators/reduceByKey';
@@ -257,6 +258,91 @@ export class DStream<T> {
    */
   transform<U>(fn: (records: readonly T[], time: number) => Iterable<U> | Promise<Iterable<U>>): DStream<U> {
     return transform(this, fn);
+  }
+
+  /**
+   * Each batch run through RxJS operators: the batch at `time` is what the chain emits for an
+   * Observable of that batch's records, which completes at the end of the batch. Operators see
+   * one batch at a time, so stateful ones (`scan`, `distinct`, `bufferCount`, `take`) start afresh
+   * every batch: combine batches with `window`, `reduceByKeyAndWindow` or `mapWithState`. The
+   * chain must complete once its input does; asynchronous operators (`mergeMap` over promises,
+   * `delay`) hold the batch until they complete. An error in the chain fails the batch with a
+   * `RecordProcessingError` naming `pipe`. Costlier per record than the fused operators (see the
+   * RxJS guide): use `map`/`filter` for plain per-record work.
+   *
+   * @example
+   * import { bufferCount, distinct, map } from 'rxjs';
+   * const pages = clicks.pipe(map((click) => click.page), distinct(), bufferCount(100));
+   */
+  pipe(): DStream<T>;
+  pipe<A>(op1: OperatorFunction<T, A>): DStream<A>;
+  pipe<A, B>(op1: OperatorFunction<T, A>, op2: OperatorFunction<A, B>): DStream<B>;
+  pipe<A, B, C>(op1: OperatorFunction<T, A>, op2: OperatorFunction<A, B>, op3: OperatorFunction<B, C>): DStream<C>;
+  pipe<A, B, C, D>(
+    op1: OperatorFunction<T, A>,
+    op2: OperatorFunction<A, B>,
+    op3: OperatorFunction<B, C>,
+    op4: OperatorFunction<C, D>,
+  ): DStream<D>;
+  pipe<A, B, C, D, E>(
+    op1: OperatorFunction<T, A>,
+    op2: OperatorFunction<A, B>,
+    op3: OperatorFunction<B, C>,
+    op4: OperatorFunction<C, D>,
+    op5: OperatorFunction<D, E>,
+  ): DStream<E>;
+  pipe<A, B, C, D, E, F>(
+    op1: OperatorFunction<T, A>,
+    op2: OperatorFunction<A, B>,
+    op3: OperatorFunction<B, C>,
+    op4: OperatorFunction<C, D>,
+    op5: OperatorFunction<D, E>,
+    op6: OperatorFunction<E, F>,
+  ): DStream<F>;
+  pipe<A, B, C, D, E, F, G>(
+    op1: OperatorFunction<T, A>,
+    op2: OperatorFunction<A, B>,
+    op3: OperatorFunction<B, C>,
+    op4: OperatorFunction<C, D>,
+    op5: OperatorFunction<D, E>,
+    op6: OperatorFunction<E, F>,
+    op7: OperatorFunction<F, G>,
+  ): DStream<G>;
+  pipe<A, B, C, D, E, F, G, H>(
+    op1: OperatorFunction<T, A>,
+    op2: OperatorFunction<A, B>,
+    op3: OperatorFunction<B, C>,
+    op4: OperatorFunction<C, D>,
+    op5: OperatorFunction<D, E>,
+    op6: OperatorFunction<E, F>,
+    op7: OperatorFunction<F, G>,
+    op8: OperatorFunction<G, H>,
+  ): DStream<H>;
+  pipe<A, B, C, D, E, F, G, H, I>(
+    op1: OperatorFunction<T, A>,
+    op2: OperatorFunction<A, B>,
+    op3: OperatorFunction<B, C>,
+    op4: OperatorFunction<C, D>,
+    op5: OperatorFunction<D, E>,
+    op6: OperatorFunction<E, F>,
+    op7: OperatorFunction<F, G>,
+    op8: OperatorFunction<G, H>,
+    op9: OperatorFunction<H, I>,
+  ): DStream<I>;
+  pipe<A, B, C, D, E, F, G, H, I>(
+    op1: OperatorFunction<T, A>,
+    op2: OperatorFunction<A, B>,
+    op3: OperatorFunction<B, C>,
+    op4: OperatorFunction<C, D>,
+    op5: OperatorFunction<D, E>,
+    op6: OperatorFunction<E, F>,
+    op7: OperatorFunction<F, G>,
+    op8: OperatorFunction<G, H>,
+    op9: OperatorFunction<H, I>,
+    ...operators: OperatorFunction<any, any>[]
+  ): DStream<unknown>;
+  pipe(...operators: OperatorFunction<any, any>[]): DStream<unknown> {
+    return pipe(this, operators);
   }
 
   /**

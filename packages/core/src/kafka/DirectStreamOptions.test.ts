@@ -3,6 +3,7 @@ import { ConfigError } from '../errors';
 import { InMemoryOffsetStore } from '../offsets/InMemoryOffsetStore';
 import { ConsumerStrategies } from './ConsumerStrategies';
 import { DirectStreamOptions, nearestName, resolveDirectStreamOptions } from './DirectStreamOptions';
+import { documentedConsumerProperties } from './KafkaClient';
 
 const valid: DirectStreamOptions = {
   kafkaParams: { 'bootstrap.servers': '127.0.0.1:9092', 'group.id': 'g' },
@@ -48,13 +49,41 @@ describe('resolveDirectStreamOptions', () => {
     expect(error.message).toContain('Did you mean "session.timeout.ms"?');
   });
 
+  it("refuses a value librdkafka refuses, in librdkafka's words, naming the property and the value", () => {
+    const error = errorOf({ kafkaParams: { ...valid.kafkaParams, 'fetch.min.bytes': -5 } });
+    expect(error.option).toBe('kafkaParams["fetch.min.bytes"]');
+    expect(error.value).toBe(-5);
+    expect(error.message).toMatch(
+      /^kafkaParams\["fetch.min.bytes"\] is refused by librdkafka \d+\.\d+\.\d+: .*value -5 is outside allowed range 1\.\.100000000; got -5\. Pass a value librdkafka accepts/,
+    );
+    expect(errorOf({ kafkaParams: { ...valid.kafkaParams, 'security.protocol': 'sasl_plain' } }).message).toContain(
+      'Invalid value "sasl_plain" for configuration property "security.protocol"',
+    );
+  });
+
+  it('refuses a producer property, which a consumer would ignore', () => {
+    const error = errorOf({ kafkaParams: { ...valid.kafkaParams, 'linger.ms': 5 } });
+    expect(error.option).toBe('kafkaParams["linger.ms"]');
+    expect(error.message).toContain('is a producer property, which a consumer ignores');
+  });
+
+  it('accepts every consumer property the linked librdkafka documents, from its own documentation', () => {
+    const documented = documentedConsumerProperties();
+    expect(documented.length).toBeGreaterThan(100);
+    expect(documented).toEqual(expect.arrayContaining(['group.id', 'fetch.min.bytes', 'isolation.level', 'sasl.password']));
+    expect(documented).not.toContain('linger.ms');
+  });
+
   it('never echoes the value of a misspelt or malformed credential', () => {
     const misspelt = errorOf({ kafkaParams: { ...valid.kafkaParams, 'sasl.pasword': 'SaslPw-4711' } });
     expect(misspelt.message).toContain('Did you mean "sasl.password"?');
     const asArray = errorOf({ kafkaParams: { ...valid.kafkaParams, 'sasl.password': ['SaslPw-4711'] as unknown as string } });
     expect(asArray.option).toBe('kafkaParams["sasl.password"]');
     expect(asArray.message).toContain('got ***');
-    for (const error of [misspelt, asArray]) {
+    const misspeltAsArray = errorOf({ kafkaParams: { ...valid.kafkaParams, 'sasl.pasword': ['SaslPw-4711'] as unknown as string } });
+    expect(misspeltAsArray.option).toBe('kafkaParams');
+    expect(misspeltAsArray.value).toBe('sasl.pasword');
+    for (const error of [misspelt, asArray, misspeltAsArray]) {
       expect(`${error.message} ${JSON.stringify(error.value)} ${inspect(error, { depth: null })}`).not.toContain('SaslPw-4711');
     }
   });

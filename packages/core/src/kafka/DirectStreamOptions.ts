@@ -4,7 +4,12 @@ import type { Logger } from '../util/Logger';
 import { consoleLogger, redactingLogger } from '../util/Logger';
 import { redactedView } from '../util/redact';
 import type { ConsumerStrategy } from './ConsumerStrategies';
-import { KAFKA_CONSUMER_PROPERTIES, KafkaHeader } from './KafkaClient';
+import {
+  type KafkaHeader,
+  LIBRDKAFKA_VERSION,
+  checkConsumerConfig,
+  documentedConsumerProperties,
+} from './KafkaClient';
 import type { PIDRateEstimatorOptions } from './PIDRateEstimator';
 
 /**
@@ -214,20 +219,13 @@ function checkKafkaParams(params: unknown): { groupId: string; brokers: string }
   }
   const record = params as Record<string, unknown>;
   for (const [name, value] of Object.entries(record)) {
-    if (!KAFKA_CONSUMER_PROPERTIES.includes(name)) {
-      // The name, not the value: a misspelt "sasl.pasword" holds a password all the same.
-      throw new ConfigError(
-        'kafkaParams',
-        name,
-        'must hold librdkafka consumer properties only, and this name is not one',
-        `Did you mean "${nearestName(name, KAFKA_CONSUMER_PROPERTIES)}"? See librdkafka's CONFIGURATION.md.`,
-      );
-    }
     const owned = OWNED_PROPERTIES[name];
     if (owned !== undefined && !(FALSE_ONLY.has(name) && (value === false || value === 'false'))) {
       throw new ConfigError(`kafkaParams["${name}"]`, value, 'is managed by the direct stream', `Why: ${owned}.`);
     }
     if (!['string', 'number', 'boolean'].includes(typeof value)) {
+      // A misspelt secret ("sasl.pasword") is not recognized as one: name it, never its value.
+      if (checkConsumerConfig({ [name]: '' })?.kind === 'unknown') throw unknownPropertyError(name);
       throw new ConfigError(`kafkaParams["${name}"]`, value, 'must be a string, number or boolean', 'Pass the value as librdkafka documents it.');
     }
   }
@@ -249,7 +247,50 @@ function checkKafkaParams(params: unknown): { groupId: string; brokers: string }
       'Pass a name that identifies the job, e.g. "orders-aggregator".',
     );
   }
+  checkWithLibrdkafka(record);
   return { groupId, brokers };
+}
+
+/** A property the linked librdkafka does not know, with the nearest name it documents. */
+function unknownPropertyError(property: string): ConfigError {
+  const known = documentedConsumerProperties();
+  const suggestion = known.length > 0 ? `Did you mean "${nearestName(property, known)}"? ` : '';
+  // The name, not the value: a misspelt "sasl.pasword" holds a password all the same.
+  return new ConfigError(
+    'kafkaParams',
+    property,
+    `must hold librdkafka consumer properties only, and librdkafka ${LIBRDKAFKA_VERSION} has no property of this name`,
+    `${suggestion}See CONFIGURATION.md of librdkafka ${LIBRDKAFKA_VERSION}.`,
+  );
+}
+
+/**
+ * Lets librdkafka judge the properties (its version may know more than dstream does) and turns
+ * its refusal into a `ConfigError` naming the property, the value (`***` for a secret) and the fix.
+ */
+function checkWithLibrdkafka(params: Readonly<Record<string, unknown>>): void {
+  const refusal = checkConsumerConfig(params);
+  if (refusal === undefined) return;
+  const { property, kind, reason } = refusal;
+  const docs = `See CONFIGURATION.md of librdkafka ${LIBRDKAFKA_VERSION}.`;
+  switch (kind) {
+    case 'unknown':
+      throw unknownPropertyError(property);
+    case 'producer-only':
+      throw new ConfigError(
+        `kafkaParams["${property}"]`,
+        params[property],
+        `is a producer property, which a consumer ignores (librdkafka ${LIBRDKAFKA_VERSION})`,
+        `Remove it; set it on the producer instead. ${docs}`,
+      );
+    case 'invalid':
+      throw new ConfigError(
+        property === '' ? 'kafkaParams' : `kafkaParams["${property}"]`,
+        property === '' ? undefined : params[property],
+        `is refused by librdkafka ${LIBRDKAFKA_VERSION}: ${reason}`,
+        `Pass a value librdkafka accepts for it. ${docs}`,
+      );
+  }
 }
 
 function checkPositive(option: string, value: number | undefined, unit: string, integer = false): void {

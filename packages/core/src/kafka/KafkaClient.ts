@@ -3,10 +3,12 @@
  * else in dstream sees the small promise-based interfaces below, and every library error arrives
  * as a `KafkaError`, so moving to `@confluentinc/kafka-javascript` (same API) touches this file only.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as Kafka from 'node-rdkafka';
 import { AuthenticationError, KafkaError } from '../errors';
 import type { TopicPartition } from '../offsets/OffsetRange';
-import { driverError, redactedView } from '../util/redact';
+import { REDACTED, driverError, isSecretKey, redactedView } from '../util/redact';
 
 /** A topic-partition and an offset (or, for `offsetsForTimes`, a timestamp in ms). */
 export interface TopicPartitionOffset extends TopicPartition {
@@ -126,54 +128,98 @@ export interface KafkaConsumerClient {
   disconnect(): Promise<void>;
 }
 
+/** Why librdkafka, or its documentation, refuses one property of a consumer configuration. */
+export interface KafkaConfigRefusal {
+  /** The property refused. */
+  readonly property: string;
+  /**
+   * `unknown`: this librdkafka has no such property; `invalid`: it refuses the value;
+   * `producer-only`: a producer property, which a consumer would ignore.
+   */
+  readonly kind: 'unknown' | 'invalid' | 'producer-only';
+  /** librdkafka's own words, with a secret property's value replaced by `***`. */
+  readonly reason: string;
+}
+
+/** The librdkafka version the client library runs on, e.g. `2.12.0`. */
+export const LIBRDKAFKA_VERSION: string = Kafka.librdkafkaVersion;
+
+const NO_SUCH_PROPERTY = /No such configuration property: "([^"]+)"/;
+const PROPERTY_NAMED = /configuration property "([^"]+)"/i;
+
 /**
- * librdkafka's consumer-side configuration properties (global and topic level; librdkafka applies
- * topic-level ones given in the global config to every topic). Options outside this list are
- * rejected up front, with the nearest name, instead of failing inside the client.
+ * Checks a consumer configuration with librdkafka itself, so any property of the linked
+ * librdkafka is accepted, including ones newer than dstream. Building a node-rdkafka
+ * `KafkaConsumer` sets every property through `rd_kafka_conf_set`, which refuses unknown names
+ * and invalid values, and throws; the client only starts threads and connects in `connect()`,
+ * so this has no side effect. librdkafka accepts a producer property in a consumer's
+ * configuration and ignores it with a warning at connect: those are refused here too, as the
+ * documentation shipped with the library marks them.
  */
-export const KAFKA_CONSUMER_PROPERTIES: readonly string[] = [
-  'allow.auto.create.topics', 'api.version.fallback.ms', 'api.version.request', 'api.version.request.timeout.ms',
-  'auto.commit.enable', 'auto.commit.interval.ms', 'auto.offset.reset', 'background_event_cb', 'bootstrap.servers',
-  'broker.address.family', 'broker.address.ttl', 'broker.version.fallback', 'builtin.features', 'check.crcs',
-  'client.dns.lookup', 'client.id', 'client.rack', 'closesocket_cb', 'connect_cb', 'connections.max.idle.ms',
-  'consume.callback.max.messages', 'consume_cb', 'coordinator.query.interval.ms', 'debug', 'default_topic_conf',
-  'enable.auto.commit', 'enable.auto.offset.store', 'enable.metrics.push', 'enable.partition.eof',
-  'enable.random.seed', 'enable.sasl.oauthbearer.unsecure.jwt', 'enable.ssl.certificate.verification',
-  'enabled_events', 'error_cb', 'event_cb', 'fetch.error.backoff.ms', 'fetch.max.bytes', 'fetch.message.max.bytes',
-  'fetch.min.bytes', 'fetch.queue.backoff.ms', 'fetch.wait.max.ms', 'group.id', 'group.instance.id',
-  'group.protocol', 'group.protocol.type', 'group.remote.assignor', 'heartbeat.interval.ms', 'https.ca.location',
-  'https.ca.pem', 'interceptors', 'internal.termination.signal', 'isolation.level', 'log.connection.close',
-  'log.queue', 'log.thread.name', 'log_cb', 'log_level', 'max.in.flight', 'max.in.flight.requests.per.connection',
-  'max.partition.fetch.bytes', 'max.poll.interval.ms', 'message.copy.max.bytes', 'message.max.bytes',
-  'metadata.broker.list', 'metadata.max.age.ms', 'metadata.recovery.rebootstrap.trigger.ms',
-  'metadata.recovery.strategy', 'oauthbearer_token_refresh_cb', 'offset.store.method', 'offset.store.path',
-  'offset.store.sync.interval.ms', 'offset_commit_cb', 'opaque', 'open_cb', 'partition.assignment.strategy',
-  'plugin.library.paths', 'queued.max.messages.kbytes', 'queued.min.messages', 'rebalance_cb',
-  'receive.message.max.bytes', 'reconnect.backoff.jitter.ms', 'reconnect.backoff.max.ms', 'reconnect.backoff.ms',
-  'resolve_cb', 'retry.backoff.max.ms', 'retry.backoff.ms', 'sasl.kerberos.keytab', 'sasl.kerberos.kinit.cmd',
-  'sasl.kerberos.min.time.before.relogin', 'sasl.kerberos.principal', 'sasl.kerberos.service.name',
-  'sasl.mechanism', 'sasl.mechanisms', 'sasl.oauthbearer.assertion.algorithm', 'sasl.oauthbearer.assertion.claim.aud',
-  'sasl.oauthbearer.assertion.claim.exp.seconds', 'sasl.oauthbearer.assertion.claim.iss',
-  'sasl.oauthbearer.assertion.claim.jti.include', 'sasl.oauthbearer.assertion.claim.nbf.seconds',
-  'sasl.oauthbearer.assertion.claim.sub', 'sasl.oauthbearer.assertion.file',
-  'sasl.oauthbearer.assertion.jwt.template.file', 'sasl.oauthbearer.assertion.private.key.file',
-  'sasl.oauthbearer.assertion.private.key.passphrase', 'sasl.oauthbearer.assertion.private.key.pem',
-  'sasl.oauthbearer.client.credentials.client.id', 'sasl.oauthbearer.client.credentials.client.secret',
-  'sasl.oauthbearer.client.id', 'sasl.oauthbearer.client.secret', 'sasl.oauthbearer.config',
-  'sasl.oauthbearer.extensions', 'sasl.oauthbearer.grant.type', 'sasl.oauthbearer.metadata.authentication.type',
-  'sasl.oauthbearer.method', 'sasl.oauthbearer.scope', 'sasl.oauthbearer.token.endpoint.url', 'sasl.password',
-  'sasl.username', 'security.protocol', 'session.timeout.ms', 'socket.blocking.max.ms',
-  'socket.connection.setup.timeout.ms', 'socket.keepalive.enable', 'socket.max.fails', 'socket.nagle.disable',
-  'socket.receive.buffer.bytes', 'socket.send.buffer.bytes', 'socket.timeout.ms', 'socket_cb',
-  'ssl.ca.certificate.stores', 'ssl.ca.location', 'ssl.ca.pem', 'ssl.certificate.location', 'ssl.certificate.pem',
-  'ssl.certificate.verify_cb', 'ssl.cipher.suites', 'ssl.crl.location', 'ssl.curves.list',
-  'ssl.endpoint.identification.algorithm', 'ssl.engine.id', 'ssl.engine.location', 'ssl.key.location',
-  'ssl.key.password', 'ssl.key.pem', 'ssl.keystore.location', 'ssl.keystore.password', 'ssl.providers',
-  'ssl.sigalgs.list', 'ssl_ca', 'ssl_certificate', 'ssl_engine_callback_data', 'ssl_key', 'statistics.interval.ms',
-  'stats_cb', 'throttle_cb', 'topic.blacklist', 'topic.metadata.propagation.max.ms',
-  'topic.metadata.refresh.fast.cnt', 'topic.metadata.refresh.fast.interval.ms', 'topic.metadata.refresh.interval.ms',
-  'topic.metadata.refresh.sparse',
-];
+export function checkConsumerConfig(config: Readonly<Record<string, unknown>>): KafkaConfigRefusal | undefined {
+  try {
+    new Kafka.KafkaConsumer(config as Kafka.ConsumerGlobalConfig, {});
+  } catch (error) {
+    const text = (error instanceof Error ? error.message : String(error)).trim();
+    const unknown = NO_SUCH_PROPERTY.exec(text);
+    if (unknown !== null) return { property: unknown[1], kind: 'unknown', reason: text };
+    const named = PROPERTY_NAMED.exec(text);
+    const property = named?.[1] ?? '';
+    return { property, kind: 'invalid', reason: withoutSecretValue(text, property, config[property]) };
+  }
+  for (const property of Object.keys(config)) {
+    if (documentedRoles().get(property) === 'P') {
+      return {
+        property,
+        kind: 'producer-only',
+        reason: `"${property}" is a producer property; a consumer ignores it`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The consumer-side property names (global and topic level) that the linked librdkafka
+ * documents, for "did you mean" suggestions. Empty when the library ships no CONFIGURATION.md
+ * (e.g. built against a system librdkafka).
+ */
+export function documentedConsumerProperties(): readonly string[] {
+  return [...documentedRoles()].filter(([, role]) => role !== 'P').map(([name]) => name);
+}
+
+/** librdkafka's message with the value of a secret property replaced by `***`. */
+function withoutSecretValue(text: string, property: string, value: unknown): string {
+  if (!isSecretKey(property) || value === undefined || String(value) === '') return text;
+  return text.split(String(value)).join(REDACTED);
+}
+
+let roles: ReadonlyMap<string, string> | undefined;
+
+/**
+ * Property name to its `C/P` column (`*` both, `C` consumer, `P` producer), read once from the
+ * CONFIGURATION.md installed with the library node-rdkafka built, else from its librdkafka
+ * sources: the documentation of the very version that validates the configuration.
+ */
+function documentedRoles(): ReadonlyMap<string, string> {
+  if (roles !== undefined) return roles;
+  const found = new Map<string, string>();
+  const root = dirname(dirname(require.resolve('node-rdkafka')));
+  for (const candidate of ['build/deps/share/doc/librdkafka/CONFIGURATION.md', 'deps/librdkafka/CONFIGURATION.md']) {
+    let text: string;
+    try {
+      text = readFileSync(join(root, candidate), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const match of text.matchAll(/^([a-z][\w.]*)\s*\|\s*([*CP])\s*\|/gm)) {
+      if (!found.has(match[1])) found.set(match[1], match[2]);
+    }
+    break;
+  }
+  roles = found;
+  return roles;
+}
 
 /** librdkafka's code for "assign these partitions" in a rebalance callback. */
 const ERR_ASSIGN_PARTITIONS = -175;
