@@ -15,6 +15,7 @@ import type { Clock } from '../util/Clock';
 import { SystemClock } from '../util/Clock';
 import { retry } from '../util/retry';
 import { commitBatch, FencedBatchError } from '../offsets/commitBatch';
+import { StatePersistence } from '../state/StatePersistence';
 import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import {
   createKafkaConsumer,
@@ -121,6 +122,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   private isStarted = false;
   private isStopped = false;
   private hasStoreConnection = false;
+  /** Where the context's stateful operators keep their state: restored at start, written with each commit. */
+  private state: StatePersistence | undefined;
 
   constructor(
     private readonly context: StreamingContextLike & { readonly clock?: Clock },
@@ -160,6 +163,13 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     if (this.isStarted) throw new IllegalStateError(`${this.name} was already started`);
     this.isStarted = true;
     const { options } = this;
+    this.state = StatePersistence.claim(this.context, {
+      store: options.offsetStore,
+      group: options.groupId,
+      delivery: options.delivery,
+      logger: options.logger,
+      source: this.name,
+    });
     const client = this.createConsumer({
       // librdkafka's default (500 ms) holds an empty fetch that long at the broker; a query of the
       // log end made meanwhile (reconciliation, a partition never fetched) waits behind it, and
@@ -184,6 +194,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       await client.connect(options.connectTimeoutMs);
       signal?.throwIfAborted();
       await this.connectStore(client);
+      await this.state.restore();
       signal?.throwIfAborted();
       const metadata = await client.getMetadata(options.connectTimeoutMs);
       for (const topic of metadata.topics) {
@@ -611,6 +622,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
               : 'after-output',
         commits,
         outputs,
+        state: this.state?.isPersistent ? () => this.state!.changesOf(time) : undefined,
         beforeCommit: () => {
           if (claim.fenced.size === 0) return;
           throw new FencedBatchError(
