@@ -599,8 +599,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
 
   /**
    * Runs the batch's outputs and commits exactly the ranges they were handed, in the order
-   * `delivery` requires, each compare-and-set against what the store held when the batch started.
-   * While it runs, a revoke of one of its partitions waits for it (see `rebalance`).
+   * `delivery` requires, each compare-and-set against what the store held when the batch started,
+   * with the batch's changes to the context's operator state in the same write. While it runs, a revoke of one of its partitions waits for it (see `rebalance`).
    */
   async runBatch(time: number, outputs: (transaction: unknown) => Promise<void>): Promise<void> {
     const batch = this.batches.get(time);
