@@ -6,7 +6,8 @@ import type { StatefulOperator } from './StatefulOperator';
 import { stateRegistryOf } from './StateRegistry';
 
 /** The stores of this repository that keep state with their offsets, for error messages. */
-export const STATE_STORES = 'InMemoryOffsetStore, RedisOffsetStore, PostgresOffsetStore or CheckpointOffsetStore';
+export const STATE_STORES =
+  'RedisOffsetStore, PostgresOffsetStore, CheckpointOffsetStore, KafkaTransactionalSink with a stateTopic, or InMemoryOffsetStore';
 
 /** Everything `StatePersistence.claim` needs to know about the stream that commits. */
 export interface StatePersistenceOptions {
