@@ -7,11 +7,15 @@ import { RedisOffsetStore } from '@dstream/offsets-redis';
 import { PostgresOffsetStore } from '@dstream/offsets-postgres';
 import { produce } from '../../packages/core/test/integration/kafka/helpers';
 import { createTopic, requireService, services, uniqueName } from '../../packages/core/test/integration/helpers/services';
+import { readTopic } from '../../packages/offsets-kafka/test/integration/kafkaTestKit';
 import { JobProcess, sleep } from './harness';
+
+/** Where the job keeps offsets, state and results: Redis, PostgreSQL, or Kafka (`KafkaTransactionalSink` with a state topic). */
+export type StateCrashStore = 'redis' | 'postgres' | 'kafka';
 
 /** One run of the stateful crash test. */
 export interface StateCrashTestOptions {
-  readonly store: 'redis' | 'postgres';
+  readonly store: StateCrashStore;
   /** Records produced before the job starts (spread evenly over 4 partitions). Default 4,000. */
   readonly records?: number;
   /** SIGKILLs, each at a random moment of a separate run (every other one inside a batch). Default 3. */
@@ -223,7 +227,7 @@ interface Results {
   close(): Promise<void>;
 }
 
-async function openResults(store: 'redis' | 'postgres', run: string): Promise<Results> {
+async function openResults(store: StateCrashStore, run: string): Promise<Results> {
   const withStore = async <T>(offsetStore: OffsetStore, use: (store: OffsetStore) => Promise<T>): Promise<T> => {
     await offsetStore.connect();
     try {
@@ -232,6 +236,32 @@ async function openResults(store: 'redis' | 'postgres', run: string): Promise<Re
       await offsetStore.close();
     }
   };
+  if (store === 'kafka') {
+    // Results and state are what a read_committed consumer sees in the job's topics.
+    return {
+      read: async () => {
+        const result = new Map<string, Map<string, unknown>>();
+        for (const text of await readTopic(`dstream-${run}-results`, 1, 'read_committed')) {
+          const { kind, id, value } = JSON.parse(text) as { kind: string; id: string; value: unknown };
+          if (!result.has(kind)) result.set(kind, new Map());
+          result.get(kind)!.set(id, value);
+        }
+        return result;
+      },
+      // The state topic's values are the stored records themselves: the last one per key wins
+      // (the running totals never remove a key, so no tombstone needs its key to apply).
+      loadState: async (operator) => {
+        const entries = new Map<string, readonly [unknown, unknown]>();
+        for (const text of await readTopic(`dstream-${run}-state`, 1, 'read_committed')) {
+          const record = JSON.parse(text) as { operator?: string; key?: unknown; value?: unknown; kind?: string } | null;
+          if (record === null || record.operator !== operator || record.kind !== undefined) continue;
+          entries.set(JSON.stringify(record.key), [record.key, record.value]);
+        }
+        return { kind: 'mapWithState', stateVersion: 1, entries: [...entries.values()] };
+      },
+      close: async () => undefined,
+    };
+  }
   if (store === 'redis') {
     await requireService('Redis', services.redisUrl);
     const client = new Redis(services.redisUrl);

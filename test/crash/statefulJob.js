@@ -8,8 +8,9 @@
  *  - a count per user over a sliding window with `reduceByKeyAndWindow` and its inverse function
  *    (state `windowCounts`), writing each window's counts;
  *  - each batch's offset ranges, per-user record counts and the process that ran it.
- * Every write goes through the offset store's transaction (CRASH_STORE redis or postgres,
- * exactly-once), together with the offsets and the operators' state changes.
+ * Every write goes through the offset store's transaction (CRASH_STORE redis, postgres, or kafka:
+ * `KafkaTransactionalSink` with a state topic, the results produced to a topic), exactly-once,
+ * together with the offsets and the operators' state changes.
  *
  * Plain JavaScript on the packages' compiled `dist`. Prints one JSON line per event on stdout
  * ({"event":"started","restoreMs":…}, {"event":"batchStarted"}, {"event":"batch"}, {"event":"done"})
@@ -51,6 +52,18 @@ const backends = {
       write: (tx, kind, id, value) => void tx.hset(`dstream-state-crash:${run}:${kind}`, id, JSON.stringify(value)),
     };
   },
+  // Results are records of one topic, `{ kind, id, value }`, in the batch's Kafka transaction.
+  kafka() {
+    const { KafkaTransactionalSink } = require(path.join(root, 'packages/offsets-kafka/dist/index.js'));
+    const resultsTopic = `dstream-${run}-results`;
+    return {
+      // One stable transactional.id per job: a restarted run fences the killed one and aborts its open transaction.
+      offsetStore: new KafkaTransactionalSink({ brokers, transactionalId: `${run}-tx`, stateTopic: `dstream-${run}-state` }),
+      prepare: () => createTopicIfMissing(resultsTopic, 1),
+      // Not awaited: the sink waits for every record before it commits.
+      write: (tx, kind, id, value) => void tx.send(resultsTopic, null, JSON.stringify({ kind, id, value })),
+    };
+  },
   postgres() {
     const { PostgresOffsetStore } = require(path.join(root, 'packages/offsets-postgres/dist/index.js'));
     return {
@@ -65,6 +78,19 @@ const backends = {
   },
 };
 
+/** Creates a topic with replication factor 1 unless it exists. */
+function createTopicIfMissing(name, partitions) {
+  const { AdminClient, CODES } = require('node-rdkafka');
+  const admin = AdminClient.create({ 'bootstrap.servers': brokers });
+  return new Promise((resolve, reject) =>
+    admin.createTopic({ topic: name, num_partitions: partitions, replication_factor: 1 }, 30000, (error) => {
+      admin.disconnect();
+      if (error && error.code !== CODES.ERRORS.ERR_TOPIC_ALREADY_EXISTS) reject(error);
+      else resolve();
+    }),
+  );
+}
+
 function emit(event, fields = {}) {
   process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
 }
@@ -78,7 +104,8 @@ function parse(value) {
 async function main() {
   const backend = backends[storeName];
   if (backend === undefined) throw new Error(`CRASH_STORE ${storeName} is not one of ${Object.keys(backends).join(', ')}`);
-  const { offsetStore, write } = backend();
+  const { offsetStore, write, prepare } = backend();
+  await prepare?.();
   const partitions = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
   let restoreMs;
   const logger = {

@@ -106,6 +106,8 @@ export function createStateTopicClient(params: KafkaParams): StateTopicClient {
           'enable.auto.commit': false,
           'enable.partition.eof': true,
           'isolation.level': 'read_committed',
+          // The read ends at the partition's end: don't let the broker hold each empty fetch 500 ms.
+          'fetch.wait.max.ms': 50,
         },
         {},
       );
