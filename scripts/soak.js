@@ -1,6 +1,6 @@
 'use strict';
 // `npm run soak`: the long crash-restart proof. Every store's crash test with 100,000 records and
-// 10 SIGKILLs, and the stateful crash tests (Redis, PostgreSQL) with 2 graceful restarts besides
+// 10 SIGKILLs, and the stateful crash tests (Redis, PostgreSQL, Kafka) with 2 graceful restarts besides
 // (override with DSTREAM_CRASH_RECORDS / DSTREAM_CRASH_KILLS / DSTREAM_CRASH_RESTARTS). `npm test`
 // runs the same tests with 10,000 records and 5 kills (stateful: 4,000 records, 3 kills, 1 restart).
 const { install, build, servicesUp, run } = require('./prepare');
