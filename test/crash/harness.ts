@@ -142,17 +142,19 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
   }
 }
 
-/** A run of job.js, with its stdout events tracked. */
-class JobProcess {
+/** A run of a crash job (job.js unless another script is given), with its stdout events tracked. */
+export class JobProcess {
   private readonly child: ChildProcess;
   private readonly exited: Promise<number | null>;
   private output = '';
   private readonly seen = new Set<string>();
   /** True between a batch's `batchStarted` and its `batch` (completed) event. */
   isInBatch = false;
+  /** The restore time the job reported in its `started` event, in milliseconds. */
+  restoreMs: number | undefined;
 
-  constructor(env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [JOB], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(env: NodeJS.ProcessEnv, script = JOB) {
+    this.child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     let pending = '';
     this.child.stdout?.on('data', (chunk: Buffer) => {
@@ -162,6 +164,12 @@ class JobProcess {
       for (const line of lines) this.onLine(line);
     });
     this.child.stderr?.on('data', (chunk: Buffer) => void (this.output += chunk.toString()));
+  }
+
+  /** Waits for the job's `started` event and returns the restore time it reported, if any. */
+  async waitForStarted(timeoutMs: number): Promise<number | undefined> {
+    await this.waitFor('started', timeoutMs);
+    return this.restoreMs;
   }
 
   /** Resolves at the next occurrence of `event`; rejects if the job exits first. */
@@ -180,6 +188,12 @@ class JobProcess {
     await this.exited;
   }
 
+  /** Asks the job to stop gracefully (SIGTERM: finish the batch in flight, commit, exit 0) and waits for it. */
+  async terminate(timeoutMs: number): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    await this.waitForExit(timeoutMs);
+  }
+
   async waitForExit(timeoutMs: number): Promise<void> {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     const code = await this.exited;
@@ -191,7 +205,9 @@ class JobProcess {
     this.output += `${line}\n`;
     let event: string | undefined;
     try {
-      event = (JSON.parse(line) as { event?: string }).event;
+      const parsed = JSON.parse(line) as { event?: string; restoreMs?: number };
+      event = parsed.event;
+      if (event === 'started' && typeof parsed.restoreMs === 'number') this.restoreMs = parsed.restoreMs;
     } catch {
       return;
     }
@@ -250,6 +266,6 @@ async function openEffects(store: CrashStore, delivery: CrashTestOptions['delive
   };
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -27,6 +27,9 @@ export type {
   StoredOffsets,
   OffsetStoreBinding,
   KafkaGroupBinding,
+  StateWrite,
+  OperatorStateWrite,
+  LoadedState,
 } from './offsets/OffsetStore';
 export { InMemoryOffsetStore } from './offsets/InMemoryOffsetStore';
 export type { InMemoryTransaction } from './offsets/InMemoryOffsetStore';
@@ -52,6 +55,16 @@ export { StateRegistry, stateRegistryOf } from './state/StateRegistry';
 export type { StateNameOptions } from './state/StateRegistry';
 export type { StatefulOperator, StateChanges, StoredState } from './state/StatefulOperator';
 export { toStoredState, fromStoredState } from './state/StatefulOperator';
+export {
+  STATE_META_FIELD,
+  encodeStateKey,
+  encodeStateRecord,
+  decodeStateRecord,
+  encodeStateMeta,
+  decodeStateMeta,
+  encodeStateWrite,
+} from './state/storedStateCodec';
+export type { StoredStateMeta } from './state/storedStateCodec';
 
 // context, scheduler, events
 export { StreamingContext } from './context/StreamingContext';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, driverError, OffsetStoreError, printable, StaleOffsetError, topicPartitionKey } from '@dstream/core';
-import type { OffsetCommit, OffsetStore, StoredOffsets, TopicPartition } from '@dstream/core';
+import { ConfigError, driverError, encodeStateKey, OffsetStoreError, printable, StaleOffsetError, topicPartitionKey } from '@dstream/core';
+import type { LoadedState, OffsetCommit, OffsetStore, StateWrite, StoredOffsets, TopicPartition } from '@dstream/core';
 
 /** Options of `CheckpointOffsetStore`. */
 export interface CheckpointOffsetStoreOptions {
@@ -33,12 +33,27 @@ export interface CheckpointFile {
   readonly savedAt: string;
   /** Next offset to read, by topic and partition. */
   readonly offsets: { readonly [topic: string]: { readonly [partition: string]: number } };
+  /**
+   * The whole state of the group's stateful operators after the commit, by operator name (absent
+   * when the job keeps none). Each entry is a `[key, value]` pair as the operator stores it.
+   */
+  readonly state?: { readonly [operator: string]: CheckpointOperatorState };
 }
+
+/** One operator's state in a checkpoint. */
+export interface CheckpointOperatorState {
+  readonly kind: string;
+  readonly stateVersion: number;
+  readonly entries: readonly (readonly [unknown, unknown])[];
+}
+
+type StateSection = { readonly [operator: string]: CheckpointOperatorState };
 
 /** The newest checkpoint of a group: its sequence number and offsets by `topic:partition`. */
 interface Current {
   readonly sequence: number;
   readonly offsets: ReadonlyMap<string, number>;
+  readonly state: StateSection;
 }
 
 const STORE = 'checkpoint';
@@ -69,6 +84,12 @@ const RETRIABLE_CODES = new Set(['EAGAIN', 'EBUSY', 'EIO', 'EMFILE', 'ENFILE', '
  * checkpoints are kept as history. A commit that changes no offset (a batch that read nothing)
  * passes the compare-and-set and writes no file. No transactions: a file cannot carry a job's output.
  *
+ * Operator state (`supportsState`) is part of the same checkpoint (its `state` section), so the
+ * one publishing link makes offsets and state current together: no crash can leave one without
+ * the other. The price is that every commit writes the group's whole state, not only the
+ * batch's changes; keep it for state of modest size (thousands of keys), and use Redis or
+ * PostgreSQL beyond that.
+ *
  * @example
  * const store = new CheckpointOffsetStore({ directory: '/var/lib/wordcount/offsets' });
  * await store.connect();
@@ -77,6 +98,7 @@ const RETRIABLE_CODES = new Set(['EAGAIN', 'EBUSY', 'EIO', 'EMFILE', 'ENFILE', '
 export class CheckpointOffsetStore implements OffsetStore {
   readonly name = STORE;
   readonly supportsTransactions = false;
+  readonly supportsState = true;
   private readonly directory: string;
   private readonly retain: number;
   private readonly fileMode: number;
@@ -118,8 +140,15 @@ export class CheckpointOffsetStore implements OffsetStore {
     return loaded;
   }
 
-  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
-    if (commits.length === 0) return;
+  /** The state of `operator` in the group's current checkpoint. */
+  async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    const { state } = await this.current(group);
+    return Object.prototype.hasOwnProperty.call(state, operator) ? state[operator] : undefined;
+  }
+
+  /** Publishes a new checkpoint with the offsets (compare-and-set) and the state changes applied. */
+  async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
+    if (commits.length === 0 && (state === undefined || state.length === 0)) return;
     const dir = this.groupDirectory(group);
     await this.mkdir(dir);
     for (let attempt = 1; ; attempt += 1) {
@@ -132,10 +161,12 @@ export class CheckpointOffsetStore implements OffsetStore {
         }
         offsets.set(range.key, range.untilOffset);
       }
-      // A batch that read nothing commits the offsets already stored: no new checkpoint, so an
-      // idle job does not write (and fsync) a file every batch interval or push history out.
-      if (commits.every(({ range }) => current.offsets.get(range.key) === range.untilOffset)) return;
-      if (await this.publish(group, current.sequence + 1, offsets)) break;
+      // A batch that read nothing and changed no state commits what is already stored: no new
+      // checkpoint, so an idle job does not write (and fsync) a file every batch interval or push
+      // history out.
+      const hasStateChanges = state !== undefined && state.some((w) => w.upserts.length > 0 || w.removals.length > 0);
+      if (!hasStateChanges && commits.every(({ range }) => current.offsets.get(range.key) === range.untilOffset)) return;
+      if (await this.publish(group, current.sequence + 1, offsets, applyState(current.state, state))) break;
       if (attempt >= MAX_WRITE_ATTEMPTS) {
         throw new OffsetStoreError(
           STORE,
@@ -165,7 +196,7 @@ export class CheckpointOffsetStore implements OffsetStore {
     for (;;) {
       const sequences = await this.sequences(dir);
       const newest = sequences[sequences.length - 1];
-      if (newest === undefined) return { sequence: 0, offsets: new Map() };
+      if (newest === undefined) return { sequence: 0, offsets: new Map(), state: {} };
       const path = join(dir, checkpointName(newest));
       let text: string;
       try {
@@ -176,7 +207,7 @@ export class CheckpointOffsetStore implements OffsetStore {
         if (codeOf(error) === 'ELOOP') throw symlinkError(path);
         throw this.wrap(error, `reading checkpoint ${path}`);
       }
-      return { sequence: newest, offsets: parseCheckpoint(path, group, text) };
+      return { sequence: newest, ...parseCheckpointFile(path, group, text) };
     }
   }
 
@@ -202,7 +233,7 @@ export class CheckpointOffsetStore implements OffsetStore {
    * Publishes `offsets` as checkpoint `sequence`. False when another writer published that
    * sequence first (or a newer one while this writer was slow): the caller re-reads and decides.
    */
-  private async publish(group: string, sequence: number, offsets: ReadonlyMap<string, number>): Promise<boolean> {
+  private async publish(group: string, sequence: number, offsets: ReadonlyMap<string, number>, state: StateSection): Promise<boolean> {
     const dir = this.groupDirectory(group);
     const path = join(dir, checkpointName(sequence));
     const temp = join(dir, `.offsets-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
@@ -212,6 +243,7 @@ export class CheckpointOffsetStore implements OffsetStore {
       group,
       savedAt: new Date().toISOString(),
       offsets: nest(offsets),
+      ...(Object.keys(state).length > 0 ? { state } : {}),
     };
     try {
       await writeDurably(temp, `${JSON.stringify(checkpoint, null, 2)}\n`, this.fileMode);
@@ -297,6 +329,11 @@ export class CheckpointOffsetStore implements OffsetStore {
  * not a version-1 dstream checkpoint of `group` with an `OffsetStoreError` naming the file and the fix.
  */
 export function parseCheckpoint(path: string, group: string, text: string): Map<string, number> {
+  return parseCheckpointFile(path, group, text).offsets;
+}
+
+/** Offsets and state section of a checkpoint file's text (see `parseCheckpoint`). */
+function parseCheckpointFile(path: string, group: string, text: string): { offsets: Map<string, number>; state: StateSection } {
   const fail = (problem: string, fix: string): never => {
     throw new OffsetStoreError(STORE, `checkpoint ${path} ${problem}. ${fix}`);
   };
@@ -338,7 +375,36 @@ export function parseCheckpoint(path: string, group: string, text: string): Map<
       offsets.set(topicPartitionKey(topic, Number(partition)), offset as number);
     }
   }
-  return offsets;
+  const state = checkpoint.state ?? {};
+  if (!isRecord(state)) fail('has a "state" that is not an object', restore);
+  for (const [operator, section] of Object.entries(state as Record<string, unknown>)) {
+    if (
+      !isRecord(section) ||
+      typeof section.kind !== 'string' ||
+      typeof section.stateVersion !== 'number' ||
+      !Array.isArray(section.entries) ||
+      !section.entries.every((entry) => Array.isArray(entry) && entry.length === 2)
+    ) {
+      fail(`has state for operator ${JSON.stringify(operator)} that is not { kind, stateVersion, entries: [[key, value], …] }`, restore);
+    }
+  }
+  return { offsets, state: state as StateSection };
+}
+
+/** `state` with a batch's changes applied: upserted and removed keys matched by their JSON. */
+function applyState(state: StateSection, write: StateWrite | undefined): StateSection {
+  if (write === undefined || write.length === 0) return state;
+  const next: { [operator: string]: CheckpointOperatorState } = { ...state };
+  for (const { operator, kind, stateVersion, upserts, removals } of write) {
+    const entries = new Map<string, readonly [unknown, unknown]>();
+    for (const entry of Object.prototype.hasOwnProperty.call(state, operator) ? state[operator].entries : []) {
+      entries.set(encodeStateKey(operator, entry[0]), entry);
+    }
+    for (const [key, value] of upserts) entries.set(encodeStateKey(operator, key), [key, value]);
+    for (const key of removals) entries.delete(encodeStateKey(operator, key));
+    next[operator] = { kind, stateVersion, entries: [...entries.values()] };
+  }
+  return next;
 }
 
 function checkpointName(sequence: number): string {

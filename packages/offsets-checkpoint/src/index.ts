@@ -3,4 +3,4 @@
  * a local or mounted file system and readable by any later version of the job.
  */
 export { CheckpointOffsetStore } from './CheckpointOffsetStore';
-export type { CheckpointOffsetStoreOptions, CheckpointFile } from './CheckpointOffsetStore';
+export type { CheckpointOffsetStoreOptions, CheckpointFile, CheckpointOperatorState } from './CheckpointOffsetStore';

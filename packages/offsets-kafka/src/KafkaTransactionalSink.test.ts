@@ -1,6 +1,6 @@
 import { ConfigError, KafkaError, OffsetRange, OffsetStoreError, StaleOffsetError, topicPartitionKey } from '@dstream/core';
 import type { KafkaGroupBinding, OffsetCommit } from '@dstream/core';
-import type { KafkaParams, OutputRecord, TransactionalProducer } from './kafkaClients';
+import type { KafkaParams, OutputRecord, StateTopicClient, StateTopicRecord, TransactionalProducer } from './kafkaClients';
 import { KafkaTransactionalSink } from './KafkaTransactionalSink';
 
 /** A producer that records the transaction calls it receives; `fail` makes one call reject. */
@@ -188,5 +188,102 @@ describe('KafkaTransactionalSink', () => {
     const sink = new KafkaTransactionalSink({ brokers: 'h:1', transactionalId: 't' }, create);
     await expect(sink.connect()).rejects.toBeInstanceOf(ConfigError);
     expect(create).not.toHaveBeenCalled();
+  });
+
+  describe('with a stateTopic', () => {
+    /** A state topic in memory: what committed transactions produced to it, and the topics created. */
+    function fakeStateTopic() {
+      const records: StateTopicRecord[] = [];
+      const created: string[] = [];
+      const client: StateTopicClient = {
+        ensureTopic: async (topic) => void created.push(topic),
+        readAll: async () => [...records],
+      };
+      return { records, created, client };
+    }
+
+    async function statefulSink() {
+      let producer!: FakeProducer;
+      const topic = fakeStateTopic();
+      const sink = new KafkaTransactionalSink(
+        { brokers: '127.0.0.1:9092', transactionalId: 'enrich-0', stateTopic: 'enrich-state' },
+        (config) => {
+          producer = new FakeProducer(config);
+          return producer;
+        },
+        () => topic.client,
+      );
+      const { binding, offsets } = fakeBinding();
+      await sink.connect({ kafka: binding });
+      // What a committed transaction made visible: the fake producer's sends up to its commit.
+      const publish = () => {
+        for (const record of producer.sent.splice(0)) {
+          if (record.topic === 'enrich-state') topic.records.push({ key: String(record.key), value: record.value === null ? null : String(record.value) });
+        }
+      };
+      return { sink, producer: () => producer, offsets, topic, publish };
+    }
+
+    const write = (upserts: [unknown, unknown][], removals: unknown[] = []) => [
+      { operator: 'totals', kind: 'mapWithState', stateVersion: 1, upserts, removals },
+    ];
+
+    it('keeps no state without a stateTopic', async () => {
+      const { sink } = await connectedSink();
+      expect(sink.supportsState).toBe(false);
+    });
+
+    it('creates the state topic on connect and refuses a name Kafka would refuse', async () => {
+      const { sink, topic } = await statefulSink();
+      expect(sink.supportsState).toBe(true);
+      expect(topic.created).toEqual(['enrich-state']);
+      expect(() => new KafkaTransactionalSink({ brokers: 'b:9092', transactionalId: 'x', stateTopic: 'no spaces' })).toThrow(ConfigError);
+    });
+
+    it('produces the state changes in the batch transaction, after the output and before the offsets', async () => {
+      const { sink, producer } = await statefulSink();
+      await sink.transaction(
+        'enrich',
+        [range(0, 5)],
+        async (tx) => {
+          await tx.send('out', null, 'result');
+        },
+        () => write([['alice', 3]], ['bob']),
+      );
+      expect(producer().calls).toEqual([
+        'init',
+        'begin',
+        'send result',
+        'send {"v":1,"operator":"totals","kind":"mapWithState","stateVersion":1}',
+        'send {"v":1,"operator":"totals","key":"alice","value":3}',
+        'send null',
+        'offsets 5',
+        'commit',
+      ]);
+      expect(producer().sent.filter((r) => r.topic === 'enrich-state').map((r) => r.key)).toEqual([
+        '["enrich","totals","!meta"]',
+        '["enrich","totals","\\"alice\\""]',
+        '["enrich","totals","\\"bob\\""]',
+      ]);
+    });
+
+    it('loads the last value of each key of the operator, without removed keys or other groups and operators', async () => {
+      const { sink, topic, publish, offsets } = await statefulSink();
+      await sink.commit('enrich', [range(0, 5)], write([['alice', 1], ['bob', 2]]));
+      // The fake group does not see the transaction's offsets by itself.
+      offsets.set(topicPartitionKey('orders', 0), 5);
+      await sink.commit('enrich', [range(5, 9)], write([['alice', 4]], ['bob']));
+      publish();
+      topic.records.push({ key: JSON.stringify(['other-group', 'totals', '"carol"']), value: '{}' }, { key: 'not json', value: 'x' });
+      expect(await sink.loadState('enrich', 'totals')).toEqual({ kind: 'mapWithState', stateVersion: 1, entries: [['alice', 4]] });
+      expect(await sink.loadState('enrich', 'sessions')).toBeUndefined();
+    });
+
+    it('writes no state when the offsets are stale', async () => {
+      const { sink, producer, offsets } = await statefulSink();
+      offsets.set(topicPartitionKey('orders', 0), 7);
+      await expect(sink.commit('enrich', [range(5, 9)], write([['alice', 1]]))).rejects.toBeInstanceOf(StaleOffsetError);
+      expect(producer().sent).toEqual([]);
+    });
   });
 });

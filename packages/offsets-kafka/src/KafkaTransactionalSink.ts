@@ -1,17 +1,32 @@
-import { ConfigError, IllegalStateError, KafkaError, OffsetStoreError, redactedView } from '@dstream/core';
+import {
+  ConfigError,
+  decodeStateMeta,
+  decodeStateRecord,
+  encodeStateWrite,
+  IllegalStateError,
+  KafkaError,
+  OffsetStoreError,
+  redactedView,
+  STATE_META_FIELD,
+} from '@dstream/core';
 import type {
   KafkaGroupBinding,
+  LoadedState,
   OffsetCommit,
   OffsetStore,
   OffsetStoreBinding,
+  StateWrite,
   StoredOffsets,
   TopicPartition,
 } from '@dstream/core';
 import { checkExpectedOffsets, offsetsOf, partitionsOf, serializeByGroup, toStoreError } from './groupOffsets';
 import {
+  createStateTopicClient,
   createTransactionalProducer,
   KafkaParams,
   OutputRecord,
+  StateTopicClient,
+  StateTopicClientFactory,
   TransactionalProducer,
   TransactionalProducerFactory,
 } from './kafkaClients';
@@ -34,6 +49,14 @@ export interface KafkaTransactionalSinkOptions {
   readonly transactionTimeoutMs?: number;
   /** How long initTransactions, reading offsets, sending offsets, commit and abort may each take. Default 30000. */
   readonly requestTimeoutMs?: number;
+  /**
+   * A compacted topic to keep the state of the job's stateful operators in (`mapWithState`,
+   * `updateStateByKey`, the windowed reductions), written in each batch's Kafka transaction;
+   * created on `connect()` (one partition, `cleanup.policy=compact`) if missing. One topic per
+   * job. Without it the sink keeps no state, and exactly-once jobs with stateful operators are
+   * refused.
+   */
+  readonly stateTopic?: string;
 }
 
 /** What a batch's output writes through, with `delivery: 'exactly-once'`: records of the batch's Kafka transaction. */
@@ -53,6 +76,8 @@ export interface KafkaTransaction {
 const DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const STORE = 'kafka-transactional';
+/** Kafka's rule for topic names. */
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 /** A commit that times out is retried in the same transaction (librdkafka's documented handling) this often. */
 const COMMIT_ATTEMPTS = 3;
 /** Settings that make the producer transactional; the sink owns them. */
@@ -91,7 +116,10 @@ const OWNED_PRODUCER_PARAMS: Readonly<Record<string, string>> = {
 export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
   readonly name = STORE;
   readonly supportsTransactions = true;
+  readonly supportsState: boolean;
   private readonly config: KafkaParams;
+  private readonly stateTopic: string | undefined;
+  private stateClient: StateTopicClient | undefined;
   private readonly requestTimeoutMs: number;
   private binding: KafkaGroupBinding | undefined;
   private producer: TransactionalProducer | undefined;
@@ -102,6 +130,7 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
   constructor(
     options: KafkaTransactionalSinkOptions,
     private readonly createProducer: TransactionalProducerFactory = createTransactionalProducer,
+    private readonly createStateClient: StateTopicClientFactory = createStateTopicClient,
   ) {
     const {
       brokers,
@@ -109,6 +138,7 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
       producerParams = {},
       transactionTimeoutMs = DEFAULT_TRANSACTION_TIMEOUT_MS,
       requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+      stateTopic,
     } = options ?? ({} as KafkaTransactionalSinkOptions);
     if (typeof brokers !== 'string' || brokers.trim().length === 0) {
       throw new ConfigError('brokers', brokers, 'must be a non-empty host:port list', "Pass e.g. '127.0.0.1:9092'.");
@@ -140,6 +170,16 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
       'transactional.id': transactionalId,
       'transaction.timeout.ms': transactionTimeoutMs,
     };
+    if (stateTopic !== undefined && (typeof stateTopic !== 'string' || !TOPIC_NAME.test(stateTopic))) {
+      throw new ConfigError(
+        'stateTopic',
+        stateTopic,
+        'must be a Kafka topic name (letters, digits, ".", "_", "-"; at most 249)',
+        "Pass e.g. 'enrich-orders-state', or omit it to keep no state.",
+      );
+    }
+    this.stateTopic = stateTopic;
+    this.supportsState = stateTopic !== undefined;
     this.requestTimeoutMs = requestTimeoutMs;
     // The producer settings may hold SASL and TLS secrets, and the bound consumer holds them too.
     redactedView(this, 'KafkaTransactionalSink', () => ({ config: this.config, isClosed: this.isClosed }));
@@ -161,6 +201,16 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     }
     this.binding = binding.kafka;
     if (this.producer !== undefined) return;
+    if (this.stateTopic !== undefined && this.stateClient === undefined) {
+      const { 'transactional.id': _id, 'transaction.timeout.ms': _timeout, ...clientParams } = this.config;
+      const stateClient = this.createStateClient(clientParams);
+      try {
+        await stateClient.ensureTopic(this.stateTopic, this.requestTimeoutMs);
+      } catch (error) {
+        throw toStoreError(this.name, `could not create the state topic ${this.stateTopic}`, error);
+      }
+      this.stateClient = stateClient;
+    }
     const producer = this.createProducer(this.config);
     try {
       await producer.initTransactions(this.requestTimeoutMs);
@@ -181,9 +231,34 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     }
   }
 
-  /** Commits offsets alone, as a transaction without records (fenced like any other). */
-  commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
-    return this.transaction(group, commits, async () => undefined);
+  /** Commits offsets (and `state`) alone, as a transaction without output records (fenced like any other). */
+  commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
+    return this.transaction(group, commits, async () => undefined, state === undefined ? undefined : () => state);
+  }
+
+  /** The state of `operator`: the state topic read to its end, the last record of each key winning. */
+  async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    if (this.stateClient === undefined || this.stateTopic === undefined) {
+      throw new IllegalStateError(`KafkaTransactionalSink ${this.stateTopic === undefined ? 'has no stateTopic' : 'is not connected'}`);
+    }
+    let records;
+    try {
+      records = await this.stateClient.readAll(this.stateTopic, this.requestTimeoutMs);
+    } catch (error) {
+      throw toStoreError(this.name, `could not read the state topic ${this.stateTopic}`, error);
+    }
+    const fields = new Map<string, string>();
+    for (const { key, value } of records) {
+      const [recordGroup, recordOperator, field] = parseStateKey(key);
+      if (recordGroup !== group || recordOperator !== operator) continue;
+      if (value === null) fields.delete(field);
+      else fields.set(field, value);
+    }
+    const meta = fields.get(STATE_META_FIELD);
+    if (meta === undefined) return undefined;
+    const entries: (readonly [unknown, unknown])[] = [];
+    for (const [field, text] of fields) if (field !== STATE_META_FIELD) entries.push(decodeStateRecord(operator, text));
+    return { ...decodeStateMeta(operator, meta), entries };
   }
 
   /**
@@ -194,6 +269,7 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     group: string,
     commits: readonly OffsetCommit[],
     work: (tx: KafkaTransaction) => Promise<T>,
+    state?: () => StateWrite,
   ): Promise<T> {
     const binding = this.bindingFor(group);
     return serializeByGroup(group, async () => {
@@ -228,6 +304,7 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
         isOpen = false;
         const failed = (await Promise.allSettled(sends)).find((s): s is PromiseRejectedResult => s.status === 'rejected');
         if (failed !== undefined) throw toStoreError(this.name, 'a record of the batch was not written', failed.reason);
+        if (state !== undefined && this.stateTopic !== undefined) await this.writeState(producer, group, state());
         await this.step(producer, 'could not add the offsets to the transaction', () =>
           producer.sendOffsetsToTransaction(offsetsOf(commits), binding.consumer, this.requestTimeoutMs),
         );
@@ -250,6 +327,19 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     const producer = this.producer;
     this.producer = undefined;
     await producer?.disconnect();
+  }
+
+  /** Produces a batch's state changes to the state topic, in the open transaction, and waits for every acknowledgement. */
+  private async writeState(producer: TransactionalProducer, group: string, state: StateWrite): Promise<void> {
+    const topic = this.stateTopic!;
+    const sends: Promise<void>[] = [];
+    for (const write of state) {
+      const { set, remove } = encodeStateWrite(write);
+      for (const [field, record] of set) sends.push(producer.send({ topic, key: JSON.stringify([group, write.operator, field]), value: record }));
+      for (const field of remove) sends.push(producer.send({ topic, key: JSON.stringify([group, write.operator, field]), value: null }));
+    }
+    const failed = (await Promise.allSettled(sends)).find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed !== undefined) throw toStoreError(this.name, `a state record for ${topic} was not written`, failed.reason);
   }
 
   private bindingFor(group: string): KafkaGroupBinding {
@@ -317,4 +407,17 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
       if (error instanceof KafkaError && error.isFatal) this.fatal = error;
     }
   }
+}
+
+/** `[group, operator, field]` of a state topic record's key; anything else (not written by a sink) matches no operator. */
+function parseStateKey(key: string): [string, string, string] {
+  try {
+    const parsed = JSON.parse(key) as unknown;
+    if (Array.isArray(parsed) && parsed.length === 3 && parsed.every((part) => typeof part === 'string')) {
+      return parsed as [string, string, string];
+    }
+  } catch {
+    // Not JSON: not a state record.
+  }
+  return ['', '', ''];
 }

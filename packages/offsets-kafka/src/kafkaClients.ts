@@ -53,6 +53,89 @@ export interface TransactionalProducer {
 /** Creates a `TransactionalProducer`; replaced by a fake in unit tests. */
 export type TransactionalProducerFactory = (config: KafkaParams) => TransactionalProducer;
 
+/** One record of a state topic: a tombstone has a null value. */
+export interface StateTopicRecord {
+  readonly key: string;
+  readonly value: string | null;
+}
+
+/** Creates and reads the compacted topic a transactional sink keeps operator state in. */
+export interface StateTopicClient {
+  /** Creates `topic` (one partition, `cleanup.policy=compact`) unless it exists. */
+  ensureTopic(topic: string, timeoutMs: number): Promise<void>;
+  /** Every committed record of the topic's partition 0, oldest first (read_committed), up to its end. */
+  readAll(topic: string, timeoutMs: number): Promise<StateTopicRecord[]>;
+}
+
+/** Creates a `StateTopicClient` from the sink's settings (brokers, security); replaced by a fake in unit tests. */
+export type StateTopicClientFactory = (params: KafkaParams) => StateTopicClient;
+
+/** librdkafka's RD_KAFKA_OFFSET_BEGINNING: the partition's first offset, whatever compaction left. */
+const OFFSET_BEGINNING = -2;
+/** librdkafka's TOPIC_ALREADY_EXISTS. */
+const ERR_TOPIC_ALREADY_EXISTS = 36;
+
+/**
+ * A `StateTopicClient` over librdkafka: an admin client to create the topic, and for each read a
+ * consumer that never joins a group, assigned partition 0 from its beginning with
+ * `isolation.level=read_committed` (aborted state writes are skipped), read until librdkafka reports
+ * the partition's end.
+ */
+export function createStateTopicClient(params: KafkaParams): StateTopicClient {
+  const brokers = String(params['bootstrap.servers']);
+  return {
+    async ensureTopic(topic, timeoutMs) {
+      const admin = Kafka.AdminClient.create({ ...params } as Kafka.GlobalConfig);
+      try {
+        await callback<void>(`create state topic ${topic}`, (done) =>
+          admin.createTopic(
+            { topic, num_partitions: 1, replication_factor: -1, config: { 'cleanup.policy': 'compact' } },
+            timeoutMs,
+            (error) => done(error && (error as { code?: number }).code === ERR_TOPIC_ALREADY_EXISTS ? undefined : error),
+          ),
+        );
+      } finally {
+        admin.disconnect();
+      }
+    },
+    async readAll(topic, timeoutMs) {
+      const consumer = new Kafka.KafkaConsumer(
+        {
+          ...params,
+          'group.id': `dstream-state-reader-${topic}`,
+          'enable.auto.commit': false,
+          'enable.partition.eof': true,
+          'isolation.level': 'read_committed',
+          // The read ends at the partition's end: don't let the broker hold each empty fetch 500 ms.
+          'fetch.wait.max.ms': 50,
+        },
+        {},
+      );
+      await connectClient(consumer, brokers, timeoutMs, params);
+      try {
+        let isAtEnd = false;
+        consumer.on('partition.eof', () => void (isAtEnd = true));
+        consumer.assign([{ topic, partition: 0, offset: OFFSET_BEGINNING }]);
+        consumer.setDefaultConsumeTimeout(100);
+        const records: StateTopicRecord[] = [];
+        const deadline = Date.now() + timeoutMs;
+        while (!isAtEnd) {
+          if (Date.now() > deadline) {
+            throw new KafkaError(`could not read state topic ${topic} to its end within ${timeoutMs} ms`, { retriable: true });
+          }
+          const messages = await callback<Kafka.Message[]>(`read state topic ${topic}`, (done) => consumer.consume(1000, done));
+          for (const message of messages) {
+            records.push({ key: String(message.key ?? ''), value: message.value === null ? null : message.value.toString('utf8') });
+          }
+        }
+        return records;
+      } finally {
+        await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+      }
+    },
+  };
+}
+
 /** librdkafka's "queue full": the client holds `queue.buffering.max.messages` records already. */
 const ERR_QUEUE_FULL = -184;
 

@@ -2,12 +2,18 @@ import { DatabaseError, escapeIdentifier, Pool, type PoolClient } from 'pg';
 import {
   AuthenticationError,
   ConfigError,
+  decodeStateMeta,
+  decodeStateRecord,
   driverError,
+  encodeStateWrite,
+  LoadedState,
   OffsetCommit,
   OffsetStore,
   OffsetStoreError,
   redactedView,
+  STATE_META_FIELD,
   StaleOffsetError,
+  StateWrite,
   StoredOffsets,
   TopicPartition,
   topicPartitionKey,
@@ -23,6 +29,11 @@ export interface PostgresOffsetStoreOptions {
   readonly schema?: string;
   /** Name of the offsets table, created if missing. Default `dstream_offsets`. */
   readonly table?: string;
+  /**
+   * Name of the operator state table (same schema), created on first use: the first state write
+   * or `loadState`. Default `dstream_state`.
+   */
+  readonly stateTable?: string;
   /** How long `connect()` keeps trying to reach the server before failing. Default 10000. */
   readonly connectTimeoutMs?: number;
 }
@@ -30,6 +41,7 @@ export interface PostgresOffsetStoreOptions {
 const DEFAULT_CONNECTION_STRING = 'postgres://postgres@127.0.0.1:5432/postgres';
 const DEFAULT_SCHEMA = 'public';
 const DEFAULT_TABLE = 'dstream_offsets';
+const DEFAULT_STATE_TABLE = 'dstream_state';
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Unquoted PostgreSQL identifiers, so names in errors and in psql read the same as in options. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -49,6 +61,12 @@ const MISSING_PASSWORD = /client password must be a string|password authenticati
 
 type State = 'new' | 'connecting' | 'connected' | 'closed';
 
+/** One row of the state table as `loadState` reads it. */
+interface StateRow {
+  key: string;
+  record: string;
+}
+
 /** One row of the offsets table as `load` and the commit check read it. */
 interface OffsetRow {
   topic: string;
@@ -61,6 +79,9 @@ interface OffsetRow {
  * offset to read. Commits are compare-and-set inside one transaction (`SELECT … FOR UPDATE`, then
  * conditional `UPDATE`/`INSERT … ON CONFLICT DO NOTHING` with row counts checked); `transaction`
  * hands the user that transaction's `PoolClient`, so results and offsets commit together.
+ * Operator state (`supportsState`) lives in the `stateTable`, one row per (group, operator, key)
+ * holding the version-1 record as jsonb (key `!meta`: kind and state version), upserted and
+ * deleted in the same transaction as the offsets.
  *
  * @example
  * const store = new PostgresOffsetStore({ connectionString: 'postgres://postgres@127.0.0.1:5432/app' });
@@ -73,6 +94,7 @@ interface OffsetRow {
 export class PostgresOffsetStore implements OffsetStore<PoolClient> {
   readonly name = 'postgres';
   readonly supportsTransactions = true;
+  readonly supportsState = true;
 
   private readonly pool: Pool;
   private readonly ownsPool: boolean;
@@ -82,6 +104,10 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
   private readonly qualifiedTable: string;
   private readonly schema: string;
   private readonly table: string;
+  private readonly stateTable: string;
+  private readonly qualifiedStateTable: string;
+  /** Creation of the state table, started on first use. */
+  private stateTableReady: Promise<void> | undefined;
   private readonly connectTimeoutMs: number;
   private state: State = 'new';
 
@@ -91,6 +117,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
       pool,
       schema = DEFAULT_SCHEMA,
       table = DEFAULT_TABLE,
+      stateTable = DEFAULT_STATE_TABLE,
       connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
     } = options;
     if (connectionString !== undefined && pool !== undefined) {
@@ -102,12 +129,18 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     if (connectionString !== undefined) checkConnectionString(connectionString);
     checkIdentifier('schema', schema, DEFAULT_SCHEMA);
     checkIdentifier('table', table, DEFAULT_TABLE);
+    checkIdentifier('stateTable', stateTable, DEFAULT_STATE_TABLE);
+    if (stateTable === table) {
+      throw new ConfigError('stateTable', stateTable, 'must differ from table', `Omit it for "${DEFAULT_STATE_TABLE}".`);
+    }
     if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs <= 0) {
       throw new ConfigError('connectTimeoutMs', connectTimeoutMs, 'must be a positive integer', 'Pass a number of milliseconds, e.g. 10000.');
     }
     this.schema = schema;
     this.table = table;
     this.qualifiedTable = `${escapeIdentifier(schema)}.${escapeIdentifier(table)}`;
+    this.stateTable = stateTable;
+    this.qualifiedStateTable = `${escapeIdentifier(schema)}.${escapeIdentifier(stateTable)}`;
     this.connectTimeoutMs = connectTimeoutMs;
     this.ownsPool = pool === undefined;
     if (pool === undefined) {
@@ -182,9 +215,26 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     return new Map(rows.map((row) => [topicPartitionKey(row.topic, row.partition), this.parseRow(group, row)]));
   }
 
-  /** Compare-and-set commit of all partitions in one database transaction. */
-  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
-    await this.transaction(group, commits, async () => undefined);
+  /** Compare-and-set commit of all partitions (and `state`) in one database transaction. */
+  async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
+    await this.transaction(group, commits, async () => undefined, state === undefined ? undefined : () => state);
+  }
+
+  /** The stored state of `operator`, in one query of the state table. */
+  async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    this.connected();
+    await this.ensureStateTable();
+    const { rows } = await this.call('load state', () =>
+      this.pool.query<StateRow>(`SELECT key, record::text AS record FROM ${this.qualifiedStateTable} WHERE group_id = $1 AND operator = $2`, [
+        group,
+        operator,
+      ]),
+    );
+    const meta = rows.find((row) => row.key === STATE_META_FIELD);
+    if (meta === undefined) return undefined;
+    const entries: (readonly [unknown, unknown])[] = [];
+    for (const row of rows) if (row.key !== STATE_META_FIELD) entries.push(decodeStateRecord(operator, row.record));
+    return { ...decodeStateMeta(operator, meta.record), entries };
   }
 
   /**
@@ -192,10 +242,17 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
    * transaction. The offset rows are locked and checked before `work` runs, so a stale batch
    * fails fast with `StaleOffsetError` and concurrent committers of a partition queue behind
    * each other. Anything `work` throws, or a stale offset, rolls everything back; what `work`
-   * threw is rethrown as is. Don't issue COMMIT or ROLLBACK on `tx` yourself.
+   * threw is rethrown as is. Don't issue COMMIT or ROLLBACK on `tx` yourself. With `state`, its
+   * changes are upserted into and deleted from the state table in the same transaction.
    */
-  async transaction<T>(group: string, commits: readonly OffsetCommit[], work: (tx: PoolClient) => Promise<T>): Promise<T> {
+  async transaction<T>(
+    group: string,
+    commits: readonly OffsetCommit[],
+    work: (tx: PoolClient) => Promise<T>,
+    state?: () => StateWrite,
+  ): Promise<T> {
     this.connected();
+    if (state !== undefined) await this.ensureStateTable();
     const client = await this.call('get a connection', () => this.pool.connect());
     let isBroken = false;
     try {
@@ -203,6 +260,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
         await this.checkExpected(client, group, commits);
         const result = await work(client);
         await this.writeOffsets(client, group, commits);
+        if (state !== undefined) await this.writeState(client, group, state());
         return result;
       });
     } catch (error) {
@@ -220,6 +278,76 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.ownsPool) await this.pool.end().catch(() => undefined);
+  }
+
+  /** Upserts and deletes the rows of a batch's state changes, in two statements. */
+  private async writeState(client: PoolClient, group: string, state: StateWrite): Promise<void> {
+    const upserts: [string[], string[], string[]] = [[], [], []];
+    const removals: [string[], string[]] = [[], []];
+    for (const write of state) {
+      const { set, remove } = encodeStateWrite(write);
+      for (const [key, record] of set) {
+        upserts[0].push(write.operator);
+        upserts[1].push(key);
+        upserts[2].push(record);
+      }
+      for (const key of remove) {
+        removals[0].push(write.operator);
+        removals[1].push(key);
+      }
+    }
+    if (upserts[0].length > 0) {
+      await this.call('write state', () =>
+        client.query(
+          `INSERT INTO ${this.qualifiedStateTable} (group_id, operator, key, record)
+           SELECT $1, u.operator, u.key, u.record::jsonb FROM unnest($2::text[], $3::text[], $4::text[]) AS u(operator, key, record)
+           ON CONFLICT (group_id, operator, key) DO UPDATE SET record = EXCLUDED.record, updated_at = now()`,
+          [group, ...upserts],
+        ),
+      );
+    }
+    if (removals[0].length > 0) {
+      await this.call('delete state', () =>
+        client.query(
+          `DELETE FROM ${this.qualifiedStateTable}
+            WHERE group_id = $1 AND (operator, key) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
+          [group, ...removals],
+        ),
+      );
+    }
+  }
+
+  /**
+   * Creates the state table if it is missing, once per store instance, under an advisory lock (as
+   * `connect` does for the offsets table). Outside the commit's transaction, so that a batch's
+   * locks never wait on DDL.
+   */
+  private ensureStateTable(): Promise<void> {
+    this.stateTableReady ??= (async () => {
+      const client = await this.call('get a connection', () => this.pool.connect());
+      try {
+        await this.inTransaction(client, 'create the state table', async () => {
+          await this.call('create the state table', async () => {
+            await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`dstream_state:${this.schema}.${this.stateTable}`]);
+            await client.query(
+              `CREATE TABLE IF NOT EXISTS ${this.qualifiedStateTable} (
+                 group_id text NOT NULL,
+                 operator text NOT NULL,
+                 key text NOT NULL,
+                 record jsonb NOT NULL,
+                 updated_at timestamptz NOT NULL DEFAULT now(),
+                 PRIMARY KEY (group_id, operator, key))`,
+            );
+          });
+        });
+      } finally {
+        client.release();
+      }
+    })().catch((error: unknown) => {
+      this.stateTableReady = undefined;
+      throw error;
+    });
+    return this.stateTableReady;
   }
 
   /** Locks the commit's rows and rejects with `StaleOffsetError` at the first mismatch. */
@@ -375,7 +503,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
         this.user,
         `${what}: ${detail}`,
         code === '42501'
-          ? `Grant the role what the store needs on ${this.schema}.${this.table} (CREATE on the schema once, SELECT, INSERT, UPDATE)`
+          ? `Grant the role what the store needs on ${this.schema}.${this.table} and ${this.schema}.${this.stateTable} (CREATE on the schema once, SELECT, INSERT, UPDATE, DELETE)`
           : "Check the user name and password of the connectionString (or the pool's options) and the server's " +
               'pg_hba.conf; trying again with the same credentials fails the same way',
         { cause: driverError(error) },

@@ -3,13 +3,19 @@ import { Redis, ReplyError, type ChainableCommander } from 'ioredis';
 import {
   AuthenticationError,
   ConfigError,
+  decodeStateMeta,
+  decodeStateRecord,
   driverError,
+  encodeStateWrite,
+  LoadedState,
   OffsetCommit,
   OffsetStore,
   OffsetStoreError,
   printable,
   redactedView,
+  STATE_META_FIELD,
   StaleOffsetError,
+  StateWrite,
   StoredOffsets,
   TopicPartition,
   topicPartitionKey,
@@ -24,6 +30,8 @@ export interface RedisOffsetStoreOptions {
   /**
    * Prefix of the offset hashes: `${keyPrefix}:${group}:${topic}`, with `%` and `:` in the group
    * and topic written as `%25` and `%3A`, so that no two groups share a hash. Default `dstream:offsets`.
+   * Operator state lives beside them, one hash per group and operator: `${keyPrefix}:${group}:state:${operator}`
+   * (the operator name escaped the same way; four parts, so it never meets an offset hash).
    */
   readonly keyPrefix?: string;
   /** How long `connect()` waits for the server before failing. Default 10000. */
@@ -76,7 +84,9 @@ type State = 'new' | 'connecting' | 'connected' | 'closed';
  * Keeps offsets in Redis, one hash per group and topic (`${keyPrefix}:${group}:${topic}`, field =
  * partition, value = next offset to read), the layout `redis-cli HGETALL` shows directly.
  * Commits are compare-and-set through a Lua script; `transaction` carries the user's writes and
- * the offsets in one WATCH/MULTI/EXEC.
+ * the offsets in one WATCH/MULTI/EXEC. Operator state (`supportsState`) is kept in one hash per
+ * group and operator (field = the key's JSON, value = the version-1 record; field `!meta` = kind
+ * and state version), written in the same MULTI/EXEC as the offsets and read with one HGETALL.
  *
  * @example
  * const store = new RedisOffsetStore({ url: 'redis://127.0.0.1:6379' });
@@ -88,6 +98,7 @@ type State = 'new' | 'connecting' | 'connected' | 'closed';
 export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   readonly name = 'redis';
   readonly supportsTransactions = true;
+  readonly supportsState = true;
 
   private readonly address: string;
   /** The ACL user the client presents (undefined: `default`, or a password-only AUTH). */
@@ -179,9 +190,16 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     return result;
   }
 
-  /** Compare-and-set commit of all partitions at once, through one Lua script. */
-  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+  /**
+   * Compare-and-set commit of all partitions at once, through one Lua script; with `state`, a
+   * WATCH/MULTI/EXEC that writes the state hashes and the offsets together.
+   */
+  async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
     const client = this.connected();
+    if (state !== undefined && state.length > 0) {
+      await this.transaction(group, commits, async () => undefined, () => state);
+      return;
+    }
     if (commits.length === 0) return;
     const keys = [...new Set(commits.map(({ range }) => this.hashKey(group, range.topic)))];
     const args = commits.flatMap(({ range, expectedOffset }) => [
@@ -213,11 +231,25 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     group: string,
     commits: readonly OffsetCommit[],
     work: (tx: ChainableCommander) => Promise<T>,
+    state?: () => StateWrite,
   ): Promise<T> {
     this.connected();
-    const run = this.txQueue.then(() => this.runTransaction(group, commits, work));
+    const run = this.txQueue.then(() => this.runTransaction(group, commits, work, state));
     this.txQueue = run.catch(() => undefined);
     return run;
+  }
+
+  /** The stored state of `operator`, read with one HGETALL of its hash. */
+  async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    const client = this.connected();
+    const fields = await this.call(`load state of ${printable(operator)}`, () => client.hgetall(this.stateKey(group, operator)));
+    const meta = fields[STATE_META_FIELD];
+    if (meta === undefined) return undefined;
+    const entries: (readonly [unknown, unknown])[] = [];
+    for (const [field, text] of Object.entries(fields)) {
+      if (field !== STATE_META_FIELD) entries.push(decodeStateRecord(operator, text));
+    }
+    return { ...decodeStateMeta(operator, meta), entries };
   }
 
   /** Closes the connections this store opened (not a client passed as `redis`). Idempotent. */
@@ -232,6 +264,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     group: string,
     commits: readonly OffsetCommit[],
     work: (tx: ChainableCommander) => Promise<T>,
+    state: (() => StateWrite) | undefined,
   ): Promise<T> {
     const client = this.txClient as Redis;
     const keys = [...new Set(commits.map(({ range }) => this.hashKey(group, range.topic)))];
@@ -253,6 +286,12 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
           .filter(({ range }) => this.hashKey(group, range.topic) === key)
           .flatMap(({ range }) => [String(range.partition), String(range.untilOffset)]);
         tx.hset(key, ...fields);
+      }
+      for (const write of state?.() ?? []) {
+        const { set, remove } = encodeStateWrite(write);
+        const key = this.stateKey(group, write.operator);
+        tx.hset(key, ...set.flat());
+        if (remove.length > 0) tx.hdel(key, ...remove);
       }
       // A reconnect since WATCH means the server no longer watches for us: start over.
       if (this.txConnectionEpoch !== epoch || client.status !== 'ready') continue;
@@ -299,6 +338,10 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       return client.eval(COMMIT_SCRIPT, keys.length, ...keys, ...args);
     }
+  }
+
+  private stateKey(group: string, operator: string): string {
+    return `${this.keyPrefix}:${escapeKeyPart(group)}:state:${escapeKeyPart(operator)}`;
   }
 
   private hashKey(group: string, topic: string): string {
@@ -397,7 +440,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
         this.user,
         `${what}: ${message}`,
         /NOPERM/.test(message)
-          ? `Grant the ACL user the commands and keys the store uses (EVALSHA, EVAL, HMGET, HGET, HSET, WATCH, MULTI, EXEC on ${this.keyPrefix}:*)`
+          ? `Grant the ACL user the commands and keys the store uses (EVALSHA, EVAL, HMGET, HGET, HSET, HDEL, HGETALL, WATCH, MULTI, EXEC on ${this.keyPrefix}:*)`
           : 'Check the user name and password of the url (or of the client passed as redis) against the server\'s ' +
               'requirepass or ACL users; trying again with the same credentials fails the same way',
         { cause: driverError(error) },

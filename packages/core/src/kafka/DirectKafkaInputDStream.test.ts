@@ -4,6 +4,8 @@ import { InMemoryOffsetStore } from '../offsets/InMemoryOffsetStore';
 import { OffsetRange, topicPartitionKey, TopicPartition } from '../offsets/OffsetRange';
 import type { BatchInfo } from '../scheduler/events';
 import { ManualClock } from '../testing/ManualClock';
+import { StateChangeLog } from '../state/StatefulOperator';
+import { stateRegistryOf } from '../state/StateRegistry';
 import { silentLogger } from '../util/Logger';
 import { ConsumerStrategies } from './ConsumerStrategies';
 import { DirectKafkaInputDStream } from './DirectKafkaInputDStream';
@@ -205,7 +207,32 @@ function setUp(kafka: FakeKafka, options: Options = {}) {
     },
   );
   const input = inputs[0] as DirectKafkaInputDStream<string | null, string | null>;
-  return { input, store, clock };
+  return { input, store, clock, context };
+}
+
+/** Registers a stateful operator with `context` that counts records per value; `count` runs it on a batch. */
+function countingState(context: StreamingContextLike) {
+  const counts = new Map<string, number>();
+  const log = new StateChangeLog();
+  stateRegistryOf(context).register({
+    name: 'counts',
+    kind: 'mapWithState',
+    stateVersion: 1,
+    changesOf: (time) => log.changesOf(time),
+    entries: () => counts.entries(),
+    restore: (entries) => {
+      counts.clear();
+      for (const [key, value] of entries) counts.set(key as string, value as number);
+    },
+  });
+  const count = (time: number, records: readonly ConsumerRecord<string | null, string | null>[]) => {
+    log.begin(time);
+    for (const { value } of records) {
+      counts.set(String(value), (counts.get(String(value)) ?? 0) + 1);
+      log.upsert(String(value), counts.get(String(value)));
+    }
+  };
+  return { counts, count };
 }
 
 /** Generates, computes and commits batch `time`, with `output` seeing its records. */
@@ -449,6 +476,40 @@ describe('DirectKafkaInputDStream', () => {
     const store = Object.assign(new InMemoryOffsetStore(), { supportsTransactions: false, name: 'plain' });
     expect(() => setUp(new FakeKafka(), { delivery: 'exactly-once', offsetStore: store })).toThrow(ConfigError);
     expect(() => setUp(new FakeKafka(), { delivery: 'exactly-once', offsetStore: store, idempotentOutput: true })).not.toThrow();
+  });
+
+  it('restores the state of the context\'s stateful operators before the first batch and commits each batch\'s changes with its offsets', async () => {
+    const kafka = twoPartitions(2);
+    const first = setUp(kafka, { delivery: 'exactly-once' });
+    const before = countingState(first.context);
+    input = first.input;
+    await input.start();
+    await runBatch(input, 1000, (records) => before.count(1000, records));
+    await input.stop();
+    expect((await first.store.loadState('g', 'counts'))?.entries).toHaveLength(4);
+
+    kafka.write('t', 0, 1);
+    const second = setUp(kafka, { delivery: 'exactly-once', offsetStore: first.store });
+    const after = countingState(second.context);
+    input = second.input;
+    await input.start();
+    // Restored at start, before any batch ran.
+    expect([...after.counts.keys()].sort()).toEqual(['0:0', '0:1', '1:0', '1:1']);
+    await fetchedToEnd(kafka);
+    await runBatch(input, 2000, (records) => after.count(2000, records));
+    expect(new Map((await first.store.loadState('g', 'counts'))!.entries as [string, number][])).toEqual(
+      new Map([['0:0', 1], ['0:1', 1], ['1:0', 1], ['1:1', 1], ['0:2', 1]]),
+    );
+  });
+
+  it('refuses to start exactly-once with stateful operators on a store that cannot keep state, before connecting', async () => {
+    const kafka = twoPartitions(1);
+    const store = Object.assign(new InMemoryOffsetStore(), { supportsState: false, name: 'zookeeper' });
+    const setup = setUp(kafka, { delivery: 'exactly-once', offsetStore: store });
+    countingState(setup.context);
+    input = setup.input;
+    await expect(input.start()).rejects.toThrow(/offset store "zookeeper" cannot.*RedisOffsetStore/);
+    expect(kafka.calls).not.toContain('connect');
   });
 
   it('retries a retriable commit failure with backoff on the context clock', async () => {

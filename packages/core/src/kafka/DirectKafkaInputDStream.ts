@@ -16,6 +16,7 @@ import type { Clock } from '../util/Clock';
 import { SystemClock } from '../util/Clock';
 import { retry } from '../util/retry';
 import { commitBatch } from '../offsets/commitBatch';
+import { StatePersistence } from '../state/StatePersistence';
 import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import {
   createKafkaConsumer,
@@ -122,6 +123,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   private isStarted = false;
   private isStopped = false;
   private hasStoreConnection = false;
+  /** Where the context's stateful operators keep their state: restored at start, written with each commit. */
+  private state: StatePersistence | undefined;
 
   constructor(
     private readonly context: StreamingContextLike & { readonly clock?: Clock },
@@ -161,6 +164,13 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     if (this.isStarted) throw new IllegalStateError(`${this.name} was already started`);
     this.isStarted = true;
     const { options } = this;
+    this.state = StatePersistence.claim(this.context, {
+      store: options.offsetStore,
+      group: options.groupId,
+      delivery: options.delivery,
+      logger: options.logger,
+      source: this.name,
+    });
     const client = this.createConsumer({
       // librdkafka's default (500 ms) holds an empty fetch that long at the broker; a query of the
       // log end made meanwhile (reconciliation, a partition never fetched) waits behind it, and
@@ -185,6 +195,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       await client.connect(options.connectTimeoutMs);
       signal?.throwIfAborted();
       await this.connectStore(client);
+      await this.state.restore();
       signal?.throwIfAborted();
       const metadata = await client.getMetadata(options.connectTimeoutMs);
       for (const topic of metadata.topics) {
@@ -595,8 +606,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
 
   /**
    * Runs the batch's outputs and commits exactly the ranges they were handed, in the order
-   * `delivery` requires, each compare-and-set against what the store held when the batch started.
-   * While it runs, a revoke of one of its partitions waits for it (see `rebalance`).
+   * `delivery` requires, each compare-and-set against what the store held when the batch started,
+   * with the batch's changes to the context's operator state in the same write. While it runs, a revoke of one of its partitions waits for it (see `rebalance`).
    */
   async runBatch(time: number, outputs: (transaction: unknown) => Promise<void>): Promise<void> {
     const batch = this.batches.get(time);
@@ -618,6 +629,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
               : 'after-output',
         commits,
         outputs,
+        state: this.state?.isPersistent ? () => this.state!.changesOf(time) : undefined,
         beforeCommit: () => {
           if (claim.fenced.size === 0) return;
           throw new FencedBatchError(

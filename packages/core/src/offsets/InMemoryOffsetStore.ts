@@ -1,5 +1,6 @@
 import { OffsetStoreError, StaleOffsetError } from '../errors';
-import { OffsetCommit, OffsetStore, StoredOffsets } from './OffsetStore';
+import { decodeStateMeta, decodeStateRecord, encodeStateWrite, STATE_META_FIELD } from '../state/storedStateCodec';
+import { LoadedState, OffsetCommit, OffsetStore, StateWrite, StoredOffsets } from './OffsetStore';
 import { TopicPartition, topicPartitionKey } from './OffsetRange';
 
 /**
@@ -12,7 +13,9 @@ export interface InMemoryTransaction {
 
 /**
  * An offset store in process memory, for tests and examples: the full contract (compare-and-set,
- * transactions), no durability. `data` holds what transactions wrote.
+ * transactions, state kept with the offsets), no durability. `data` holds what transactions
+ * wrote. State is kept encoded as the stores that write text keep it (see `storedStateCodec`), so
+ * state that would not survive JSON fails here too.
  *
  * @example
  * const store = new InMemoryOffsetStore();
@@ -22,9 +25,12 @@ export interface InMemoryTransaction {
 export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
   readonly name = 'memory';
   readonly supportsTransactions = true;
+  readonly supportsState = true;
   /** Values written through transactions, by key. */
   readonly data = new Map<string, unknown>();
   private readonly offsets = new Map<string, Map<string, number>>();
+  /** Encoded state fields by group, then operator. */
+  private readonly states = new Map<string, Map<string, Map<string, string>>>();
   private failuresLeft = 0;
 
   async connect(): Promise<void> {}
@@ -47,17 +53,28 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
     return result;
   }
 
-  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
-    await this.transaction(group, commits, async () => undefined);
+  async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
+    await this.transaction(group, commits, async () => undefined, state === undefined ? undefined : () => state);
+  }
+
+  async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    const fields = this.states.get(group)?.get(operator);
+    const meta = fields?.get(STATE_META_FIELD);
+    if (fields === undefined || meta === undefined) return undefined;
+    const entries: (readonly [unknown, unknown])[] = [];
+    for (const [field, text] of fields) if (field !== STATE_META_FIELD) entries.push(decodeStateRecord(operator, text));
+    return { ...decodeStateMeta(operator, meta), entries };
   }
 
   async transaction<T>(
     group: string,
     commits: readonly OffsetCommit[],
     work: (tx: InMemoryTransaction) => Promise<T>,
+    state?: () => StateWrite,
   ): Promise<T> {
     const staged = new Map<string, unknown>();
     const result = await work({ set: (key, value) => void staged.set(key, value) });
+    const stateWrites = (state?.() ?? []).map((write) => ({ operator: write.operator, ...encodeStateWrite(write) }));
     if (this.failuresLeft > 0) {
       this.failuresLeft -= 1;
       throw new OffsetStoreError(this.name, 'injected commit failure', { retriable: true });
@@ -72,6 +89,14 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
     for (const { range } of commits) stored.set(range.key, range.untilOffset);
     this.offsets.set(group, stored);
     for (const [key, value] of staged) this.data.set(key, value);
+    const groupState = this.states.get(group) ?? new Map<string, Map<string, string>>();
+    this.states.set(group, groupState);
+    for (const { operator, set, remove } of stateWrites) {
+      const fields = groupState.get(operator) ?? new Map<string, string>();
+      groupState.set(operator, fields);
+      for (const [field, text] of set) fields.set(field, text);
+      for (const field of remove) fields.delete(field);
+    }
     return result;
   }
 }

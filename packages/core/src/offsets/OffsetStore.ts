@@ -27,6 +27,31 @@ export interface KafkaGroupBinding {
   readonly consumer: unknown;
 }
 
+/**
+ * One stateful operator's part of a batch's state write: the keys the batch wrote (with their new
+ * values) and removed. `kind` and `stateVersion` are stored with the state, so a restart can tell
+ * whether the running code still reads it (see `loadState`).
+ */
+export interface OperatorStateWrite {
+  /** The operator's stable name (`StatefulOperator.name`). */
+  readonly operator: string;
+  readonly kind: string;
+  readonly stateVersion: number;
+  readonly upserts: readonly (readonly [unknown, unknown])[];
+  readonly removals: readonly unknown[];
+}
+
+/** A batch's state changes, one entry per stateful operator that changed something. */
+export type StateWrite = readonly OperatorStateWrite[];
+
+/** An operator's state as `loadState` reads it back. */
+export interface LoadedState {
+  /** Kind and version the state was written with. */
+  readonly kind: string;
+  readonly stateVersion: number;
+  readonly entries: readonly (readonly [unknown, unknown])[];
+}
+
 /** Passed to `OffsetStore.connect` by the stream that uses the store. */
 export interface OffsetStoreBinding {
   readonly kafka?: KafkaGroupBinding;
@@ -59,15 +84,35 @@ export interface OffsetStore<Tx = unknown> {
   connect(binding?: OffsetStoreBinding): Promise<void>;
   /** Stored offsets of these partitions; a partition with nothing stored is absent from the map. */
   load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets>;
-  /** Compare-and-set commit of a batch's ranges (see the interface's summary). */
-  commit(group: string, commits: readonly OffsetCommit[]): Promise<void>;
+  /**
+   * True when the store keeps operator state with the offsets (`loadState`, and `state` accepted by
+   * `commit` and `transaction`), written in the same atomic step as the offsets.
+   */
+  readonly supportsState?: boolean;
+  /**
+   * Compare-and-set commit of a batch's ranges (see the interface's summary). With `state` (stores
+   * that `supportsState`), the state changes are written in the same atomic step: both or neither.
+   * `commits` may be empty to write state alone.
+   */
+  commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void>;
   /**
    * Runs `work` inside one store transaction and commits `commits` in the same transaction:
    * either both the writes made through `tx` and the offsets persist, or neither does. A stale
    * offset rejects with `StaleOffsetError` and discards the writes. Present only when
-   * `supportsTransactions` is true.
+   * `supportsTransactions` is true. With `state` (stores that `supportsState`), the store calls it
+   * after `work` and writes the state changes it returns in the same transaction.
    */
-  transaction?<T>(group: string, commits: readonly OffsetCommit[], work: (tx: Tx) => Promise<T>): Promise<T>;
+  transaction?<T>(
+    group: string,
+    commits: readonly OffsetCommit[],
+    work: (tx: Tx) => Promise<T>,
+    state?: () => StateWrite,
+  ): Promise<T>;
+  /**
+   * The stored state of `operator` in `group`, in one read: undefined when nothing was ever stored
+   * for it. Present only when `supportsState` is true.
+   */
+  loadState?(group: string, operator: string): Promise<LoadedState | undefined>;
   /** Releases connections. Idempotent. */
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { FencedBatchError, OffsetStoreError, StaleOffsetError } from '../errors'
 import type { Clock } from '../util/Clock';
 import type { Logger } from '../util/Logger';
 import { retry } from '../util/retry';
-import type { OffsetCommit, OffsetStore } from './OffsetStore';
+import type { OffsetCommit, OffsetStore, StateWrite } from './OffsetStore';
 
 /** When a batch's offsets are written relative to its outputs (see `DeliverySemantics`). */
 export type CommitOrder = 'before-output' | 'after-output' | 'in-transaction';
@@ -22,6 +22,14 @@ export interface CommitBatchOptions<Tx> {
    * transaction with the outputs' writes.
    */
   readonly beforeCommit?: () => void;
+  /**
+   * The batch's state changes, read once its outputs ran: written in the same atomic step as the
+   * offsets (in the transaction, or with the after-output commit). Under `before-output` the
+   * offsets are already written when the outputs run, so the changes follow in a state-only write
+   * (a crash in between loses them, as at-most-once loses the batch's records). Absent or empty:
+   * no state to write.
+   */
+  readonly state?: () => StateWrite | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Longest the store may stay unreachable (retriable failures) before the batch fails. */
@@ -42,10 +50,15 @@ export interface CommitBatchOptions<Tx> {
  * logged per attempt, for up to `outageBudgetMs`; a transaction's retry runs the outputs again in
  * a new transaction. The offsets never advance unless the outputs succeeded (or, at-most-once,
  * before they run). A commit whose answer was lost may have landed: a retry that then finds the
- * store already at the batch's end counts as success.
+ * store already at the batch's end counts as success. State changes (`state`) ride along in the
+ * same write as the offsets.
  */
 export async function commitBatch<Tx>(options: CommitBatchOptions<Tx>): Promise<void> {
   const { store, group, order, commits, outputs, beforeCommit, clock, logger, outageBudgetMs } = options;
+  const stateOf = (): StateWrite | undefined => {
+    const state = options.state?.();
+    return state === undefined || state.length === 0 ? undefined : state;
+  };
   let isAmbiguous = false;
   // Errors of the outputs themselves (user code) pass through as they are; only the store's are wrapped.
   const outputErrors = new WeakSet<object>();
@@ -57,17 +70,24 @@ export async function commitBatch<Tx>(options: CommitBatchOptions<Tx>): Promise<
       throw error;
     }
   };
-  const write = async (work: (tx: Tx | undefined) => Promise<void>): Promise<void> => {
+  const write = async (work: (tx: Tx | undefined) => Promise<void>, withState: boolean): Promise<void> => {
     try {
       if (order === 'in-transaction') {
-        await store.transaction!(group, commits, async (tx) => {
-          await work(tx);
-          beforeCommit?.();
-        });
+        await store.transaction!(
+          group,
+          commits,
+          async (tx) => {
+            await work(tx);
+            beforeCommit?.();
+          },
+          withState && options.state !== undefined ? () => stateOf() ?? [] : undefined,
+        );
       } else {
         await work(undefined);
         beforeCommit?.();
-        await store.commit(group, commits);
+        const state = withState ? stateOf() : undefined;
+        if (state === undefined) await store.commit(group, commits);
+        else await store.commit(group, commits, state);
       }
     } catch (error) {
       if (isAmbiguous && error instanceof StaleOffsetError && landed(commits, error)) return;
@@ -75,24 +95,28 @@ export async function commitBatch<Tx>(options: CommitBatchOptions<Tx>): Promise<
       throw error;
     }
   };
-  const durably = (work: (tx: Tx | undefined) => Promise<void>) =>
-    retry(() => write(work), {
-      clock,
-      maxAttempts: options.maxRetries === undefined ? Number.POSITIVE_INFINITY : options.maxRetries + 1,
-      maxElapsedMs: outageBudgetMs,
-      initialDelayMs: 100,
-      maxDelayMs: 5000,
-      onRetry: (error, attempt, delayMs) =>
-        logger.warn(
-          `${options.source}: offset store ${store.name} failed committing batch ${options.batchTimeMs} ` +
-            `(attempt ${attempt}); retrying in ${delayMs} ms, for up to ${outageBudgetMs} ms in all`,
-          { error },
-        ),
-    });
+  const retryOptions = {
+    clock,
+    maxAttempts: options.maxRetries === undefined ? Number.POSITIVE_INFINITY : options.maxRetries + 1,
+    maxElapsedMs: outageBudgetMs,
+    initialDelayMs: 100,
+    maxDelayMs: 5000,
+    onRetry: (error: unknown, attempt: number, delayMs: number) =>
+      logger.warn(
+        `${options.source}: offset store ${store.name} failed committing batch ${options.batchTimeMs} ` +
+          `(attempt ${attempt}); retrying in ${delayMs} ms, for up to ${outageBudgetMs} ms in all`,
+        { error },
+      ),
+  };
+  const durably = (work: (tx: Tx | undefined) => Promise<void>, withState = true) => retry(() => write(work, withState), retryOptions);
   try {
     if (order === 'before-output') {
-      await durably(async () => undefined);
+      await durably(async () => undefined, false);
       await runOutputs(undefined);
+      const state = stateOf();
+      if (state !== undefined) {
+        await retry(() => store.commit(group, [], state), retryOptions);
+      }
     } else if (order === 'after-output') {
       // Outputs run once; only the offset write is retried.
       await runOutputs(undefined);

@@ -50,13 +50,21 @@ const NO_CHANGES: StateChanges = Object.freeze({ upserts: Object.freeze([]), rem
 
 const REMOVED = Symbol('removed');
 
+/** One batch's changes: primitive keys by value, and object keys (e.g. `['slice', time]`) by their JSON. */
+interface BatchChanges {
+  readonly byValue: Map<unknown, unknown>;
+  readonly byJson: Map<string, readonly [unknown, unknown]>;
+}
+
 /**
  * Records what each batch changed, for `StatefulOperator.changesOf`. Only the current and the
  * previous batch are kept: the commit path reads a batch's changes before the next one starts.
+ * Keys that are arrays or objects are matched by their JSON, as a store matches them: two
+ * writes of `['window', 'a']` in one batch are one change, the last.
  */
 export class StateChangeLog {
-  private readonly batches = new Map<number, Map<unknown, unknown>>();
-  private current: Map<unknown, unknown> | undefined;
+  private readonly batches = new Map<number, BatchChanges>();
+  private current: BatchChanges | undefined;
   private currentTime: number | undefined;
 
   /** Starts (or continues) recording batch `time`, forgetting batches before the previous one. */
@@ -65,7 +73,7 @@ export class StateChangeLog {
     this.currentTime = time;
     let current = this.batches.get(time);
     if (current === undefined) {
-      current = new Map();
+      current = { byValue: new Map(), byJson: new Map() };
       this.batches.set(time, current);
     }
     this.current = current;
@@ -77,24 +85,31 @@ export class StateChangeLog {
 
   /** `key` now holds `value`. */
   upsert(key: unknown, value: unknown): void {
-    this.current!.set(key, value);
+    this.record(key, value);
   }
 
   /** `key` was removed. */
   remove(key: unknown): void {
-    this.current!.set(key, REMOVED);
+    this.record(key, REMOVED);
   }
 
   changesOf(time: number): StateChanges {
     const changes = this.batches.get(time);
-    if (changes === undefined || changes.size === 0) return NO_CHANGES;
+    if (changes === undefined || (changes.byValue.size === 0 && changes.byJson.size === 0)) return NO_CHANGES;
     const upserts: (readonly [unknown, unknown])[] = [];
     const removals: unknown[] = [];
-    for (const [key, value] of changes) {
+    const add = (key: unknown, value: unknown) => {
       if (value === REMOVED) removals.push(key);
       else upserts.push([key, value]);
-    }
+    };
+    for (const [key, value] of changes.byValue) add(key, value);
+    for (const [key, value] of changes.byJson.values()) add(key, value);
     return { upserts, removals };
+  }
+
+  private record(key: unknown, value: unknown): void {
+    if (typeof key === 'object' && key !== null) this.current!.byJson.set(JSON.stringify(key), [key, value]);
+    else this.current!.byValue.set(key, value);
   }
 }
 

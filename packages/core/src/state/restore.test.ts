@@ -8,7 +8,7 @@ import { waitForBatches } from '../testing/waitForBatches';
 import { silentLogger } from '../util/Logger';
 import type { State } from './State';
 import { StateSpec } from './StateSpec';
-import { type StoredState, fromStoredState, toStoredState } from './StatefulOperator';
+import { StateChangeLog, type StoredState, fromStoredState, toStoredState } from './StatefulOperator';
 import { stateRegistryOf } from './StateRegistry';
 
 type Pair = readonly [string, number];
@@ -137,6 +137,49 @@ describe('state restore', () => {
     // Only the last two batches are kept.
     expect(operator.changesOf(1000)).toEqual({ upserts: [], removals: [] });
     expect(operator.changesOf(3000)).toEqual({ upserts: [], removals: ['b'] });
+  });
+
+  it('lists a key changed several times in one batch once, with its last change, matching array keys by their JSON', () => {
+    const log = new StateChangeLog();
+    log.begin(1000);
+    log.upsert(['window', 'a'], 1);
+    log.upsert(['window', 'a'], 2);
+    log.upsert(['window', 'b'], 1);
+    log.remove(['window', 'b']);
+    log.remove('k');
+    log.upsert('k', 3);
+    const { upserts, removals } = log.changesOf(1000);
+    expect(upserts).toEqual(expect.arrayContaining([[['window', 'a'], 2], ['k', 3]]));
+    expect(upserts).toHaveLength(2);
+    expect(removals).toEqual([['window', 'b']]);
+  });
+
+  it('lists each key of every operator at most once per batch, as a store writes it', async () => {
+    const batches = randomPairBatches(seededRandom(7), { count: 12, keys: ['a', 'b', 'c', 'd'], minValue: -2, maxValue: 5 });
+    const clock = new ManualClock(0);
+    const ssc = new StreamingContext({ appName: 'once', batchIntervalMs: INTERVAL, clock, stopOnSignals: false, logger: silentLogger });
+    const outputs = buildGraph(queueStream<Pair>(ssc, batches.map((batch) => [...batch])));
+    const repeated: string[] = [];
+    let checked = 0;
+    // After the batch's outputs ran, as the commit path reads them.
+    ssc.addStreamingListener({
+      onBatchCompleted: ({ info }) => {
+        for (const operator of ssc.stateOperators) {
+          const { upserts, removals } = operator.changesOf(info.batchTimeMs);
+          const keys = [...upserts.map(([key]) => key), ...removals].map((key) => JSON.stringify(key));
+          checked += keys.length;
+          if (new Set(keys).size !== keys.length) repeated.push(`${operator.name} at ${info.batchTimeMs}`);
+        }
+      },
+    });
+    for (const stream of Object.values(outputs)) stream.foreachBatch(() => undefined);
+    await ssc.start();
+    const done = waitForBatches(ssc, batches.length);
+    await clock.advance(batches.length * INTERVAL);
+    await done;
+    await ssc.stop();
+    expect(checked).toBeGreaterThan(0);
+    expect(repeated).toEqual([]);
   });
 
   it('a store rebuilt from changes holds exactly the operators entries()', async () => {
