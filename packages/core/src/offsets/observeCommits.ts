@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { StaleOffsetError } from '../errors';
 import type { OffsetCommitCompletedEvent } from '../scheduler/events';
 import { toError } from '../util/toError';
-import type { OffsetCommit, OffsetStore } from './OffsetStore';
+import type { OffsetCommit, OffsetStore, StateWrite } from './OffsetStore';
 
 /** What `observeCommits` reports per attempt; the caller adds the input's name. */
 export type CommitReport = Omit<OffsetCommitCompletedEvent, 'type' | 'input'>;
@@ -34,17 +34,22 @@ export function observeCommits<Tx>(store: OffsetStore<Tx>, report: (commit: Comm
       // Reporting is observability: it never changes what a commit does.
     }
   };
-  const commit = async (group: string, commits: readonly OffsetCommit[]): Promise<void> => {
+  const commit = async (group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> => {
     const startedMs = performance.now();
     try {
-      await store.commit(group, commits);
+      await store.commit(group, commits, state);
     } catch (error) {
       finish(group, commits, startedMs, error);
       throw error;
     }
     finish(group, commits, startedMs, undefined);
   };
-  const transaction = async <T>(group: string, commits: readonly OffsetCommit[], work: (tx: Tx) => Promise<T>): Promise<T> => {
+  const transaction = async <T>(
+    group: string,
+    commits: readonly OffsetCommit[],
+    work: (tx: Tx) => Promise<T>,
+    state?: () => StateWrite,
+  ): Promise<T> => {
     let startedMs = performance.now();
     let hasOutputFailed = false;
     try {
@@ -58,7 +63,7 @@ export function observeCommits<Tx>(store: OffsetStore<Tx>, report: (commit: Comm
         }
         startedMs = performance.now();
         return value;
-      });
+      }, state);
       finish(group, commits, startedMs, undefined);
       return result;
     } catch (error) {
