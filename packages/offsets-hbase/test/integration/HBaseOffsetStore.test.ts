@@ -41,6 +41,14 @@ async function rawPut(table: string, row: string, column: string, value: string)
   expect(response.status).toBe(200);
 }
 
+/** The keys of the rows that start with `prefix`, read with the gateway's row-key glob. */
+async function rawRowKeys(table: string, prefix: string): Promise<string[]> {
+  const response = await fetch(`${REST}/dstream:${table}/${encodeURIComponent(prefix)}*`, { headers: { Accept: 'application/json' } });
+  if (response.status === 404) return [];
+  const body = (await response.json()) as { Row: Array<{ key: string }> };
+  return body.Row.map(({ key }) => Buffer.from(key, 'base64').toString('utf8'));
+}
+
 describeOffsetStoreContract('HBaseOffsetStore', {
   create: () => connectedStore(),
   // Only a gateway that `scripts/services` runs can be restarted; an external one is left alone.
@@ -145,6 +153,8 @@ describe('HBaseOffsetStore on a real HBase', () => {
     const row = `${historyPrefix('rewind', 'orders')}${String(history[1].batchTime).padStart(13, '0')}`;
     expect(row).toMatch(/^orders:rewind:\d{13}$/);
     expect(await rawCell(TABLE, row, 'o:orders:1')).toBe('51');
+    // Rows beyond historySize are deleted, not only hidden by history().
+    expect(await rawRowKeys(TABLE, historyPrefix('rewind', 'orders'))).toHaveLength(3);
 
     await store.rewind('rewind', 'orders', history[2].batchTime);
     const loaded = await store.load('rewind', [{ topic: 'orders', partition: 0 }, { topic: 'orders', partition: 1 }]);
