@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { InMemoryOffsetStore, OffsetRange, topicPartitionKey } from '@dstream/core';
 import type { InMemoryTransaction, OffsetCommit, OffsetStore, TopicPartition } from '@dstream/core';
 import { CheckpointOffsetStore } from '@dstream/offsets-checkpoint';
+import { HBaseOffsetStore } from '@dstream/offsets-hbase';
 import { KafkaOffsetStore } from '@dstream/offsets-kafka';
 import { PostgresOffsetStore } from '@dstream/offsets-postgres';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
@@ -55,7 +56,7 @@ interface Measurement {
 }
 
 /** Packages the bench knows how to measure, by directory name under packages/. */
-const MEASURED_PACKAGES = new Set(['offsets-checkpoint', 'offsets-kafka', 'offsets-postgres', 'offsets-redis', 'offsets-zookeeper']);
+const MEASURED_PACKAGES = new Set(['offsets-checkpoint', 'offsets-hbase', 'offsets-kafka', 'offsets-postgres', 'offsets-redis', 'offsets-zookeeper']);
 
 function subjects(checkpointDirectory: string): Subject<unknown>[] {
   const postgres = new PostgresOffsetStore({ connectionString: services.pgUrl });
@@ -87,6 +88,10 @@ function subjects(checkpointDirectory: string): Subject<unknown>[] {
     label: 'ZooKeeperOffsetStore',
     store: new ZooKeeperOffsetStore({ connectionString: services.zkConnect }),
   };
+  const hbase: Subject<unknown> = {
+    label: 'HBaseOffsetStore (REST gateway)',
+    store: new HBaseOffsetStore({ url: services.hbaseRest }),
+  };
   const checkpoint: Subject<unknown> = {
     label: 'CheckpointOffsetStore',
     store: new CheckpointOffsetStore({ directory: checkpointDirectory }),
@@ -101,7 +106,7 @@ function subjects(checkpointDirectory: string): Subject<unknown>[] {
         if ((error as { cause?: { code?: number } }).cause?.code !== TOPIC_ALREADY_EXISTS) throw error;
       }),
   };
-  return [memory, redis, pg, zookeeper, checkpoint, kafka] as Subject<unknown>[];
+  return [memory, redis, pg, zookeeper, hbase, checkpoint, kafka] as Subject<unknown>[];
 }
 
 /** Names any packages/offsets-* directory this bench does not measure yet, so a new store is not silently left out. */

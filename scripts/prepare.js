@@ -72,8 +72,9 @@ function build() {
   });
 }
 
-function servicesUp() {
-  run('bash', [path.join(root, 'scripts', 'services'), 'up']);
+/** Starts `names` (every service when empty) with `scripts/services up`. */
+function servicesUp(names = []) {
+  run('bash', [path.join(root, 'scripts', 'services'), 'up', ...names]);
 }
 
 /** The Chromium the UI tests drive: DSTREAM_CHROMIUM, else Debian's `chromium` package. */

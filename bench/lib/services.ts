@@ -8,4 +8,5 @@ export const services = {
   redisUrl: process.env.DSTREAM_REDIS_URL ?? 'redis://127.0.0.1:6379',
   zkConnect: process.env.DSTREAM_ZK ?? '127.0.0.1:2181',
   pgUrl: process.env.DSTREAM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/dstream',
+  hbaseRest: process.env.DSTREAM_HBASE_REST ?? 'http://127.0.0.1:18080',
 } as const;

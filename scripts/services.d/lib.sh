@@ -9,20 +9,29 @@ RUN_DIR="${DSTREAM_RUN_DIR:-$REPO_ROOT/.dstream}"
 CACHE_DIR="${DSTREAM_CACHE:-$HOME/.cache/dstream}"
 KAFKA_VERSION="${DSTREAM_KAFKA_VERSION:-4.1.1}"
 ZK_VERSION="${DSTREAM_ZK_VERSION:-3.9.5}"
+HBASE_VERSION="${DSTREAM_HBASE_VERSION:-2.6.1}"
 KAFKA_TIMEOUT_S="${DSTREAM_KAFKA_TIMEOUT_S:-90}"
 ZK_TIMEOUT_S="${DSTREAM_ZK_TIMEOUT_S:-30}"
+HBASE_TIMEOUT_S="${DSTREAM_HBASE_TIMEOUT_S:-180}"
 
 DEFAULT_KAFKA_BROKERS=127.0.0.1:9092
 DEFAULT_KAFKA_SASL_BROKERS=127.0.0.1:9094
 DEFAULT_REDIS_URL=redis://127.0.0.1:6379
 DEFAULT_ZK=127.0.0.1:2181
 DEFAULT_PG_URL=postgres://postgres@127.0.0.1:5432/dstream
+DEFAULT_HBASE_REST=http://127.0.0.1:18080
+# Standalone HBase's own ports, away from HBase's defaults and the project's ZooKeeper on 2181.
+HBASE_ZK_PORT=12181
+HBASE_MASTER_PORT=16000
+HBASE_RS_PORT=16020
+HBASE_REST_BIND="${DSTREAM_HBASE_REST_BIND:-127.0.0.1}"
 
 KAFKA_BROKERS="${DSTREAM_KAFKA_BROKERS:-$DEFAULT_KAFKA_BROKERS}"
 KAFKA_SASL_BROKERS="${DSTREAM_KAFKA_SASL_BROKERS:-$DEFAULT_KAFKA_SASL_BROKERS}"
 REDIS_URL="${DSTREAM_REDIS_URL:-$DEFAULT_REDIS_URL}"
 ZK_CONNECT="${DSTREAM_ZK:-$DEFAULT_ZK}"
 PG_URL="${DSTREAM_PG_URL:-$DEFAULT_PG_URL}"
+HBASE_REST="${DSTREAM_HBASE_REST:-$DEFAULT_HBASE_REST}"
 
 # Prints a one-line error and exits; `services` installs a rollback hook first.
 die() {
@@ -45,6 +54,7 @@ host_port() {
 
 kafka_libs() { printf '%s\n' "$CACHE_DIR/kafka-$KAFKA_VERSION/libs"; }
 zk_libs() { printf '%s\n' "$CACHE_DIR/zookeeper-$ZK_VERSION/libs"; }
+hbase_libs() { printf '%s\n' "$CACHE_DIR/hbase-$HBASE_VERSION/libs"; }
 
 require_java() {
   command -v java >/dev/null 2>&1 ||
@@ -139,6 +149,24 @@ pg_answers() {
   local h="${1%:*}" p="${1##*:}" reply
   reply="$(timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1; printf "\x00\x00\x00\x08\x04\xd2\x16\x2f" >&3; head -c 1 <&3' "$h" "$p" 2>/dev/null)"
   [[ "$reply" == S || "$reply" == N ]]
+}
+
+# Sends GET $2 to the HTTP server at host:port $1 and prints the response body when the status
+# is 200 (HTTP/1.0: the server closes the connection after the body).
+http_get() {
+  local h="${1%:*}" p="${1##*:}" reply
+  reply="$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1
+    printf "GET %s HTTP/1.0\r\nHost: %s\r\nAccept: application/json\r\n\r\n" "$2" "$0" >&3; cat <&3' "$h" "$p" "$2" 2>/dev/null)" || return 1
+  [[ "$reply" == "HTTP/1."?" 200"* ]] || return 1
+  printf '%s\n' "${reply#*$'\r\n\r\n'}"
+}
+
+# True when HBase's REST gateway at host:port answers for a cluster with a live region server
+# (the master has finished starting and tables can be created).
+hbase_rest_ready() {
+  local body
+  body="$(http_get "$1" /status/cluster)" || return 1
+  [[ "$body" == *'"LiveNodes":[{'* ]]
 }
 
 # "pid 123 (nc)" for whatever listens on a local TCP port, or "an unknown process".

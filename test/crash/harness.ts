@@ -9,9 +9,9 @@ import { readTopic } from '../../packages/offsets-kafka/test/integration/kafkaTe
 
 /**
  * The stores `job.js` can commit to. Redis and PostgreSQL are also where the job counts its
- * effects; ZooKeeper and checkpoint, which cannot carry them, count them in Redis.
+ * effects; ZooKeeper, HBase and checkpoint, which cannot carry them, count them in Redis.
  */
-export type CrashStore = 'redis' | 'postgres' | 'zookeeper' | 'checkpoint' | 'kafka';
+export type CrashStore = 'redis' | 'postgres' | 'zookeeper' | 'hbase' | 'checkpoint' | 'kafka';
 
 /** One crash-restart run: what to produce, how often to kill the job, and how it delivers. */
 export interface CrashTestOptions {
@@ -76,6 +76,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
     }
   }
   await requireService('Kafka', services.kafkaBrokers);
+  if (options.store === 'hbase') await requireService('HBase', services.hbaseRest);
   const effects = await openEffects(options.store, options.delivery);
 
   const run = uniqueName('crash');

@@ -71,6 +71,12 @@ const backends = {
     const { writeDirectly, close } = redisEffects();
     return { offsetStore: new ZooKeeperOffsetStore({ connectionString, root: '/dstream-crash' }), writeDirectly, close };
   },
+  hbase() {
+    const { HBaseOffsetStore } = require(path.join(root, 'packages/offsets-hbase/dist/index.js'));
+    const url = setting('DSTREAM_HBASE_REST', 'http://127.0.0.1:18080');
+    const { writeDirectly, close } = redisEffects();
+    return { offsetStore: new HBaseOffsetStore({ url, table: 'crash' }), writeDirectly, close };
+  },
   checkpoint() {
     const { CheckpointOffsetStore } = require(path.join(root, 'packages/offsets-checkpoint/dist/index.js'));
     const directory = path.join(require('node:os').tmpdir(), 'dstream-crash-checkpoints');

@@ -8,7 +8,7 @@ import path from 'node:path';
 // dependencies on @dstream/core all resolve from the tarballs alone.
 
 const root = path.resolve(__dirname, '../..');
-const PACKAGES = ['core', 'offsets-checkpoint', 'offsets-kafka', 'offsets-postgres', 'offsets-redis', 'offsets-zookeeper', 'cli'];
+const PACKAGES = ['core', 'offsets-checkpoint', 'offsets-hbase', 'offsets-kafka', 'offsets-postgres', 'offsets-redis', 'offsets-zookeeper', 'cli'];
 
 /** Runs a command to completion (at most 60 s) and resolves with its standard output. */
 function run(command: string, args: readonly string[], cwd: string): Promise<string> {
@@ -25,12 +25,13 @@ const assert = require('node:assert');
 const { StreamingContext, InMemoryOffsetStore, OffsetRange, commitsFromRanges } = require('@dstream/core');
 const { queueStream, waitForBatches } = require('@dstream/core/testing');
 const { CheckpointOffsetStore } = require('@dstream/offsets-checkpoint');
+const { HBaseOffsetStore } = require('@dstream/offsets-hbase');
 const { KafkaOffsetStore } = require('@dstream/offsets-kafka');
 const { PostgresOffsetStore } = require('@dstream/offsets-postgres');
 const { RedisOffsetStore } = require('@dstream/offsets-redis');
 const { ZooKeeperOffsetStore } = require('@dstream/offsets-zookeeper');
 const { main, ExitCode } = require('@dstream/cli');
-for (const Store of [CheckpointOffsetStore, KafkaOffsetStore, PostgresOffsetStore, RedisOffsetStore, ZooKeeperOffsetStore]) {
+for (const Store of [CheckpointOffsetStore, HBaseOffsetStore, KafkaOffsetStore, PostgresOffsetStore, RedisOffsetStore, ZooKeeperOffsetStore]) {
   assert.strictEqual(typeof Store, 'function');
 }
 assert.strictEqual(typeof main, 'function');
@@ -71,6 +72,7 @@ import { StreamingContext, InMemoryOffsetStore, type OffsetStore } from '@dstrea
 import { ManualClock, queueStream } from '@dstream/core/testing';
 import { RedisOffsetStore, type RedisOffsetStoreOptions } from '@dstream/offsets-redis';
 import { CheckpointOffsetStore } from '@dstream/offsets-checkpoint';
+import { HBaseOffsetStore } from '@dstream/offsets-hbase';
 import { KafkaOffsetStore } from '@dstream/offsets-kafka';
 import { PostgresOffsetStore } from '@dstream/offsets-postgres';
 import { ZooKeeperOffsetStore } from '@dstream/offsets-zookeeper';
@@ -81,6 +83,7 @@ const stores: OffsetStore[] = [
   new InMemoryOffsetStore(),
   new RedisOffsetStore(options),
   new CheckpointOffsetStore({ directory: '/tmp/x' }),
+  new HBaseOffsetStore({ url: 'http://127.0.0.1:18080' }),
   new KafkaOffsetStore(),
   new PostgresOffsetStore(),
   new ZooKeeperOffsetStore({ connectionString: '127.0.0.1:2181' }),

@@ -33,6 +33,11 @@ export function zkFromEnv(): string {
   return process.env.DSTREAM_ZK ?? '127.0.0.1:2181';
 }
 
+/** The URL of HBase's REST gateway: `DSTREAM_HBASE_REST`, else `http://127.0.0.1:18080` (what `scripts/services up` runs). */
+export function hbaseRestFromEnv(): string {
+  return process.env.DSTREAM_HBASE_REST ?? 'http://127.0.0.1:18080';
+}
+
 /**
  * The PostgreSQL connection URL: `DSTREAM_PG_URL`, else `postgres://postgres@127.0.0.1:5432/dstream`
  * (the database `scripts/services up` creates).

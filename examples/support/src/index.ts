@@ -4,7 +4,7 @@
  * stored offsets reach a count (and seeing where it resumed), running a compiled example as a child process, and
  * deterministic sentences whose word counts can be recomputed.
  */
-export { brokersFromEnv, redisUrlFromEnv, zkFromEnv, pgUrlFromEnv } from './env';
+export { brokersFromEnv, redisUrlFromEnv, zkFromEnv, hbaseRestFromEnv, pgUrlFromEnv } from './env';
 export { createTopic } from './createTopic';
 export { deleteTopic } from './deleteTopic';
 export { produce } from './produce';

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { PassThrough } from 'node:stream';
 import { ExitCode } from './exitCodes';
 import { planReset } from './offsets/planReset';
@@ -90,6 +91,10 @@ describe('store URLs', () => {
     expect(parseStoreUrl('--store', 'kafka://127.0.0.1:9092,127.0.0.1:9093')).toMatchObject({ kind: 'kafka', brokers: '127.0.0.1:9092,127.0.0.1:9093' });
     expect(parseStoreUrl('--store', 'redis://127.0.0.1:6379/2?keyPrefix=app').kind).toBe('redis');
     expect(parseStoreUrl('--store', 'zookeeper://127.0.0.1:2181/kafka?root=/dstream').kind).toBe('zookeeper');
+    expect(parseStoreUrl('--store', 'hbase://127.0.0.1:18080?namespace=ops&table=offsets').kind).toBe('hbase');
+    expect(inspect(parseStoreUrl('--store', 'hbase+https://rest.example:8443?table=jobs').create({ mustExist: true, timeoutMs: 5000 }), { breakLength: Infinity })).toContain(
+      "url: 'https://rest.example:8443', table: 'dstream:jobs'",
+    );
     expect(parseStoreUrl('--store', 'postgres://u:p@127.0.0.1:5432/db?schema=ops&table=offsets')).toMatchObject({
       kind: 'postgres',
       display: 'postgres://u:***@127.0.0.1:5432/db?schema=ops&table=offsets',

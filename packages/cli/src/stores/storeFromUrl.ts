@@ -3,13 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@dstream/core';
 import type { OffsetStore } from '@dstream/core';
 import { CheckpointOffsetStore } from '@dstream/offsets-checkpoint';
+import { HBaseOffsetStore } from '@dstream/offsets-hbase';
 import { KafkaOffsetStore } from '@dstream/offsets-kafka';
 import { PostgresOffsetStore } from '@dstream/offsets-postgres';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
 import { ZooKeeperOffsetStore } from '@dstream/offsets-zookeeper';
 
 /** The kinds of store a URL can name, by scheme. */
-export type StoreKind = 'kafka' | 'redis' | 'zookeeper' | 'postgres' | 'checkpoint';
+export type StoreKind = 'kafka' | 'redis' | 'zookeeper' | 'hbase' | 'postgres' | 'checkpoint';
 
 /** A store named by URL: what it is, how to print it, and how to build it. */
 export interface StoreLocation {
@@ -28,7 +29,7 @@ export interface StoreLocation {
   create(options: { mustExist: boolean; timeoutMs: number }): OffsetStore;
 }
 
-const SCHEMES = 'kafka://host:port, redis://[:password@]host:port[/db], zookeeper://host:port[/chroot], ' +
+const SCHEMES = 'kafka://host:port, redis://[:password@]host:port[/db], zookeeper://host:port[/chroot], hbase://rest-host:port, ' +
   'postgres://user[:password]@host:port/database or file:///path/to/checkpoints';
 
 /** Replaces the password of a URL-like string with `***`. */
@@ -53,8 +54,9 @@ export function scrub(text: string, secrets: readonly string[]): string {
 
 /**
  * Parses a store URL given as `flag` (`--store`, `--from`, `--to`) into a `StoreLocation`.
- * Store options travel as query parameters: `keyPrefix` (Redis), `root` (ZooKeeper), `schema`
- * and `table` (PostgreSQL), `retain` (checkpoint).
+ * Store options travel as query parameters: `keyPrefix` (Redis), `root` (ZooKeeper), `namespace`,
+ * `table` and `columnFamily` (HBase), `schema` and `table` (PostgreSQL), `retain` (checkpoint).
+ * `hbase://host:port` names HBase's REST gateway (`hbase+https://` for one behind TLS).
  *
  * @example
  * parseStoreUrl('--store', 'redis://:s3cret@127.0.0.1:6379/0').display; // "redis://:***@127.0.0.1:6379/0"
@@ -125,6 +127,21 @@ export function parseStoreUrl(flag: string, value: string): StoreLocation {
         display,
         secrets: password,
         create: ({ timeoutMs }) => new ZooKeeperOffsetStore({ connectionString, root, connectTimeoutMs: timeoutMs }),
+      };
+    }
+    case 'hbase:':
+    case 'hbase+https:': {
+      allowOnly(['namespace', 'table', 'columnFamily']);
+      requireHost('hbase://127.0.0.1:8080 (the REST gateway)');
+      const gateway = `${url.protocol === 'hbase:' ? 'http' : 'https'}://${url.host}`;
+      const namespace = params.get('namespace') ?? undefined;
+      const table = params.get('table') ?? undefined;
+      const columnFamily = params.get('columnFamily') ?? undefined;
+      return {
+        kind: 'hbase',
+        display,
+        secrets: password,
+        create: ({ timeoutMs }) => new HBaseOffsetStore({ url: gateway, namespace, table, columnFamily, requestTimeoutMs: timeoutMs }),
       };
     }
     case 'postgres:':

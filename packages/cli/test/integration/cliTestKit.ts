@@ -12,6 +12,8 @@ export const services = {
   redisUrl: process.env.DSTREAM_REDIS_URL ?? 'redis://127.0.0.1:6379',
   zkConnect: process.env.DSTREAM_ZK ?? '127.0.0.1:2181',
   pgUrl: process.env.DSTREAM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/dstream',
+  /** HBase's REST gateway as an `hbase://` (or `hbase+https://`) store URL. */
+  hbaseUrl: (process.env.DSTREAM_HBASE_REST ?? 'http://127.0.0.1:18080').replace(/^http(s?):\/\//, (_, s: string) => (s === '' ? 'hbase://' : 'hbase+https://')),
 } as const;
 
 /** A name no other test or earlier run uses: `<prefix>-<time>-<random>`. */

@@ -15,6 +15,7 @@ const STORES: ReadonlyArray<readonly [string, string]> = [
   ['kafka', `kafka://${services.kafkaBrokers}`],
   ['redis', services.redisUrl],
   ['zookeeper', `zookeeper://${services.zkConnect}`],
+  ['hbase', services.hbaseUrl],
   ['postgres', services.pgUrl],
   ['checkpoint', `file://${checkpointDir}`],
 ];

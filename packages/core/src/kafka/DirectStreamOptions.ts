@@ -362,7 +362,7 @@ export function resolveDirectStreamOptions<K, V>(
       options.offsetStore,
       'is required: the direct stream keeps its offsets in an OffsetStore, never in auto-commit',
       'Use new InMemoryOffsetStore() for tests, or a store from @dstream/offsets-kafka (the group\'s own offsets), ' +
-        '@dstream/offsets-redis, @dstream/offsets-zookeeper, @dstream/offsets-checkpoint or @dstream/offsets-postgres.',
+        '@dstream/offsets-redis, @dstream/offsets-zookeeper, @dstream/offsets-hbase, @dstream/offsets-checkpoint or @dstream/offsets-postgres.',
     );
   }
   const store = options.offsetStore;

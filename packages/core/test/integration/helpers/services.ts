@@ -11,6 +11,7 @@ export const services = {
   redisUrl: process.env.DSTREAM_REDIS_URL ?? 'redis://127.0.0.1:6379',
   zkConnect: process.env.DSTREAM_ZK ?? '127.0.0.1:2181',
   pgUrl: process.env.DSTREAM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/dstream',
+  hbaseRest: process.env.DSTREAM_HBASE_REST ?? 'http://127.0.0.1:18080',
 } as const;
 
 /**
@@ -23,13 +24,14 @@ export const saslListener = {
   password: process.env.DSTREAM_KAFKA_SASL_PASSWORD ?? 'dstream-test-password',
 } as const;
 
-type ServiceName = 'Kafka' | 'Redis' | 'ZooKeeper' | 'PostgreSQL';
+type ServiceName = 'Kafka' | 'Redis' | 'ZooKeeper' | 'PostgreSQL' | 'HBase';
 
 const envVarOf: Record<ServiceName, string> = {
   Kafka: 'DSTREAM_KAFKA_BROKERS',
   Redis: 'DSTREAM_REDIS_URL',
   ZooKeeper: 'DSTREAM_ZK',
   PostgreSQL: 'DSTREAM_PG_URL',
+  HBase: 'DSTREAM_HBASE_REST',
 };
 
 /** The first `host:port` of a broker list, ZooKeeper connect string or URL. */
