@@ -20,7 +20,12 @@ module.exports = {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/packages/*/test/integration/**/*.test.ts', '<rootDir>/examples/*/test/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/packages/*/test/integration/**/*.test.ts',
+        '<rootDir>/examples/*/test/**/*.test.ts',
+        // The chaos runner's quick schedule (test/chaos/chaos.test.ts); `npm run chaos` runs the full one.
+        '<rootDir>/test/chaos/**/*.test.ts',
+      ],
       setupFilesAfterEnv: ['<rootDir>/jest.integration.setup.js'],
     },
   ],

@@ -142,16 +142,27 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
   }
 }
 
+/** One JSON line `job.js` printed: `{"event":"batch","records":500}` and the like. */
+export interface JobEvent {
+  readonly event: string;
+  readonly [field: string]: unknown;
+}
+
 /** A run of job.js, with its stdout events tracked. */
-class JobProcess {
+export class JobProcess {
   private readonly child: ChildProcess;
-  private readonly exited: Promise<number | null>;
+  /** Resolves with the exit code, or null when a signal ended the process. */
+  readonly exited: Promise<number | null>;
   private output = '';
   private readonly seen = new Set<string>();
   /** True between a batch's `batchStarted` and its `batch` (completed) event. */
   isInBatch = false;
 
-  constructor(env: NodeJS.ProcessEnv) {
+  /** `onEvent` sees every event line as it arrives (the chaos runner follows rebalances with it). */
+  constructor(
+    env: NodeJS.ProcessEnv,
+    private readonly onEvent?: (event: JobEvent) => void,
+  ) {
     this.child = spawn(process.execPath, [JOB], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     let pending = '';
@@ -176,8 +187,28 @@ class JobProcess {
   }
 
   async kill(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    if (this.isRunning) this.child.kill('SIGKILL');
     await this.exited;
+  }
+
+  /** Sends a signal without waiting (SIGTERM asks for a graceful stop). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.isRunning) this.child.kill(signal);
+  }
+
+  get isRunning(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** How the process ended: `exit 0`, `exit 1`, `SIGKILL`; undefined while it runs. */
+  get ending(): string | undefined {
+    if (this.child.signalCode !== null) return this.child.signalCode;
+    return this.child.exitCode === null ? undefined : `exit ${this.child.exitCode}`;
+  }
+
+  /** Everything the process printed so far (stdout lines and stderr). */
+  get log(): string {
+    return this.output;
   }
 
   async waitForExit(timeoutMs: number): Promise<void> {
@@ -189,26 +220,29 @@ class JobProcess {
 
   private onLine(line: string): void {
     this.output += `${line}\n`;
-    let event: string | undefined;
+    let parsed: JobEvent | undefined;
     try {
-      event = (JSON.parse(line) as { event?: string }).event;
+      parsed = JSON.parse(line) as JobEvent;
     } catch {
       return;
     }
-    if (event === undefined) return;
+    const event = parsed?.event;
+    if (typeof event !== 'string') return;
     this.seen.add(event);
+    this.onEvent?.(parsed);
     if (event === 'batchStarted') this.isInBatch = true;
     if (event === 'batch') this.isInBatch = false;
   }
 }
 
 /** Reads (and finally deletes) what the job counted per record, in the store's own backend. */
-interface Effects {
+export interface Effects {
   read(run: string): Promise<Map<string, number>>;
   close(run: string): Promise<void>;
 }
 
-async function openEffects(store: CrashStore, delivery: CrashTestOptions['delivery']): Promise<Effects> {
+/** Where `job.js` counts each record's effects for a store and delivery mode, opened for reading. */
+export async function openEffects(store: CrashStore, delivery: CrashTestOptions['delivery']): Promise<Effects> {
   // Kafka exactly-once writes each record id to the topic `dstream-<run>-effects` in the batch's
   // transaction: the effects are what a read_committed consumer sees there.
   if (store === 'kafka' && delivery === 'exactly-once') {
