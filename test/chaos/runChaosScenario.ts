@@ -308,7 +308,8 @@ class ChaosRun {
     this.closeSpell(member);
     if (member.isEnding || this.isFinished) return;
     // A supervisor's job: note the exit and put a new process in the member's place.
-    const lastLines = member.process.log.trim().split('\n').slice(-3).join(' | ');
+    // The last line that is not a stack frame: the error's message.
+    const lastLines = member.process.log.trim().split('\n').filter((line) => !/^\s+at /.test(line)).slice(-2).join(' | ');
     this.unexpectedExits.push(`${member.id} ${member.process.ending ?? '?'} at ${(this.elapsed() / 1000).toFixed(1)} s: ${lastLines}`);
     if (slot !== undefined && this.slots[slot] === member) {
       setTimeout(() => {
@@ -507,7 +508,9 @@ class ChaosRun {
     const isExactlyOnce = scenario.delivery === 'exactly-once';
     const passed = lost === 0 && unread === 0 && isDrained && silent.length === 0 && (!isExactlyOnce || duplicated === 0);
     const wallMs = Date.now() - this.started;
+    const order: FaultKind[] = ['kill', 'kill-in-output', 'term', 'restart', 'churn', 'partitions', 'broker-kill', 'redis-restart', 'postgres-restart', 'zk-expiry'];
     const faultText = Object.entries(this.faults)
+      .sort(([a], [b]) => order.indexOf(a as FaultKind) - order.indexOf(b as FaultKind))
       .map(([kind, n]) =>
         kind === 'partitions' ? `partitions ${scenario.partitions}→${scenario.raisePartitionsTo}` : `${kind} ${n}`,
       )
