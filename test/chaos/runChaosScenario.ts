@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { OffsetStore, TopicPartition } from '@dstream/core';
 import { KafkaOffsetStore } from '@dstream/offsets-kafka';
@@ -72,6 +72,8 @@ export interface ChaosResult {
   readonly faults: Readonly<Partial<Record<FaultKind, number>>>;
   /** Records never counted although the committed offsets passed them. */
   readonly lost: number;
+  /** The first lost records (`<partition>:<n>`, n is also the offset), for a trace in the members' logs. */
+  readonly lostSample: readonly string[];
   /** Records never counted and not committed either: the group did not get to them in time. */
   readonly unread: number;
   /** Counts beyond the first, over all records. */
@@ -144,6 +146,8 @@ class ChaosRun {
   private readonly faults: Partial<Record<FaultKind, number>> = {};
   private readonly slots: Array<Member | undefined> = [];
   private readonly members = new Set<Member>();
+  /** Every member the run started, running or not, for the logs of a failed scenario. */
+  private readonly everyMember: Member[] = [];
   private readonly unexpectedExits: string[] = [];
   private readonly spells = new Map<Member, { partitions: number[]; ms: number }>();
   private readonly finishedSpells: SilentSpell[] = [];
@@ -282,6 +286,7 @@ class ChaosRun {
     const started: Member = { id, process: child, owned: new Set(), clockFrom: Date.now(), isEnding: false, listeners };
     member = started;
     this.members.add(started);
+    this.everyMember.push(started);
     if (slot !== undefined) this.slots[slot] = started;
     void child.exited.then(() => this.onExit(started, slot));
     return started;
@@ -484,11 +489,40 @@ class ChaosRun {
     }
   }
 
+  /** For each lost record, the batches whose ranges covered it: who committed it, and what its output saw. */
+  private traceLost(ids: readonly string[]): string[] {
+    const traces: string[] = [];
+    for (const id of ids) {
+      const [partition, n] = id.split(':').map(Number) as [number, number];
+      for (const member of this.everyMember) {
+        for (const line of member.process.log.split('\n')) {
+          if (!line.startsWith('{"event":"batch",')) continue;
+          const event = JSON.parse(line) as { ranges?: Array<[number, number, number, number]>; at?: number };
+          for (const [p, from, until, seen] of event.ranges ?? []) {
+            if (p !== partition || n < from || n >= until) continue;
+            const at = event.at === undefined ? '' : ` at ${((event.at - this.started) / 1000).toFixed(1)} s`;
+            traces.push(`${id}: ${member.id} committed [${from}, ${until}) of partition ${p}${at}; its output saw ${seen} of those ${until - from} records`);
+          }
+        }
+      }
+    }
+    return traces;
+  }
+
+  /** Writes every member's output to `.dstream/chaos/<run>/<member>.log`; returns the directory. */
+  private saveLogs(): string {
+    const dir = path.join(ROOT, '.dstream', 'chaos', this.runId);
+    mkdirSync(dir, { recursive: true });
+    for (const member of this.everyMember) writeFileSync(path.join(dir, `${member.id}.log`), member.process.log);
+    return path.relative(ROOT, dir);
+  }
+
   private result(counts: Map<string, number>, isDrained: boolean): ChaosResult {
     const { scenario } = this;
     for (const member of [...this.spells.keys()]) this.closeSpell(member);
     const failed = this.producer!.failedRecords;
     let lost = 0;
+    const lostSample: string[] = [];
     let unread = 0;
     let duplicated = 0;
     let records = 0;
@@ -499,7 +533,10 @@ class ChaosRun {
         if (failed.has(id)) continue;
         records += 1;
         const count = counts.get(id) ?? 0;
-        if (count === 0 && n < committed) lost += 1;
+        if (count === 0 && n < committed) {
+          lost += 1;
+          if (lostSample.length < 20) lostSample.push(id);
+        }
         else if (count === 0) unread += 1;
         else duplicated += count - 1;
       }
@@ -532,6 +569,7 @@ class ChaosRun {
       records,
       faults: { ...this.faults },
       lost,
+      lostSample,
       unread,
       duplicated,
       silent,
@@ -542,6 +580,9 @@ class ChaosRun {
       line,
     };
     process.stdout.write(`${line}\n`);
+    if (lost > 0) process.stdout.write(`  lost records include ${lostSample.join(' ')}\n`);
+    for (const trace of this.traceLost(lostSample.slice(0, 3))) process.stdout.write(`  ${trace}\n`);
+    if (!passed) process.stdout.write(`  member logs: ${this.saveLogs()}\n`);
     for (const exit of this.unexpectedExits) process.stdout.write(`  unexpected exit: ${exit.slice(0, 400)}\n`);
     if (process.env.DSTREAM_CHAOS_REPORT) appendFileSync(process.env.DSTREAM_CHAOS_REPORT, `${JSON.stringify(result)}\n`);
     return result;

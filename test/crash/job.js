@@ -14,15 +14,17 @@
  *
  * Plain JavaScript on the packages' compiled `dist`, so it runs as the child process a user's job
  * would be, without a TypeScript loader. Prints one JSON line per event on stdout:
- * {"event":"started"}, {"event":"batchStarted","records":n}, {"event":"batch","records":n},
+ * {"event":"started"}, {"event":"batchStarted","records":n},
+ * {"event":"batch","records":n,"ranges":[[partition,from,until,seen]]} (seen: records of the
+ * partition the output got),
  * {"event":"assigned","partitions":[0,1]}, {"event":"revoked","partitions":[1]},
- * {"event":"zkSession","id":"…","password":"…"} (ZooKeeper store), {"event":"done"}. Warnings and
- * errors the stream logs go to stderr.
+ * {"event":"zkSession","id":"…","password":"…"} (ZooKeeper store), {"event":"done"}, each with
+ * `at` (epoch ms). Warnings and errors the context and the stream log go to stderr.
  */
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '../..');
-const { ConsumerStrategies, KafkaUtils, StreamingContext, silentLogger } = require(path.join(root, 'packages/core/dist/index.js'));
+const { ConsumerStrategies, KafkaUtils, StreamingContext } = require(path.join(root, 'packages/core/dist/index.js'));
 
 function setting(name, fallback) {
   const value = process.env[name] ?? fallback;
@@ -140,7 +142,7 @@ function createTopicIfMissing(name, partitions) {
 }
 
 function emit(event, fields = {}) {
-  process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+  process.stdout.write(`${JSON.stringify({ event, ...fields, at: Date.now() })}\n`);
 }
 
 /**
@@ -184,7 +186,7 @@ async function main() {
   if (!isMember && strategyName !== 'assign') throw new Error(`CRASH_STRATEGY ${strategyName} is not assign or subscribe`);
 
   // SIGTERM from the harness is a graceful stop; SIGKILL is the crash under test.
-  const ssc = new StreamingContext({ appName: 'crash-test', batchIntervalMs, logger: silentLogger });
+  const ssc = new StreamingContext({ appName: 'crash-test', batchIntervalMs, logger: streamLogger });
   const stream = KafkaUtils.createDirectStream(ssc, {
     kafkaParams: {
       'bootstrap.servers': brokers,
@@ -201,9 +203,17 @@ async function main() {
     ...(isMember ? { metadataRefreshMs: 2000 } : {}),
     logger: streamLogger,
   });
+  // What each batch's output saw, per partition, for the `batch` event: a trace of any record lost.
+  const seenByBatch = new Map();
   stream
     .map((record) => record.value)
     .foreachBatch(async (ids, batch) => {
+      const seen = {};
+      for (const id of ids) {
+        const partition = id.slice(0, id.indexOf(':'));
+        seen[partition] = (seen[partition] ?? 0) + 1;
+      }
+      seenByBatch.set(batch.time, seen);
       emit('batchStarted', { records: ids.length });
       await new Promise((resolve) => setTimeout(resolve, outputDelayMs));
       if (batch.transaction !== undefined) await writeInTransaction(batch.transaction, ids);
@@ -213,8 +223,14 @@ async function main() {
   let isStopping = false;
   ssc.addStreamingListener({
     async onBatchCompleted({ info }) {
+      const seen = seenByBatch.get(info.batchTimeMs) ?? {};
+      seenByBatch.delete(info.batchTimeMs);
       if (info.failure !== undefined) return;
-      emit('batch', { records: info.numRecords });
+      // Each range as [partition, from, until, records the output saw of it].
+      const ranges = info.offsetRanges
+        .filter((range) => range.untilOffset > range.fromOffset)
+        .map((range) => [range.partition, range.fromOffset, range.untilOffset, seen[range.partition] ?? 0]);
+      emit('batch', { records: info.numRecords, ranges });
       reportZooKeeperSession(offsetStore);
       if (isStopping || isMember) return;
       const stored = await offsetStore.load(group, partitions);
