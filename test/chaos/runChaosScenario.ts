@@ -45,6 +45,8 @@ export interface ChaosScenario {
   readonly serviceFaults: readonly ServiceFault[];
   /** Share of the records produced before the job starts, so its batches run full from the start. Default 0.25. */
   readonly backlogShare?: number;
+  /** The members' read-ahead bound (`maxBufferedRecordsPerPartition`); a low one makes them pause partitions often. Default: the stream's. */
+  readonly maxBufferedRecordsPerPartition?: number;
   /** How long records are produced and faults injected; churn may run on after it. */
   readonly durationMs: number;
   readonly batchIntervalMs?: number;
@@ -268,6 +270,9 @@ class ChaosRun {
       CRASH_BATCH_INTERVAL_MS: String(scenario.batchIntervalMs ?? 250),
       CRASH_RATE_PER_PARTITION: String(Math.max(2000, Math.ceil(produceRate * 5))),
       CRASH_SESSION_TIMEOUT_MS: String(scenario.sessionTimeoutMs ?? 6000),
+      ...(scenario.maxBufferedRecordsPerPartition === undefined
+        ? {}
+        : { CRASH_MAX_BUFFERED_RECORDS: String(scenario.maxBufferedRecordsPerPartition) }),
       DSTREAM_KAFKA_BROKERS: services.kafkaBrokers,
       DSTREAM_REDIS_URL: services.redisUrl,
       DSTREAM_PG_URL: services.pgUrl,

@@ -43,6 +43,8 @@ const partitionCount = Number(setting('CRASH_PARTITIONS', '4'));
 const records = strategyName === 'assign' ? Number(setting('CRASH_RECORDS')) : Infinity;
 // The group protocol's session timeout: how long a SIGKILLed member keeps its partitions.
 const sessionTimeoutMs = process.env.CRASH_SESSION_TIMEOUT_MS;
+// Read-ahead bound: a partition with this many records buffered past its batch is paused.
+const maxBufferedRecords = process.env.CRASH_MAX_BUFFERED_RECORDS;
 const batchIntervalMs = Number(setting('CRASH_BATCH_INTERVAL_MS', '250'));
 const ratePerPartition = Number(setting('CRASH_RATE_PER_PARTITION', '1000'));
 // Time the output takes, so that kills land inside output and commit, not only between batches.
@@ -201,6 +203,7 @@ async function main() {
     valueDeserializer: 'string',
     // Partitions added while the job runs are found within a few seconds.
     ...(isMember ? { metadataRefreshMs: 2000 } : {}),
+    ...(maxBufferedRecords === undefined ? {} : { maxBufferedRecordsPerPartition: Number(maxBufferedRecords) }),
     logger: streamLogger,
   });
   // What each batch's output saw, per partition, for the `batch` event: a trace of any record lost.
