@@ -80,6 +80,8 @@ export interface ChaosResult {
   readonly unread: number;
   /** Counts beyond the first, over all records. */
   readonly duplicated: number;
+  /** The first records counted more than once. */
+  readonly duplicatedSample: readonly string[];
   readonly silent: readonly SilentSpell[];
   /** Members that exited without being told to (an error, or a signal the runner did not send). */
   readonly unexpectedExits: readonly string[];
@@ -494,8 +496,8 @@ class ChaosRun {
     }
   }
 
-  /** For each lost record, the batches whose ranges covered it: who committed it, and what its output saw. */
-  private traceLost(ids: readonly string[]): string[] {
+  /** For each record, the batches whose ranges covered it: who committed it, when, and what its output saw. */
+  private traceRecords(ids: readonly string[]): string[] {
     const traces: string[] = [];
     for (const id of ids) {
       const [partition, n] = id.split(':').map(Number) as [number, number];
@@ -530,6 +532,7 @@ class ChaosRun {
     const lostSample: string[] = [];
     let unread = 0;
     let duplicated = 0;
+    const duplicatedSample: string[] = [];
     let records = 0;
     this.producer!.endOffsets.forEach((end, partition) => {
       const committed = this.committedOf(partition);
@@ -543,7 +546,10 @@ class ChaosRun {
           if (lostSample.length < 20) lostSample.push(id);
         }
         else if (count === 0) unread += 1;
-        else duplicated += count - 1;
+        else if (count > 1) {
+          duplicated += count - 1;
+          if (duplicatedSample.length < 20) duplicatedSample.push(id);
+        }
       }
     });
     const silent = this.finishedSpells;
@@ -577,6 +583,7 @@ class ChaosRun {
       lostSample,
       unread,
       duplicated,
+      duplicatedSample,
       silent,
       unexpectedExits: this.unexpectedExits,
       produceFailures: failed.size,
@@ -586,7 +593,9 @@ class ChaosRun {
     };
     process.stdout.write(`${line}\n`);
     if (lost > 0) process.stdout.write(`  lost records include ${lostSample.join(' ')}\n`);
-    for (const trace of this.traceLost(lostSample.slice(0, 3))) process.stdout.write(`  ${trace}\n`);
+    for (const trace of this.traceRecords(lostSample.slice(0, 3))) process.stdout.write(`  ${trace}\n`);
+    if (duplicated > 0) process.stdout.write(`  duplicated records include ${duplicatedSample.join(' ')}\n`);
+    if (isExactlyOnce) for (const trace of this.traceRecords(duplicatedSample.slice(0, 2))) process.stdout.write(`  ${trace}\n`);
     if (!passed) process.stdout.write(`  member logs: ${this.saveLogs()}\n`);
     for (const exit of this.unexpectedExits) process.stdout.write(`  unexpected exit: ${exit.slice(0, 400)}\n`);
     if (process.env.DSTREAM_CHAOS_REPORT) appendFileSync(process.env.DSTREAM_CHAOS_REPORT, `${JSON.stringify(result)}\n`);
