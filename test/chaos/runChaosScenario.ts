@@ -496,7 +496,7 @@ class ChaosRun {
     }
   }
 
-  /** For each record, the batches whose ranges covered it: who committed it, when, and what its output saw. */
+  /** For each record, the completed batches whose ranges covered it: which member, when, and what its output saw. */
   private traceRecords(ids: readonly string[]): string[] {
     const traces: string[] = [];
     for (const id of ids) {
@@ -508,7 +508,7 @@ class ChaosRun {
           for (const [p, from, until, seen] of event.ranges ?? []) {
             if (p !== partition || n < from || n >= until) continue;
             const at = event.at === undefined ? '' : ` at ${((event.at - this.started) / 1000).toFixed(1)} s`;
-            traces.push(`${id}: ${member.id} committed [${from}, ${until}) of partition ${p}${at}; its output saw ${seen} of those ${until - from} records`);
+            traces.push(`${id}: ${member.id} completed a batch with [${from}, ${until}) of partition ${p}${at}; its output saw ${seen} of those ${until - from} records`);
           }
         }
       }
