@@ -30,12 +30,10 @@ function quick(setting: Setting): ChaosScenario[] {
       delivery: 'exactly-once',
       records: setting('DSTREAM_CHAOS_RECORDS', 90_000),
       backlogShare: 0.5,
-      // Read-ahead pauses partitions all the time: a pause that outlives a rebalance shows as a silent member.
-      maxBufferedRecordsPerPartition: 1000,
       partitions: 8,
       raisePartitionsTo: 12,
       members: setting('DSTREAM_CHAOS_MEMBERS', 2),
-      churnCycles: setting('DSTREAM_CHAOS_CHURN', 10),
+      churnCycles: setting('DSTREAM_CHAOS_CHURN', 15),
       kills: setting('DSTREAM_CHAOS_KILLS', 4),
       serviceFaults: [],
       durationMs: setting('DSTREAM_CHAOS_DURATION_S', 90) * 1000,
