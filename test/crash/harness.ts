@@ -143,10 +143,25 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
   }
 }
 
+/** One JSON line a crash job printed: `{"event":"batch","records":500}` and the like. */
+export interface JobEvent {
+  readonly event: string;
+  readonly [field: string]: unknown;
+}
+
+/** How a `JobProcess` runs: which script, and who follows its events. */
+export interface JobProcessOptions {
+  /** The job's script (default job.js). */
+  readonly script?: string;
+  /** Sees every event line as it arrives (the chaos runner follows rebalances with it). */
+  readonly onEvent?: (event: JobEvent) => void;
+}
+
 /** A run of a crash job (job.js unless another script is given), with its stdout events tracked. */
 export class JobProcess {
   private readonly child: ChildProcess;
-  private readonly exited: Promise<number | null>;
+  /** Resolves with the exit code, or null when a signal ended the process. */
+  readonly exited: Promise<number | null>;
   private output = '';
   private readonly seen = new Set<string>();
   /** True between a batch's `batchStarted` and its `batch` (completed) event. */
@@ -154,8 +169,11 @@ export class JobProcess {
   /** The restore time the job reported in its `started` event, in milliseconds. */
   restoreMs: number | undefined;
 
-  constructor(env: NodeJS.ProcessEnv, script = JOB) {
-    this.child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  private readonly onEvent: ((event: JobEvent) => void) | undefined;
+
+  constructor(env: NodeJS.ProcessEnv, options: JobProcessOptions = {}) {
+    this.onEvent = options.onEvent;
+    this.child = spawn(process.execPath, [options.script ?? JOB], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     let pending = '';
     this.child.stdout?.on('data', (chunk: Buffer) => {
@@ -185,14 +203,34 @@ export class JobProcess {
   }
 
   async kill(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    if (this.isRunning) this.child.kill('SIGKILL');
     await this.exited;
   }
 
   /** Asks the job to stop gracefully (SIGTERM: finish the batch in flight, commit, exit 0) and waits for it. */
   async terminate(timeoutMs: number): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    if (this.isRunning) this.child.kill('SIGTERM');
     await this.waitForExit(timeoutMs);
+  }
+
+  /** Sends a signal without waiting (SIGTERM asks for a graceful stop). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.isRunning) this.child.kill(signal);
+  }
+
+  get isRunning(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** How the process ended: `exit 0`, `exit 1`, `SIGKILL`; undefined while it runs. */
+  get ending(): string | undefined {
+    if (this.child.signalCode !== null) return this.child.signalCode;
+    return this.child.exitCode === null ? undefined : `exit ${this.child.exitCode}`;
+  }
+
+  /** Everything the process printed so far (stdout lines and stderr). */
+  get log(): string {
+    return this.output;
   }
 
   async waitForExit(timeoutMs: number): Promise<void> {
@@ -204,28 +242,30 @@ export class JobProcess {
 
   private onLine(line: string): void {
     this.output += `${line}\n`;
-    let event: string | undefined;
+    let parsed: JobEvent | undefined;
     try {
-      const parsed = JSON.parse(line) as { event?: string; restoreMs?: number };
-      event = parsed.event;
-      if (event === 'started' && typeof parsed.restoreMs === 'number') this.restoreMs = parsed.restoreMs;
+      parsed = JSON.parse(line) as JobEvent;
     } catch {
       return;
     }
-    if (event === undefined) return;
+    const event = parsed?.event;
+    if (typeof event !== 'string') return;
+    if (event === 'started' && typeof parsed.restoreMs === 'number') this.restoreMs = parsed.restoreMs;
     this.seen.add(event);
+    this.onEvent?.(parsed);
     if (event === 'batchStarted') this.isInBatch = true;
     if (event === 'batch') this.isInBatch = false;
   }
 }
 
 /** Reads (and finally deletes) what the job counted per record, in the store's own backend. */
-interface Effects {
+export interface Effects {
   read(run: string): Promise<Map<string, number>>;
   close(run: string): Promise<void>;
 }
 
-async function openEffects(store: CrashStore, delivery: CrashTestOptions['delivery']): Promise<Effects> {
+/** Where `job.js` counts each record's effects for a store and delivery mode, opened for reading. */
+export async function openEffects(store: CrashStore, delivery: CrashTestOptions['delivery']): Promise<Effects> {
   // Kafka exactly-once writes each record id to the topic `dstream-<run>-effects` in the batch's
   // transaction: the effects are what a read_committed consumer sees there.
   if (store === 'kafka' && delivery === 'exactly-once') {

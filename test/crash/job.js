@@ -1,19 +1,30 @@
 'use strict';
 /**
- * The job the crash harness kills and restarts: reads every record of a 4-partition topic in
- * micro-batches and counts each record's id in an effects table (Redis hash or PostgreSQL table),
- * committing offsets to the store named by CRASH_STORE with CRASH_DELIVERY semantics. Exactly-once
- * writes the counts inside the store's transaction; at-least-once writes them, then commits.
+ * The job the crash harness and the chaos runner kill and restart: reads every record of a topic
+ * in micro-batches and counts each record's id in an effects table (Redis hash or PostgreSQL
+ * table), committing offsets to the store named by CRASH_STORE with CRASH_DELIVERY semantics.
+ * Exactly-once writes the counts inside the store's transaction; at-least-once writes them, then
+ * commits.
+ *
+ * Two modes, by CRASH_STRATEGY: `assign` (default) reads the CRASH_PARTITIONS (default 4)
+ * partitions of the topic by itself and exits 0 once the store holds offsets for all
+ * CRASH_RECORDS records (then stops gracefully); `subscribe` is one member of the consumer group
+ * CRASH_GROUP, reads the partitions the group gives it (including partitions added while it runs)
+ * and runs until SIGTERM.
  *
  * Plain JavaScript on the packages' compiled `dist`, so it runs as the child process a user's job
  * would be, without a TypeScript loader. Prints one JSON line per event on stdout:
- * {"event":"started"}, {"event":"batchStarted"}, {"event":"batch","records":n}, {"event":"done"}.
- * Exits 0 once the store holds offsets for all CRASH_RECORDS records (then stops gracefully).
+ * {"event":"started"}, {"event":"batchStarted","records":n},
+ * {"event":"batch","records":n,"ranges":[[partition,from,until,seen]]} (seen: records of the
+ * partition the output got),
+ * {"event":"assigned","partitions":[0,1]}, {"event":"revoked","partitions":[1]},
+ * {"event":"zkSession","id":"…","password":"…"} (ZooKeeper store), {"event":"done"}, each with
+ * `at` (epoch ms). Warnings and errors the context and the stream log go to stderr.
  */
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '../..');
-const { ConsumerStrategies, KafkaUtils, StreamingContext, silentLogger } = require(path.join(root, 'packages/core/dist/index.js'));
+const { ConsumerStrategies, KafkaUtils, StreamingContext } = require(path.join(root, 'packages/core/dist/index.js'));
 
 function setting(name, fallback) {
   const value = process.env[name] ?? fallback;
@@ -21,13 +32,19 @@ function setting(name, fallback) {
   return value;
 }
 
-const PARTITIONS = 4;
 const storeName = setting('CRASH_STORE');
 const delivery = setting('CRASH_DELIVERY');
 const topic = setting('CRASH_TOPIC');
 const group = setting('CRASH_GROUP');
 const run = setting('CRASH_RUN');
-const records = Number(setting('CRASH_RECORDS'));
+const strategyName = setting('CRASH_STRATEGY', 'assign');
+const partitionCount = Number(setting('CRASH_PARTITIONS', '4'));
+// Only the assign mode stops by itself; a group member runs until it is told to stop.
+const records = strategyName === 'assign' ? Number(setting('CRASH_RECORDS')) : Infinity;
+// The group protocol's session timeout: how long a SIGKILLed member keeps its partitions.
+const sessionTimeoutMs = process.env.CRASH_SESSION_TIMEOUT_MS;
+// Read-ahead bound: a partition with this many records buffered past its batch is paused.
+const maxBufferedRecords = process.env.CRASH_MAX_BUFFERED_RECORDS;
 const batchIntervalMs = Number(setting('CRASH_BATCH_INTERVAL_MS', '250'));
 const ratePerPartition = Number(setting('CRASH_RATE_PER_PARTITION', '1000'));
 // Time the output takes, so that kills land inside output and commit, not only between batches.
@@ -133,7 +150,38 @@ function createTopicIfMissing(name, partitions) {
 }
 
 function emit(event, fields = {}) {
-  process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+  process.stdout.write(`${JSON.stringify({ event, ...fields, at: Date.now() })}\n`);
+}
+
+/**
+ * The stream's logger: rebalances become `assigned`/`revoked` events (partition numbers, from the
+ * `<topic>-<partition>@<offset>` the stream logs), warnings and errors go to stderr.
+ */
+const streamLogger = {
+  debug: () => undefined,
+  info(message, fields) {
+    const kind = /partitions (assigned|revoked)$/.exec(message)?.[1];
+    if (kind === undefined) return;
+    const partitions = (fields?.partitions ?? []).map((p) => Number(/-(\d+)(@\d+)?$/.exec(p)[1]));
+    emit(kind, { partitions });
+  },
+  warn: (message, fields) => process.stderr.write(`warn ${message} ${JSON.stringify(fields ?? {})}\n`),
+  error: (message, fields) => process.stderr.write(`error ${message} ${JSON.stringify(fields ?? {})}\n`),
+};
+
+/**
+ * Prints the ZooKeeper store's session id and password whenever its session changes, so the chaos
+ * runner can end the session from outside (ZooKeeper expires a session whose id another client
+ * connects with and closes). Reads the store's private client: this is test code.
+ */
+function reportZooKeeperSession(offsetStore) {
+  if (storeName !== 'zookeeper') return;
+  const client = offsetStore.client;
+  if (client === undefined || client === reportZooKeeperSession.last) return;
+  const id = client.getSessionId();
+  if (id === undefined || id.length === 0) return;
+  reportZooKeeperSession.last = client;
+  emit('zkSession', { id: id.toString('hex'), password: client.getSessionPassword().toString('hex') });
 }
 
 async function main() {
@@ -141,23 +189,40 @@ async function main() {
   if (backend === undefined) throw new Error(`CRASH_STORE ${storeName} is not one of ${Object.keys(backends).join(', ')}`);
   const { offsetStore, writeInTransaction, writeDirectly, close, prepare } = backend();
   await prepare?.();
-  const partitions = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
+  const partitions = Array.from({ length: partitionCount }, (_, partition) => ({ topic, partition }));
+  const isMember = strategyName === 'subscribe';
+  if (!isMember && strategyName !== 'assign') throw new Error(`CRASH_STRATEGY ${strategyName} is not assign or subscribe`);
 
   // SIGTERM from the harness is a graceful stop; SIGKILL is the crash under test.
-  const ssc = new StreamingContext({ appName: 'crash-test', batchIntervalMs, logger: silentLogger });
+  const ssc = new StreamingContext({ appName: 'crash-test', batchIntervalMs, logger: streamLogger });
   const stream = KafkaUtils.createDirectStream(ssc, {
-    kafkaParams: { 'bootstrap.servers': brokers, 'group.id': group },
-    strategy: ConsumerStrategies.Assign(partitions),
+    kafkaParams: {
+      'bootstrap.servers': brokers,
+      'group.id': group,
+      ...(sessionTimeoutMs === undefined ? {} : { 'session.timeout.ms': Number(sessionTimeoutMs) }),
+    },
+    strategy: isMember ? ConsumerStrategies.Subscribe([topic]) : ConsumerStrategies.Assign(partitions),
     offsetStore,
     delivery,
     startingOffsets: 'earliest',
     maxRatePerPartition: ratePerPartition,
     valueDeserializer: 'string',
-    logger: silentLogger,
+    // Partitions added while the job runs are found within a few seconds.
+    ...(isMember ? { metadataRefreshMs: 2000 } : {}),
+    ...(maxBufferedRecords === undefined ? {} : { maxBufferedRecordsPerPartition: Number(maxBufferedRecords) }),
+    logger: streamLogger,
   });
+  // What each batch's output saw, per partition, for the `batch` event: a trace of any record lost.
+  const seenByBatch = new Map();
   stream
     .map((record) => record.value)
     .foreachBatch(async (ids, batch) => {
+      const seen = {};
+      for (const id of ids) {
+        const partition = id.slice(0, id.indexOf(':'));
+        seen[partition] = (seen[partition] ?? 0) + 1;
+      }
+      seenByBatch.set(batch.time, seen);
       emit('batchStarted', { records: ids.length });
       await new Promise((resolve) => setTimeout(resolve, outputDelayMs));
       if (batch.transaction !== undefined) await writeInTransaction(batch.transaction, ids);
@@ -167,9 +232,16 @@ async function main() {
   let isStopping = false;
   ssc.addStreamingListener({
     async onBatchCompleted({ info }) {
+      const seen = seenByBatch.get(info.batchTimeMs) ?? {};
+      seenByBatch.delete(info.batchTimeMs);
       if (info.failure !== undefined) return;
-      emit('batch', { records: info.numRecords });
-      if (isStopping) return;
+      // Each range as [partition, from, until, records the output saw of it].
+      const ranges = info.offsetRanges
+        .filter((range) => range.untilOffset > range.fromOffset)
+        .map((range) => [range.partition, range.fromOffset, range.untilOffset, seen[range.partition] ?? 0]);
+      emit('batch', { records: info.numRecords, ranges });
+      reportZooKeeperSession(offsetStore);
+      if (isStopping || isMember) return;
       const stored = await offsetStore.load(group, partitions);
       const committed = [...stored.values()].reduce((sum, offset) => sum + offset, 0);
       if (committed >= records) {
@@ -181,6 +253,7 @@ async function main() {
 
   await ssc.start();
   emit('started');
+  reportZooKeeperSession(offsetStore);
   try {
     await ssc.awaitTermination();
   } finally {

@@ -117,7 +117,7 @@ export async function runStateCrashTest(options: StateCrashTestOptions): Promise
       DSTREAM_PG_URL: services.pgUrl,
     };
     const startJob = async (): Promise<JobProcess> => {
-      const process = new JobProcess(env, JOB);
+      const process = new JobProcess(env, { script: JOB });
       const restored = await process.waitForStarted(60_000);
       if (restored !== undefined) restoreMs.push(restored);
       return process;

@@ -2,15 +2,28 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { AdminClient, type LibrdKafkaError } from 'node-rdkafka';
 
+const port = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+
+/**
+ * Where `scripts/services up` starts each service: loopback, on the ports its DSTREAM_*_PORT
+ * settings name (9092, 6379, 2181, 5432 unless set).
+ */
+export const localServiceAddresses = {
+  kafkaBrokers: `127.0.0.1:${port('DSTREAM_KAFKA_PORT', 9092)}`,
+  redisUrl: `redis://127.0.0.1:${port('DSTREAM_REDIS_PORT', 6379)}`,
+  zkConnect: `127.0.0.1:${port('DSTREAM_ZK_PORT', 2181)}`,
+  pgUrl: `postgres://postgres@127.0.0.1:${port('DSTREAM_PG_PORT', 5432)}/dstream`,
+} as const;
+
 /**
  * Where the integration tests find the real services: the variables `scripts/services env`
- * prints, with loopback defaults matching what `scripts/services up` starts.
+ * prints, with defaults matching what `scripts/services up` starts.
  */
 export const services = {
-  kafkaBrokers: process.env.DSTREAM_KAFKA_BROKERS ?? '127.0.0.1:9092',
-  redisUrl: process.env.DSTREAM_REDIS_URL ?? 'redis://127.0.0.1:6379',
-  zkConnect: process.env.DSTREAM_ZK ?? '127.0.0.1:2181',
-  pgUrl: process.env.DSTREAM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/dstream',
+  kafkaBrokers: process.env.DSTREAM_KAFKA_BROKERS ?? localServiceAddresses.kafkaBrokers,
+  redisUrl: process.env.DSTREAM_REDIS_URL ?? localServiceAddresses.redisUrl,
+  zkConnect: process.env.DSTREAM_ZK ?? localServiceAddresses.zkConnect,
+  pgUrl: process.env.DSTREAM_PG_URL ?? localServiceAddresses.pgUrl,
   hbaseRest: process.env.DSTREAM_HBASE_REST ?? 'http://127.0.0.1:18080',
 } as const;
 
@@ -19,7 +32,7 @@ export const services = {
  * beside the plaintext 9092) and its test account.
  */
 export const saslListener = {
-  brokers: process.env.DSTREAM_KAFKA_SASL_BROKERS ?? '127.0.0.1:9094',
+  brokers: process.env.DSTREAM_KAFKA_SASL_BROKERS ?? `127.0.0.1:${port('DSTREAM_KAFKA_SASL_PORT', 9094)}`,
   username: process.env.DSTREAM_KAFKA_SASL_USER ?? 'dstream',
   password: process.env.DSTREAM_KAFKA_SASL_PASSWORD ?? 'dstream-test-password',
 } as const;
