@@ -34,6 +34,8 @@ import { maxMessagesPerPartition, planOffsetRanges, PartitionPosition } from './
 export const DEFAULT_ASSIGNMENT_STRATEGY = 'cooperative-sticky';
 /** Default `session.timeout.ms`: how long a dead member holds its partitions. */
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+/** Batches in a row a partition may be left out of because its log bounds could not be read. */
+const MAX_PLANNING_FAILURES = 20;
 
 /**
  * Stands in the fetch buffer for a record whose key or value could not be deserialized: the
@@ -115,6 +117,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   /** Partitions that existed when the stream started: any other is new and starts per `newPartitions`. */
   private readonly knownAtStart = new Set<string>();
   private rebalances: Promise<void> = Promise.resolve();
+  /** Failed bound queries in a row, per partition (see `queryBoundsForPlanning`). */
+  private readonly planningFailures = new Map<string, number>();
   /** The batch running now, if it holds partitions. */
   private running: Claim | undefined;
   private failure: Error | undefined;
@@ -453,6 +457,31 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     return this.consumer.queryWatermarkOffsets(p, this.options.connectTimeoutMs);
   }
 
+  /**
+   * The log's bounds for planning a partition, or undefined to leave it out of this batch: right
+   * after partitions are added, or while a leader moves, the query can fail for a while ("Unknown
+   * partition"). The partition is planned again at the next batch; only after
+   * `MAX_PLANNING_FAILURES` failures in a row does the error fail the batch.
+   */
+  private async queryBoundsForPlanning(p: TopicPartition): Promise<WatermarkOffsets | undefined> {
+    const key = topicPartitionKey(p.topic, p.partition);
+    try {
+      const bounds = await this.watermarks(p);
+      this.planningFailures.delete(key);
+      return bounds;
+    } catch (error) {
+      const failures = (this.planningFailures.get(key) ?? 0) + 1;
+      this.planningFailures.set(key, failures);
+      if (failures >= MAX_PLANNING_FAILURES) throw error;
+      this.options.logger.warn(
+        `${this.name}: could not read the log bounds of ${p.topic}-${p.partition} (${failures} in a row); ` +
+          'it is left out of this batch and planned again at the next',
+        { error },
+      );
+      return undefined;
+    }
+  }
+
   /** Fixes batch `time`'s ranges: from each owned partition's next offset up to the log end, within the rate limits. */
   async generate(time: number): Promise<void> {
     if (this.failure) throw this.failure;
@@ -472,16 +501,22 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       // starves the fetch loop's consume() of threads. A stale cache (a paused partition) only
       // makes the batch smaller. Only the leader decides that an offset is out of range, so a
       // cache that does not contain `next` is confirmed by a query, as is a partition never fetched.
-      const next = this.current.get(key)!;
+      // A rebalance while an earlier partition's bounds were queried may have moved this one.
+      const next = this.current.get(key);
+      if (next === undefined || this.owned.get(key) !== tokens.get(key)) {
+        tokens.delete(key);
+        continue;
+      }
       let bounds = this.consumer.cachedWatermarkOffsets(p);
       if (bounds === undefined || next < bounds.low || next > bounds.high) {
         // One at a time: the queries would otherwise take all of libuv's threads together.
-        bounds = await this.watermarks(p);
+        const queried = await this.queryBoundsForPlanning(p);
         // A rebalance during the query may have moved the partition: plan it next time.
-        if (this.owned.get(key) !== tokens.get(key)) {
+        if (queried === undefined || this.owned.get(key) !== tokens.get(key) || !this.current.has(key)) {
           tokens.delete(key);
           continue;
         }
+        bounds = queried;
       }
       const from = this.checkInRange(p, this.current.get(key)!, bounds, 'next');
       positions.push({ ...p, fromOffset: from, latestOffset: bounds.high });
