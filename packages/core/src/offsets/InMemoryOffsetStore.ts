@@ -1,4 +1,5 @@
 import { OffsetStoreError, StaleOffsetError } from '../errors';
+import { type DeadLetter, deadLetterId } from './DeadLetter';
 import { OffsetCommit, OffsetStore, StoredOffsets } from './OffsetStore';
 import { TopicPartition, topicPartitionKey } from './OffsetRange';
 
@@ -12,13 +13,16 @@ export interface InMemoryTransaction {
 
 /**
  * An offset store in process memory, for tests and examples: the full contract (compare-and-set,
- * transactions), no durability. `data` holds what transactions wrote.
+ * transactions, dead letters), no durability. `data` holds what transactions wrote, dead letters
+ * under `deadletters:<group>:<topic>:<partition>:<offset>`.
  *
  * @example
  * const store = new InMemoryOffsetStore();
  * await store.transaction('g', commits, async (tx) => tx.set('word:kafka', 3));
  * store.data.get('word:kafka'); // 3
  */
+const DEAD_LETTER_PREFIX = 'deadletters:';
+
 export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
   readonly name = 'memory';
   readonly supportsTransactions = true;
@@ -34,6 +38,23 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
   /** Makes the next `count` commits or transactions fail with a retriable error (for failure tests). */
   failNextCommits(count: number): void {
     this.failuresLeft = count;
+  }
+
+  async writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: InMemoryTransaction): Promise<void> {
+    for (const letter of letters) {
+      const key = `${DEAD_LETTER_PREFIX}${group}:${deadLetterId(letter)}`;
+      if (tx === undefined) this.data.set(key, letter);
+      else tx.set(key, letter);
+    }
+  }
+
+  async loadDeadLetters(group: string): Promise<DeadLetter[]> {
+    const prefix = `${DEAD_LETTER_PREFIX}${group}:`;
+    const letters: DeadLetter[] = [];
+    for (const [key, value] of this.data) if (key.startsWith(prefix)) letters.push(value as DeadLetter);
+    return letters.sort(
+      (a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset),
+    );
   }
 
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {

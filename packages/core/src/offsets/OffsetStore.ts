@@ -1,3 +1,4 @@
+import type { DeadLetter } from './DeadLetter';
 import { OffsetRange, TopicPartition } from './OffsetRange';
 
 /**
@@ -68,6 +69,15 @@ export interface OffsetStore<Tx = unknown> {
    * `supportsTransactions` is true.
    */
   transaction?<T>(group: string, commits: readonly OffsetCommit[], work: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Keeps dead letters of `group` (see `DeadLetter`), one per (topic, partition, offset): a letter
+   * written again changes nothing. Given `tx`, the writes join that transaction and persist only
+   * with its offsets; otherwise they are written at once. Present on stores that can keep them;
+   * the dead-letter policy requires it.
+   */
+  writeDeadLetters?(group: string, letters: readonly DeadLetter[], tx?: Tx): Promise<void>;
+  /** The dead letters kept for `group`, in (topic, partition, offset) order. Present with `writeDeadLetters`. */
+  loadDeadLetters?(group: string): Promise<DeadLetter[]>;
   /** Releases connections. Idempotent. */
   close(): Promise<void>;
 }
