@@ -9,6 +9,10 @@
  * would be, without a TypeScript loader. Prints one JSON line per event on stdout:
  * {"event":"started"}, {"event":"batchStarted"}, {"event":"batch","records":n}, {"event":"done"}.
  * Exits 0 once the store holds offsets for all CRASH_RECORDS records (then stops gracefully).
+ *
+ * CRASH_POISON_EVERY=n makes every record whose number is a multiple of n throw in the job's
+ * `map` (a poison record), under `recordErrors: { policy: 'dead-letter', maxAttempts: 2 }`: the
+ * record is set aside as a dead letter in the batch's commit and the job goes on.
  */
 const path = require('node:path');
 
@@ -35,6 +39,12 @@ const outputDelayMs = Number(setting('CRASH_OUTPUT_DELAY_MS', '40'));
 const brokers = setting('DSTREAM_KAFKA_BROKERS', '127.0.0.1:9092');
 const redisUrl = setting('DSTREAM_REDIS_URL', 'redis://127.0.0.1:6379');
 const pgUrl = setting('DSTREAM_PG_URL', 'postgres://postgres@127.0.0.1:5432/dstream');
+const poisonEvery = Number(setting('CRASH_POISON_EVERY', '0'));
+
+/** A poison record: its number (`<partition>:<n>`) is a multiple of CRASH_POISON_EVERY. */
+function isPoison(id) {
+  return poisonEvery > 0 && Number(id.slice(id.indexOf(':') + 1)) % poisonEvery === 0;
+}
 
 /** Counts record ids in a Redis hash, outside any offset store transaction. */
 function redisEffects() {
@@ -147,10 +157,15 @@ async function main() {
     startingOffsets: 'earliest',
     maxRatePerPartition: ratePerPartition,
     valueDeserializer: 'string',
+    recordErrors: poisonEvery > 0 ? { policy: 'dead-letter', maxAttempts: 2, maxPerBatch: 10000 } : 'fail',
     logger: silentLogger,
   });
   stream
     .map((record) => record.value)
+    .map((id) => {
+      if (isPoison(id)) throw new Error(`poison record ${id}`);
+      return id;
+    })
     .foreachBatch(async (ids, batch) => {
       emit('batchStarted', { records: ids.length });
       await new Promise((resolve) => setTimeout(resolve, outputDelayMs));

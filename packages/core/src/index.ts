@@ -29,6 +29,8 @@ export type {
 } from './offsets/OffsetStore';
 export { InMemoryOffsetStore } from './offsets/InMemoryOffsetStore';
 export type { InMemoryTransaction } from './offsets/InMemoryOffsetStore';
+export { renderPayload, deadLetterId } from './offsets/DeadLetter';
+export type { DeadLetter } from './offsets/DeadLetter';
 
 // dstream
 export { DStream } from './dstream/DStream';
@@ -85,6 +87,7 @@ export type {
   StartingOffsets,
   Deserializer,
   BackpressureOptions,
+  RecordErrorPolicy,
 } from './kafka/DirectStreamOptions';
 export type { KafkaHeader, TopicPartitionOffset } from './kafka/KafkaClient';
 export { PIDRateEstimator } from './kafka/PIDRateEstimator';

@@ -3,6 +3,8 @@ import { Redis, ReplyError, type ChainableCommander } from 'ioredis';
 import {
   AuthenticationError,
   ConfigError,
+  type DeadLetter,
+  deadLetterId,
   driverError,
   OffsetCommit,
   OffsetStore,
@@ -220,6 +222,43 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     return run;
   }
 
+  /**
+   * Keeps dead letters in one hash per group, `${keyPrefix}:${group}:@deadletters` (`@` cannot
+   * occur in a topic name, so no offsets hash has that key), field `topic:partition:offset`,
+   * value the letter as JSON. HSETNX: a letter written again changes nothing. Given `tx`, the
+   * writes are queued in that MULTI and land with its offsets.
+   */
+  async writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: ChainableCommander): Promise<void> {
+    this.connected();
+    const key = this.deadLetterKey(group);
+    if (tx !== undefined) {
+      for (const letter of letters) tx.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
+      return;
+    }
+    await this.call('write dead letters', () => {
+      const pipeline = this.client.multi();
+      for (const letter of letters) pipeline.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
+      return pipeline.exec();
+    });
+  }
+
+  /** The dead letters kept for `group`, in (topic, partition, offset) order. */
+  async loadDeadLetters(group: string): Promise<DeadLetter[]> {
+    this.connected();
+    const key = this.deadLetterKey(group);
+    const fields = await this.call('load dead letters', () => this.client.hgetall(key));
+    const letters = Object.entries(fields).map(([field, json]) => {
+      try {
+        return JSON.parse(json) as DeadLetter;
+      } catch (error) {
+        throw new OffsetStoreError(this.name, `${key} field ${field} holds ${printable(json)}, not a dead letter as JSON; fix or delete it`, {
+          cause: error,
+        });
+      }
+    });
+    return letters.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset));
+  }
+
   /** Closes the connections this store opened (not a client passed as `redis`). Idempotent. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
@@ -299,6 +338,10 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       return client.eval(COMMIT_SCRIPT, keys.length, ...keys, ...args);
     }
+  }
+
+  private deadLetterKey(group: string): string {
+    return `${this.keyPrefix}:${escapeKeyPart(group)}:@deadletters`;
   }
 
   private hashKey(group: string, topic: string): string {
