@@ -36,7 +36,7 @@ describe('dead letters in Redis', () => {
   }, 90_000);
 
   it('neither loses nor duplicates a dead letter when the job is killed between dead-lettering and commit', async () => {
-    const result = await runCrashTest({ store: 'redis', delivery: 'exactly-once', records: 2000, kills: 3, poisonEvery: 50 });
+    const result = await runCrashTest({ store: 'redis', delivery: 'exactly-once', records: 2000, kills: 6, poisonEvery: 50 });
 
     expect(result).toMatchObject({ missing: 0, duplicates: 0, poisonCounted: 0, missingDeadLetters: 0, wrongDeadLetters: 0 });
     expect(result.deadLetters).toBe(result.poison);
