@@ -686,7 +686,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     for (const letter of letters) {
       logger.warn(
         `${this.name}: dead-lettered ${letter.topic}-${letter.partition} offset ${letter.offset} in batch ${batch.time} ` +
-          `after ${letter.attempts} attempt${letter.attempts === 1 ? '' : 's'}: ${letter.operator} threw ${letter.error}`,
+          `after ${letter.attempts} attempt${letter.attempts === 1 ? '' : 's'}; ${letter.operator} threw: ${letter.error}`,
         { topic: letter.topic, partition: letter.partition, offset: letter.offset, batchTimeMs: batch.time },
       );
     }
