@@ -267,7 +267,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
         batch_time_ms: string;
       }>(
         `SELECT topic, partition, "offset"::text AS "offset", key, value, operator, error, attempts, batch_time_ms::text AS batch_time_ms
-           FROM ${this.qualifiedDeadLetterTable()} WHERE group_id = $1 ORDER BY topic, partition, "offset"`,
+           FROM ${this.qualifiedDeadLetterTable()} AS d WHERE group_id = $1 ORDER BY d.topic, d.partition, d."offset"`,
         [group],
       ),
     );

@@ -43,6 +43,8 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
   async writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: InMemoryTransaction): Promise<void> {
     for (const letter of letters) {
       const key = `${DEAD_LETTER_PREFIX}${group}:${deadLetterId(letter)}`;
+      // The first letter of a record stays, as in the other stores.
+      if (this.data.has(key)) continue;
       if (tx === undefined) this.data.set(key, letter);
       else tx.set(key, letter);
     }
