@@ -1055,6 +1055,12 @@ describe('dead-letter policy (recordErrors)', () => {
     expect(await stored(store, 0, 1)).toEqual([3, 3]);
   });
 
+  it('refuses a dead-letter policy with at-most-once delivery, where a failing record is never read again', () => {
+    expect(() => setUp(new FakeKafka(), { delivery: 'at-most-once', recordErrors: { policy: 'dead-letter' } })).toThrow(
+      "recordErrors does not apply with delivery: 'at-most-once'",
+    );
+  });
+
   it('refuses a dead-letter policy on a store that cannot keep dead letters', () => {
     const store = new InMemoryOffsetStore();
     Object.defineProperty(store, 'writeDeadLetters', { value: undefined });

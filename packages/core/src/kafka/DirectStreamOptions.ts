@@ -432,7 +432,7 @@ export function resolveDirectStreamOptions<K, V>(
       'Pass e.g. 5, or 0 to fail at once; leave it out to retry for storeOutageBudgetMs.',
     );
   }
-  const recordErrors = resolveRecordErrors(options.recordErrors, store);
+  const recordErrors = resolveRecordErrors(options.recordErrors, store, delivery);
   const resolved: ResolvedDirectStreamOptions<K, V> = {
     kafkaParams: withRedactedView('kafkaParams', { ...options.kafkaParams }),
     groupId,
@@ -468,7 +468,11 @@ export function resolveDirectStreamOptions<K, V>(
 }
 
 /** Checks `recordErrors` against the rules and the store that must keep the dead letters. */
-function resolveRecordErrors(policy: RecordErrorPolicy | undefined, store: OffsetStore): ResolvedRecordErrorPolicy {
+function resolveRecordErrors(
+  policy: RecordErrorPolicy | undefined,
+  store: OffsetStore,
+  delivery: DeliverySemantics,
+): ResolvedRecordErrorPolicy {
   if (policy === undefined || policy === 'fail') return { policy: 'fail' };
   if (typeof policy !== 'object' || policy === null || (policy as { policy?: unknown }).policy !== 'dead-letter') {
     throw new ConfigError(
@@ -505,6 +509,15 @@ function resolveRecordErrors(policy: RecordErrorPolicy | undefined, store: Offse
       maxPerBatch,
       'must be a positive integer: the most records one batch may set aside before it fails',
       'Pass e.g. 100 (the default).',
+    );
+  }
+  if (delivery === 'at-most-once') {
+    throw new ConfigError(
+      'recordErrors',
+      policy,
+      "does not apply with delivery: 'at-most-once', which commits a batch's offsets before its outputs run, so a " +
+        'restart never reads a failing record again',
+      "Use delivery: 'at-least-once' or 'exactly-once' with the dead-letter policy, or recordErrors: 'fail'.",
     );
   }
   if (typeof store.writeDeadLetters !== 'function') {

@@ -42,4 +42,12 @@ describe('dead letters in Redis', () => {
     expect(result.deadLetters).toBe(result.poison);
     expect(result.killsInFlight).toBeGreaterThan(0);
   }, 180_000);
+
+  it('loses no dead letter under at-least-once, and keeps one per record though a kill makes the job write it again', async () => {
+    const result = await runCrashTest({ store: 'redis', delivery: 'at-least-once', records: 2000, kills: 6, poisonEvery: 50 });
+
+    expect(result).toMatchObject({ missing: 0, poisonCounted: 0, missingDeadLetters: 0, wrongDeadLetters: 0 });
+    expect(result.deadLetters).toBe(result.poison);
+    expect(result.duplicates).toBeLessThanOrEqual(result.killsInFlight * result.maxBatchRecords);
+  }, 180_000);
 });
