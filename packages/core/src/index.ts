@@ -35,7 +35,7 @@ export type { DeadLetter } from './offsets/DeadLetter';
 // dstream
 export { DStream } from './dstream/DStream';
 export type { DStreamNode, PairKey, PairValue } from './dstream/DStream';
-export type { BatchContext, OutputOperation, InputSource, StreamingContextLike } from './context/types';
+export type { BatchContext, BatchErrorDecision, OutputOperation, InputSource, StreamingContextLike } from './context/types';
 
 // dstream operators
 export type { Batch } from './dstream/operators/batches$';
