@@ -939,6 +939,7 @@ describe('dead-letter policy (recordErrors)', () => {
     );
     expect(info.failure).toBeInstanceOf(RecordProcessingError);
     expect(info.failure!.message).toBe('map threw at t-1 offset 2: bad');
+    expect((info.failure as RecordProcessingError).isSourceRecord).toBe(true);
     expect(info).toMatchObject({ numAttempts: 1, numDeadLetters: 0 });
     expect(await stored(store, 0, 1)).toEqual([undefined, undefined]);
   });
@@ -982,6 +983,21 @@ describe('dead-letter policy (recordErrors)', () => {
     expect(info.failure!.message).toMatch(/^reduceByKey threw: overflow \(not dead-lettered: no single record read from Kafka is to blame/);
     expect(info.numAttempts).toBe(1);
     expect(await stored(store, 0, 1)).toEqual([undefined, undefined]);
+  });
+
+  it('charges the source record when a stage after a flatMap throws on one of the values made from it', async () => {
+    const { info, store, delivered } = await runJob(twoPartitions(2), { recordErrors: { policy: 'dead-letter', maxAttempts: 1 } }, (stream) =>
+      stream
+        .flatMap((record) => [`${record.value}a`, `${record.value}b`])
+        .filter((value) => value.length > 0)
+        .map((value) => {
+          if (value === '1:1b') throw new Error('bad half');
+          return value;
+        }),
+    );
+    expect(info.failure).toBeUndefined();
+    expect(delivered).toEqual(['0:0a', '0:0b', '0:1a', '0:1b', '1:0a', '1:0b']);
+    expect(await store.loadDeadLetters('g')).toEqual([expect.objectContaining({ partition: 1, offset: 1, value: '1:1', operator: 'map' })]);
   });
 
   it('charges a failure after a mapPartitions to no source record', async () => {
