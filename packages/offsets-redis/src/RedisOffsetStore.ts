@@ -235,11 +235,17 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
       for (const letter of letters) tx.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
       return;
     }
-    await this.call('write dead letters', () => {
+    const replies = await this.call('write dead letters', () => {
       const pipeline = this.client.multi();
       for (const letter of letters) pipeline.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
       return pipeline.exec();
     });
+    const failed = replies?.find(([error]) => error);
+    if (failed !== undefined) {
+      throw new OffsetStoreError(this.name, `writing dead letters to ${key} failed: ${messageOf(failed[0])}; the offsets were not committed`, {
+        cause: driverError(failed[0]),
+      });
+    }
   }
 
   /** The dead letters kept for `group`, in (topic, partition, offset) order. */
