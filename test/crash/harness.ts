@@ -6,6 +6,9 @@ import { Pool } from 'pg';
 import { produce } from '../../packages/core/test/integration/kafka/helpers';
 import { createTopic, requireService, services, uniqueName } from '../../packages/core/test/integration/helpers/services';
 import { readTopic } from '../../packages/offsets-kafka/test/integration/kafkaTestKit';
+import type { DeadLetter } from '../../packages/core/src';
+import { PostgresOffsetStore } from '../../packages/offsets-postgres/src';
+import { RedisOffsetStore } from '../../packages/offsets-redis/src';
 
 /**
  * The stores `job.js` can commit to. Redis and PostgreSQL are also where the job counts its
@@ -26,6 +29,11 @@ export interface CrashTestOptions {
   readonly ratePerPartition?: number;
   /** Longest the final run may take to read everything. Default 120 s. */
   readonly finishTimeoutMs?: number;
+  /**
+   * Makes every record whose number is a multiple of this throw in the job (redis and postgres
+   * only): the job dead-letters them, and the result counts the dead letters the store kept.
+   */
+  readonly poisonEvery?: number;
 }
 
 /** What the effects showed after the final run. */
@@ -36,8 +44,18 @@ export interface CrashTestResult {
   readonly killsInFlight: number;
   /** Records counted at least once. */
   readonly distinct: number;
-  /** Records not counted at all. */
+  /** Records that should have been counted (all but the poison ones) and were not. */
   readonly missing: number;
+  /** Poison records produced (`poisonEvery`); they must never be counted. */
+  readonly poison: number;
+  /** Poison records that were counted as effects anyway. */
+  readonly poisonCounted: number;
+  /** Dead letters the store kept for the run's group. */
+  readonly deadLetters: number;
+  /** Poison records without a dead letter. */
+  readonly missingDeadLetters: number;
+  /** Dead letters of records that were not poison, or with a wrong offset, value or attempt count. */
+  readonly wrongDeadLetters: number;
   /** Counts beyond the first, over all records. */
   readonly duplicates: number;
   /** Most records one batch can hold: 4 partitions × rate × interval. */
@@ -101,6 +119,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
       CRASH_RECORDS: String(total),
       CRASH_BATCH_INTERVAL_MS: String(batchIntervalMs),
       CRASH_RATE_PER_PARTITION: String(ratePerPartition),
+      CRASH_POISON_EVERY: String(options.poisonEvery ?? 0),
       DSTREAM_KAFKA_BROKERS: services.kafkaBrokers,
       DSTREAM_REDIS_URL: services.redisUrl,
       DSTREAM_PG_URL: services.pgUrl,
@@ -121,25 +140,64 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
     const counts = await effects.read(run);
     const distinct = counts.size;
     const duplicates = [...counts.values()].reduce((sum, n) => sum + n - 1, 0);
+    const poisonIds = new Set<string>();
+    const every = options.poisonEvery ?? 0;
+    if (every > 0) {
+      for (let partition = 0; partition < PARTITIONS; partition += 1) {
+        for (let n = 0; n < perPartition; n += every) poisonIds.add(`${partition}:${n}`);
+      }
+    }
+    const letters = every > 0 ? await readDeadLetters(options.store, run) : [];
+    const lettered = new Set(letters.map((letter) => letter.value));
     const result: CrashTestResult = {
       records: total,
       kills,
       killsInFlight,
       distinct,
-      missing: total - distinct,
+      missing: total - poisonIds.size - [...counts.keys()].filter((id) => !poisonIds.has(id)).length,
+      poison: poisonIds.size,
+      poisonCounted: [...poisonIds].filter((id) => counts.has(id)).length,
+      deadLetters: letters.length,
+      missingDeadLetters: [...poisonIds].filter((id) => !lettered.has(id)).length,
+      wrongDeadLetters: letters.filter(
+        (letter) =>
+          letter.value === null ||
+          !poisonIds.has(letter.value) ||
+          letter.value !== `${letter.partition}:${letter.offset}` ||
+          letter.attempts !== 2 ||
+          letter.error !== `poison record ${letter.value}`,
+      ).length,
       duplicates,
       maxBatchRecords,
       elapsedMs: Date.now() - started,
     };
     console.log(
       `crash test ${options.store} ${options.delivery}: ${total} records, ${kills} SIGKILLs (${killsInFlight} inside a batch), ` +
-        `${distinct} counted, ${result.missing} missing, ${duplicates} duplicates, ${(result.elapsedMs / 1000).toFixed(1)} s`,
+        `${distinct} counted, ${result.missing} missing, ${duplicates} duplicates` +
+        (every > 0
+          ? `, ${result.poison} poison: ${result.deadLetters} dead letters, ${result.missingDeadLetters} missing, ` +
+            `${result.wrongDeadLetters} wrong, ${result.poisonCounted} counted`
+          : '') +
+        `, ${(result.elapsedMs / 1000).toFixed(1)} s`,
     );
     return result;
   } finally {
     // A run that failed midway leaves no job behind.
     await job?.kill();
     await effects.close(run);
+  }
+}
+
+/** The dead letters the job's store kept for its group (the run's name). */
+async function readDeadLetters(store: CrashStore, group: string): Promise<DeadLetter[]> {
+  if (store !== 'redis' && store !== 'postgres') throw new Error(`poisonEvery needs the redis or postgres store, not ${store}`);
+  const offsetStore =
+    store === 'redis' ? new RedisOffsetStore({ url: services.redisUrl }) : new PostgresOffsetStore({ connectionString: services.pgUrl });
+  await offsetStore.connect();
+  try {
+    return await offsetStore.loadDeadLetters(group);
+  } finally {
+    await offsetStore.close();
   }
 }
 

@@ -20,6 +20,10 @@
  * {"event":"assigned","partitions":[0,1]}, {"event":"revoked","partitions":[1]},
  * {"event":"zkSession","id":"…","password":"…"} (ZooKeeper store), {"event":"done"}, each with
  * `at` (epoch ms). Warnings and errors the context and the stream log go to stderr.
+ *
+ * CRASH_POISON_EVERY=n makes every record whose number is a multiple of n throw in the job's
+ * `map` (a poison record), under `recordErrors: { policy: 'dead-letter', maxAttempts: 2 }`: the
+ * record is set aside as a dead letter in the batch's commit and the job goes on.
  */
 const path = require('node:path');
 
@@ -52,6 +56,12 @@ const outputDelayMs = Number(setting('CRASH_OUTPUT_DELAY_MS', '40'));
 const brokers = setting('DSTREAM_KAFKA_BROKERS', '127.0.0.1:9092');
 const redisUrl = setting('DSTREAM_REDIS_URL', 'redis://127.0.0.1:6379');
 const pgUrl = setting('DSTREAM_PG_URL', 'postgres://postgres@127.0.0.1:5432/dstream');
+const poisonEvery = Number(setting('CRASH_POISON_EVERY', '0'));
+
+/** A poison record: its number (`<partition>:<n>`) is a multiple of CRASH_POISON_EVERY. */
+function isPoison(id) {
+  return poisonEvery > 0 && Number(id.slice(id.indexOf(':') + 1)) % poisonEvery === 0;
+}
 
 /** Counts record ids in a Redis hash, outside any offset store transaction. */
 function redisEffects() {
@@ -210,12 +220,17 @@ async function main() {
     // Partitions added while the job runs are found within a few seconds.
     ...(isMember ? { metadataRefreshMs: 2000 } : {}),
     ...(maxBufferedRecords === undefined ? {} : { maxBufferedRecordsPerPartition: Number(maxBufferedRecords) }),
+    recordErrors: poisonEvery > 0 ? { policy: 'dead-letter', maxAttempts: 2, maxPerBatch: 10000 } : 'fail',
     logger: streamLogger,
   });
   // What each batch's output saw, per partition, for the `batch` event: a trace of any record lost.
   const seenByBatch = new Map();
   stream
     .map((record) => record.value)
+    .map((id) => {
+      if (isPoison(id)) throw new Error(`poison record ${id}`);
+      return id;
+    })
     .foreachBatch(async (ids, batch) => {
       const seen = {};
       for (const id of ids) {

@@ -16,11 +16,23 @@ export const CREATE_BALANCES = `CREATE TABLE IF NOT EXISTS account_balances (
   balance bigint NOT NULL
 )`;
 
+/** A payment's fields, or an error naming what is wrong with it. */
+export function parsePayment(text: string): readonly [string, number] {
+  const [account, cents] = text.split(',');
+  if (!account || !/^-?\d+$/.test(cents ?? '')) throw new Error(`not a payment "<account>,<cents>": ${JSON.stringify(text)}`);
+  return [account, Number(cents)];
+}
+
 /**
  * Sums payments (`<account>,<amount in cents>`) per account into `account_balances`. Each batch's
  * upserts run on the store's transaction, which also writes the batch's offsets to
  * `dstream_offsets` and commits both at once: after any crash, PostgreSQL holds either a batch's
  * balances and its offsets, or neither, so every payment is added exactly once.
+ *
+ * A malformed payment makes `parsePayment` throw. Under the dead-letter policy the batch runs
+ * again, and after the second failure the payment is set aside: it goes to
+ * `dstream_dead_letters` in the same transaction as the batch's balances and offsets, and the job
+ * goes on instead of stopping at it (the default policy, `'fail'`, would stop the job there).
  *
  * @example
  * const ssc = balancesJob({ brokers: '127.0.0.1:9092', connectionString: 'postgres://postgres@127.0.0.1/app', topic: 'payments', group: 'balances' });
@@ -39,13 +51,11 @@ export function balancesJob(settings: BalancesSettings): StreamingContext {
     // Bounds each batch (here 100 records per partition per 500 ms); raise it for real traffic.
     maxRatePerPartition: 200,
     valueDeserializer: 'string',
+    recordErrors: { policy: 'dead-letter', maxAttempts: 2 },
   });
 
   payments
-    .map((payment) => {
-      const [account, cents] = payment.value.split(',');
-      return [account, Number(cents)] as const;
-    })
+    .map((payment) => parsePayment(payment.value))
     .reduceByKey((a, b) => a + b)
     .foreachBatch<PoolClient>(async (sums, { transaction }) => {
       if (sums.length === 0) return;

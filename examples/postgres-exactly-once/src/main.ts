@@ -2,6 +2,8 @@
  * Runs the balances job on a fresh topic and database schema: produces payments, lets one
  * StreamingContext sum about half of them, stops it, starts a new one that resumes from the
  * offsets in PostgreSQL, and checks that every balance equals the payments produced for it.
+ * A few payments are malformed: the job sets them aside as dead letters and goes on; the check
+ * finds each of them in `dstream_dead_letters` and none of them in the balances.
  *
  *   node dist/main.js [--records 2000]
  */
@@ -16,11 +18,14 @@ const PARTITIONS = 3;
 /** Payment `i`: deterministic, so the expected balances can be recomputed. */
 const payment = (i: number) => ({ account: ACCOUNTS[(i * 5) % ACCOUNTS.length], cents: 100 + ((i * 37) % 900) });
 
+/** Payment `i` is malformed (one in about 400): what a buggy producer might write. */
+const isMalformed = (i: number) => i % 397 === 13;
+
 /** Payments [0, records) as records spread evenly over the partitions, for `produce`. */
 function* paymentRecords(records: number) {
   for (let i = 0; i < records; i++) {
     const { account, cents } = payment(i);
-    yield { key: null, value: `${account},${cents}`, partition: i % PARTITIONS };
+    yield { key: null, value: isMalformed(i) ? `${account};${cents}` : `${account},${cents}`, partition: i % PARTITIONS };
   }
 }
 
@@ -59,9 +64,11 @@ runMain(async () => {
     console.log(`second context resumed from those offsets and stopped after ${await committedRecords(store, settings.group, partitions)} records`);
 
     const expected = new Map<string, number>();
+    const malformed: string[] = [];
     for (let i = 0; i < records; i++) {
       const { account, cents } = payment(i);
-      expected.set(account, (expected.get(account) ?? 0) + cents);
+      if (isMalformed(i)) malformed.push(`${account};${cents}`);
+      else expected.set(account, (expected.get(account) ?? 0) + cents);
     }
     const { rows } = await db.query<{ account: string; balance: string }>('SELECT account, balance FROM account_balances ORDER BY account');
     console.log(`balances: ${rows.map(({ account, balance }) => `${account}=${balance}`).join(' ')}`);
@@ -69,11 +76,22 @@ runMain(async () => {
     if (wrong.length > 0 || rows.length !== expected.size) {
       throw new Error(`balances differ from the payments produced for: ${wrong.map(([account]) => account).join(', ')}`);
     }
-    console.log(`every one of ${records} payments added exactly once across a stop and restart`);
+    const letters = await store.loadDeadLetters(settings.group);
+    console.log(
+      `dead letters: psql -c "SELECT partition, \"offset\", value, error FROM public.dstream_dead_letters WHERE group_id = '${settings.group}'" -> ` +
+        letters.map((letter) => `${letter.partition}@${letter.offset} ${JSON.stringify(letter.value)}`).join(', '),
+    );
+    const kept = letters.map((letter) => letter.value).sort();
+    if (JSON.stringify(kept) !== JSON.stringify([...malformed].sort())) {
+      throw new Error(`dead letters ${JSON.stringify(kept)} differ from the malformed payments produced ${JSON.stringify(malformed)}`);
+    }
+    console.log(`${malformed.length} malformed payments set aside as dead letters, each once`);
+    console.log(`every one of ${records - malformed.length} well-formed payments added exactly once across a stop and restart`);
   } finally {
     await store.close();
     await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
     await db.query('DELETE FROM public.dstream_offsets WHERE group_id = $1', [settings.group]).catch(() => undefined);
+    await db.query('DELETE FROM public.dstream_dead_letters WHERE group_id = $1', [settings.group]).catch(() => undefined);
     await db.end();
   }
 });

@@ -12,6 +12,8 @@ describe('examples/postgres-exactly-once', () => {
     const firstStop = Number(/first context stopped after (\d+) records/.exec(output)?.[1]);
     expect(firstStop).toBeGreaterThanOrEqual(1000);
     expect(firstStop).toBeLessThan(2000);
-    expect(output).toContain('every one of 2000 payments added exactly once across a stop and restart');
+    // Payments 13, 410, 807, 1204, 1601 and 1998 are malformed: set aside, each once, and the job went on.
+    expect(output).toContain('6 malformed payments set aside as dead letters, each once');
+    expect(output).toContain('every one of 1994 well-formed payments added exactly once across a stop and restart');
   });
 });

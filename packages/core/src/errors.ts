@@ -172,23 +172,34 @@ export class KafkaError extends DStreamError {
   }
 }
 
-/** User code threw while processing a record; names the record's position when it is known. */
+/**
+ * User code threw while processing a record; names the record's position when it is known.
+ * `isSourceRecord` is true when that position is the record read from Kafka that the failing
+ * function was processing (the head of a fused chain over a Kafka input, or a deserializer):
+ * only then can a dead-letter policy set that one record aside. An error thrown after records
+ * were combined (a `reduceByKey` function, an output over the whole batch) is not.
+ */
 export class RecordProcessingError extends DStreamError {
+  readonly operator: string;
   readonly topic: string | undefined;
   readonly partition: number | undefined;
   readonly offset: number | undefined;
+  readonly isSourceRecord: boolean;
 
   constructor(
     operator: string,
     cause: unknown,
-    position: { topic?: string; partition?: number; offset?: number } = {},
+    position: { topic?: string; partition?: number; offset?: number; isSourceRecord?: boolean; note?: string } = {},
   ) {
     const where =
       position.topic === undefined ? '' : ` at ${position.topic}-${position.partition} offset ${position.offset}`;
-    super(`${operator} threw${where}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    const note = position.note === undefined ? '' : ` (${position.note})`;
+    super(`${operator} threw${where}: ${cause instanceof Error ? cause.message : String(cause)}${note}`, { cause });
+    this.operator = operator;
     this.topic = position.topic;
     this.partition = position.partition;
     this.offset = position.offset;
+    this.isSourceRecord = position.topic !== undefined && position.isSourceRecord === true;
   }
 }
 

@@ -33,11 +33,13 @@ export type {
 } from './offsets/OffsetStore';
 export { InMemoryOffsetStore } from './offsets/InMemoryOffsetStore';
 export type { InMemoryTransaction } from './offsets/InMemoryOffsetStore';
+export { renderPayload, deadLetterId } from './offsets/DeadLetter';
+export type { DeadLetter } from './offsets/DeadLetter';
 
 // dstream
 export { DStream } from './dstream/DStream';
 export type { DStreamNode, PairKey, PairValue } from './dstream/DStream';
-export type { BatchContext, OutputOperation, InputSource, StreamingContextLike } from './context/types';
+export type { BatchContext, BatchErrorDecision, OutputOperation, InputSource, StreamingContextLike } from './context/types';
 
 // dstream operators
 export type { Batch } from './dstream/operators/batches$';
@@ -115,6 +117,7 @@ export type {
   StartingOffsets,
   Deserializer,
   BackpressureOptions,
+  RecordErrorPolicy,
 } from './kafka/DirectStreamOptions';
 export type { KafkaHeader, TopicPartitionOffset, KafkaLogReader, WatermarkOffsets, ClusterMetadata } from './kafka/KafkaClient';
 export { createKafkaLogReader } from './kafka/KafkaClient';

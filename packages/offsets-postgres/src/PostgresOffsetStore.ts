@@ -4,6 +4,7 @@ import {
   ConfigError,
   decodeStateMeta,
   decodeStateRecord,
+  type DeadLetter,
   driverError,
   encodeStateWrite,
   LoadedState,
@@ -42,6 +43,8 @@ const DEFAULT_CONNECTION_STRING = 'postgres://postgres@127.0.0.1:5432/postgres';
 const DEFAULT_SCHEMA = 'public';
 const DEFAULT_TABLE = 'dstream_offsets';
 const DEFAULT_STATE_TABLE = 'dstream_state';
+/** The table of dead letters, in the store's schema: created on first use. */
+const DEAD_LETTER_TABLE = 'dstream_dead_letters';
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Unquoted PostgreSQL identifiers, so names in errors and in psql read the same as in options. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -102,6 +105,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
   /** The role the pool logs in as. */
   private readonly user: string | undefined;
   private readonly qualifiedTable: string;
+  private deadLetterTableReady: Promise<void> | undefined;
   private readonly schema: string;
   private readonly table: string;
   private readonly stateTable: string;
@@ -271,6 +275,116 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     } finally {
       client.release(isBroken);
     }
+  }
+
+  /**
+   * Keeps dead letters in `<schema>.dstream_dead_letters`, one row per (group_id, topic,
+   * partition, offset): a letter written again changes nothing (ON CONFLICT DO NOTHING). The
+   * table is created on first use, under an advisory lock, outside any transaction. Given `tx`,
+   * the rows are inserted in that transaction and commit with its offsets.
+   */
+  async writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: PoolClient): Promise<void> {
+    this.connected();
+    await this.deadLetterTable();
+    const insert = (client: Pick<PoolClient, 'query'>) =>
+      client.query(
+        `INSERT INTO ${this.qualifiedDeadLetterTable()}
+           (group_id, topic, partition, "offset", key, value, operator, error, attempts, batch_time_ms)
+         SELECT $1::text, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::bigint[])
+         ON CONFLICT DO NOTHING`,
+        [
+          group,
+          letters.map((l) => l.topic),
+          letters.map((l) => l.partition),
+          letters.map((l) => l.offset),
+          letters.map((l) => l.key),
+          letters.map((l) => l.value),
+          letters.map((l) => l.operator),
+          letters.map((l) => l.error),
+          letters.map((l) => l.attempts),
+          letters.map((l) => l.batchTimeMs),
+        ],
+      );
+    await this.call('write dead letters', () => insert(tx ?? this.pool));
+  }
+
+  /** The dead letters kept for `group`, in (topic, partition, offset) order. */
+  async loadDeadLetters(group: string): Promise<DeadLetter[]> {
+    this.connected();
+    await this.deadLetterTable();
+    const { rows } = await this.call('load dead letters', () =>
+      this.pool.query<{
+        topic: string;
+        partition: number;
+        offset: string;
+        key: string | null;
+        value: string | null;
+        operator: string;
+        error: string;
+        attempts: number;
+        batch_time_ms: string;
+      }>(
+        `SELECT topic, partition, "offset"::text AS "offset", key, value, operator, error, attempts, batch_time_ms::text AS batch_time_ms
+           FROM ${this.qualifiedDeadLetterTable()} AS d WHERE group_id = $1 ORDER BY d.topic, d.partition, d."offset"`,
+        [group],
+      ),
+    );
+    return rows.map((row) => ({
+      topic: row.topic,
+      partition: row.partition,
+      offset: Number(row.offset),
+      key: row.key,
+      value: row.value,
+      operator: row.operator,
+      error: row.error,
+      attempts: row.attempts,
+      batchTimeMs: Number(row.batch_time_ms),
+    }));
+  }
+
+  /** Creates the dead-letter table once per store, if it is missing. */
+  private deadLetterTable(): Promise<void> {
+    this.deadLetterTableReady ??= this.createDeadLetterTable().catch((error: unknown) => {
+      this.deadLetterTableReady = undefined;
+      throw error;
+    });
+    return this.deadLetterTableReady;
+  }
+
+  private async createDeadLetterTable(): Promise<void> {
+    const client = await this.call('get a connection', () => this.pool.connect());
+    let isBroken = false;
+    try {
+      await this.inTransaction(client, 'create the dead-letter table', () =>
+        this.call('create the dead-letter table', async () => {
+          await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`dstream_offsets:${this.schema}.${DEAD_LETTER_TABLE}`]);
+          await client.query(
+            `CREATE TABLE IF NOT EXISTS ${this.qualifiedDeadLetterTable()} (
+               group_id text NOT NULL,
+               topic text NOT NULL,
+               partition int NOT NULL,
+               "offset" bigint NOT NULL,
+               key text,
+               value text,
+               operator text NOT NULL,
+               error text NOT NULL,
+               attempts int NOT NULL,
+               batch_time_ms bigint NOT NULL,
+               created_at timestamptz NOT NULL DEFAULT now(),
+               PRIMARY KEY (group_id, topic, partition, "offset"))`,
+          );
+        }),
+      );
+    } catch (error) {
+      isBroken = true;
+      throw error;
+    } finally {
+      client.release(isBroken);
+    }
+  }
+
+  private qualifiedDeadLetterTable(): string {
+    return `${escapeIdentifier(this.schema)}.${escapeIdentifier(DEAD_LETTER_TABLE)}`;
   }
 
   /** Ends the pool this store created (not a pool passed as `pool`). Idempotent. */

@@ -5,6 +5,8 @@ import {
   ConfigError,
   decodeStateMeta,
   decodeStateRecord,
+  type DeadLetter,
+  deadLetterId,
   driverError,
   encodeStateWrite,
   LoadedState,
@@ -252,6 +254,49 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     return { ...decodeStateMeta(operator, meta), entries };
   }
 
+  /**
+   * Keeps dead letters in one hash per group, `${keyPrefix}:${group}:@deadletters` (`@` cannot
+   * occur in a topic name, so no offsets hash has that key), field `topic:partition:offset`,
+   * value the letter as JSON. HSETNX: a letter written again changes nothing. Given `tx`, the
+   * writes are queued in that MULTI and land with its offsets.
+   */
+  async writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: ChainableCommander): Promise<void> {
+    this.connected();
+    const key = this.deadLetterKey(group);
+    if (tx !== undefined) {
+      for (const letter of letters) tx.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
+      return;
+    }
+    const replies = await this.call('write dead letters', () => {
+      const pipeline = this.client.multi();
+      for (const letter of letters) pipeline.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
+      return pipeline.exec();
+    });
+    const failed = replies?.find(([error]) => error);
+    if (failed !== undefined) {
+      throw new OffsetStoreError(this.name, `writing dead letters to ${key} failed: ${messageOf(failed[0])}; the offsets were not committed`, {
+        cause: driverError(failed[0]),
+      });
+    }
+  }
+
+  /** The dead letters kept for `group`, in (topic, partition, offset) order. */
+  async loadDeadLetters(group: string): Promise<DeadLetter[]> {
+    this.connected();
+    const key = this.deadLetterKey(group);
+    const fields = await this.call('load dead letters', () => this.client.hgetall(key));
+    const letters = Object.entries(fields).map(([field, json]) => {
+      try {
+        return JSON.parse(json) as DeadLetter;
+      } catch (error) {
+        throw new OffsetStoreError(this.name, `${key} field ${field} holds ${printable(json)}, not a dead letter as JSON; fix or delete it`, {
+          cause: error,
+        });
+      }
+    });
+    return letters.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset));
+  }
+
   /** Closes the connections this store opened (not a client passed as `redis`). Idempotent. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
@@ -342,6 +387,10 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
 
   private stateKey(group: string, operator: string): string {
     return `${this.keyPrefix}:${escapeKeyPart(group)}:state:${escapeKeyPart(operator)}`;
+  }
+
+  private deadLetterKey(group: string): string {
+    return `${this.keyPrefix}:${escapeKeyPart(group)}:@deadletters`;
   }
 
   private hashKey(group: string, topic: string): string {

@@ -396,6 +396,13 @@ export class StreamingContext implements StreamingContextLike {
       bus: this.bus,
       logger: this.logger,
       onFailure: (error) => this.fail(error),
+      notRecomputable: () => {
+        const names = stateRegistryOf(this).operators.map((operator) => `${operator.kind} "${operator.name}"`);
+        return names.length === 0
+          ? undefined
+          : `the job keeps state (${names.join(', ')}), which a batch updates as it is computed, so the batch cannot run again ` +
+              'in this process; the job stops and a restart reads the record again';
+      },
     });
     const generator = new JobGenerator({
       clock: this.clock,

@@ -57,7 +57,20 @@ export interface InputSource {
   recordCount?(time: number): number;
   /** Told after every batch (completed or failed), e.g. to feed a backpressure rate estimator. */
   onBatchCompleted?(info: BatchInfo): void;
+  /**
+   * Asked when a run of batch `time` failed with `error`: `{ retry: true }` when the input did
+   * something that lets a new run go further (its dead-letter policy counted an attempt against
+   * a record, or set one aside), so the scheduler recomputes the batch and runs it again;
+   * otherwise the error to fail the batch with (the same, or one that says why the policy does
+   * not apply). `notRecomputable`: why the graph cannot run the batch again, if it cannot.
+   */
+  onBatchError?(time: number, error: Error, notRecomputable?: string): BatchErrorDecision;
+  /** Records batch `time` set aside as dead letters, for its BatchInfo. Asked after the batch ran. */
+  deadLetterCount?(time: number): number;
 }
+
+/** What an input decides about a failed batch run (see `InputSource.onBatchError`). */
+export type BatchErrorDecision = { readonly retry: true } | { readonly retry: false; readonly error: Error };
 
 /** The part of a StreamingContext that streams talk to. */
 export interface StreamingContextLike {

@@ -64,6 +64,11 @@ export interface DStreamNode<T> {
    * one (before its offsets are committed), even on times their own slide skips.
    */
   prepare?(time: number): Promise<void>;
+  /**
+   * True for an input whose batch holds the records read from Kafka themselves (topic, partition,
+   * offset as in the log), so that a function failing on one of them charges that source record.
+   */
+  readonly yieldsSourceRecords?: boolean;
 }
 
 /**
@@ -165,6 +170,19 @@ export class DStream<T> {
       batch.catch(() => this.generated.delete(time));
     }
     return batch;
+  }
+
+  /**
+   * Forgets batch `time`, here and in every dependency, and lets `prepare(time)` run again: how a
+   * batch is recomputed from its inputs when the scheduler retries it. Earlier batches stay.
+   */
+  forgetBatch(time: number): void {
+    this.generated.delete(time);
+    if (this.preparedTime === time) {
+      this.preparedTime = undefined;
+      this.preparing = Promise.resolve();
+    }
+    for (const dependency of this.dependencies) dependency.forgetBatch(time);
   }
 
   /** Forgets batches older than `time - rememberDurationMs`, here and in every dependency. */

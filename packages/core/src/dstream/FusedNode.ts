@@ -65,6 +65,13 @@ export class FusedNode<T> implements DStreamNode<T> {
   readonly slideDurationMs: number;
   readonly dependencies: readonly DStream<unknown>[];
   private readonly segments: readonly Segment[];
+  /**
+   * The parent's records are the ones read from Kafka (`DStreamNode.yieldsSourceRecords`): a
+   * stage failing on one of them at the head of the chain charges that very record, whatever the
+   * stages after the first made of it, so a dead-letter policy can set it aside. Only read when a
+   * stage throws: the loop itself carries no per-record bookkeeping.
+   */
+  private readonly readsSourceRecords: boolean;
 
   private constructor(
     readonly parent: DStream<unknown>,
@@ -74,6 +81,7 @@ export class FusedNode<T> implements DStreamNode<T> {
     this.slideDurationMs = parent.slideDurationMs;
     this.dependencies = [parent];
     this.segments = toSegments(stages);
+    this.readsSourceRecords = parent.node.yieldsSourceRecords === true;
   }
 
   /**
@@ -89,7 +97,9 @@ export class FusedNode<T> implements DStreamNode<T> {
 
   async compute(time: number): Promise<readonly T[]> {
     let records: readonly unknown[] = await batchOf(this.parent, time);
-    for (const segment of this.segments) records = runSegment(segment, records);
+    for (let index = 0; index < this.segments.length; index++) {
+      records = runSegment(this.segments[index], records, index === 0 && this.readsSourceRecords);
+    }
     return records as readonly T[];
   }
 
@@ -102,8 +112,10 @@ export class FusedNode<T> implements DStreamNode<T> {
   async forEachOutput(time: number, consume: (record: T) => void): Promise<void> {
     let records: readonly unknown[] = await batchOf(this.parent, time);
     const last = this.segments.length - 1;
-    for (let index = 0; index < last; index++) records = runSegment(this.segments[index], records);
-    runSegment(this.segments[last], records, (value) => {
+    for (let index = 0; index < last; index++) {
+      records = runSegment(this.segments[index], records, index === 0 && this.readsSourceRecords);
+    }
+    runSegment(this.segments[last], records, last === 0 && this.readsSourceRecords, (value) => {
       try {
         consume(value as T);
       } catch (error) {
@@ -152,9 +164,11 @@ function toSegments(stages: readonly Stage[]): Segment[] {
 
 /**
  * Runs one segment over `records`: into a new array that it returns, or, given `end`, into that
- * sink (and then returns nothing worth reading).
+ * sink (and then returns nothing worth reading). `isSource`: `records` are the records read from
+ * Kafka, so a failure at the head loop names a source record (a `mapPartitions` in front of the
+ * stages breaks that: its output is not).
  */
-function runSegment(segment: Segment, records: readonly unknown[], end?: Sink): readonly unknown[] {
+function runSegment(segment: Segment, records: readonly unknown[], isSource: boolean, end?: Sink): readonly unknown[] {
   const output: unknown[] = [];
   const sink = buildSink(
     segment.stages,
@@ -165,7 +179,7 @@ function runSegment(segment: Segment, records: readonly unknown[], end?: Sink): 
   );
   const { partition } = segment;
   if (partition === undefined) {
-    pushAll(records, sink);
+    pushAll(records, sink, isSource);
     return output;
   }
   let produced: Iterable<unknown>;
@@ -176,21 +190,25 @@ function runSegment(segment: Segment, records: readonly unknown[], end?: Sink): 
   }
   if (Array.isArray(produced)) {
     if (segment.stages.length === 0 && end === undefined) return produced;
-    pushAll(produced, sink);
+    pushAll(produced, sink, false);
   } else {
     pushEach(partition.name, produced, sink);
   }
   return output;
 }
 
-/** The head loop over an array: the common case, indexed so V8 keeps it tight. */
-function pushAll(records: readonly unknown[], sink: Sink): void {
+/**
+ * The head loop over an array: the common case, indexed so V8 keeps it tight. The index is the
+ * only thing it tracks: when a stage throws, `records[index]` is the record the chain was
+ * processing, whatever stage failed on whatever that record had become.
+ */
+function pushAll(records: readonly unknown[], sink: Sink, isSource: boolean): void {
   let index = 0;
   try {
     for (; index < records.length; index++) sink(records[index]);
   } catch (error) {
     if (error instanceof ConsumerFailure) throw error.error;
-    throw error instanceof StageFailure ? userFunctionError(error.operator, error.cause, records[index]) : error;
+    throw error instanceof StageFailure ? userFunctionError(error.operator, error.cause, records[index], isSource) : error;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { InputSource, StreamingContextLike } from '../context/types';
+import type { BatchErrorDecision, InputSource, StreamingContextLike } from '../context/types';
 import type { DStream, DStreamNode } from '../dstream/DStream';
 import { userFunctionError } from '../dstream/userFunctionError';
 import {
@@ -8,7 +8,9 @@ import {
   KafkaError,
   OffsetOutOfRangeError,
   OffsetStoreError,
+  RecordProcessingError,
 } from '../errors';
+import { type DeadLetter, deadLetterId, renderPayload } from '../offsets/DeadLetter';
 import { OffsetRange, TopicPartition, topicPartitionKey } from '../offsets/OffsetRange';
 import type { KafkaGroupBinding, OffsetCommit, OffsetStore, StoredOffsets } from '../offsets/OffsetStore';
 import type { BatchInfo } from '../scheduler/events';
@@ -47,7 +49,15 @@ class UndeserializableRecord {
     readonly partition: number,
     readonly offset: number,
     readonly error: Error,
+    /** The bytes as fetched, for a dead letter. */
+    readonly key: Buffer | null,
+    readonly value: Buffer | null,
   ) {}
+}
+
+/** A record the dead-letter policy set aside in one batch; the payload is filled in when the batch is read again. */
+interface DeadRecord {
+  letter: DeadLetter;
 }
 
 /** What one batch reads, fixed when it is generated. */
@@ -64,6 +74,10 @@ interface PlannedBatch {
   claimed: Claim | undefined;
   /** Records actually read; known once the batch was computed. */
   numRecords: number | undefined;
+  /** Failed runs charged to each record (`deadLetterId`), under the dead-letter policy. */
+  readonly attempts: Map<string, number>;
+  /** Records set aside (`deadLetterId`): the batch is read without them and commits their letters. */
+  readonly dead: Map<string, DeadRecord>;
 }
 
 /** A running batch's hold on its partitions: a revoke of one of them waits for `done`. */
@@ -100,6 +114,8 @@ export type KafkaConsumerFactory = (config: Readonly<Record<string, unknown>>) =
  */
 export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<ConsumerRecord<K, V>> {
   readonly name: string;
+  /** Its batches hold the records as read from the log: a failure on one names a source record. */
+  readonly yieldsSourceRecords = true;
   readonly dependencies: readonly DStream<unknown>[] = [];
   private client: KafkaConsumerClient | undefined;
   private fetcher: PartitionFetcher<ConsumerRecord<K, V> | UndeserializableRecord> | undefined;
@@ -530,7 +546,15 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     );
     const ranges = planOffsetRanges(positions, caps);
     for (const range of ranges) this.current.set(range.key, range.untilOffset);
-    this.batches.set(time, { time, ranges, tokens, claimed: undefined, numRecords: undefined });
+    this.batches.set(time, {
+      time,
+      ranges,
+      tokens,
+      claimed: undefined,
+      numRecords: undefined,
+      attempts: new Map(),
+      dead: new Map(),
+    });
     this.context.postInputEvent?.({
       type: 'InputPlanned',
       input: this.name,
@@ -565,7 +589,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     const { ranges } = batch.claimed ?? this.claim(batch);
     const fetched = await Promise.all(ranges.map((range) => this.take(fetcher, range)));
     // One partition hands its array over as is; otherwise one copy, no spreads.
-    const records = fetched.length === 1 ? fetched[0] : ([] as (ConsumerRecord<K, V> | UndeserializableRecord)[]).concat(...fetched);
+    let records = fetched.length === 1 ? fetched[0] : ([] as (ConsumerRecord<K, V> | UndeserializableRecord)[]).concat(...fetched);
+    if (batch.dead.size > 0) records = withoutDead(records, batch.dead);
     for (let index = 0; index < records.length; index++) {
       const record = records[index];
       if (record instanceof UndeserializableRecord) throw record.error;
@@ -629,12 +654,14 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     try {
       key = keyDeserializer(rawKey);
     } catch (error) {
-      return new UndeserializableRecord(topic, partition, offset, userFunctionError('keyDeserializer', error, { topic, partition, offset }));
+      const failure = userFunctionError('keyDeserializer', error, { topic, partition, offset }, true);
+      return new UndeserializableRecord(topic, partition, offset, failure, rawKey, rawValue);
     }
     try {
       value = valueDeserializer(rawValue);
     } catch (error) {
-      return new UndeserializableRecord(topic, partition, offset, userFunctionError('valueDeserializer', error, { topic, partition, offset }));
+      const failure = userFunctionError('valueDeserializer', error, { topic, partition, offset }, true);
+      return new UndeserializableRecord(topic, partition, offset, failure, rawKey, rawValue);
     }
     return { topic, partition, offset, key, value, timestamp, headers };
   }
@@ -652,6 +679,13 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     this.running = claim;
     const { delivery, idempotentOutput, offsetStore, groupId, logger, storeOutageBudgetMs, commitRetries } = this.options;
     const commits: OffsetCommit[] = claim.ranges.map((range) => ({ range, expectedOffset: claim.expected.get(range.key) ?? null }));
+    const withDeadLetters =
+      batch.dead.size === 0
+        ? outputs
+        : async (transaction: unknown): Promise<void> => {
+            await outputs(transaction);
+            await this.writeDeadLetters(batch, claim, transaction);
+          };
     try {
       await commitBatch({
         store: offsetStore,
@@ -663,7 +697,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
               ? 'in-transaction'
               : 'after-output',
         commits,
-        outputs,
+        outputs: withDeadLetters,
         state: this.state?.isPersistent ? () => this.state!.changesOf(time) : undefined,
         beforeCommit: () => {
           if (claim.fenced.size === 0) return;
@@ -687,6 +721,117 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       if (this.running === claim) this.running = undefined;
       claim.finish();
     }
+  }
+
+  /**
+   * Keeps the letters of the records batch `time` set aside, for its claimed partitions only (a
+   * partition given up goes to its next owner, which reads and judges the record itself): inside
+   * the store transaction under exactly-once, so they persist exactly when the offsets do;
+   * otherwise written before the offsets commit, once per record whatever the retries.
+   */
+  private async writeDeadLetters(batch: PlannedBatch, claim: Claim, transaction: unknown): Promise<void> {
+    const letters: DeadLetter[] = [];
+    for (const { letter } of batch.dead.values()) {
+      if (claim.keys.has(topicPartitionKey(letter.topic, letter.partition))) letters.push(letter);
+    }
+    if (letters.length === 0) return;
+    const { offsetStore, groupId, logger } = this.options;
+    await offsetStore.writeDeadLetters!(groupId, letters, transaction ?? undefined);
+    for (const letter of letters) {
+      logger.warn(
+        `${this.name}: dead-lettered ${letter.topic}-${letter.partition} offset ${letter.offset} in batch ${batch.time} ` +
+          `after ${letter.attempts} attempt${letter.attempts === 1 ? '' : 's'}; ${letter.operator} threw: ${letter.error}`,
+        { topic: letter.topic, partition: letter.partition, offset: letter.offset, batchTimeMs: batch.time },
+      );
+    }
+  }
+
+  /**
+   * The dead-letter policy's decision on batch `time`'s failure: run the batch again when the
+   * error names one of the records the batch read (a `RecordProcessingError` with a source
+   * record), counting the attempt against that record; at `maxAttempts` the record is set aside
+   * and the batch runs again without it. Anything else fails the batch; a record error that the
+   * policy cannot act on says why.
+   */
+  onBatchError(time: number, error: Error, notRecomputable?: string): BatchErrorDecision {
+    const policy = this.options.recordErrors;
+    const batch = this.batches.get(time);
+    const failure = recordErrorOf(error);
+    if (policy.policy !== 'dead-letter' || failure === undefined || batch === undefined) return { retry: false, error };
+    const refuse = (reason: string): BatchErrorDecision => ({
+      retry: false,
+      error: new RecordProcessingError(failure.operator, failure.cause, {
+        topic: failure.topic,
+        partition: failure.partition,
+        offset: failure.offset,
+        isSourceRecord: failure.isSourceRecord,
+        note: `not dead-lettered: ${reason}`,
+      }),
+    });
+    if (!failure.isSourceRecord) {
+      return refuse(
+        'no single record read from Kafka is to blame (the function ran on records already combined or regrouped: ' +
+          'an aggregation, a join, a window, a mapPartitions, or an output over the whole batch); ' +
+          'catch the error in that function, or fix it',
+      );
+    }
+    const { topic, partition, offset } = failure as { topic: string; partition: number; offset: number };
+    const key = topicPartitionKey(topic, partition);
+    const range = (batch.claimed?.ranges ?? batch.ranges).find((r) => r.key === key);
+    if (range === undefined || offset < range.fromOffset || offset >= range.untilOffset) {
+      return refuse(`the record is not one batch ${time} read (it reached the function from an earlier batch, through a window)`);
+    }
+    if (notRecomputable !== undefined) return refuse(notRecomputable);
+    const id = deadLetterId({ topic, partition, offset });
+    const attempts = (batch.attempts.get(id) ?? 0) + 1;
+    batch.attempts.set(id, attempts);
+    const { logger } = this.options;
+    if (attempts < policy.maxAttempts) {
+      logger.warn(
+        `${this.name}: batch ${time} failed on ${topic}-${partition} offset ${offset} (attempt ${attempts} of ${policy.maxAttempts}); ` +
+          'running it again',
+        { error },
+      );
+      return { retry: true };
+    }
+    if (batch.dead.size >= policy.maxPerBatch) {
+      return refuse(
+        `batch ${time} already set aside recordErrors.maxPerBatch (${policy.maxPerBatch}) records; ` +
+          'so many failures look like a bug rather than bad records: fix it, or raise maxPerBatch',
+      );
+    }
+    const cause = failure.cause;
+    batch.dead.set(id, {
+      letter: {
+        topic,
+        partition,
+        offset,
+        key: null,
+        value: null,
+        operator: failure.operator,
+        error: cause instanceof Error ? cause.message : String(cause),
+        attempts,
+        batchTimeMs: time,
+      },
+    });
+    logger.warn(
+      `${this.name}: batch ${time} failed on ${topic}-${partition} offset ${offset} ${attempts} time${attempts === 1 ? '' : 's'}; ` +
+        'setting the record aside and running the batch without it',
+      { error },
+    );
+    return { retry: true };
+  }
+
+  /** Records batch `time` set aside (dead letters it commits), for its BatchInfo. */
+  deadLetterCount(time: number): number {
+    const batch = this.batches.get(time);
+    if (batch === undefined || batch.dead.size === 0) return 0;
+    const keys = batch.claimed?.keys;
+    let count = 0;
+    for (const { letter } of batch.dead.values()) {
+      if (keys === undefined || keys.has(topicPartitionKey(letter.topic, letter.partition))) count++;
+    }
+    return count;
   }
 
   /** Feeds the backpressure estimator with the batch's processing rate (Spark's `RateController`). */
@@ -727,6 +872,37 @@ function asStoreError(store: OffsetStore, error: unknown, what: string): DStream
     cause: error,
     retriable: true,
   });
+}
+
+/**
+ * `records` without those set aside, filling each dead letter's key and value from its record
+ * (the bytes as fetched, for a record that could not be deserialized).
+ */
+function withoutDead<R extends { topic: string; partition: number; offset: number }>(
+  records: readonly R[],
+  dead: ReadonlyMap<string, DeadRecord>,
+): R[] {
+  const kept: R[] = [];
+  for (const record of records) {
+    const entry = dead.get(deadLetterId(record));
+    if (entry === undefined) {
+      kept.push(record);
+      continue;
+    }
+    const { key, value } = record as unknown as { key: unknown; value: unknown };
+    entry.letter = { ...entry.letter, key: renderPayload(key), value: renderPayload(value) };
+  }
+  return kept;
+}
+
+/** The `RecordProcessingError` behind `error`: itself, or one in its `cause` chain (an output may wrap it). */
+function recordErrorOf(error: unknown): RecordProcessingError | undefined {
+  let current = error;
+  for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth++) {
+    if (current instanceof RecordProcessingError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 function parseKey(key: string): TopicPartition {

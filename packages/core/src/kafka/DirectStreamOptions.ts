@@ -57,6 +57,29 @@ export interface BackpressureOptions {
 }
 
 /**
+ * What happens when user code throws on a record (`recordErrors`): `'fail'` stops the job at the
+ * record, or the dead-letter policy sets the record aside after `maxAttempts` runs of its batch,
+ * keeps it with the batch's offsets and lets the batch go on. See docs/guide/errors.md.
+ */
+export type RecordErrorPolicy =
+  | 'fail'
+  | {
+      readonly policy: 'dead-letter';
+      /** Runs of the batch that fail on the same record before it is set aside. Default 3. */
+      readonly maxAttempts?: number;
+      /**
+       * Most records set aside in one batch; one more fails the batch (a bug that fails every
+       * record should stop the job, not empty the topic into dead letters). Default 100.
+       */
+      readonly maxPerBatch?: number;
+    };
+
+/** `recordErrors` after checking, with defaults filled in. */
+export type ResolvedRecordErrorPolicy =
+  | { readonly policy: 'fail' }
+  | { readonly policy: 'dead-letter'; readonly maxAttempts: number; readonly maxPerBatch: number };
+
+/**
  * Options of `KafkaUtils.createDirectStream`. Only `kafkaParams`, `strategy` and `offsetStore`
  * are required; everything is checked before any connection is opened.
  *
@@ -136,6 +159,12 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
   readonly fetchTimeoutMs?: number;
   /** Records kept ahead of the current batch per partition before fetching that partition pauses. Default 10000. */
   readonly maxBufferedRecordsPerPartition?: number;
+  /**
+   * What happens when a user function throws on a record: `'fail'` (default) stops the job with
+   * the record's topic, partition and offset in the error; `{ policy: 'dead-letter' }` retries
+   * the batch, then sets the record aside in `offsetStore` with the batch's offsets and goes on.
+   */
+  readonly recordErrors?: RecordErrorPolicy;
   /** Where warnings (offset resets, rebalances) go. Default: the context's logger, with field `stream`. */
   readonly logger?: Logger;
 }
@@ -164,6 +193,7 @@ export interface ResolvedDirectStreamOptions<K, V> {
   readonly revokeTimeoutMs: number;
   readonly fetchTimeoutMs: number;
   readonly maxBufferedRecordsPerPartition: number;
+  readonly recordErrors: ResolvedRecordErrorPolicy;
   readonly logger: Logger;
 }
 
@@ -443,6 +473,7 @@ export function resolveDirectStreamOptions<K, V>(
       'Pass e.g. 5, or 0 to fail at once; leave it out to retry for storeOutageBudgetMs.',
     );
   }
+  const recordErrors = resolveRecordErrors(options.recordErrors, store, delivery);
   const resolved: ResolvedDirectStreamOptions<K, V> = {
     kafkaParams: withRedactedView('kafkaParams', { ...options.kafkaParams }),
     groupId,
@@ -470,10 +501,75 @@ export function resolveDirectStreamOptions<K, V>(
     revokeTimeoutMs: options.revokeTimeoutMs ?? 30_000,
     fetchTimeoutMs: options.fetchTimeoutMs ?? 120_000,
     maxBufferedRecordsPerPartition: options.maxBufferedRecordsPerPartition ?? 10_000,
+    recordErrors,
     logger: redactingLogger(options.logger ?? consoleLogger),
   };
   // The stream keeps these options: `console.log(stream)` must not show the credentials in them.
   return withRedactedView('DirectStreamOptions', resolved);
+}
+
+/** Checks `recordErrors` against the rules and the store that must keep the dead letters. */
+function resolveRecordErrors(
+  policy: RecordErrorPolicy | undefined,
+  store: OffsetStore,
+  delivery: DeliverySemantics,
+): ResolvedRecordErrorPolicy {
+  if (policy === undefined || policy === 'fail') return { policy: 'fail' };
+  if (typeof policy !== 'object' || policy === null || (policy as { policy?: unknown }).policy !== 'dead-letter') {
+    throw new ConfigError(
+      'recordErrors',
+      policy,
+      "must be 'fail' or { policy: 'dead-letter', maxAttempts?, maxPerBatch? }",
+      "Pass 'fail' (the default) to stop at a failing record, or { policy: 'dead-letter' } to set it aside.",
+    );
+  }
+  const known = ['policy', 'maxAttempts', 'maxPerBatch'];
+  for (const name of Object.keys(policy)) {
+    if (!known.includes(name)) {
+      throw new ConfigError(
+        `recordErrors.${name}`,
+        (policy as Record<string, unknown>)[name],
+        'is not an option of the dead-letter policy',
+        `Known options: ${known.join(', ')}; did you mean ${nearestName(name, known)}?`,
+      );
+    }
+  }
+  const maxAttempts = policy.maxAttempts ?? 3;
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 100) {
+    throw new ConfigError(
+      'recordErrors.maxAttempts',
+      maxAttempts,
+      'must be an integer from 1 to 100: the runs of a batch that fail on one record before it is set aside',
+      'Pass e.g. 3 (the default), or 1 to set a failing record aside at its first failure.',
+    );
+  }
+  const maxPerBatch = policy.maxPerBatch ?? 100;
+  if (!Number.isSafeInteger(maxPerBatch) || maxPerBatch < 1) {
+    throw new ConfigError(
+      'recordErrors.maxPerBatch',
+      maxPerBatch,
+      'must be a positive integer: the most records one batch may set aside before it fails',
+      'Pass e.g. 100 (the default).',
+    );
+  }
+  if (delivery === 'at-most-once') {
+    throw new ConfigError(
+      'recordErrors',
+      policy,
+      "does not apply with delivery: 'at-most-once', which commits a batch's offsets before its outputs run, so a " +
+        'restart never reads a failing record again',
+      "Use delivery: 'at-least-once' or 'exactly-once' with the dead-letter policy, or recordErrors: 'fail'.",
+    );
+  }
+  if (typeof store.writeDeadLetters !== 'function') {
+    throw new ConfigError(
+      'recordErrors',
+      policy,
+      `needs an offset store that keeps dead letters, and store "${store.name}" does not`,
+      "Use InMemoryOffsetStore, RedisOffsetStore or PostgresOffsetStore, or recordErrors: 'fail'.",
+    );
+  }
+  return { policy: 'dead-letter', maxAttempts, maxPerBatch };
 }
 
 /** `target`, with `util.inspect` and `toJSON` showing it redacted (see `redactedView`). */

@@ -1,5 +1,6 @@
 import { OffsetStoreError, StaleOffsetError } from '../errors';
 import { decodeStateMeta, decodeStateRecord, encodeStateWrite, STATE_META_FIELD } from '../state/storedStateCodec';
+import { type DeadLetter, deadLetterId } from './DeadLetter';
 import { LoadedState, OffsetCommit, OffsetStore, StateWrite, StoredOffsets } from './OffsetStore';
 import { TopicPartition, topicPartitionKey } from './OffsetRange';
 
@@ -13,15 +14,18 @@ export interface InMemoryTransaction {
 
 /**
  * An offset store in process memory, for tests and examples: the full contract (compare-and-set,
- * transactions, state kept with the offsets), no durability. `data` holds what transactions
- * wrote. State is kept encoded as the stores that write text keep it (see `storedStateCodec`), so
- * state that would not survive JSON fails here too.
+ * transactions, state kept with the offsets, dead letters), no durability. `data` holds what
+ * transactions wrote, dead letters under `deadletters:<group>:<topic>:<partition>:<offset>`. State
+ * is kept encoded as the stores that write text keep it (see `storedStateCodec`), so state that
+ * would not survive JSON fails here too.
  *
  * @example
  * const store = new InMemoryOffsetStore();
  * await store.transaction('g', commits, async (tx) => tx.set('word:kafka', 3));
  * store.data.get('word:kafka'); // 3
  */
+const DEAD_LETTER_PREFIX = 'deadletters:';
+
 export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
   readonly name = 'memory';
   readonly supportsTransactions = true;
@@ -40,6 +44,25 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
   /** Makes the next `count` commits or transactions fail with a retriable error (for failure tests). */
   failNextCommits(count: number): void {
     this.failuresLeft = count;
+  }
+
+  async writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: InMemoryTransaction): Promise<void> {
+    for (const letter of letters) {
+      const key = `${DEAD_LETTER_PREFIX}${group}:${deadLetterId(letter)}`;
+      // The first letter of a record stays, as in the other stores.
+      if (this.data.has(key)) continue;
+      if (tx === undefined) this.data.set(key, letter);
+      else tx.set(key, letter);
+    }
+  }
+
+  async loadDeadLetters(group: string): Promise<DeadLetter[]> {
+    const prefix = `${DEAD_LETTER_PREFIX}${group}:`;
+    const letters: DeadLetter[] = [];
+    for (const [key, value] of this.data) if (key.startsWith(prefix)) letters.push(value as DeadLetter);
+    return letters.sort(
+      (a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset),
+    );
   }
 
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {

@@ -1,3 +1,4 @@
+import type { DeadLetter } from './DeadLetter';
 import { OffsetRange, TopicPartition } from './OffsetRange';
 
 /**
@@ -113,6 +114,15 @@ export interface OffsetStore<Tx = unknown> {
    * for it. Present only when `supportsState` is true.
    */
   loadState?(group: string, operator: string): Promise<LoadedState | undefined>;
+  /**
+   * Keeps dead letters of `group` (see `DeadLetter`), one per (topic, partition, offset): a letter
+   * written again changes nothing. Given `tx`, the writes join that transaction and persist only
+   * with its offsets; otherwise they are written at once. Present on stores that can keep them;
+   * the dead-letter policy requires it.
+   */
+  writeDeadLetters?(group: string, letters: readonly DeadLetter[], tx?: Tx): Promise<void>;
+  /** The dead letters kept for `group`, in (topic, partition, offset) order. Present with `writeDeadLetters`. */
+  loadDeadLetters?(group: string): Promise<DeadLetter[]>;
   /** Releases connections. Idempotent. */
   close(): Promise<void>;
 }

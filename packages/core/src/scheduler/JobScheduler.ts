@@ -16,6 +16,11 @@ export interface JobSchedulerDeps {
   readonly logger: Logger;
   /** A batch failed; the context stops with this error. Called after its BatchCompleted event. */
   onFailure(error: Error): void;
+  /**
+   * Why the graph cannot compute a batch a second time, if it cannot (stateful operators update
+   * their state in place as they compute): then no input's record-error policy may retry.
+   */
+  notRecomputable?(): string | undefined;
 }
 
 /** A generated batch waiting to run. */
@@ -26,6 +31,8 @@ interface Job {
   readonly offsetRanges: readonly OffsetRange[];
   /** The ranges the batch delivered, known once it ran (before its inputs forget it). */
   deliveredRanges?: readonly OffsetRange[];
+  /** Runs of the batch so far (more than one when an input's record-error policy retried it). */
+  attempts: number;
 }
 
 const EMPTY_RANGES: readonly OffsetRange[] = Object.freeze([]);
@@ -56,7 +63,7 @@ export class JobScheduler {
       this.abandoned.push(timeMs);
       return;
     }
-    const job: Job = { timeMs, submissionTimeMs: this.deps.clock.nowMs(), offsetRanges: this.rangesOf(timeMs) };
+    const job: Job = { timeMs, submissionTimeMs: this.deps.clock.nowMs(), offsetRanges: this.rangesOf(timeMs), attempts: 0 };
     this.deps.bus.post({
       type: 'BatchSubmitted',
       batchTimeMs: timeMs,
@@ -125,14 +132,16 @@ export class JobScheduler {
     let failure: Error | undefined;
     let processingEndTimeMs: number | undefined;
     let numRecords = 0;
+    let numDeadLetters = 0;
     try {
       try {
-        await this.execute(job);
+        await this.executeWithRetries(job);
       } finally {
         job.deliveredRanges = this.rangesOf(job.timeMs);
       }
       processingEndTimeMs = clock.nowMs();
       numRecords = this.countRecords(job.timeMs);
+      numDeadLetters = this.countDeadLetters(job.timeMs);
       for (const output of outputs) output.stream.clearMetadata(job.timeMs);
       for (const input of inputs) input.clear(job.timeMs);
     } catch (error) {
@@ -147,6 +156,8 @@ export class JobScheduler {
       // What the batch delivered: without partitions the group took away before it started.
       offsetRanges: this.rangesOfFinishedBatch(job),
       numRecords,
+      numDeadLetters,
+      numAttempts: Math.max(job.attempts, 1),
       submissionTimeMs: job.submissionTimeMs,
       processingStartTimeMs,
       processingEndTimeMs,
@@ -165,6 +176,43 @@ export class JobScheduler {
       }
     }
     if (failure !== undefined) this.deps.onFailure(failure);
+  }
+
+  /**
+   * Runs the batch until it succeeds or an input lets its failure stand: after a failed run, each
+   * input is asked (`onBatchError`); one that retries (its dead-letter policy counted an attempt
+   * against a record, or set one aside) has the batch forgotten throughout the graph, so the next
+   * run recomputes it from the inputs, which read the same ranges. Each retry moves a record
+   * closer to being set aside and the inputs bound how many they set aside, so this ends.
+   * Counts the runs in `job.attempts`; rejects with the error the inputs decided on.
+   */
+  private async executeWithRetries(job: Job): Promise<void> {
+    const { inputs, outputs, logger } = this.deps;
+    for (;;) {
+      job.attempts += 1;
+      try {
+        await this.execute(job);
+        return;
+      } catch (error) {
+        let failure = toError(error);
+        const notRecomputable = inputs.some((input) => input.onBatchError !== undefined)
+          ? this.deps.notRecomputable?.()
+          : undefined;
+        let isRetried = false;
+        for (const input of inputs) {
+          if (input.onBatchError === undefined) continue;
+          const decision = input.onBatchError(job.timeMs, failure, notRecomputable);
+          if (decision.retry) {
+            isRetried = true;
+            break;
+          }
+          failure = decision.error;
+        }
+        if (!isRetried) throw failure;
+        logger.info(`batch ${job.timeMs} failed on a record (run ${job.attempts}); recomputing it and running it again`);
+        for (const output of outputs) output.stream.forgetBatch(job.timeMs);
+      }
+    }
   }
 
   /**
@@ -200,6 +248,12 @@ export class JobScheduler {
     } catch {
       return 0;
     }
+  }
+
+  private countDeadLetters(timeMs: number): number {
+    let count = 0;
+    for (const input of this.deps.inputs) count += input.deadLetterCount?.(timeMs) ?? 0;
+    return count;
   }
 
   private countRecords(timeMs: number): number {

@@ -11,6 +11,13 @@ export interface BatchInfo {
   readonly offsetRanges: readonly OffsetRange[];
   /** Records the batch read: the inputs' `recordCount`, else the sum of their ranges' counts. */
   readonly numRecords: number;
+  /**
+   * Records the batch set aside under a dead-letter policy (`recordErrors`): read, but not handed
+   * to the outputs, and kept with the batch's offsets. 0 for most batches.
+   */
+  readonly numDeadLetters: number;
+  /** Runs of the batch: 1, plus one per retry the dead-letter policy made. */
+  readonly numAttempts: number;
   /** When the batch was generated and queued (its inputs had fixed what it reads). */
   readonly submissionTimeMs: number;
   /** When its first output started. */
