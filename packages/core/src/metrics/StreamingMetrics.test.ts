@@ -9,6 +9,8 @@ function batch(batchTimeMs: number, ranges: OffsetRange[], delays: Partial<Batch
     batchTimeMs,
     offsetRanges: ranges,
     numRecords: ranges.reduce((sum, r) => sum + r.count, 0),
+    numDeadLetters: 0,
+    numAttempts: 1,
     submissionTimeMs: batchTimeMs,
     processingStartTimeMs: batchTimeMs + 100,
     processingEndTimeMs: batchTimeMs + 350,

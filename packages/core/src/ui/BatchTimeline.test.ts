@@ -9,6 +9,8 @@ function info(batchTimeMs: number, numRecords: number, failure?: Error): BatchIn
     batchTimeMs,
     offsetRanges: [range(0, numRecords)],
     numRecords,
+    numDeadLetters: 0,
+    numAttempts: 1,
     submissionTimeMs: batchTimeMs,
     processingStartTimeMs: batchTimeMs + 5,
     processingEndTimeMs: batchTimeMs + 25,
