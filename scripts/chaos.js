@@ -52,7 +52,8 @@ try {
   if (!/^\d+$/.test(seed)) throw new Error(`--seed ${seed} is not a non-negative integer; pass e.g. --seed 42`);
   install();
   build();
-  servicesUp();
+  // The scenarios use Kafka, ZooKeeper, Redis and PostgreSQL; HBase's fixed ports would meet another set's.
+  servicesUp(['kafka', 'zookeeper', 'redis', 'postgres']);
 
   const reports = path.join(root, '.dstream');
   fs.mkdirSync(reports, { recursive: true });
