@@ -113,7 +113,21 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
   readonly commitRetries?: number;
   /** Longest a batch waits for its records to arrive from the brokers. Default 120000 ms. */
   readonly fetchTimeoutMs?: number;
-  /** Records kept ahead of the current batch per partition before fetching that partition pauses. Default 10000. */
+  /**
+   * Most bytes one batch reads, all partitions together, counted as each record's key and value
+   * plus an estimate of the objects that hold it (`RECORD_OVERHEAD_BYTES`, 200) and planned from
+   * the average size of the records fetched lately. Default 32 MiB. The same budget bounds what is
+   * read ahead of the batches (split evenly between the partitions) and, unless `kafkaParams` set
+   * `queued.max.messages.kbytes`, a quarter of it bounds librdkafka's prefetch queue. So memory
+   * stays bounded whatever the backlog: the first batch after downtime is cut to this budget, not
+   * the whole lag. With small records it also bounds the rate while catching up to about this
+   * budget per batch interval (~160 000 records of 100 bytes per batch by default).
+   */
+  readonly maxBatchBytes?: number;
+  /**
+   * Also pause fetching a partition once this many records wait ahead of the current batch.
+   * Default: no record limit; `maxBatchBytes` bounds read-ahead in bytes.
+   */
   readonly maxBufferedRecordsPerPartition?: number;
   /** Where warnings (offset resets, rebalances) go. Default: the console. */
   readonly logger?: Logger;
@@ -140,9 +154,15 @@ export interface ResolvedDirectStreamOptions<K, V> {
   readonly metadataRefreshMs: number;
   readonly commitRetries: number;
   readonly fetchTimeoutMs: number;
-  readonly maxBufferedRecordsPerPartition: number;
+  readonly maxBatchBytes: number;
+  readonly maxBufferedRecordsPerPartition: number | undefined;
   readonly logger: Logger;
 }
+
+/** `maxBatchBytes` when not given: 32 MiB. */
+export const DEFAULT_MAX_BATCH_BYTES = 32 * 2 ** 20;
+/** Smallest `maxBatchBytes`: below it, librdkafka's single fetches (1 MiB per partition) would not fit. */
+const MIN_BATCH_BYTES = 2 ** 20;
 
 /** Properties the stream owns: setting them would break offset management. */
 const OWNED_PROPERTIES: Readonly<Record<string, string>> = {
@@ -372,6 +392,15 @@ export function resolveDirectStreamOptions<K, V>(
   checkPositive('metadataRefreshMs', options.metadataRefreshMs, 'ms', true);
   checkPositive('fetchTimeoutMs', options.fetchTimeoutMs, 'ms', true);
   checkPositive('maxBufferedRecordsPerPartition', options.maxBufferedRecordsPerPartition, 'records', true);
+  const maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+  if (!Number.isSafeInteger(maxBatchBytes) || maxBatchBytes < MIN_BATCH_BYTES) {
+    throw new ConfigError(
+      'maxBatchBytes',
+      maxBatchBytes,
+      `must be an integer number of bytes, at least ${MIN_BATCH_BYTES} (1 MiB)`,
+      `Pass e.g. ${64 * 2 ** 20} for 64 MiB, or omit it for ${DEFAULT_MAX_BATCH_BYTES / 2 ** 20} MiB.`,
+    );
+  }
   const commitRetries = options.commitRetries ?? 5;
   if (!Number.isSafeInteger(commitRetries) || commitRetries < 0) {
     throw new ConfigError('commitRetries', commitRetries, 'must be a non-negative integer', 'Pass e.g. 5, or 0 to fail at once.');
@@ -400,7 +429,8 @@ export function resolveDirectStreamOptions<K, V>(
     metadataRefreshMs: options.metadataRefreshMs ?? 30_000,
     commitRetries,
     fetchTimeoutMs: options.fetchTimeoutMs ?? 120_000,
-    maxBufferedRecordsPerPartition: options.maxBufferedRecordsPerPartition ?? 10_000,
+    maxBatchBytes,
+    maxBufferedRecordsPerPartition: options.maxBufferedRecordsPerPartition,
     logger: options.logger ?? consoleLogger,
   };
 }
