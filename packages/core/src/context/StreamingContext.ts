@@ -10,6 +10,7 @@ import { type Clock, SystemClock } from '../util/Clock';
 import { type Logger, consoleLogger } from '../util/Logger';
 import { toError } from '../util/toError';
 import type { InputSource, OutputOperation, StreamingContextLike } from './types';
+import { supervisorReporter } from '../workers/workerReport';
 
 /** Options of `new StreamingContext(…)`. */
 export interface StreamingContextOptions {
@@ -103,6 +104,9 @@ export class StreamingContext implements StreamingContextLike {
     this.stopTimeoutMs = stopTimeoutMs;
     this.logger = logger;
     this.bus = new ListenerBus(logger);
+    // Under runWorkers, completed batches are reported to the supervisor for its progress line.
+    const reporter = supervisorReporter();
+    if (reporter !== undefined) this.bus.add(reporter);
     this.terminated = new Promise((resolve) => {
       this.resolveTerminated = resolve;
     });
