@@ -29,7 +29,7 @@ export interface PartitionFetcherOptions<R extends FetchedRecord> {
  * object, the deserialized value's header, a key Buffer. Measured with a word count of ~100-byte
  * string values (see docs/benchmarks.md); it keeps byte budgets honest for small records.
  */
-export const RECORD_OVERHEAD_BYTES = 200;
+export const RECORD_OVERHEAD_BYTES = 500;
 
 /** Records' size seen lately on one partition, for `averageRecordBytes`. */
 interface SizeEstimate {
