@@ -115,13 +115,13 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
   readonly fetchTimeoutMs?: number;
   /**
    * Most bytes one batch reads, all partitions together, counted as each record's key and value
-   * plus an estimate of the objects that hold it (`RECORD_OVERHEAD_BYTES`, 200) and planned from
-   * the average size of the records fetched lately. Default 32 MiB. The same budget bounds what is
-   * read ahead of the batches (split evenly between the partitions) and, unless `kafkaParams` set
-   * `queued.max.messages.kbytes`, a quarter of it bounds librdkafka's prefetch queue. So memory
-   * stays bounded whatever the backlog: the first batch after downtime is cut to this budget, not
-   * the whole lag. With small records it also bounds the rate while catching up to about this
-   * budget per batch interval (~160 000 records of 100 bytes per batch by default).
+   * plus 500 bytes for the objects that hold it, and planned from the average size of the records
+   * fetched lately. Default 32 MiB. Half of it bounds what is read ahead of the batches (split
+   * evenly between the partitions) and, unless `kafkaParams` set `queued.max.messages.kbytes`, a
+   * quarter of it bounds librdkafka's prefetch queue. So memory stays bounded whatever the
+   * backlog: the first batch after downtime is cut to this budget, not the whole lag. It also
+   * bounds how fast a backlog drains, to about this budget per batch interval (~55 000 records of
+   * 100 bytes per batch by default): shorten the interval or raise the budget to catch up faster.
    */
   readonly maxBatchBytes?: number;
   /**
