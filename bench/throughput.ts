@@ -7,7 +7,9 @@
  *   ceiling of the client dstream is built on;
  * - **kafkajs**: KafkaJS `eachBatch` with its defaults;
  * - **dstream**: a job as the README writes one (`Subscribe`, `KafkaOffsetStore`, 1000 ms
- *   batches, defaults), flatMap → map → reduceByKey → foreachBatch.
+ *   batches, defaults), flatMap → map → reduceByKey → foreachBatch;
+ * - **dstream-250ms**: the same job with 250 ms batches (a backlog drains at about one
+ *   `maxBatchBytes` per batch interval).
  *
  * Contenders alternate for `BENCH_ROUNDS` rounds (the order rotates each round). Each reports its
  * rate, peak RSS (sampled every 50 ms, and the kernel's high-water mark), the p99 of its event
@@ -18,7 +20,7 @@
  *
  * Build (`npx tsc -b bench`), start the services (`scripts/services up`), then
  * `node bench/dist/throughput.js`. `BENCH_RECORDS` overrides the record count (2 000 000),
- * `BENCH_ROUNDS` the rounds (3), `BENCH_CONTENDERS` the contenders (`raw,kafkajs,dstream`), and
+ * `BENCH_ROUNDS` the rounds (3), `BENCH_CONTENDERS` the contenders (`raw,kafkajs,dstream,dstream-250ms`), and
  * `BENCH_PACED=0` skips the 100 ms run.
  */
 import { spawn } from 'node:child_process';
@@ -33,18 +35,23 @@ import type { ContenderReport } from './throughputContender';
 
 const RECORD_COUNT = Number(process.env.BENCH_RECORDS ?? 2_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CONTENDERS = (process.env.BENCH_CONTENDERS ?? 'raw,kafkajs,dstream').split(',') as ContenderTask['kind'][];
+/** The contenders by name; `dstream-250ms` is the same job with 250 ms batches, to show the batch budget's effect. */
+const CONTENDER_TASKS = {
+  raw: { kind: 'raw', label: 'raw node-rdkafka consume(10000), tuned fetch' },
+  kafkajs: { kind: 'kafkajs', label: 'KafkaJS 2.2.4 eachBatch' },
+  dstream: { kind: 'dstream', label: 'dstream, README job, defaults' },
+  'dstream-250ms': { kind: 'dstream', batchIntervalMs: 250, label: 'dstream, README job, 250 ms batches' },
+} as const;
+type ContenderName = keyof typeof CONTENDER_TASKS;
+const CONTENDERS = (process.env.BENCH_CONTENDERS ?? 'raw,kafkajs,dstream,dstream-250ms').split(',') as ContenderName[];
+for (const name of CONTENDERS) {
+  if (!(name in CONTENDER_TASKS)) throw new Error(`BENCH_CONTENDERS: unknown contender ${name}; choose from ${Object.keys(CONTENDER_TASKS).join(', ')}`);
+}
 const IS_PACED = process.env.BENCH_PACED !== '0';
 const PARTITIONS = 4;
 const RECORD_BYTES = 100;
 /** A contender still short of the count after this long has stalled: fail rather than hang. */
 const CONTENDER_TIMEOUT_MS = 900_000;
-
-const LABELS: Record<ContenderTask['kind'], string> = {
-  raw: 'raw node-rdkafka consume(10000), tuned fetch',
-  kafkajs: 'KafkaJS 2.2.4 eachBatch',
-  dstream: 'dstream, README job, defaults',
-};
 
 /** Runs one contender in a child process and returns its report. */
 function runChild(task: ContenderTask): Promise<ContenderReport> {
@@ -89,7 +96,7 @@ async function main(): Promise<void> {
         `${((produced.bytes / produced.ms) * 1000 / 2 ** 20).toFixed(1)} MiB/s of values, ${produced.totals.size} distinct words`,
     );
     let isCorrect = true;
-    const reports = new Map<ContenderTask['kind'], ContenderReport[]>(CONTENDERS.map((kind) => [kind, []]));
+    const reports = new Map<ContenderName, ContenderReport[]>(CONTENDERS.map((name) => [name, []]));
     const base = { brokers, topic, partitions: PARTITIONS, records: RECORD_COUNT };
     /** Checks a report's totals and prints its line. */
     const check = (label: string, report: ContenderReport): void => {
@@ -108,15 +115,16 @@ async function main(): Promise<void> {
       console.log(`round ${round + 1}, load average ${os.loadavg()[0].toFixed(2)}`);
       // Rotate the order, so no contender always runs first (on a cold page cache) or last.
       const order = CONTENDERS.map((_, index) => CONTENDERS[(index + round) % CONTENDERS.length]);
-      for (const kind of order) {
-        const report = await runChild({ ...base, kind });
-        reports.get(kind)!.push(report);
-        check(LABELS[kind], report);
+      for (const name of order) {
+        const { label, ...task } = CONTENDER_TASKS[name];
+        const report = await runChild({ ...base, ...task });
+        reports.get(name)!.push(report);
+        check(label, report);
       }
     }
 
-    const rateOf = (kind: ContenderTask['kind']) => {
-      const runs = reports.get(kind);
+    const rateOf = (name: ContenderName) => {
+      const runs = reports.get(name);
       return runs === undefined || runs.length === 0 ? undefined : median(runs.map((r) => (RECORD_COUNT / r.ms) * 1000));
     };
     const rawRate = rateOf('raw');
@@ -124,13 +132,13 @@ async function main(): Promise<void> {
     console.log(`\nmedians of ${ROUNDS} rounds (${RECORD_COUNT} records); ✓ = every round's word totals equal the producer's`);
     printTable(
       ['contender', 'rate', 'min–max', '× raw', '× KafkaJS', 'peak RSS', 'loop p99', 'sched. p99'],
-      CONTENDERS.map((kind) => {
-        const runs = reports.get(kind)!;
+      CONTENDERS.map((name) => {
+        const runs = reports.get(name)!;
         const rates = runs.map((r) => (RECORD_COUNT / r.ms) * 1000);
         const rate = median(rates);
         const sched = runs.flatMap((r) => (r.schedulingDelayP99Ms === undefined ? [] : [r.schedulingDelayP99Ms]));
         return [
-          LABELS[kind],
+          CONTENDER_TASKS[name].label,
           formatRate(rate),
           `${formatRate(Math.min(...rates))}–${formatRate(Math.max(...rates))}`,
           rawRate === undefined ? '' : `${(rate / rawRate).toFixed(2)}×`,
