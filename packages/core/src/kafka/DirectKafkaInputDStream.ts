@@ -157,7 +157,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       this.fetcher = new PartitionFetcher(client, {
         build: (topic, partition, offset, key, value, timestamp, headers) =>
           this.toRecord(topic, partition, offset, key, value, timestamp, headers),
-        maxReadAheadBytes: options.maxBatchBytes / 2,
+        maxReadAheadBytes: options.maxBatchBytes,
         maxBufferedPerPartition: options.maxBufferedRecordsPerPartition,
         fetchTimeoutMs: options.fetchTimeoutMs,
         logger: options.logger,

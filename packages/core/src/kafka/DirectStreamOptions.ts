@@ -116,9 +116,10 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
   /**
    * Most bytes one batch reads, all partitions together, counted as each record's key and value
    * plus 500 bytes for the objects that hold it, and planned from the average size of the records
-   * fetched lately. Default 32 MiB. Half of it bounds what is read ahead of the batches (split
-   * evenly between the partitions) and, unless `kafkaParams` set `queued.max.messages.kbytes`, a
-   * quarter of it bounds librdkafka's prefetch queue. So memory stays bounded whatever the
+   * fetched lately. Default 32 MiB. It also bounds what is read ahead of the batches (split
+   * evenly between the partitions), so the next batch is fetched while one is processed, and,
+   * unless `kafkaParams` set `queued.max.messages.kbytes`, a quarter of it bounds librdkafka's
+   * prefetch queue. So memory stays bounded whatever the
    * backlog: the first batch after downtime is cut to this budget, not the whole lag. It also
    * bounds how fast a backlog drains, to about this budget per batch interval (~55 000 records of
    * 100 bytes per batch by default): shorten the interval or raise the budget to catch up faster.
