@@ -308,13 +308,15 @@ export class PartitionFetcher<R extends FetchedRecord> {
     const { messages, sizes } = result;
     let state: PartitionState<R> | undefined;
     let size: SizeEstimate | undefined;
-    let lastKey = '';
+    let lastTopic: string | undefined;
+    let lastPartition = -1;
     for (let index = 0; index < messages.length; index++) {
       const message = messages[index];
-      const key = topicPartitionKey(message.topic, message.partition);
       // A consume result comes in runs of one partition's records: look its state up once per run.
-      if (key !== lastKey) {
-        lastKey = key;
+      if (message.partition !== lastPartition || message.topic !== lastTopic) {
+        lastTopic = message.topic;
+        lastPartition = message.partition;
+        const key = topicPartitionKey(message.topic, message.partition);
         state = this.partitions.get(key);
         size = this.sizeOf(key);
       }
