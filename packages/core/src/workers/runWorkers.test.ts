@@ -202,6 +202,17 @@ describe('runWorkers', () => {
     expect(result()).toMatchObject({ batches: 2, records: 400 });
   });
 
+  it('counts a worker that could not be started as a crash and tries again', async () => {
+    const { children, clock } = supervise({ workers: 1, restartDelayMs: 1000 });
+    // What child_process does when the executable cannot be run: an 'error', no pid, no 'exit'.
+    Object.defineProperty(children[0], 'pid', { value: undefined });
+    children[0].emit('error', new Error('spawn ENOENT'));
+    await settle();
+    await clock.advance(1000);
+    expect(children).toHaveLength(2);
+    children[1].exit(0);
+  });
+
   it('refuses a job without a script, both jobFile and argv, and a worker count below 1', async () => {
     await expect(runWorkers({})).rejects.toThrow(ConfigError);
     await expect(runWorkers({ jobFile: 'a.js', argv: ['b.js'] })).rejects.toThrow(/either \{ jobFile, args \} or \{ argv \}/);

@@ -152,7 +152,11 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
     child.on('message', (message: unknown) => {
       if (isWorkerReport(message)) onReport(slot, message);
     });
-    child.once('error', (error) => logger.error(`worker ${slot.id} could not be started`, { error }));
+    child.once('error', (error) => {
+      logger.error(`worker ${slot.id}: ${error.message}`, { error });
+      // A process that never started emits no 'exit': count it as a crash, or the slot would hang.
+      if (child.pid === undefined) onExit(slot, child, null, null);
+    });
     child.once('exit', (code, signal) => onExit(slot, child, code, signal));
     logger.info(`worker ${slot.id} started`, { pid: child.pid });
   };
@@ -186,6 +190,9 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
     );
   };
 
+  /** Aborted once every worker has exited: ends the progress loop and the kill timer. */
+  const finishedSignal = new AbortController();
+
   const onSignal = (signal: NodeJS.Signals) => {
     const live = slots.filter((slot) => slot.child !== undefined);
     logger.info(`${signal}: stopping ${live.length} worker(s) gracefully`);
@@ -206,7 +213,6 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
     // A second signal is forwarded too: a job may treat it as "stop now".
     for (const slot of live) slot.child!.kill(signal);
   };
-  const finishedSignal = new AbortController();
 
   const logProgress = async () => {
     let lastRecords = 0;
