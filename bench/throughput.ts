@@ -1,164 +1,170 @@
 /**
- * End-to-end throughput of a word count over Kafka: a 4-partition topic filled with ~100-byte
- * keyed sentences, read to the end by a raw node-rdkafka `consume(n)` loop (the baseline, at a
- * few values of n, the fastest kept) and by the same count as a dstream job
- * (`createDirectStream` → flatMap → map → reduceByKey → foreachBatch) at several batch intervals,
- * all in the same run. The jobs' `maxRatePerPartition` is twice the baseline's per-partition rate
- * (see `main`). Every variant's word totals must equal the producer's, or the run fails.
+ * End-to-end throughput of a word count over Kafka, every contender on the same topic in the same
+ * run: a 4-partition topic filled with ~100-byte sentences, then read to the end, each contender
+ * in a fresh child process, by
+ *
+ * - **raw**: a node-rdkafka `consume(10000)` loop with tuned fetch settings (`TUNED_FETCH`), the
+ *   ceiling of the client dstream is built on;
+ * - **kafkajs**: KafkaJS `eachBatch` with its defaults;
+ * - **dstream**: a job as the README writes one (`Subscribe`, `KafkaOffsetStore`, 1000 ms
+ *   batches, defaults), flatMap → map → reduceByKey → foreachBatch;
+ * - **dstream-250ms**: the same job with 250 ms batches (a backlog drains at about one
+ *   `maxBatchBytes` per batch interval).
+ *
+ * Contenders alternate for `BENCH_ROUNDS` rounds (the order rotates each round). Each reports its
+ * rate, peak RSS (sampled every 50 ms, and the kernel's high-water mark), the p99 of its event
+ * loop's delay and, for dstream, of its batches' scheduling delay. A last run reads the topic
+ * with 100 ms batches at half dstream's measured rate and reports its p99 scheduling delay.
+ * Every contender's word totals must equal the producer's, or the run fails. The numbers are
+ * printed, never asserted.
  *
  * Build (`npx tsc -b bench`), start the services (`scripts/services up`), then
- * `node --expose-gc bench/dist/throughput.js`. `BENCH_RECORDS` overrides the record count.
+ * `node bench/dist/throughput.js`. `BENCH_RECORDS` overrides the record count (2 000 000),
+ * `BENCH_ROUNDS` the rounds (3), `BENCH_CONTENDERS` the contenders (`raw,kafkajs,dstream,dstream-250ms`), and
+ * `BENCH_PACED=0` skips the 100 ms run.
  */
-import { ConsumerStrategies, InMemoryOffsetStore, KafkaUtils, StreamingContext, silentLogger } from '@dstream/core';
-import { createTopic, deleteTopic, produceSentences, rawWordCount } from './lib/kafka';
+import { spawn } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ContenderTask } from './lib/contenders';
+import { createTopic, deleteTopic, produceSentences } from './lib/kafka';
 import { services } from './lib/services';
+import { formatRate, median, printTable } from './lib/stats';
 import { differenceOf } from './lib/words';
-import { elapsedMs, formatRate } from './lib/stats';
+import type { ContenderReport } from './throughputContender';
 
 const RECORD_COUNT = Number(process.env.BENCH_RECORDS ?? 2_000_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** The contenders by name; `dstream-250ms` is the same job with 250 ms batches, to show the batch budget's effect. */
+const CONTENDER_TASKS = {
+  raw: { kind: 'raw', label: 'raw node-rdkafka consume(10000), tuned fetch' },
+  kafkajs: { kind: 'kafkajs', label: 'KafkaJS 2.2.4 eachBatch' },
+  dstream: { kind: 'dstream', label: 'dstream, README job, defaults' },
+  'dstream-250ms': { kind: 'dstream', batchIntervalMs: 250, label: 'dstream, README job, 250 ms batches' },
+} as const;
+type ContenderName = keyof typeof CONTENDER_TASKS;
+const CONTENDERS = (process.env.BENCH_CONTENDERS ?? 'raw,kafkajs,dstream,dstream-250ms').split(',') as ContenderName[];
+for (const name of CONTENDERS) {
+  if (!(name in CONTENDER_TASKS)) throw new Error(`BENCH_CONTENDERS: unknown contender ${name}; choose from ${Object.keys(CONTENDER_TASKS).join(', ')}`);
+}
+const IS_PACED = process.env.BENCH_PACED !== '0';
 const PARTITIONS = 4;
 const RECORD_BYTES = 100;
-/** `consume(n)` sizes the baseline tries; the fastest is the baseline. */
-const RAW_BATCH_SIZES = [1000, 10_000];
-const BATCH_INTERVALS_MS = [1000, 200];
-/** A job still short of the count after this long has stalled: fail rather than hang. */
-const JOB_TIMEOUT_MS = 600_000;
+/** A contender still short of the count after this long has stalled: fail rather than hang. */
+const CONTENDER_TIMEOUT_MS = 900_000;
 
-/** How one dstream run is configured. */
-interface JobVariant {
-  readonly label: string;
-  readonly batchIntervalMs: number;
-  /** Per-partition cap, records per second: a batch reads at most this × the interval per partition. */
-  readonly maxRatePerPartition: number;
-}
-
-interface Result {
-  readonly label: string;
-  readonly ms: number;
-  readonly totals: ReadonlyMap<string, number>;
-  readonly detail: string;
-}
-
-/**
- * Runs the word count as a dstream job until its committed batches cover every record, and
- * returns the time from `start()` to the completion of that batch.
- */
-async function dstreamWordCount(topic: string, variant: JobVariant): Promise<Result> {
-  const ssc = new StreamingContext({
-    appName: 'bench-throughput',
-    batchIntervalMs: variant.batchIntervalMs,
-    stopOnSignals: false,
-    logger: silentLogger,
-  });
-  const batchRangePerPartition = Math.ceil((variant.maxRatePerPartition * variant.batchIntervalMs) / 1000);
-  const lines = KafkaUtils.createDirectStream<Buffer | null, string>(ssc, {
-    kafkaParams: { 'bootstrap.servers': services.kafkaBrokers, 'group.id': `dstream-bench-${process.pid}-${Date.now()}` },
-    strategy: ConsumerStrategies.Assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }))),
-    offsetStore: new InMemoryOffsetStore(),
-    startingOffsets: 'earliest',
-    valueDeserializer: 'string',
-    maxRatePerPartition: variant.maxRatePerPartition,
-    // The fetcher pauses a partition once this many records wait in its buffer, and a batch only
-    // completes once its whole range was fetched, so the buffer must hold a batch's range; two
-    // let the next batch's records arrive while one is processed.
-    maxBufferedRecordsPerPartition: 2 * batchRangePerPartition,
-    logger: silentLogger,
-  });
-  const totals = new Map<string, number>();
-  lines
-    .flatMap((record) => record.value.split(' '))
-    .map((word) => [word, 1] as const)
-    .reduceByKey((a, b) => a + b)
-    .foreachBatch((counts) => {
-      for (const [word, count] of counts) totals.set(word, (totals.get(word) ?? 0) + count);
+/** Runs one contender in a child process and returns its report. */
+function runChild(task: ContenderTask): Promise<ContenderReport> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'throughputContender.js'), JSON.stringify(task)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
-
-  let covered = 0;
-  let batches = 0;
-  let largestBatch = 0;
-  let finished!: (ms: number) => void;
-  const done = new Promise<number>((resolve) => (finished = resolve));
-  const started = process.hrtime.bigint();
-  ssc.addStreamingListener({
-    onBatchCompleted: ({ info }) => {
-      if (info.failure !== undefined || info.numRecords === 0) return;
-      batches += 1;
-      largestBatch = Math.max(largestBatch, info.numRecords);
-      covered += info.offsetRanges.reduce((sum, range) => sum + range.count, 0);
-      if (covered >= RECORD_COUNT) finished(elapsedMs(started));
-    },
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), CONTENDER_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const lines = output.trim().split('\n');
+      if (code !== 0) {
+        reject(new Error(`${task.kind} exited with ${signal ?? code}${signal === 'SIGKILL' ? ` after ${CONTENDER_TIMEOUT_MS} ms` : ''}`));
+        return;
+      }
+      resolve(JSON.parse(lines[lines.length - 1]) as ContenderReport);
+    });
   });
-  await ssc.start();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    // A failed batch stops the context: surface its error instead of waiting forever.
-    const ms = await Promise.race([
-      done,
-      ssc.awaitTermination().then(() => Promise.reject(new Error(`${variant.label}: the job stopped early`))),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`${variant.label}: ${covered} of ${RECORD_COUNT} records after ${JOB_TIMEOUT_MS} ms`)),
-          JOB_TIMEOUT_MS,
-        );
-      }),
-    ]);
-    return { label: variant.label, ms, totals, detail: `${batches} batches, largest ${largestBatch} records` };
-  } finally {
-    clearTimeout(timer);
-    await ssc.stop({ graceful: false });
-  }
 }
+
+const MB = 1e6;
 
 async function main(): Promise<void> {
   const topic = `dstream-bench-throughput-${Date.now()}`;
+  const brokers = services.kafkaBrokers;
   console.log(
-    `throughput: ${RECORD_COUNT} records of ~${RECORD_BYTES} bytes in ${PARTITIONS} partitions of ${topic} at ` +
-      `${services.kafkaBrokers}; word count (split on spaces, count per word)`,
+    `throughput: ${RECORD_COUNT} records of ~${RECORD_BYTES} bytes in ${PARTITIONS} partitions of ${topic} at ${brokers}; ` +
+      `word count (split on spaces, count per word); ${ROUNDS} rounds of ${CONTENDERS.join(', ')}`,
   );
-  await createTopic(services.kafkaBrokers, topic, PARTITIONS);
+  console.log(
+    `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+      `Node.js ${process.version}, ${new Date().toISOString()}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  await createTopic(brokers, topic, PARTITIONS);
   try {
-    const produced = await produceSentences(services.kafkaBrokers, topic, RECORD_COUNT, RECORD_BYTES);
+    const produced = await produceSentences(brokers, topic, RECORD_COUNT, RECORD_BYTES);
     console.log(
       `produce: ${(produced.ms / 1000).toFixed(2)} s, ${formatRate((RECORD_COUNT / produced.ms) * 1000)}, ` +
         `${((produced.bytes / produced.ms) * 1000 / 2 ** 20).toFixed(1)} MiB/s of values, ${produced.totals.size} distinct words`,
     );
-
     let isCorrect = true;
-    let baselineMs: number | undefined;
-    /** Prints one variant's line as soon as it ran, with its check against the producer's totals. */
-    const report = (result: Result) => {
-      const difference = differenceOf(result.totals, produced.totals);
+    const reports = new Map<ContenderName, ContenderReport[]>(CONTENDERS.map((name) => [name, []]));
+    const base = { brokers, topic, partitions: PARTITIONS, records: RECORD_COUNT };
+    /** Checks a report's totals and prints its line. */
+    const check = (label: string, report: ContenderReport): void => {
+      const difference = differenceOf(new Map(report.totals), produced.totals);
       if (difference !== null) isCorrect = false;
-      const ratio = baselineMs === undefined ? '' : `${(baselineMs / result.ms).toFixed(2)}× raw`;
       console.log(
-        `${difference === null ? '✓' : '✗'} ${result.label.padEnd(40)} ${(result.ms / 1000).toFixed(2).padStart(6)} s  ` +
-          `${formatRate((RECORD_COUNT / result.ms) * 1000).padStart(10)}  ${ratio.padEnd(9)}  (${result.detail})` +
+        `${difference === null ? '✓' : '✗'} ${label.padEnd(46)} ${(report.ms / 1000).toFixed(2).padStart(6)} s  ` +
+          `${formatRate((RECORD_COUNT / report.ms) * 1000).padStart(10)}  peak RSS ${(report.peakRssBytes / MB).toFixed(0)} MB ` +
+          `(HWM ${(report.rssHighWaterBytes / MB).toFixed(0)} MB)  loop delay p99 ${report.eventLoopDelayP99Ms.toFixed(1)} ms` +
+          (report.schedulingDelayP99Ms === undefined ? '' : `  scheduling delay p99 ${report.schedulingDelayP99Ms.toFixed(0)} ms`) +
+          `  (${report.detail})` +
           (difference === null ? '' : `  MISMATCH: ${difference}`),
       );
     };
+    for (let round = 0; round < ROUNDS; round++) {
+      console.log(`round ${round + 1}, load average ${os.loadavg()[0].toFixed(2)}`);
+      // Rotate the order, so no contender always runs first (on a cold page cache) or last.
+      const order = CONTENDERS.map((_, index) => CONTENDERS[(index + round) % CONTENDERS.length]);
+      for (const name of order) {
+        const { label, ...task } = CONTENDER_TASKS[name];
+        const report = await runChild({ ...base, ...task });
+        reports.get(name)!.push(report);
+        check(label, report);
+      }
+    }
 
-    const raws: Result[] = [];
-    for (const size of RAW_BATCH_SIZES) {
-      (globalThis as { gc?: () => void }).gc?.();
-      const raw = await rawWordCount(services.kafkaBrokers, topic, PARTITIONS, RECORD_COUNT, size);
-      raws.push({ label: `raw KafkaConsumer consume(${size})`, ...raw, detail: 'connect → last record counted' });
-      report(raws[raws.length - 1]);
+    const rateOf = (name: ContenderName) => {
+      const runs = reports.get(name);
+      return runs === undefined || runs.length === 0 ? undefined : median(runs.map((r) => (RECORD_COUNT / r.ms) * 1000));
+    };
+    const rawRate = rateOf('raw');
+    const kafkajsRate = rateOf('kafkajs');
+    console.log(`\nmedians of ${ROUNDS} rounds (${RECORD_COUNT} records); ✓ = every round's word totals equal the producer's`);
+    printTable(
+      ['contender', 'rate', 'min–max', '× raw', '× KafkaJS', 'peak RSS', 'loop p99', 'sched. p99'],
+      CONTENDERS.map((name) => {
+        const runs = reports.get(name)!;
+        const rates = runs.map((r) => (RECORD_COUNT / r.ms) * 1000);
+        const rate = median(rates);
+        const sched = runs.flatMap((r) => (r.schedulingDelayP99Ms === undefined ? [] : [r.schedulingDelayP99Ms]));
+        return [
+          CONTENDER_TASKS[name].label,
+          formatRate(rate),
+          `${formatRate(Math.min(...rates))}–${formatRate(Math.max(...rates))}`,
+          rawRate === undefined ? '' : `${(rate / rawRate).toFixed(2)}×`,
+          kafkajsRate === undefined ? '' : `${(rate / kafkajsRate).toFixed(2)}×`,
+          `${(median(runs.map((r) => Math.max(r.peakRssBytes, r.rssHighWaterBytes))) / MB).toFixed(0)} MB`,
+          `${median(runs.map((r) => r.eventLoopDelayP99Ms)).toFixed(1)} ms`,
+          sched.length === 0 ? '' : `${median(sched).toFixed(0)} ms`,
+        ];
+      }),
+    );
+
+    const dstreamRate = rateOf('dstream');
+    if (IS_PACED && dstreamRate !== undefined) {
+      // Half the measured rate, spread over the partitions: a job with headroom, as one should run.
+      const maxRatePerPartition = Math.floor(dstreamRate / 2 / PARTITIONS);
+      console.log(
+        `\npaced: dstream with 100 ms batches, maxRatePerPartition ${maxRatePerPartition} (half of ${formatRate(dstreamRate)}), ` +
+          `load average ${os.loadavg()[0].toFixed(2)}`,
+      );
+      const report = await runChild({ ...base, kind: 'dstream', batchIntervalMs: 100, maxRatePerPartition });
+      check('dstream, 100 ms batches at half rate', report);
     }
-    const baseline = raws.reduce((best, raw) => (raw.ms < best.ms ? raw : best));
-    baselineMs = baseline.ms;
-    console.log(`baseline: ${baseline.label} (the fastest); ✓ = word totals equal the producer's`);
-    // Every record is in the topic before the job starts, so without a rate limit the first batch
-    // is the whole topic, materialized at once. A cap of twice the baseline's per-partition rate
-    // cannot bind a job that is slower than twice the baseline, yet splits the backlog into
-    // batches of bounded size, as a job catching up on a lag runs.
-    const maxRatePerPartition = Math.ceil(((2 * RECORD_COUNT) / PARTITIONS / baseline.ms) * 1000);
-    for (const batchIntervalMs of BATCH_INTERVALS_MS) {
-      (globalThis as { gc?: () => void }).gc?.();
-      report(await dstreamWordCount(topic, { label: `dstream, ${batchIntervalMs} ms batches`, batchIntervalMs, maxRatePerPartition }));
-    }
+    console.log(`load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     if (!isCorrect) process.exitCode = 1;
   } finally {
-    await deleteTopic(services.kafkaBrokers, topic).catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`));
+    await deleteTopic(brokers, topic).catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`));
   }
 }
 

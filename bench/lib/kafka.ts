@@ -1,6 +1,6 @@
 /**
  * Kafka plumbing of the throughput benchmark, straight on node-rdkafka: topic admin, a batching
- * producer of word sentences, and the raw `KafkaConsumer` word count that dstream is compared with.
+ * producer of word sentences.
  * Every librdkafka error is rethrown as an `Error` naming the operation and the librdkafka code.
  */
 import * as Kafka from 'node-rdkafka';
@@ -13,13 +13,6 @@ export interface ProduceResult {
   readonly totals: Map<string, number>;
   readonly bytes: number;
   /** From the first `produce` call to the last delivery report. */
-  readonly ms: number;
-}
-
-/** What one raw consume run counted. */
-export interface RawCountResult {
-  readonly totals: Map<string, number>;
-  /** From `connect()` to the last record counted. */
   readonly ms: number;
 }
 
@@ -108,46 +101,5 @@ export async function produceSentences(brokers: string, topic: string, count: nu
     return { totals, bytes: sentBytes, ms: elapsedMs(started) };
   } finally {
     await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
-  }
-}
-
-/**
- * The baseline: a bare `KafkaConsumer` assigned to the partitions from offset 0, calling
- * non-flowing `consume(batchSize)` in a loop and counting words until `count` records were read.
- */
-export async function rawWordCount(
-  brokers: string,
-  topic: string,
-  partitions: number,
-  count: number,
-  batchSize: number,
-): Promise<RawCountResult> {
-  const consumer = new Kafka.KafkaConsumer(
-    {
-      'bootstrap.servers': brokers,
-      'group.id': `dstream-bench-raw-${process.pid}-${Date.now()}`,
-      'enable.auto.commit': false,
-    },
-    {},
-  );
-  const totals = new Map<string, number>();
-  const started = process.hrtime.bigint();
-  await new Promise<void>((resolve, reject) =>
-    consumer.connect({ timeout: 10_000 }, (error) => (error ? reject(kafkaFailure(`connect a consumer to ${brokers}`, error)) : resolve())),
-  );
-  try {
-    consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })));
-    consumer.setDefaultConsumeTimeout(100);
-    let seen = 0;
-    while (seen < count) {
-      const messages = await new Promise<Kafka.Message[]>((resolve, reject) =>
-        consumer.consume(batchSize, (error, batch) => (error ? reject(kafkaFailure(`consume from ${topic}`, error)) : resolve(batch))),
-      );
-      for (const message of messages) countWords((message.value as Buffer).toString('utf8'), totals);
-      seen += messages.length;
-    }
-    return { totals, ms: elapsedMs(started) };
-  } finally {
-    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
   }
 }

@@ -126,3 +126,9 @@ export type { PIDRateEstimatorOptions } from './kafka/PIDRateEstimator';
 
 // offsets-kafka: wraps librdkafka errors the same way the direct stream does
 export { toKafkaError, kafkaAuthenticationFailure, kafkaAuthenticationError } from './kafka/KafkaClient';
+
+// workers: one process per core, supervised (what `dstream run --workers N` runs)
+export { runWorkers } from './workers/runWorkers';
+export type { RunWorkersOptions, WorkersResult, SpawnFunction, SignalSource } from './workers/runWorkers';
+export { WORKER_ID_VARIABLE, isWorkerReport } from './workers/workerReport';
+export type { WorkerReport } from './workers/workerReport';

@@ -17,6 +17,7 @@ import { toError } from '../util/toError';
 import { type MetricsOptions, Monitoring, type UiOptions } from './Monitoring';
 import { type ObservableStreamOptions, fromObservable } from './fromObservable';
 import type { InputSource, OutputOperation, StreamingContextLike } from './types';
+import { supervisorReporter } from '../workers/workerReport';
 
 /** Options of `new StreamingContext(…)`. */
 export interface StreamingContextOptions {
@@ -129,6 +130,9 @@ export class StreamingContext implements StreamingContextLike {
     this.bus = new ListenerBus(logger);
     this.bus.add(batchLogListener(logger));
     this.monitoring = new Monitoring(this.bus, options.metrics, options.ui);
+    // Under runWorkers, completed batches are reported to the supervisor for its progress line.
+    const reporter = supervisorReporter();
+    if (reporter !== undefined) this.bus.add(reporter);
     this.terminated = new Promise((resolve) => {
       this.resolveTerminated = resolve;
     });

@@ -54,6 +54,8 @@ class FakeKafka implements KafkaConsumerClient {
   failConnect = false;
   /** Records one `consume` returns at most, whatever it asks for: a broker's fetch size, in records. */
   maxPerConsume = Number.POSITIVE_INFINITY;
+  /** Key and value bytes each fetched record is reported to hold; undefined: its value's length. */
+  recordBytes: number | undefined;
 
   write(topic: string, partition: number, count: number): void {
     const log = this.log(topic, partition);
@@ -130,6 +132,7 @@ class FakeKafka implements KafkaConsumerClient {
     await new Promise((resolve) => setImmediate(resolve));
     for (const event of this.pendingEvents.splice(0)) this.onRebalance?.(event);
     const messages: R[] = [];
+    const sizes: number[] = [];
     const endsReached: TopicPartitionOffset[] = [];
     for (const [key, position] of this.positions) {
       if (this.paused.has(key)) continue;
@@ -141,6 +144,7 @@ class FakeKafka implements KafkaConsumerClient {
         const value = log.records.get(offset);
         if (value !== undefined) {
           messages.push(build(topic, partition, offset, null, Buffer.from(value), 0, []));
+          sizes.push(this.recordBytes ?? Buffer.byteLength(value));
         }
         offset++;
       }
@@ -148,7 +152,7 @@ class FakeKafka implements KafkaConsumerClient {
       this.cached.set(key, { low: log.low, high: log.high });
       if (offset === log.high && offset !== position) endsReached.push({ topic, partition, offset });
     }
-    return { messages, endsReached };
+    return { messages, sizes, endsReached };
   }
   pause(partitions: readonly TopicPartition[]): void {
     for (const p of partitions) this.paused.add(topicPartitionKey(p.topic, p.partition));
@@ -650,16 +654,65 @@ describe('DirectKafkaInputDStream', () => {
     expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [5, 8)', 't-1 [5, 5)']);
   });
 
-  it('sets fetch.wait.max.ms to 100 unless the kafkaParams set it', async () => {
+  it('fetches with large fetches and a prefetch queue bounded by the batch budget unless the kafkaParams say otherwise', async () => {
     const kafka = twoPartitions();
-    ({ input } = setUp(kafka));
+    ({ input } = setUp(kafka, { maxBatchBytes: 64 * 2 ** 20 }));
     await input.start();
-    expect(kafka.config['fetch.wait.max.ms']).toBe(100);
+    expect(kafka.config).toMatchObject({
+      'fetch.wait.max.ms': 100,
+      'fetch.min.bytes': 2 ** 20,
+      'queued.min.messages': 1_000_000,
+      // A quarter of maxBatchBytes, in KiB.
+      'queued.max.messages.kbytes': 16 * 1024,
+    });
     await input.stop();
     const other = twoPartitions();
-    ({ input } = setUp(other, { kafkaParams: { 'bootstrap.servers': 'fake:9092', 'group.id': 'g', 'fetch.wait.max.ms': 500 } }));
+    ({ input } = setUp(other, {
+      kafkaParams: { 'bootstrap.servers': 'fake:9092', 'group.id': 'g', 'fetch.wait.max.ms': 500, 'queued.max.messages.kbytes': 1000 },
+    }));
     await input.start();
     expect(other.config['fetch.wait.max.ms']).toBe(500);
+    expect(other.config['queued.max.messages.kbytes']).toBe(1000);
+    expect(other.config['fetch.min.bytes']).toBe(2 ** 20);
+  });
+
+  it('cuts every batch, the first after downtime included, to maxBatchBytes of the records fetched', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 100);
+    kafka.write('t', 1, 100);
+    // 100 000 bytes + 200 of overhead per record: a 2 MiB budget holds 20 records, 10 per partition.
+    kafka.recordBytes = 100_000;
+    kafka.maxPerConsume = 4;
+    ({ input } = setUp(kafka, { maxBatchBytes: 2 * 2 ** 20, fetchTimeoutMs: 2000 }));
+    await input.start();
+    // The fetcher reads ahead (and learns the records' size) before the first batch is planned.
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(await runBatch(input, 1000)).toHaveLength(20);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 10)', 't-1 [0, 10)']);
+    expect(await runBatch(input, 2000)).toHaveLength(20);
+    expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [10, 20)', 't-1 [10, 20)']);
+  });
+
+  it('pauses a partition once the records it read ahead fill its share of maxBatchBytes', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 100);
+    kafka.recordBytes = 100_000;
+    kafka.maxPerConsume = 3;
+    ({ input } = setUp(kafka, {
+      strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }]),
+      maxBatchBytes: 2 ** 20,
+      maxRatePerPartition: 5,
+      fetchTimeoutMs: 2000,
+    }));
+    await input.start();
+    expect(await runBatch(input, 1000)).toHaveLength(5);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(kafka.paused.has('t:0')).toBe(true);
+    // 1 MiB holds 10.46 records of 100 200 bytes: paused at 11 read ahead, or one fetch (3) later.
+    const readAhead = kafka.positions.get('t:0')! - 5;
+    expect(readAhead).toBeGreaterThanOrEqual(11);
+    expect(readAhead).toBeLessThan(11 + 3);
+    expect(await runBatch(input, 2000)).toEqual(Array.from({ length: 5 }, (_, i) => `0:${5 + i}`));
   });
 
   it('completes a batch holding more records of a partition than maxBufferedRecordsPerPartition', async () => {

@@ -28,9 +28,9 @@ import {
   TopicPartitionOffset,
   WatermarkOffsets,
 } from './KafkaClient';
-import { PartitionFetcher } from './PartitionFetcher';
+import { PartitionFetcher, RECORD_OVERHEAD_BYTES } from './PartitionFetcher';
 import { PIDRateEstimator } from './PIDRateEstimator';
-import { maxMessagesPerPartition, planOffsetRanges, PartitionPosition } from './planOffsetRanges';
+import { maxMessagesForBytes, maxMessagesPerPartition, planOffsetRanges, PartitionPosition, tighterCaps } from './planOffsetRanges';
 
 /** Default `partition.assignment.strategy`: the cooperative (incremental) protocol. */
 export const DEFAULT_ASSIGNMENT_STRATEGY = 'cooperative-sticky';
@@ -192,10 +192,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       source: this.name,
     });
     const client = this.createConsumer({
-      // librdkafka's default (500 ms) holds an empty fetch that long at the broker; a query of the
-      // log end made meanwhile (reconciliation, a partition never fetched) waits behind it, and
-      // a fresh record waits for it to return. A user's setting wins.
-      'fetch.wait.max.ms': 100,
+      ...fetchDefaults(options.maxBatchBytes),
       // Incremental rebalances: members that stay keep their partitions (and read-ahead) while
       // one joins or leaves, instead of everyone stopping for every change.
       'partition.assignment.strategy': DEFAULT_ASSIGNMENT_STRATEGY,
@@ -224,6 +221,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       this.fetcher = new PartitionFetcher(client, {
         build: (topic, partition, offset, key, value, timestamp, headers) =>
           this.toRecord(topic, partition, offset, key, value, timestamp, headers),
+        maxReadAheadBytes: options.maxBatchBytes,
         maxBufferedPerPartition: options.maxBufferedRecordsPerPartition,
         fetchTimeoutMs: options.fetchTimeoutMs,
         logger: options.logger,
@@ -539,12 +537,19 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     }
     const { backpressure, maxRatePerPartition, minRatePerPartition } = this.options;
     const streamRate = this.estimator ? (this.estimator.latestRateLimit ?? backpressure.initialRate) : undefined;
-    const caps = maxMessagesPerPartition(
+    const rateCaps = maxMessagesPerPartition(
       positions,
       { streamRate, maxRatePerPartition, minRatePerPartition },
       this.context.batchIntervalMs,
     );
-    const ranges = planOffsetRanges(positions, caps);
+    // Whatever the lag, a batch holds at most maxBatchBytes: sized from the records fetched so
+    // far, or, for a partition none was fetched of yet (the first batch), a cautious guess.
+    const byteCaps = maxMessagesForBytes(
+      positions,
+      this.options.maxBatchBytes,
+      (p) => this.fetcher!.averageRecordBytes(p) ?? UNKNOWN_RECORD_BYTES,
+    );
+    const ranges = planOffsetRanges(positions, tighterCaps(rateCaps, byteCaps));
     for (const range of ranges) this.current.set(range.key, range.untilOffset);
     this.batches.set(time, {
       time,
@@ -864,6 +869,32 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       }
     }
   }
+}
+
+/**
+ * Bytes per record assumed for a partition of which nothing was fetched yet: large enough that a
+ * first batch of unknown records stays within its budget unless they exceed ~4 KiB.
+ */
+const UNKNOWN_RECORD_BYTES = 4096 + RECORD_OVERHEAD_BYTES;
+
+/**
+ * librdkafka settings the stream uses unless `kafkaParams` set them. Fetches of at least 1 MiB
+ * (or whatever arrived within 100 ms) and a deep prefetch queue take a `consume(10000)` loop from
+ * ~110 k to ~230 k records/s here (docs/benchmarks.md); the queue is bounded in bytes by a
+ * quarter of the batch budget, so its memory stays bounded whatever the backlog.
+ */
+function fetchDefaults(maxBatchBytes: number): Record<string, number> {
+  return {
+    // librdkafka's default (500 ms) holds an empty fetch that long at the broker; a query of the
+    // log end made meanwhile (reconciliation, a partition never fetched) waits behind it, and
+    // a fresh record waits for it to return.
+    'fetch.wait.max.ms': 100,
+    'fetch.min.bytes': 2 ** 20,
+    // The kbytes bound has priority over the message count, so the count only stops librdkafka's
+    // default (100 000) from ending prefetch early.
+    'queued.min.messages': 1_000_000,
+    'queued.max.messages.kbytes': Math.max(1024, Math.floor(maxBatchBytes / 4 / 1024)),
+  };
 }
 
 function asStoreError(store: OffsetStore, error: unknown, what: string): DStreamError {

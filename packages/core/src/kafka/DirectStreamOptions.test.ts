@@ -139,6 +139,13 @@ describe('resolveDirectStreamOptions', () => {
     expect(errorOf({ backpressure: { enabled: true, initialRate: 0 } }).option).toBe('backpressure.initialRate');
   });
 
+  it('bounds batches to 32 MiB unless maxBatchBytes says otherwise, and refuses a budget below 1 MiB', () => {
+    expect(resolveDirectStreamOptions(valid)).toMatchObject({ maxBatchBytes: 32 * 2 ** 20, maxBufferedRecordsPerPartition: undefined });
+    expect(resolveDirectStreamOptions({ ...valid, maxBatchBytes: 2 ** 27 }).maxBatchBytes).toBe(2 ** 27);
+    expect(errorOf({ maxBatchBytes: 1000 }).message).toMatch(/maxBatchBytes .*at least 1048576 \(1 MiB\); got 1000\. Pass e\.g\. 67108864/);
+    expect(errorOf({ maxBatchBytes: 2 ** 20 + 0.5 }).message).toMatch(/must be an integer/);
+  });
+
   it('refuses initialRate without backpressure enabled', () => {
     expect(errorOf({ backpressure: { initialRate: 100 } }).option).toBe('backpressure.initialRate');
   });

@@ -157,7 +157,22 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
   readonly revokeTimeoutMs?: number;
   /** Longest a batch waits for its records to arrive from the brokers. Default 120000 ms. */
   readonly fetchTimeoutMs?: number;
-  /** Records kept ahead of the current batch per partition before fetching that partition pauses. Default 10000. */
+  /**
+   * Most bytes one batch reads, all partitions together, counted as each record's key and value
+   * plus 500 bytes for the objects that hold it, and planned from the average size of the records
+   * fetched lately. Default 32 MiB. It also bounds what is read ahead of the batches (split
+   * evenly between the partitions), so the next batch is fetched while one is processed, and,
+   * unless `kafkaParams` set `queued.max.messages.kbytes`, a quarter of it bounds librdkafka's
+   * prefetch queue. So memory stays bounded whatever the
+   * backlog: the first batch after downtime is cut to this budget, not the whole lag. It also
+   * bounds how fast a backlog drains, to about this budget per batch interval (~55 000 records of
+   * 100 bytes per batch by default): shorten the interval or raise the budget to catch up faster.
+   */
+  readonly maxBatchBytes?: number;
+  /**
+   * Also pause fetching a partition once this many records wait ahead of the current batch.
+   * Default: no record limit; `maxBatchBytes` bounds read-ahead in bytes.
+   */
   readonly maxBufferedRecordsPerPartition?: number;
   /**
    * What happens when a user function throws on a record: `'fail'` (default) stops the job with
@@ -192,10 +207,16 @@ export interface ResolvedDirectStreamOptions<K, V> {
   readonly storeOutageBudgetMs: number;
   readonly revokeTimeoutMs: number;
   readonly fetchTimeoutMs: number;
-  readonly maxBufferedRecordsPerPartition: number;
+  readonly maxBatchBytes: number;
+  readonly maxBufferedRecordsPerPartition: number | undefined;
   readonly recordErrors: ResolvedRecordErrorPolicy;
   readonly logger: Logger;
 }
+
+/** `maxBatchBytes` when not given: 32 MiB. */
+export const DEFAULT_MAX_BATCH_BYTES = 32 * 2 ** 20;
+/** Smallest `maxBatchBytes`: below it, librdkafka's single fetches (1 MiB per partition) would not fit. */
+const MIN_BATCH_BYTES = 2 ** 20;
 
 /** Properties the stream owns: setting them would break offset management. */
 const OWNED_PROPERTIES: Readonly<Record<string, string>> = {
@@ -464,6 +485,15 @@ export function resolveDirectStreamOptions<K, V>(
   checkPositive('storeOutageBudgetMs', options.storeOutageBudgetMs, 'ms', true);
   checkPositive('revokeTimeoutMs', options.revokeTimeoutMs, 'ms', true);
   checkPositive('maxBufferedRecordsPerPartition', options.maxBufferedRecordsPerPartition, 'records', true);
+  const maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+  if (!Number.isSafeInteger(maxBatchBytes) || maxBatchBytes < MIN_BATCH_BYTES) {
+    throw new ConfigError(
+      'maxBatchBytes',
+      maxBatchBytes,
+      `must be an integer number of bytes, at least ${MIN_BATCH_BYTES} (1 MiB)`,
+      `Pass e.g. ${64 * 2 ** 20} for 64 MiB, or omit it for ${DEFAULT_MAX_BATCH_BYTES / 2 ** 20} MiB.`,
+    );
+  }
   const commitRetries = options.commitRetries ?? Number.POSITIVE_INFINITY;
   if (!(Number.isSafeInteger(commitRetries) || commitRetries === Number.POSITIVE_INFINITY) || commitRetries < 0) {
     throw new ConfigError(
@@ -500,7 +530,8 @@ export function resolveDirectStreamOptions<K, V>(
     storeOutageBudgetMs: options.storeOutageBudgetMs ?? 60_000,
     revokeTimeoutMs: options.revokeTimeoutMs ?? 30_000,
     fetchTimeoutMs: options.fetchTimeoutMs ?? 120_000,
-    maxBufferedRecordsPerPartition: options.maxBufferedRecordsPerPartition ?? 10_000,
+    maxBatchBytes,
+    maxBufferedRecordsPerPartition: options.maxBufferedRecordsPerPartition,
     recordErrors,
     logger: redactingLogger(options.logger ?? consoleLogger),
   };

@@ -46,6 +46,8 @@ export type RecordBuilder<R extends FetchedRecord> = (
 /** What one `consume` call returned: records, and partitions found at their log end (with that offset). */
 export interface ConsumeResult<R extends FetchedRecord> {
   readonly messages: readonly R[];
+  /** Bytes of each message's key and value as fetched, in the order of `messages`: what the fetcher's memory bounds count. */
+  readonly sizes: ArrayLike<number>;
   readonly endsReached: readonly TopicPartitionOffset[];
 }
 
@@ -343,17 +345,51 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number, onTimeout: () =>
 /** Shared by every record without headers, the common case: no array per record. */
 const NO_HEADERS: readonly KafkaHeader[] = Object.freeze([]);
 
-/** Builds each message's record with `build`, in place of the library's message objects. */
-function toRecords<R extends FetchedRecord>(messages: readonly Kafka.Message[], build: RecordBuilder<R>): R[] {
+/** A message as node-rdkafka's native `consume` hands it over (`size`: the value's length in bytes). */
+interface NativeMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key?: Buffer | string | null;
+  readonly value?: Buffer | null;
+  readonly size: number;
+  readonly timestamp?: number;
+  readonly headers?: Kafka.MessageHeader[];
+}
+
+/** An end-of-partition event of node-rdkafka's native `consume`: the partition's end offset, after which message it came. */
+interface NativeEofEvent {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly messageIndex: number;
+}
+
+/** The binding under node-rdkafka's `KafkaConsumer` (`_client`), whose batch `consume` the JS class wraps. */
+interface NativeConsumer {
+  consume(
+    timeoutMs: number,
+    maxMessages: number,
+    done: (error: unknown, messages: NativeMessage[], eofEvents: NativeEofEvent[]) => void,
+  ): void;
+}
+
+/**
+ * Builds each message's record with `build`, in place of the library's message objects, and
+ * notes its key and value bytes in `sizes`.
+ */
+function toRecords<R extends FetchedRecord>(messages: readonly NativeMessage[], build: RecordBuilder<R>, sizes: Uint32Array): R[] {
   const records = new Array<R>(messages.length);
   for (let index = 0; index < messages.length; index++) {
     const message = messages[index];
-    const key = message.key === undefined || message.key === null ? null : message.key;
+    const rawKey = message.key;
+    const key = rawKey === undefined || rawKey === null ? null : typeof rawKey === 'string' ? Buffer.from(rawKey) : rawKey;
+    sizes[index] = message.size + (key === null ? 0 : key.length);
     records[index] = build(
       message.topic,
       message.partition,
       message.offset,
-      typeof key === 'string' ? Buffer.from(key) : key,
+      key,
       message.value ?? null,
       message.timestamp ?? -1,
       message.headers === undefined || message.headers.length === 0 ? NO_HEADERS : toHeaders(message.headers),
@@ -514,15 +550,20 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
   }
 
   consume<R extends FetchedRecord>(maxMessages: number, timeoutMs: number, build: RecordBuilder<R>): Promise<ConsumeResult<R>> {
-    const endsReached: TopicPartitionOffset[] = [];
-    const onEnd = ({ topic, partition, offset }: Kafka.EofEvent) => endsReached.push({ topic, partition, offset });
-    this.consumer.setDefaultConsumeTimeout(timeoutMs);
-    // End-of-partition events are emitted synchronously just before the callback, so a listener
-    // around one call sees exactly that call's events.
-    this.consumer.on('partition.eof', onEnd);
-    return callback<Kafka.Message[]>('consume records', (done) => this.consumer.consume(maxMessages, done))
-      .then((messages) => ({ messages: toRecords(messages, build), endsReached }))
-      .finally(() => this.consumer.removeListener('partition.eof', onEnd));
+    // The binding's batch consume, not KafkaConsumer#consume: the JS wrapper emits a 'data' event
+    // per message and a 'partition.eof' event per end reached, work no output here needs (a
+    // listener per call, an emit per record). The binding hands over both arrays as they are.
+    const native = (this.consumer as unknown as { _client: NativeConsumer })._client;
+    return callback<{ messages: NativeMessage[]; eofEvents: NativeEofEvent[] }>('consume records', (done) =>
+      native.consume(timeoutMs, maxMessages, (error, messages, eofEvents) => done(error, { messages, eofEvents })),
+    ).then(({ messages, eofEvents }) => {
+      const sizes = new Uint32Array(messages.length);
+      return {
+        messages: toRecords(messages, build, sizes),
+        sizes,
+        endsReached: eofEvents.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+      };
+    });
   }
 
   pause(partitions: readonly TopicPartition[]): void {

@@ -8,10 +8,13 @@ export interface PartitionFetcherOptions<R extends FetchedRecord> {
   /** Makes each fetched record (e.g. deserialized) as the client hands it over; must not throw. */
   readonly build: RecordBuilder<R>;
   /**
-   * Records kept ahead of the batches being taken, per partition, before that partition is paused.
-   * Records a pending `take` still needs never count: a batch larger than this must complete.
+   * Estimated bytes (see `RECORD_OVERHEAD_BYTES`) of records kept ahead of the batches being
+   * taken, all partitions together: each partition may read ahead an equal share before it is
+   * paused. Records a pending `take` still needs never count: a batch larger than this must complete.
    */
-  readonly maxBufferedPerPartition: number;
+  readonly maxReadAheadBytes: number;
+  /** Records kept ahead of the batches being taken, per partition, before that partition is paused; undefined: no record limit. */
+  readonly maxBufferedPerPartition?: number;
   /** Longest `take` waits for a range's records. */
   readonly fetchTimeoutMs: number;
   /** Records asked for per `consume` call. */
@@ -20,6 +23,23 @@ export interface PartitionFetcherOptions<R extends FetchedRecord> {
   readonly pollTimeoutMs?: number;
   readonly logger: Logger;
 }
+
+/**
+ * What a fetched record is reckoned to cost in memory beyond its key and value bytes: the record
+ * object, the deserialized value's string header, the key's Buffer with its own backing store.
+ * Measured: ~350 bytes of heap and ~130 of external memory per record of a 10-byte key and a
+ * 100-byte string value (docs/benchmarks.md); it keeps byte budgets honest for small records.
+ */
+export const RECORD_OVERHEAD_BYTES = 500;
+
+/** Records' size seen lately on one partition, for `averageRecordBytes`. */
+interface SizeEstimate {
+  bytes: number;
+  records: number;
+}
+
+/** Halving the totals past this many records lets the average follow a change in record size. */
+const SIZE_WINDOW_RECORDS = 20_000;
 
 /** One assigned partition's read state. */
 interface PartitionState<R extends FetchedRecord> {
@@ -58,6 +78,8 @@ interface PartitionState<R extends FetchedRecord> {
  */
 export class PartitionFetcher<R extends FetchedRecord> {
   private readonly partitions = new Map<string, PartitionState<R>>();
+  /** Per partition ever read (revoked ones too: a partition's records keep their size when it comes back). */
+  private readonly sizes = new Map<string, SizeEstimate>();
   private readonly waiters = new Set<() => void>();
   private loop: Promise<void> | undefined;
   private isRunning = false;
@@ -69,7 +91,9 @@ export class PartitionFetcher<R extends FetchedRecord> {
     private readonly client: KafkaConsumerClient,
     private readonly options: PartitionFetcherOptions<R>,
   ) {
-    this.pollBatchSize = options.pollBatchSize ?? 1000;
+    // consume(10000) against consume(1000): fewer crossings into the binding and fewer wake-ups
+    // of waiting takes per record (docs/benchmarks.md).
+    this.pollBatchSize = options.pollBatchSize ?? 10_000;
     this.pollTimeoutMs = options.pollTimeoutMs ?? 100;
   }
 
@@ -145,6 +169,15 @@ export class PartitionFetcher<R extends FetchedRecord> {
     }
   }
 
+  /**
+   * Estimated bytes in memory of one record of this partition (key, value and
+   * `RECORD_OVERHEAD_BYTES`), averaged over the records fetched lately; undefined before any was.
+   */
+  averageRecordBytes(partition: TopicPartition): number | undefined {
+    const size = this.sizes.get(topicPartitionKey(partition.topic, partition.partition));
+    return size === undefined || size.records === 0 ? undefined : size.bytes / size.records;
+  }
+
   /** Whether the fetcher still reads this partition. */
   has(partition: TopicPartition): boolean {
     return this.partitions.has(topicPartitionKey(partition.topic, partition.partition));
@@ -214,12 +247,17 @@ export class PartitionFetcher<R extends FetchedRecord> {
   }
 
   /**
-   * Pauses a partition once its read-ahead reaches the limit, and resumes it when it drops below.
-   * A partition that has not yet read what a pending `take` needs is never paused.
+   * Pauses a partition once its read-ahead reaches its share of `maxReadAheadBytes` (or
+   * `maxBufferedPerPartition` records), and resumes it when it drops below. A partition that has
+   * not yet read what a pending `take` needs is never paused.
    */
   private applyLimit(state: PartitionState<R>): void {
-    const isFull =
-      state.readAhead >= this.options.maxBufferedPerPartition && state.readThrough >= state.neededUntil;
+    const { maxReadAheadBytes, maxBufferedPerPartition } = this.options;
+    const bytesPerRecord = this.averageRecordBytes(state.partition) ?? 0;
+    const isOverLimit =
+      state.readAhead * bytesPerRecord >= maxReadAheadBytes / Math.max(1, this.partitions.size) ||
+      (maxBufferedPerPartition !== undefined && state.readAhead >= maxBufferedPerPartition);
+    const isFull = isOverLimit && state.readThrough >= state.neededUntil;
     if (isFull && !state.isPaused) {
       this.client.pause([state.partition]);
       state.isPaused = true;
@@ -294,15 +332,29 @@ export class PartitionFetcher<R extends FetchedRecord> {
 
   /** Files a consume result into the partitions' buffers. */
   private accept(result: ConsumeResult<R>): void {
-    for (const message of result.messages) {
-      const key = topicPartitionKey(message.topic, message.partition);
-      const state = this.partitions.get(key);
+    const { messages, sizes } = result;
+    let state: PartitionState<R> | undefined;
+    let size: SizeEstimate | undefined;
+    let lastTopic: string | undefined;
+    let lastPartition = -1;
+    for (let index = 0; index < messages.length; index++) {
+      const message = messages[index];
+      // A consume result comes in runs of one partition's records: look its state up once per run.
+      if (message.partition !== lastPartition || message.topic !== lastTopic) {
+        lastTopic = message.topic;
+        lastPartition = message.partition;
+        const key = topicPartitionKey(message.topic, message.partition);
+        state = this.partitions.get(key);
+        size = this.sizeOf(key);
+      }
       if (state === undefined || state.seekTo !== undefined) continue;
       // Already seen: drop rather than deliver twice.
       if (message.offset < state.readThrough) continue;
       state.buffer.push(message);
       state.readThrough = message.offset + 1;
       if (message.offset >= state.neededUntil) state.readAhead++;
+      size!.bytes += sizes[index] + RECORD_OVERHEAD_BYTES;
+      size!.records++;
     }
     for (const end of result.endsReached) {
       const key = topicPartitionKey(end.topic, end.partition);
@@ -315,6 +367,18 @@ export class PartitionFetcher<R extends FetchedRecord> {
     for (const state of this.partitions.values()) {
       if (state.seekTo === undefined) this.applyLimit(state);
     }
+  }
+
+  private sizeOf(key: string): SizeEstimate {
+    let size = this.sizes.get(key);
+    if (size === undefined) {
+      size = { bytes: 0, records: 0 };
+      this.sizes.set(key, size);
+    } else if (size.records >= SIZE_WINDOW_RECORDS) {
+      size.bytes /= 2;
+      size.records /= 2;
+    }
+    return size;
   }
 
   private nextPoll(timeoutMs: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { maxMessagesPerPartition, planOffsetRanges, PartitionPosition } from './planOffsetRanges';
+import { maxMessagesForBytes, maxMessagesPerPartition, planOffsetRanges, PartitionPosition, tighterCaps } from './planOffsetRanges';
 
 const positions: PartitionPosition[] = [
   { topic: 't', partition: 0, fromOffset: 100, latestOffset: 400 },
@@ -59,5 +59,49 @@ describe('planOffsetRanges', () => {
   it('plans an empty range when the log end is behind the next offset', () => {
     const behind: PartitionPosition[] = [{ topic: 't', partition: 0, fromOffset: 10, latestOffset: 4 }];
     expect(planOffsetRanges(behind, undefined).map(String)).toEqual(['t-0 [10, 10)']);
+  });
+});
+
+describe('maxMessagesForBytes', () => {
+  it('splits the byte budget in proportion to lag and divides each share by the bytes per record', () => {
+    // Lags 300 and 100 share 40 000 bytes: 30 000 at 100 bytes per record, 10 000 at 1000.
+    const bytes = (p: { partition: number }) => (p.partition === 0 ? 100 : 1000);
+    expect(maxMessagesForBytes(positions, 40_000, bytes)).toEqual(
+      new Map([
+        ['t:0', 300],
+        ['t:1', 10],
+      ]),
+    );
+  });
+
+  it('lets a lagging partition move by at least one record, however large its records', () => {
+    expect(maxMessagesForBytes(positions, 1000, () => 1e9)).toEqual(
+      new Map([
+        ['t:0', 1],
+        ['t:1', 1],
+      ]),
+    );
+  });
+});
+
+describe('tighterCaps', () => {
+  it('keeps the smaller cap of each partition, and whichever exists when only one does', () => {
+    const a = new Map([
+      ['t:0', 5],
+      ['t:1', 50],
+    ]);
+    const b = new Map([
+      ['t:0', 10],
+      ['t:1', 20],
+    ]);
+    expect(tighterCaps(a, b)).toEqual(
+      new Map([
+        ['t:0', 5],
+        ['t:1', 20],
+      ]),
+    );
+    expect(tighterCaps(undefined, b)).toEqual(b);
+    expect(tighterCaps(a, undefined)).toEqual(a);
+    expect(tighterCaps(undefined, undefined)).toBeUndefined();
   });
 });

@@ -56,6 +56,39 @@ export function maxMessagesPerPartition(
 }
 
 /**
+ * How many records each partition may contribute to one batch so that the batch's records fit in
+ * `maxBatchBytes`: the budget is split between partitions in proportion to their lag (as a
+ * backpressure rate is), and each share is divided by that partition's estimated bytes per
+ * record. At least 1, so a lagging partition always moves.
+ */
+export function maxMessagesForBytes(
+  positions: readonly PartitionPosition[],
+  maxBatchBytes: number,
+  bytesPerRecord: (partition: TopicPartition) => number,
+): Map<string, number> {
+  const lags = positions.map((p) => Math.max(p.latestOffset - p.fromOffset, 0));
+  const totalLag = lags.reduce((sum, lag) => sum + lag, 0);
+  const result = new Map<string, number>();
+  positions.forEach((p, index) => {
+    const share = totalLag === 0 ? 0 : (lags[index] / totalLag) * maxBatchBytes;
+    result.set(topicPartitionKey(p.topic, p.partition), Math.max(1, Math.floor(share / bytesPerRecord(p))));
+  });
+  return result;
+}
+
+/** The smaller of two per-partition caps, partition by partition (undefined: no cap). */
+export function tighterCaps(
+  a: ReadonlyMap<string, number> | undefined,
+  b: ReadonlyMap<string, number> | undefined,
+): Map<string, number> | undefined {
+  if (a === undefined) return b === undefined ? undefined : new Map(b);
+  const result = new Map(a);
+  if (b === undefined) return result;
+  for (const [key, cap] of b) result.set(key, Math.min(cap, result.get(key) ?? Infinity));
+  return result;
+}
+
+/**
  * One batch's ranges, one per partition: `[from, min(latest, from + maxMessages))`. A partition
  * whose log end lies below `from` gets an empty range at `from`; reconciliation handles that case
  * before planning.

@@ -1,0 +1,178 @@
+/**
+ * The contenders of the throughput benchmark: the same word count (split each value on spaces,
+ * count per word) read to the end of one topic by a tuned raw node-rdkafka loop, by KafkaJS's
+ * `eachBatch`, and by a dstream job written as the README writes one. Each runs in a child
+ * process of its own (`throughputContender.ts`), so its resident memory is its own.
+ */
+import { ConsumerStrategies, KafkaUtils, StreamingContext, silentLogger } from '@dstream/core';
+import { KafkaOffsetStore } from '@dstream/offsets-kafka';
+import { Kafka, logLevel } from 'kafkajs';
+import * as RdKafka from 'node-rdkafka';
+import { kafkaFailure } from './kafka';
+import { elapsedMs } from './stats';
+import { countWords } from './words';
+
+/**
+ * The fetch settings that take a `consume(10000)` loop to librdkafka's ceiling on this machine
+ * (docs/benchmarks.md): fetches of at least 1 MiB, a deep prefetch queue.
+ */
+export const TUNED_FETCH = {
+  'fetch.min.bytes': 1_048_576,
+  'fetch.wait.max.ms': 100,
+  'queued.min.messages': 1_000_000,
+  'queued.max.messages.kbytes': 1_048_576,
+} as const;
+
+/** What a contender is asked to do: read `records` records of `topic` from the start. */
+export interface ContenderTask {
+  readonly kind: 'raw' | 'kafkajs' | 'dstream';
+  readonly brokers: string;
+  readonly topic: string;
+  readonly partitions: number;
+  readonly records: number;
+  /** dstream only: the batch interval, default 1000 ms. */
+  readonly batchIntervalMs?: number;
+  /** dstream only: a per-partition rate cap (records/s); default none. */
+  readonly maxRatePerPartition?: number;
+}
+
+/** What a contender measured of itself. */
+export interface CountResult {
+  readonly totals: Map<string, number>;
+  /** From creating the client to the last record counted (dstream: to the completion of the batch that covered it). */
+  readonly ms: number;
+  /** dstream only: each batch's scheduling delay (ms). */
+  readonly schedulingDelaysMs?: readonly number[];
+  readonly detail: string;
+}
+
+/** Runs one contender. */
+export function runContender(task: ContenderTask): Promise<CountResult> {
+  switch (task.kind) {
+    case 'raw':
+      return rawTuned(task);
+    case 'kafkajs':
+      return kafkajsEachBatch(task);
+    case 'dstream':
+      return dstreamJob(task);
+  }
+}
+
+/** A bare `KafkaConsumer` assigned from offset 0, non-flowing `consume(10000)` in a loop, with `TUNED_FETCH`. */
+async function rawTuned({ brokers, topic, partitions, records }: ContenderTask): Promise<CountResult> {
+  const started = process.hrtime.bigint();
+  const consumer = new RdKafka.KafkaConsumer(
+    {
+      'bootstrap.servers': brokers,
+      'group.id': `dstream-bench-raw-${process.pid}-${Date.now()}`,
+      'enable.auto.commit': false,
+      ...TUNED_FETCH,
+    },
+    {},
+  );
+  const totals = new Map<string, number>();
+  await new Promise<void>((resolve, reject) =>
+    consumer.connect({ timeout: 10_000 }, (error) => (error ? reject(kafkaFailure(`connect a consumer to ${brokers}`, error)) : resolve())),
+  );
+  try {
+    consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })));
+    consumer.setDefaultConsumeTimeout(100);
+    let seen = 0;
+    while (seen < records) {
+      const messages = await new Promise<RdKafka.Message[]>((resolve, reject) =>
+        consumer.consume(10_000, (error, batch) => (error ? reject(kafkaFailure(`consume from ${topic}`, error)) : resolve(batch))),
+      );
+      for (const message of messages) countWords((message.value as Buffer).toString('utf8'), totals);
+      seen += messages.length;
+    }
+    return { totals, ms: elapsedMs(started), detail: 'consume(10000), tuned fetch' };
+  } finally {
+    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+  }
+}
+
+/** KafkaJS 2.2.4 with its defaults: a group subscribed from the beginning, `eachBatch`. */
+async function kafkajsEachBatch({ brokers, topic, records }: ContenderTask): Promise<CountResult> {
+  const started = process.hrtime.bigint();
+  const kafka = new Kafka({ clientId: 'dstream-bench', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `dstream-bench-kafkajs-${process.pid}-${Date.now()}` });
+  const totals = new Map<string, number>();
+  let seen = 0;
+  let finished!: (ms: number) => void;
+  const done = new Promise<number>((resolve) => (finished = resolve));
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) countWords((message.value as Buffer).toString('utf8'), totals);
+        seen += batch.messages.length;
+        if (seen >= records) finished(elapsedMs(started));
+      },
+    });
+    const ms = await done;
+    return { totals, ms, detail: 'eachBatch, defaults' };
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/**
+ * The word count as the README writes a job: `Subscribe`, `KafkaOffsetStore`, every other option
+ * at its default but `startingOffsets: 'earliest'` (the records are there before it starts).
+ */
+async function dstreamJob(task: ContenderTask): Promise<CountResult> {
+  const { brokers, topic, records, batchIntervalMs = 1000, maxRatePerPartition } = task;
+  const started = process.hrtime.bigint();
+  const ssc = new StreamingContext({ appName: 'bench-throughput', batchIntervalMs, stopOnSignals: false, logger: silentLogger });
+  const lines = KafkaUtils.createDirectStream<Buffer | null, string>(ssc, {
+    kafkaParams: { 'bootstrap.servers': brokers, 'group.id': `dstream-bench-job-${process.pid}-${Date.now()}` },
+    strategy: ConsumerStrategies.Subscribe([topic]),
+    offsetStore: new KafkaOffsetStore(),
+    startingOffsets: 'earliest',
+    valueDeserializer: 'string',
+    maxRatePerPartition,
+    logger: silentLogger,
+  });
+  const totals = new Map<string, number>();
+  lines
+    .flatMap((record) => record.value.split(' '))
+    .map((word) => [word, 1] as const)
+    .reduceByKey((a, b) => a + b)
+    .foreachBatch((counts) => {
+      for (const [word, count] of counts) totals.set(word, (totals.get(word) ?? 0) + count);
+    });
+  let covered = 0;
+  let batches = 0;
+  let largestBatch = 0;
+  const schedulingDelaysMs: number[] = [];
+  let finished!: (ms: number) => void;
+  const done = new Promise<number>((resolve) => (finished = resolve));
+  ssc.addStreamingListener({
+    onBatchCompleted: ({ info }) => {
+      if (info.failure !== undefined) return;
+      schedulingDelaysMs.push(info.schedulingDelayMs);
+      if (info.numRecords === 0) return;
+      batches += 1;
+      largestBatch = Math.max(largestBatch, info.numRecords);
+      covered += info.offsetRanges.reduce((sum, range) => sum + range.count, 0);
+      if (covered >= records) finished(elapsedMs(started));
+    },
+  });
+  await ssc.start();
+  try {
+    // A failed batch stops the context: surface its error instead of waiting forever.
+    const ms = await Promise.race([
+      done,
+      ssc.awaitTermination().then(() => Promise.reject(new Error(`dstream: the job stopped after ${covered} of ${records} records`))),
+    ]);
+    return {
+      totals,
+      ms,
+      schedulingDelaysMs,
+      detail: `${batchIntervalMs} ms batches, ${batches} with records, largest ${largestBatch}`,
+    };
+  } finally {
+    await ssc.stop({ graceful: false });
+  }
+}
