@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { DStreamError } from '@dstream/core';
 import { CliIO, processIO } from './CliIO';
 import { offsetsCommand } from './commands/offsets';
+import { runCommand } from './commands/run';
 import { ExitCode, exitCodeOf } from './exitCodes';
 import { scrub } from './stores/storeFromUrl';
 
@@ -13,8 +14,9 @@ const VERSION = '0.1.0';
  */
 export function createProgram(io: CliIO = processIO): Command {
   const program = new Command('dstream')
-    .description('Operate dstream jobs: see and steer their offsets in any store')
+    .description('Run dstream jobs on every core and operate them: see and steer their offsets in any store')
     .version(VERSION)
+    .addCommand(runCommand(io))
     .addCommand(offsetsCommand(io));
   const configure = (command: Command) => {
     command.exitOverride();
