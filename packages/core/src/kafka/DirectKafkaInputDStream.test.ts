@@ -167,7 +167,13 @@ class FakeKafka implements KafkaConsumerClient {
   position(partitions: readonly TopicPartition[]): TopicPartitionOffset[] {
     return partitions.map((p) => ({ ...p, offset: this.positions.get(topicPartitionKey(p.topic, p.partition)) ?? -1001 }));
   }
-  async commit(): Promise<void> {}
+  /** Offsets committed to the group, in order (mirrorOffsetsToGroup). */
+  readonly groupCommits: TopicPartitionOffset[][] = [];
+  failGroupCommits = false;
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    if (this.failGroupCommits) throw new Error('not the group coordinator');
+    this.groupCommits.push([...offsets]);
+  }
   async committed(partitions: readonly TopicPartition[]): Promise<TopicPartitionOffset[]> {
     return partitions.map((p) => ({ ...p, offset: -1 }));
   }
@@ -451,6 +457,36 @@ describe('DirectKafkaInputDStream', () => {
       { topic: 't', partition: 1, offset: 0 },
     ]);
     expect(await stored(setup.store, 0, 1)).toEqual([3, 3]);
+  });
+
+  it('mirrors each committed range to the consumer group after the store commit, and only logs a failed mirror', async () => {
+    const kafka = twoPartitions(3);
+    const warnings: string[] = [];
+    const setup = setUp(kafka, {
+      mirrorOffsetsToGroup: true,
+      logger: { ...silentLogger, warn: (message: string) => void warnings.push(message) },
+    });
+    input = setup.input;
+    await input.start();
+    let groupCommitsDuringOutput = -1;
+    await input.generate(1000);
+    await input.runBatch(1000, async () => {
+      await input!.compute(1000);
+      groupCommitsDuringOutput = kafka.groupCommits.length;
+    });
+    await until(() => kafka.groupCommits.length === 1);
+    expect(groupCommitsDuringOutput).toBe(0);
+    expect(kafka.groupCommits[0]).toEqual([
+      { topic: 't', partition: 0, offset: 3 },
+      { topic: 't', partition: 1, offset: 3 },
+    ]);
+    kafka.failGroupCommits = true;
+    kafka.write('t', 0, 2);
+    await fetchedToEnd(kafka);
+    await runBatch(input, 2000);
+    await until(() => warnings.some((w) => /mirroring batch 2000's offsets to consumer group g failed/.test(w)));
+    // The store, not the group, is the truth: the batch committed there.
+    expect(await stored(setup.store, 0, 1)).toEqual([5, 3]);
   });
 
   it('commits before the outputs run with at-most-once', async () => {

@@ -135,6 +135,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   private rebalances: Promise<void> = Promise.resolve();
   /** Failed bound queries in a row, per partition (see `queryBoundsForPlanning`). */
   private readonly planningFailures = new Map<string, number>();
+  /** The mirror commits to the consumer group still under way (see `mirrorToGroup`). */
+  private mirrorCommits: Promise<void> = Promise.resolve();
   /** The batch running now, if it holds partitions. */
   private running: Claim | undefined;
   private failure: Error | undefined;
@@ -722,6 +724,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       for (const { range } of commits) {
         if (this.owned.get(range.key) === batch.tokens.get(range.key)) this.stored.set(range.key, range.untilOffset);
       }
+      if (this.options.mirrorOffsetsToGroup) this.mirrorToGroup(time, commits);
     } finally {
       if (this.running === claim) this.running = undefined;
       claim.finish();
@@ -839,6 +842,24 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     return count;
   }
 
+  /**
+   * Commits the batch's ends to the Kafka consumer group too (`mirrorOffsetsToGroup`), for lag
+   * tools that read Kafka. Queued behind the previous mirror commit, never awaited by the batch:
+   * the store is the truth, and a failed mirror only leaves the group's view behind.
+   */
+  private mirrorToGroup(time: number, commits: readonly OffsetCommit[]): void {
+    const offsets = commits.map(({ range }) => ({ topic: range.topic, partition: range.partition, offset: range.untilOffset }));
+    if (offsets.length === 0 || this.client === undefined) return;
+    const client = this.client;
+    this.mirrorCommits = this.mirrorCommits
+      .then(() => client.commit(offsets))
+      .catch((error: unknown) =>
+        this.options.logger.warn(`${this.name}: mirroring batch ${time}'s offsets to consumer group ${this.options.groupId} failed`, {
+          error,
+        }),
+      );
+  }
+
   /** Feeds the backpressure estimator with the batch's processing rate (Spark's `RateController`). */
   onBatchCompleted(info: BatchInfo): void {
     if (this.estimator === undefined || info.failure !== undefined) return;
@@ -859,6 +880,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     this.isStopped = true;
     await this.fetcher?.stop();
     await this.rebalances.catch(() => undefined);
+    // The last batch's mirror commit lands before the consumer leaves the group.
+    await this.mirrorCommits;
     await this.client?.disconnect();
     if (this.hasStoreConnection) {
       this.hasStoreConnection = false;

@@ -217,4 +217,13 @@ describe('ConsumerStrategies', () => {
     const strategy = ConsumerStrategies.Assign([{ topic: 't', partition: 3 }], [{ topic: 't', partition: 3, offset: 42 }]);
     expect(strategy.offsets.get('t:3')).toBe(42);
   });
+  it('refuses mirrorOffsetsToGroup on a store that keeps the offsets in the group already, or a value that is not a boolean', () => {
+    const kafkaStore = Object.assign(new InMemoryOffsetStore(), { name: 'kafka' });
+    expect(() => resolveDirectStreamOptions({ ...valid, offsetStore: kafkaStore, mirrorOffsetsToGroup: true })).toThrow(
+      /mirrorOffsetsToGroup is only for stores outside Kafka, and store "kafka" keeps the offsets in the consumer group already/,
+    );
+    expect(() => resolveDirectStreamOptions({ ...valid, mirrorOffsetsToGroup: 'yes' as unknown as boolean })).toThrow(ConfigError);
+    expect(resolveDirectStreamOptions({ ...valid, mirrorOffsetsToGroup: true }).mirrorOffsetsToGroup).toBe(true);
+    expect(resolveDirectStreamOptions(valid).mirrorOffsetsToGroup).toBe(false);
+  });
 });

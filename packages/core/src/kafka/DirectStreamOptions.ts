@@ -111,6 +111,14 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
    */
   readonly idempotentOutput?: boolean;
   /**
+   * Also commit every range the offset store committed to the Kafka consumer group (`group.id`),
+   * after the store's commit, so `kafka-consumer-groups --describe` and lag monitors that read
+   * Kafka see the job whichever store is primary. The store stays the truth: the mirror is
+   * written after it, is never read back, and a failed mirror commit is logged, not retried.
+   * Default false; refused with a store that already keeps the offsets in the group.
+   */
+  readonly mirrorOffsetsToGroup?: boolean;
+  /**
    * Start of partitions with no stored and no explicit offset. Default `latest`, as Kafka's
    * `auto.offset.reset` and Spark: a new job starts with new records. Stored offsets always win.
    */
@@ -193,6 +201,7 @@ export interface ResolvedDirectStreamOptions<K, V> {
   readonly offsetStore: OffsetStore;
   readonly delivery: DeliverySemantics;
   readonly idempotentOutput: boolean;
+  readonly mirrorOffsetsToGroup: boolean;
   readonly startingOffsets: StartingOffsets;
   readonly offsetOutOfRange: 'fail' | 'earliest' | 'latest';
   readonly newPartitions: 'earliest' | 'latest';
@@ -432,6 +441,18 @@ export function resolveDirectStreamOptions<K, V>(
         'if writing a batch twice leaves the same result, or choose at-least-once.',
     );
   }
+  const mirrorOffsetsToGroup = options.mirrorOffsetsToGroup ?? false;
+  if (typeof mirrorOffsetsToGroup !== 'boolean') {
+    throw new ConfigError('mirrorOffsetsToGroup', mirrorOffsetsToGroup, 'must be a boolean', 'Pass true or false, or omit it.');
+  }
+  if (mirrorOffsetsToGroup && (store.name === 'kafka' || store.name === 'kafka-transactional')) {
+    throw new ConfigError(
+      'mirrorOffsetsToGroup',
+      mirrorOffsetsToGroup,
+      `is only for stores outside Kafka, and store "${store.name}" keeps the offsets in the consumer group already`,
+      'Omit it: the group shows the offsets as they are.',
+    );
+  }
   const startingOffsets = options.startingOffsets ?? 'latest';
   if (
     startingOffsets !== 'earliest' &&
@@ -512,6 +533,7 @@ export function resolveDirectStreamOptions<K, V>(
     offsetStore: store,
     delivery,
     idempotentOutput,
+    mirrorOffsetsToGroup,
     startingOffsets,
     offsetOutOfRange,
     newPartitions,
