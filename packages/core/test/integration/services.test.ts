@@ -13,10 +13,10 @@ describe('scripts/services', () => {
   const services = (...args: string[]) => spawnSync('bash', [script, ...args], { encoding: 'utf8', timeout: 60_000 });
 
   it('refuses an unknown command with one line naming it and the usage, and exits non-zero', () => {
-    const result = services('restart');
+    const result = services('reboot');
     expect(result.status).not.toBe(0);
     expect(result.stdout).toBe('');
-    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/unknown command 'restart'.*up \| down \| status \| env/)]);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/unknown command 'reboot'.*up \| down \| restart \| status \| env/)]);
   });
 
   it('refuses an unknown service name in one line naming the services it knows', () => {
