@@ -134,6 +134,7 @@ describe('resolveDirectStreamOptions', () => {
 
   it('refuses non-positive rates and a floor above the cap', () => {
     expect(errorOf({ maxRatePerPartition: 0 }).option).toBe('maxRatePerPartition');
+    expect(errorOf({ maxRatePerPartition: Number.NaN }).message).toMatch(/^maxRatePerPartition must be a positive number .*; got NaN\. /);
     expect(errorOf({ minRatePerPartition: -1 }).option).toBe('minRatePerPartition');
     expect(errorOf({ maxRatePerPartition: 10, minRatePerPartition: 20 }).message).toContain('must not exceed');
     expect(errorOf({ backpressure: { enabled: true, initialRate: 0 } }).option).toBe('backpressure.initialRate');
