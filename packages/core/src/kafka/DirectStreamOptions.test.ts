@@ -171,6 +171,17 @@ describe('resolveDirectStreamOptions', () => {
     expect(resolved.valueDeserializer(Buffer.from('{"n":1}'))).toEqual({ n: 1 });
     expect(resolved.valueDeserializer(null)).toBeNull();
   });
+
+  it("refuses invalid UTF-8 in 'string' and 'json' instead of replacing it with U+FFFD", () => {
+    const resolved = resolveDirectStreamOptions<string, unknown>({ ...valid, keyDeserializer: 'string', valueDeserializer: 'json' });
+    // "é" in Latin-1, then a lone continuation byte inside a JSON string.
+    expect(() => resolved.keyDeserializer(Buffer.from([0x63, 0x61, 0x66, 0xe9]))).toThrow(
+      /^keyDeserializer 'string' needs UTF-8, but these 4 bytes are not valid UTF-8 \(starting 636166e9\)\. .*keyDeserializer: 'buffer'/,
+    );
+    expect(() => resolved.valueDeserializer(Buffer.from([0x22, 0x80, 0x22]))).toThrow(/valueDeserializer 'json' needs UTF-8/);
+    expect(resolved.keyDeserializer(Buffer.from('café'))).toBe('café');
+    expect(resolved.valueDeserializer(Buffer.from('"€"'))).toBe('€');
+  });
 });
 
 describe('nearestName', () => {
