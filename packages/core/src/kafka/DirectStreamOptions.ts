@@ -237,7 +237,7 @@ const OWNED_PROPERTIES: Readonly<Record<string, string>> = {
 const FALSE_ONLY = new Set(['enable.auto.commit', 'auto.commit.enable', 'enable.auto.offset.store']);
 
 /** Levenshtein distance, for "did you mean" suggestions. */
-function editDistance(a: string, b: string): number {
+export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
