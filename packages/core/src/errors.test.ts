@@ -6,6 +6,7 @@ import {
   OffsetStoreError,
   RecordProcessingError,
   StaleOffsetError,
+  describeValue,
 } from './errors';
 
 describe('errors', () => {
@@ -17,6 +18,15 @@ describe('errors', () => {
     expect(error.retriable).toBe(false);
     expect(error).toBeInstanceOf(DStreamError);
     expect(error.name).toBe('ConfigError');
+  });
+
+  it('shows numbers JSON cannot spell as themselves', () => {
+    expect(describeValue(Number.NaN)).toBe('NaN');
+    expect(describeValue(Number.NEGATIVE_INFINITY)).toBe('-Infinity');
+    expect(describeValue(1.5)).toBe('1.5');
+    expect(new ConfigError('maxRatePerPartition', Number.NaN, 'must be a positive number', 'Pass e.g. 1000.').message).toBe(
+      'maxRatePerPartition must be a positive number; got NaN. Pass e.g. 1000.',
+    );
   });
 
   it('keeps the client error as the cause of a store error and names the store and batch', () => {

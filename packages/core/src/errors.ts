@@ -203,9 +203,13 @@ export class RecordProcessingError extends DStreamError {
   }
 }
 
-/** Renders a configuration value for an error message. */
+/**
+ * Renders a configuration value for an error message. Numbers JSON cannot spell (`NaN`,
+ * `Infinity`, `-Infinity`) are shown as themselves, not as JSON's `null`.
+ */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') return String(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (value instanceof RegExp) return String(value);
   if (typeof value === 'function') return 'a function';

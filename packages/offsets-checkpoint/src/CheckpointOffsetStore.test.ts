@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, promises, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, OffsetRange, OffsetStoreError, StaleOffsetError } from '@dstream/core';
@@ -164,6 +164,39 @@ describe('CheckpointOffsetStore', () => {
 
     await expect(store.connect()).rejects.toThrow(OffsetStoreError);
     await expect(store.connect()).rejects.toThrow(join(file, 'offsets'));
+  });
+
+  it('names the file in the way and the fix when the directory is a file or lies under one', async () => {
+    const file = join(directory, 'in-the-way');
+    writeFileSync(file, '');
+    const asDirectory = new CheckpointOffsetStore({ directory: file });
+    await expect(asDirectory.connect()).rejects.toThrow(
+      `offset store checkpoint: preparing checkpoint directory ${file} failed: it is a file, not a directory (EEXIST). ` +
+        "Pass a directory as the store's directory option, or move the file away",
+    );
+    const under = new CheckpointOffsetStore({ directory: join(file, 'a', 'b') });
+    await expect(under.connect()).rejects.toThrow(
+      `preparing checkpoint directory ${join(file, 'a', 'b')} failed: ${file} is a file, not a directory (ENOTDIR)`,
+    );
+    await expect(under.connect()).rejects.toMatchObject({ retriable: false });
+  });
+
+  it('says how to fix a directory the job may not write', async () => {
+    const target = join(directory, 'not-writable');
+    mkdirSync(target);
+    // Root may write anywhere, so the refusal a job running as another user gets is simulated.
+    const refused = Object.assign(new Error(`EACCES: permission denied, access '${target}'`), { code: 'EACCES' });
+    const access = jest.spyOn(promises, 'access').mockRejectedValueOnce(refused);
+    try {
+      await expect(new CheckpointOffsetStore({ directory: target }).connect()).rejects.toThrow(
+        new RegExp(
+          `^offset store checkpoint: preparing checkpoint directory ${target} failed: this process( \\(uid \\d+\\))? may not write there \\(EACCES\\)\\. ` +
+            'Make the directory writable by the user the job runs as',
+        ),
+      );
+    } finally {
+      access.mockRestore();
+    }
   });
 
   it('creates checkpoints 0600 and its directories 0700 by default, whatever the umask', async () => {

@@ -119,14 +119,43 @@ export class CheckpointOffsetStore implements OffsetStore {
     this.dirMode = checkMode('dirMode', options.dirMode ?? DEFAULT_DIR_MODE);
   }
 
-  /** Creates the directory if needed (with `dirMode`) and checks that it is writable. */
+  /**
+   * Creates the directory if needed (with `dirMode`) and checks that it is writable. A path that
+   * is a file, lies under a file, or cannot be written fails with an `OffsetStoreError` naming the
+   * path and the fix.
+   */
   async connect(): Promise<void> {
     try {
       await this.makeDirectories(this.directory);
       await fs.access(this.directory, fs.constants.W_OK);
     } catch (error) {
-      throw this.wrap(error, `preparing checkpoint directory ${this.directory}`);
+      throw await this.directoryError(error);
     }
+  }
+
+  /** Why `directory` cannot hold checkpoints, in words that name the path to fix and how. */
+  private async directoryError(error: unknown): Promise<OffsetStoreError> {
+    const code = codeOf(error);
+    const doing = `preparing checkpoint directory ${this.directory}`;
+    const fail = (problem: string) =>
+      new OffsetStoreError(STORE, `${doing} failed: ${problem}`, { retriable: false, cause: driverError(error) });
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      const file = await firstNonDirectory(this.directory);
+      if (file !== undefined) {
+        return fail(
+          `${file === resolve(this.directory) ? 'it' : file} is a file, not a directory (${code}). ` +
+            `Pass a directory as the store's directory option, or move the file away`,
+        );
+      }
+    }
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      const uid = typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : '';
+      return fail(
+        `${code === 'EROFS' ? 'it is on a read-only file system' : `this process${uid} may not write there`} (${code}). ` +
+          `Make the directory writable by the user the job runs as (chown/chmod, or a writable mount), or pass another directory`,
+      );
+    }
+    return this.wrap(error, doing);
   }
 
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
@@ -476,6 +505,21 @@ function checkMode(option: string, value: unknown): number {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The first path from the root down to `path` that exists and is not a directory, if any. */
+async function firstNonDirectory(path: string): Promise<string | undefined> {
+  const parts: string[] = [];
+  for (let at = resolve(path); ; at = dirname(at)) {
+    parts.unshift(at);
+    if (dirname(at) === at) break;
+  }
+  for (const at of parts) {
+    const stat = await fs.stat(at).catch(() => undefined);
+    if (stat === undefined) return undefined;
+    if (!stat.isDirectory()) return at;
+  }
+  return undefined;
 }
 
 function codeOf(error: unknown): string | undefined {

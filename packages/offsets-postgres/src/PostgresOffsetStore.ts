@@ -194,6 +194,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
                updated_at timestamptz NOT NULL DEFAULT now(),
                PRIMARY KEY (group_id, topic, partition))`,
           );
+          await this.checkOffsetColumns(client);
         });
       } finally {
         client.release();
@@ -546,6 +547,28 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     return result;
   }
 
+  /**
+   * An offsets table that existed before, made by something else (or by hand, with other names),
+   * would fail every load and commit with a bare "column does not exist": refuse it at connect,
+   * naming the table, the columns it lacks and the fix.
+   */
+  private async checkOffsetColumns(client: PoolClient): Promise<void> {
+    const { rows } = await client.query<{ column_name: string }>(
+      'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
+      [this.schema, this.table],
+    );
+    const present = rows.map((row) => row.column_name);
+    const missing = OFFSET_COLUMNS.filter((column) => !present.includes(column));
+    if (missing.length === 0) return;
+    throw new OffsetStoreError(
+      this.name,
+      `the offsets table ${this.schema}.${this.table} at ${this.address} lacks column${missing.length === 1 ? '' : 's'} ` +
+        `${missing.join(', ')} (it has ${present.join(', ') || 'none'}): it was not made by this store. ` +
+        `Pass another table (the store creates it), or rename or drop this one if nothing else uses it`,
+      { retriable: false },
+    );
+  }
+
   /** The pool's first connection, retried until `connectTimeoutMs` so a server still starting is waited for. */
   private async firstConnection(): Promise<PoolClient> {
     const deadline = Date.now() + this.connectTimeoutMs;
@@ -554,12 +577,23 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
         return await this.pool.connect();
       } catch (error) {
         // A server that answered and refused (no such database, bad password) won't change its mind.
+        const missing = missingDatabase(error);
+        if (missing !== undefined) {
+          throw new OffsetStoreError(
+            this.name,
+            `connect at ${this.address} failed: database ${JSON.stringify(missing)} does not exist (SQLSTATE 3D000). ` +
+              `Create it (CREATE DATABASE ${escapeIdentifier(missing)};), or fix the database name of the connectionString`,
+            { retriable: false, cause: driverError(error) },
+          );
+        }
         const wrapped = this.wrap('connect', error);
         if (!wrapped.retriable) throw wrapped;
         if (Date.now() + delayMs >= deadline) {
           throw new OffsetStoreError(
             this.name,
-            `no PostgreSQL server accepted a connection at ${this.address} within ${this.connectTimeoutMs} ms: ${messageOf(error)}`,
+            `no PostgreSQL server accepted a connection at ${this.address} within ${this.connectTimeoutMs} ms: ${messageOf(error)}. ` +
+              `Start PostgreSQL there, or fix the host and port of the connectionString (or of the pool's options); ` +
+              `raise connectTimeoutMs if the server is slow to come up`,
             { retriable: true, cause: driverError(error) },
           );
         }
@@ -618,7 +652,10 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
         `${what}: ${detail}`,
         code === '42501'
           ? `Grant the role what the store needs on ${this.schema}.${this.table} and ${this.schema}.${this.stateTable} (CREATE on the schema once, SELECT, INSERT, UPDATE, DELETE)`
-          : "Check the user name and password of the connectionString (or the pool's options) and the server's " +
+          : /^role ".*" does not exist$/.test(messageOf(error))
+            ? `Create the role (CREATE ROLE ${escapeIdentifier(this.user ?? '')} LOGIN;) and grant it what the store needs, ` +
+              'or fix the user name of the connectionString (or the pool\'s options)'
+            : "Check the user name and password of the connectionString (or the pool's options) and the server's " +
               'pg_hba.conf; trying again with the same credentials fails the same way',
         { cause: driverError(error) },
       );
@@ -628,6 +665,15 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
       cause: driverError(error),
     });
   }
+}
+
+/** The columns the store reads and writes in the offsets table. */
+const OFFSET_COLUMNS = ['group_id', 'topic', 'partition', 'next_offset', 'updated_at'] as const;
+
+/** The database named by a "database … does not exist" refusal (SQLSTATE 3D000), if that is what `error` is. */
+function missingDatabase(error: unknown): string | undefined {
+  if (!(error instanceof DatabaseError) || error.code !== '3D000') return undefined;
+  return /^database "(.*)" does not exist$/.exec(error.message)?.[1] ?? undefined;
 }
 
 /** Topic, partition and until columns of a batch of commits, for `unnest`. */

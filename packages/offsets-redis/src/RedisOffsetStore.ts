@@ -181,7 +181,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     const result = new Map<string, number>();
     [...byTopic].forEach(([topic, fields], i) => {
       const [error, values] = replies[i] ?? [new Error('no reply')];
-      if (error) throw this.wrap(`load offsets of ${topic}`, error);
+      if (error) throw this.loadError(group, topic, error);
       fields.forEach((partition, j) => {
         const stored = (values as Array<string | null>)[j];
         if (stored !== null) {
@@ -425,10 +425,16 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
           client.off('ready', onReady);
           const why = lastError instanceof Error ? `: ${lastError.message}` : '';
           reject(
-            new OffsetStoreError(this.name, `no Redis server answered at ${this.address} within ${this.connectTimeoutMs} ms${why}`, {
-              retriable: true,
-              cause: driverError(lastError),
-            }),
+            new OffsetStoreError(
+              this.name,
+              `no Redis server answered at ${this.address} within ${this.connectTimeoutMs} ms${why}. ` +
+                `Start Redis there, or fix the host and port of the url (or of the client passed as redis); ` +
+                `raise connectTimeoutMs if the server is slow to come up`,
+              {
+                retriable: true,
+                cause: driverError(lastError),
+              },
+            ),
           );
         }, this.connectTimeoutMs);
         const onReady = () => {
@@ -452,6 +458,24 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     } finally {
       client.off('error', onError);
     }
+  }
+
+  /**
+   * A failed HMGET of a topic's offsets hash. `WRONGTYPE` means the key holds something other
+   * than a hash: another program's key under the prefix, not offsets of this store, so the message
+   * names the key and the way out rather than the bare reply.
+   */
+  private loadError(group: string, topic: string, error: unknown): Error {
+    const message = messageOf(error);
+    if (!/^WRONGTYPE/.test(message)) return this.wrap(`load offsets of ${topic}`, error);
+    const key = this.hashKey(group, topic);
+    return new OffsetStoreError(
+      this.name,
+      `load offsets of ${topic} at ${this.address} failed: key ${printable(key)} is not a hash of offsets (${message}). ` +
+        `Something other than this store wrote it: see TYPE ${printable(key)}, then rename or delete the key if it is not needed, ` +
+        `or pass another keyPrefix (now ${printable(this.keyPrefix)}) so the offsets live elsewhere`,
+      { retriable: false, cause: driverError(error) },
+    );
   }
 
   private connected(): Redis {

@@ -57,6 +57,11 @@ describe('StreamingContext options', () => {
     expect(create).toThrow(/^batchIntervalMs must be a positive integer number of milliseconds; got .*batchIntervalMs: 1000/);
   });
 
+  it('shows NaN and Infinity as themselves, not as null', () => {
+    expect(() => new StreamingContext({ appName: 'app', batchIntervalMs: Number.NaN })).toThrow(/; got NaN\./);
+    expect(() => new StreamingContext({ appName: 'app', batchIntervalMs: Number.POSITIVE_INFINITY })).toThrow(/; got Infinity\./);
+  });
+
   it('rejects an empty appName', () => {
     expect(() => new StreamingContext({ appName: ' ', batchIntervalMs: 1000 })).toThrow(
       expect.objectContaining({ name: 'ConfigError', option: 'appName', value: ' ' }),

@@ -1,6 +1,6 @@
 import type { StreamingContextLike, InputSource } from '../context/types';
 import { StreamingContext } from '../context/StreamingContext';
-import { ConfigError, OffsetOutOfRangeError, OffsetStoreError, RecordProcessingError, StaleOffsetError } from '../errors';
+import { ConfigError, KafkaError, OffsetOutOfRangeError, OffsetStoreError, RecordProcessingError, StaleOffsetError } from '../errors';
 import type { DStream } from '../dstream/DStream';
 import { StateSpec } from '../state/StateSpec';
 import { waitForBatches } from '../testing/waitForBatches';
@@ -797,6 +797,33 @@ describe('DirectKafkaInputDStream', () => {
     await input.start();
     await input.generate(1000);
     await expect(input.compute(1000)).rejects.toThrow(/valueDeserializer threw at t-0 offset 0/);
+  });
+
+  it('refuses at start to subscribe to a topic the cluster does not have, naming it and the fix', async () => {
+    const kafka = twoPartitions(1);
+    kafka.write('events', 0, 1);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t', 'event']) });
+    input = setup.input;
+    const started = input.start();
+    await expect(started).rejects.toThrow(KafkaError);
+    await expect(started).rejects.toThrow(
+      "ConsumerStrategies.Subscribe names a topic the cluster at fake:9092 does not have: event. Create it " +
+        "(e.g. kafka-topics --create --topic event --partitions 4), or check the name (did you mean 'events' for 'event'?). " +
+        "To have the broker create it on subscription, set kafkaParams 'allow.auto.create.topics': true.",
+    );
+    expect(kafka.calls.some((call) => call.startsWith('subscribe'))).toBe(false);
+  });
+
+  it('subscribes to a missing topic when the job asked for topics to be created on subscription', async () => {
+    const kafka = twoPartitions(1);
+    const setup = setUp(kafka, {
+      strategy: ConsumerStrategies.Subscribe(['t', 'later']),
+      kafkaParams: { 'bootstrap.servers': 'fake:9092', 'group.id': 'g', 'allow.auto.create.topics': true },
+    });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
+    await input.start();
+    expect(kafka.calls).toContain('subscribe t,later');
   });
 
   it('loads offsets for partitions assigned by the group and plans them from the next batch', async () => {

@@ -19,8 +19,9 @@ import { SystemClock } from '../util/Clock';
 import { retry } from '../util/retry';
 import { commitBatch } from '../offsets/commitBatch';
 import { StatePersistence } from '../state/StatePersistence';
-import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStreamOptions';
+import { type ConsumerRecord, editDistance, nearestName, type ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import {
+  type ClusterMetadata,
   createKafkaConsumer,
   KafkaConsumerClient,
   KafkaHeader,
@@ -220,6 +221,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       for (const topic of metadata.topics) {
         for (const partition of topic.partitions) this.knownAtStart.add(topicPartitionKey(topic.name, partition));
       }
+      if (options.strategy.kind === 'Subscribe') this.checkSubscribedTopics(options.strategy.topics, metadata);
       this.fetcher = new PartitionFetcher(client, {
         build: (topic, partition, offset, key, value, timestamp, headers) =>
           this.toRecord(topic, partition, offset, key, value, timestamp, headers),
@@ -237,6 +239,30 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       await this.release();
       throw error;
     }
+  }
+
+  /**
+   * A subscription to a topic the cluster does not have joins the group, is assigned nothing and
+   * times out after the join bound without naming the topic: refuse it at start instead. A job
+   * that asked for topics to be created on subscription (`allow.auto.create.topics: true`, honoured
+   * when the broker has `auto.create.topics.enable`) is let through.
+   */
+  private checkSubscribedTopics(topics: readonly string[], metadata: ClusterMetadata): void {
+    if (String(this.options.kafkaParams['allow.auto.create.topics']) === 'true') return;
+    const present = metadata.topics.map((topic) => topic.name).filter((name) => !name.startsWith('__'));
+    const missing = topics.filter((topic) => !present.includes(topic));
+    if (missing.length === 0) return;
+    const hints = missing
+      .map((topic) => ({ topic, near: present.length > 0 ? nearestName(topic, present) : undefined }))
+      .filter(({ topic, near }) => near !== undefined && editDistance(topic, near) <= 3)
+      .map(({ topic, near }) => `'${near}' for '${topic}'?`);
+    throw new KafkaError(
+      `ConsumerStrategies.Subscribe names ${missing.length === 1 ? 'a topic' : 'topics'} the cluster at ${this.options.brokers} ` +
+        `does not have: ${missing.join(', ')}. Create ${missing.length === 1 ? 'it' : 'them'} ` +
+        `(e.g. kafka-topics --create --topic ${missing[0]} --partitions 4), or check the name` +
+        `${hints.length > 0 ? ` (did you mean ${hints.join(', ')})` : ''}. ` +
+        `To have the broker create it on subscription, set kafkaParams 'allow.auto.create.topics': true.`,
+    );
   }
 
   private async connectStore(client: KafkaConsumerClient): Promise<void> {

@@ -134,6 +134,7 @@ describe('resolveDirectStreamOptions', () => {
 
   it('refuses non-positive rates and a floor above the cap', () => {
     expect(errorOf({ maxRatePerPartition: 0 }).option).toBe('maxRatePerPartition');
+    expect(errorOf({ maxRatePerPartition: Number.NaN }).message).toMatch(/^maxRatePerPartition must be a positive number .*; got NaN\. /);
     expect(errorOf({ minRatePerPartition: -1 }).option).toBe('minRatePerPartition');
     expect(errorOf({ maxRatePerPartition: 10, minRatePerPartition: 20 }).message).toContain('must not exceed');
     expect(errorOf({ backpressure: { enabled: true, initialRate: 0 } }).option).toBe('backpressure.initialRate');
@@ -169,6 +170,17 @@ describe('resolveDirectStreamOptions', () => {
     expect(resolved.keyDeserializer(Buffer.from('k'))).toBe('k');
     expect(resolved.valueDeserializer(Buffer.from('{"n":1}'))).toEqual({ n: 1 });
     expect(resolved.valueDeserializer(null)).toBeNull();
+  });
+
+  it("refuses invalid UTF-8 in 'string' and 'json' instead of replacing it with U+FFFD", () => {
+    const resolved = resolveDirectStreamOptions<string, unknown>({ ...valid, keyDeserializer: 'string', valueDeserializer: 'json' });
+    // "é" in Latin-1, then a lone continuation byte inside a JSON string.
+    expect(() => resolved.keyDeserializer(Buffer.from([0x63, 0x61, 0x66, 0xe9]))).toThrow(
+      /^keyDeserializer 'string' needs UTF-8, but these 4 bytes are not valid UTF-8 \(starting 636166e9\)\. .*keyDeserializer: 'buffer'/,
+    );
+    expect(() => resolved.valueDeserializer(Buffer.from([0x22, 0x80, 0x22]))).toThrow(/valueDeserializer 'json' needs UTF-8/);
+    expect(resolved.keyDeserializer(Buffer.from('café'))).toBe('café');
+    expect(resolved.valueDeserializer(Buffer.from('"€"'))).toBe('€');
   });
 });
 

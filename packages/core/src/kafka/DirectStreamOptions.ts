@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { ConfigError } from '../errors';
 import type { OffsetStore } from '../offsets/OffsetStore';
 import type { Logger } from '../util/Logger';
@@ -42,7 +43,10 @@ export type StartingOffsets = 'earliest' | 'latest' | { readonly timestampMs: nu
 
 /**
  * Turns a record's key or value bytes into a value: `buffer` (as is), `string` (UTF-8), `json`
- * (UTF-8 JSON), or a function. Null stays null for the built-in ones.
+ * (UTF-8 JSON), or a function. Null stays null for the built-in ones. `string` and `json` throw
+ * on bytes that are not valid UTF-8 (the stream reports the record's topic, partition and offset)
+ * rather than replace them with U+FFFD; for other encodings pass a function, e.g.
+ * `(data) => data?.toString('latin1') ?? null`.
  */
 export type Deserializer<T> = 'buffer' | 'string' | 'json' | ((data: Buffer | null) => T);
 
@@ -242,7 +246,7 @@ const OWNED_PROPERTIES: Readonly<Record<string, string>> = {
 const FALSE_ONLY = new Set(['enable.auto.commit', 'auto.commit.enable', 'enable.auto.offset.store']);
 
 /** Levenshtein distance, for "did you mean" suggestions. */
-function editDistance(a: string, b: string): number {
+export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
@@ -368,15 +372,32 @@ function checkChoice<T extends string>(option: string, value: T | undefined, cho
   return value;
 }
 
+/**
+ * Decodes bytes as UTF-8, refusing invalid sequences instead of replacing them with U+FFFD: a
+ * `'string'` or `'json'` deserializer that silently turned binary or Latin-1 data into `�` would
+ * hand the job a different value than the one produced. The stream reports the throw with the
+ * record's topic, partition and offset.
+ */
+function decodeUtf8(option: string, kind: 'string' | 'json', data: Buffer): string {
+  if (!isUtf8(data)) {
+    throw new Error(
+      `${option} '${kind}' needs UTF-8, but these ${data.length} bytes are not valid UTF-8 ` +
+        `(starting ${data.subarray(0, 16).toString('hex')}${data.length > 16 ? '…' : ''}). ` +
+        `Fix the producer, or pass ${option}: 'buffer' or a function (data: Buffer | null) => value to read other encodings.`,
+    );
+  }
+  return data.toString('utf8');
+}
+
 function resolveDeserializer<T>(option: string, deserializer: Deserializer<T> | undefined): (data: Buffer | null) => T {
   if (typeof deserializer === 'function') return deserializer;
   switch (deserializer ?? 'buffer') {
     case 'buffer':
       return (data) => data as T;
     case 'string':
-      return (data) => (data === null ? null : data.toString('utf8')) as T;
+      return (data) => (data === null ? null : decodeUtf8(option, 'string', data)) as T;
     case 'json':
-      return (data) => (data === null ? null : JSON.parse(data.toString('utf8'))) as T;
+      return (data) => (data === null ? null : JSON.parse(decodeUtf8(option, 'json', data))) as T;
     default:
       throw new ConfigError(
         option,

@@ -222,6 +222,7 @@ describe('PostgresOffsetStore', () => {
     await expect(connecting).rejects.toBeInstanceOf(OffsetStoreError);
     await expect(connecting).rejects.toMatchObject({ retriable: true });
     await expect(connecting).rejects.toThrow(`no PostgreSQL server accepted a connection at 127.0.0.1:${port}/app within 300 ms`);
+    await expect(connecting).rejects.toThrow('. Start PostgreSQL there, or fix the host and port of the connectionString');
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
@@ -231,8 +232,43 @@ describe('PostgresOffsetStore', () => {
     const store = new PostgresOffsetStore({ connectionString: url.toString(), connectTimeoutMs: 5000 });
     const started = Date.now();
 
-    await expect(store.connect()).rejects.toMatchObject({ retriable: false, message: expect.stringContaining('3D000') });
+    const connecting = store.connect();
+    await expect(connecting).rejects.toMatchObject({ retriable: false, message: expect.stringContaining('3D000') });
+    await expect(connecting).rejects.toThrow(
+      `database "no_such_db_${run}" does not exist (SQLSTATE 3D000). Create it (CREATE DATABASE "no_such_db_${run}";), ` +
+        'or fix the database name of the connectionString',
+    );
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('names the role and how to create it when the role does not exist', async () => {
+    const url = new URL(PG_URL);
+    url.username = `no_such_role_${run}`;
+    const store = new PostgresOffsetStore({ connectionString: url.toString(), connectTimeoutMs: 5000 });
+    const connecting = store.connect();
+    await expect(connecting).rejects.toMatchObject({ name: 'AuthenticationError', retriable: false });
+    await expect(connecting).rejects.toThrow(`role "no_such_role_${run}" does not exist (SQLSTATE 28000)`);
+    await expect(connecting).rejects.toThrow(`Create the role (CREATE ROLE "no_such_role_${run}" LOGIN;)`);
+  });
+
+  it('refuses at connect an offsets table that has other columns, naming it and the fix', async () => {
+    const pool = new Pool({ connectionString: PG_URL });
+    const table = `foreign_offsets_${run}`;
+    try {
+      await pool.query(`CREATE SCHEMA IF NOT EXISTS "${SCHEMA}"`);
+      await pool.query(`CREATE TABLE "${SCHEMA}"."${table}" (grp text, tpc text, part int, off bigint)`);
+      const store = new PostgresOffsetStore({ connectionString: PG_URL, schema: SCHEMA, table });
+      const connecting = store.connect();
+      await expect(connecting).rejects.toBeInstanceOf(OffsetStoreError);
+      await expect(connecting).rejects.toMatchObject({ retriable: false });
+      await expect(connecting).rejects.toThrow(
+        `the offsets table ${SCHEMA}.${table} at 127.0.0.1:5432/dstream lacks columns group_id, topic, partition, next_offset, updated_at ` +
+          '(it has grp, tpc, part, off): it was not made by this store. Pass another table (the store creates it), or rename or drop this one',
+      );
+    } finally {
+      await pool.query(`DROP TABLE IF EXISTS "${SCHEMA}"."${table}"`);
+      await pool.end();
+    }
   });
 
   it('refuses to work before connect and after close', async () => {

@@ -173,6 +173,23 @@ describe('RedisOffsetStore', () => {
     }
   });
 
+  it('names the key, its prefix and the fix when an offsets key is not a hash', async () => {
+    const group = uniqueGroup();
+    const key = `dstream:offsets:${group}:orders`;
+    const store = await connected({ url: REDIS_URL });
+    try {
+      await raw.set(key, 'not a hash');
+      const loading = store.load(group, [{ topic: 'orders', partition: 0 }]);
+      await expect(loading).rejects.toBeInstanceOf(OffsetStoreError);
+      await expect(loading).rejects.toMatchObject({ retriable: false });
+      await expect(loading).rejects.toThrow(`key ${key} is not a hash of offsets (WRONGTYPE`);
+      await expect(loading).rejects.toThrow(`rename or delete the key if it is not needed, or pass another keyPrefix (now dstream:offsets)`);
+    } finally {
+      await raw.del(key);
+      await store.close();
+    }
+  });
+
   it('uses a client it is given without closing it', async () => {
     const group = uniqueGroup();
     const client = new Redis(REDIS_URL, { lazyConnect: true });
@@ -197,6 +214,7 @@ describe('RedisOffsetStore', () => {
     await expect(connecting).rejects.toBeInstanceOf(OffsetStoreError);
     await expect(connecting).rejects.toMatchObject({ retriable: true });
     await expect(connecting).rejects.toThrow(`no Redis server answered at 127.0.0.1:${port} within 300 ms`);
+    await expect(connecting).rejects.toThrow('. Start Redis there, or fix the host and port of the url');
     expect(Date.now() - started).toBeLessThan(3000);
     await expect(store.load('g', [])).rejects.toThrow('closed');
   });

@@ -1,6 +1,6 @@
 // Subscribe strategies against the real broker: group assignment, rebalances between members,
 // topics and partitions that appear while the stream runs.
-import { ConsumerStrategies, InMemoryOffsetStore } from '@dstream/core';
+import { ConsumerStrategies, InMemoryOffsetStore, KafkaError } from '@dstream/core';
 import type { InMemoryTransaction } from '@dstream/core';
 import { createTopic, requireService, services, uniqueName, waitFor } from '../helpers/services';
 import { addPartitions, expectTiling, kafkaParams, produce, streamingJob, valuesOf } from './helpers';
@@ -174,6 +174,19 @@ describe('direct stream in a consumer group', () => {
     }
     const ofB = batches.flatMap((batch) => batch.records).filter((r) => r.topic === `${prefix}-b`);
     expect(ofB.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it('fails to start at once, naming the topic, when a subscribed topic does not exist', async () => {
+    const topic = uniqueName('present');
+    await createTopic(topic, 1);
+    const missing = uniqueName('absent');
+    const { ssc } = streamingJob({ strategy: ConsumerStrategies.Subscribe([topic, missing]) });
+    const startedAt = Date.now();
+    const error = await ssc.start().catch((e: unknown) => e);
+    expect(Date.now() - startedAt).toBeLessThan(10_000);
+    expect(error).toBeInstanceOf(KafkaError);
+    expect((error as Error).message).toContain(`does not have: ${missing}. Create it (e.g. kafka-topics --create --topic ${missing}`);
+    expect((error as Error).message).not.toContain(`${topic},`);
   });
 
   it('reads a partition added while the stream runs from its first offset', async () => {
