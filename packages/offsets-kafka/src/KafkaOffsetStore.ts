@@ -1,4 +1,4 @@
-import { ConfigError, IllegalStateError, OffsetStoreError, redactedView } from '@dstream/core';
+import { ConfigError, IllegalStateError, OffsetStoreError, SystemClock, redactedView, retry } from '@dstream/core';
 import type {
   KafkaGroupBinding,
   OffsetCommit,
@@ -32,6 +32,8 @@ export interface KafkaOffsetStoreOptions {
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 const STORE = 'kafka';
+/** The clock of the standalone reads' retries (a store has no context clock). */
+const STANDALONE_CLOCK = new SystemClock();
 
 type Mode =
   | { readonly kind: 'new' }
@@ -162,7 +164,15 @@ export class KafkaOffsetStore implements OffsetStore {
     const mode = this.mode;
     if (mode.kind === 'bound') return this.bindingOf(mode.binding, group).committed(partitions, this.requestTimeoutMs);
     const client = await this.client(group);
-    return toStoredOffsets(await client.committed(partitions, this.requestTimeoutMs));
+    // Right after a broker starts, or while the group's coordinator moves, the read is refused as
+    // retriable (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS): ask again within the request time.
+    return retry(async () => toStoredOffsets(await client.committed(partitions, this.requestTimeoutMs)), {
+      clock: STANDALONE_CLOCK,
+      maxAttempts: Number.POSITIVE_INFINITY,
+      maxElapsedMs: this.requestTimeoutMs,
+      initialDelayMs: 100,
+      maxDelayMs: 1000,
+    });
   }
 
   private async write(group: string, commits: readonly OffsetCommit[]): Promise<void> {
