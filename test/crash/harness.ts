@@ -295,7 +295,10 @@ export class JobProcess {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     const code = await this.exited;
     clearTimeout(timer);
-    if (code !== 0) throw new Error(`the final run of the crash job exited with ${code ?? 'a kill (timeout)'}:\n${this.output}`);
+    if (code !== 0) {
+      const ending = code ?? `signal ${this.child.signalCode}${this.child.signalCode === 'SIGKILL' ? ' (timeout)' : ''}`;
+      throw new Error(`the final run of the crash job exited with ${ending}:\n${this.output}`);
+    }
   }
 
   private onLine(line: string): void {

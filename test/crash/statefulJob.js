@@ -166,23 +166,30 @@ async function main() {
   });
 
   let isStopping = false;
+  // The checks run one after another and are awaited before the process exits: a store read still
+  // running in the client library's threads at process.exit can take the process down with it.
+  let checking = Promise.resolve();
   ssc.addStreamingListener({
-    async onBatchCompleted({ info }) {
+    onBatchCompleted({ info }) {
       if (info.failure !== undefined) return;
       emit('batch', { records: info.numRecords });
-      if (isStopping) return;
-      const stored = await offsetStore.load(group, partitions);
-      const committed = [...stored.values()].reduce((sum, offset) => sum + offset, 0);
-      if (committed >= records) {
-        isStopping = true;
-        void ssc.stop({ graceful: true });
-      }
+      checking = checking.then(async () => {
+        if (isStopping) return;
+        const stored = await offsetStore.load(group, partitions);
+        const committed = [...stored.values()].reduce((sum, offset) => sum + offset, 0);
+        if (committed >= records) {
+          isStopping = true;
+          void ssc.stop({ graceful: true });
+        }
+      });
     },
   });
 
   await ssc.start();
   emit('started', { restoreMs });
   await ssc.awaitTermination();
+  // A check that began before the stop may fail on the closed store: the stop is what counts.
+  await checking.catch(() => undefined);
   emit('done');
 }
 
