@@ -58,9 +58,13 @@ export interface ChaosScenario {
   readonly silentLimitMs?: number;
 }
 
-/** A stretch in which a member owned partitions with data and completed no batch with records. */
+/**
+ * A member's silence: time it owned partitions with data (records past the committed offset)
+ * between two of its batches that delivered records. Time it owned none with data does not count.
+ */
 export interface SilentSpell {
   readonly member: string;
+  /** The partitions with data it owned when the silence was last measured. */
   readonly partitions: readonly number[];
   readonly ms: number;
 }
@@ -82,7 +86,10 @@ export interface ChaosResult {
   readonly duplicated: number;
   /** The first records counted more than once. */
   readonly duplicatedSample: readonly string[];
+  /** Silences over the limit (`silentLimitMs`, 10 s): a scenario with any fails. */
   readonly silent: readonly SilentSpell[];
+  /** Each member's longest silence, longest first (members never silent are left out). */
+  readonly silences: readonly SilentSpell[];
   /** Members that exited without being told to (an error, or a signal the runner did not send). */
   readonly unexpectedExits: readonly string[];
   /** Records the producer could not confirm (left out of the expectation; counted here). */
@@ -128,8 +135,14 @@ interface Member {
   readonly id: string;
   readonly process: JobProcess;
   readonly owned: Set<number>;
-  /** Start of the current silent clock: its last batch with records, or the last change of its partitions. */
-  clockFrom: number;
+  /** Silence since its last batch with records, counted only while it owned partitions with data. */
+  silentMs: number;
+  /** Time up to which `silentMs` is counted. */
+  countedTo: number;
+  /** Whether it owned partitions with data at the last check, and which. */
+  dataPartitions: readonly number[];
+  /** Its longest silence so far. */
+  longest: SilentSpell;
   /** The runner stopped or killed it. */
   isEnding: boolean;
   readonly listeners: Set<(event: JobEvent) => void>;
@@ -153,8 +166,6 @@ class ChaosRun {
   /** Every member the run started, running or not, for the logs of a failed scenario. */
   private readonly everyMember: Member[] = [];
   private readonly unexpectedExits: string[] = [];
-  private readonly spells = new Map<Member, { partitions: number[]; ms: number }>();
-  private readonly finishedSpells: SilentSpell[] = [];
   private partitionCount: number;
   private producer: PacedProducer | undefined;
   private offsets: OffsetStore | undefined;
@@ -292,7 +303,17 @@ class ChaosRun {
         if (member !== undefined) this.onEvent(member, event);
       },
     });
-    const started: Member = { id, process: child, owned: new Set(), clockFrom: Date.now(), isEnding: false, listeners };
+    const started: Member = {
+      id,
+      process: child,
+      owned: new Set(),
+      silentMs: 0,
+      countedTo: Date.now(),
+      dataPartitions: [],
+      longest: { member: id, partitions: [], ms: 0 },
+      isEnding: false,
+      listeners,
+    };
     member = started;
     this.members.add(started);
     this.everyMember.push(started);
@@ -304,13 +325,15 @@ class ChaosRun {
   private onEvent(member: Member, event: JobEvent): void {
     const now = Date.now();
     if (event.event === 'assigned' || event.event === 'revoked') {
+      // Owning nothing until now: the silence starts at this assignment, not at the last check.
+      if (member.owned.size === 0) member.countedTo = Math.max(member.countedTo, now);
       for (const partition of event.partitions as number[]) {
         if (event.event === 'assigned') member.owned.add(partition);
         else member.owned.delete(partition);
       }
-      member.clockFrom = now;
     } else if (event.event === 'batch' && Number(event.records) > 0) {
-      member.clockFrom = now;
+      this.countSilence(member, now);
+      member.silentMs = 0;
     } else if (event.event === 'zkSession') {
       this.zkSession = { id: String(event.id), password: String(event.password) };
     }
@@ -319,7 +342,6 @@ class ChaosRun {
 
   private onExit(member: Member, slot: number | undefined): void {
     this.members.delete(member);
-    this.closeSpell(member);
     if (member.isEnding || this.isFinished) return;
     // A supervisor's job: note the exit and put a new process in the member's place.
     // The last line that is not a stack frame: the error's message.
@@ -442,37 +464,44 @@ class ChaosRun {
     return this.committed.get(`${this.topic}:${partition}`) ?? 0;
   }
 
-  /** Polls the committed offsets and measures each member's silence. */
+  /**
+   * Polls the committed offsets and measures each member's silence: the time since its last
+   * batch with records during which it owned partitions with records past the committed offset.
+   * Polled once a second, so a silence is measured to about a second.
+   */
   private async checkMembers(): Promise<void> {
-    if (this.isServiceDown || this.isFinished) return;
+    if (this.isFinished) return;
+    const now = Date.now();
+    if (this.isServiceDown || now - this.quietUntil < 1000) {
+      // A service fault stalls every member; the silence counts again from its end.
+      for (const member of this.members) {
+        member.silentMs = 0;
+        member.countedTo = now;
+      }
+      return;
+    }
     try {
       await this.readCommitted();
     } catch {
       return; // the store is restarting
     }
-    const now = Date.now();
     const ends = this.producer!.endOffsets;
     for (const member of this.members) {
-      const withData = [...member.owned].filter((p) => this.committedOf(p) < (ends[p] ?? 0));
-      if (withData.length === 0 || this.isServiceDown) {
-        member.clockFrom = Math.max(member.clockFrom, now);
-        this.closeSpell(member);
-        continue;
-      }
-      const silentMs = now - Math.max(member.clockFrom, this.quietUntil);
-      if (silentMs <= (this.scenario.silentLimitMs ?? 10_000)) {
-        this.closeSpell(member);
-        continue;
-      }
-      this.spells.set(member, { partitions: withData.sort((a, b) => a - b), ms: silentMs });
+      const owned = [...member.owned].filter((p) => this.committedOf(p) < (ends[p] ?? 0)).sort((a, b) => a - b);
+      this.countSilence(member, Date.now());
+      member.dataPartitions = owned;
     }
   }
 
-  private closeSpell(member: Member): void {
-    const spell = this.spells.get(member);
-    if (spell === undefined) return;
-    this.spells.delete(member);
-    this.finishedSpells.push({ member: member.id, ...spell });
+  /** Adds the time since the last count to the member's silence if it owned partitions with data. */
+  private countSilence(member: Member, now: number): void {
+    if (member.dataPartitions.length > 0 && member.owned.size > 0 && !this.isServiceDown) {
+      member.silentMs += Math.max(0, now - member.countedTo);
+    }
+    member.countedTo = Math.max(member.countedTo, now);
+    if (member.silentMs > member.longest.ms) {
+      member.longest = { member: member.id, partitions: member.dataPartitions, ms: member.silentMs };
+    }
   }
 
   /** Waits until the committed offsets reach the end of every partition. */
@@ -528,7 +557,6 @@ class ChaosRun {
 
   private result(counts: Map<string, number>, isDrained: boolean): ChaosResult {
     const { scenario } = this;
-    for (const member of [...this.spells.keys()]) this.closeSpell(member);
     const failed = this.producer!.failedRecords;
     let lost = 0;
     const lostSample: string[] = [];
@@ -554,7 +582,12 @@ class ChaosRun {
         }
       }
     });
-    const silent = this.finishedSpells;
+    const silences = this.everyMember
+      .map((member) => member.longest)
+      .filter((spell) => spell.ms > 0)
+      .sort((a, b) => b.ms - a.ms);
+    const silentLimitMs = scenario.silentLimitMs ?? 10_000;
+    const silent = silences.filter((spell) => spell.ms > silentLimitMs);
     const isExactlyOnce = scenario.delivery === 'exactly-once';
     const passed = lost === 0 && unread === 0 && isDrained && silent.length === 0 && (!isExactlyOnce || duplicated === 0);
     const wallMs = Date.now() - this.started;
@@ -565,10 +598,11 @@ class ChaosRun {
         kind === 'partitions' ? `partitions ${scenario.partitions}→${scenario.raisePartitionsTo}` : `${kind} ${n}`,
       )
       .join(', ');
+    const spellText = (spell: SilentSpell) =>
+      `${spell.member} ${(spell.ms / 1000).toFixed(1)} s${spell.partitions.length > 0 ? ` (partitions ${spell.partitions.join(',')})` : ''}`;
     const silentText =
-      silent.length === 0
-        ? 'none'
-        : silent.map((s) => `${s.member} ${(s.ms / 1000).toFixed(1)} s (partitions ${s.partitions.join(',')})`).join('; ');
+      `longest ${silences.length === 0 ? '0.0 s' : spellText(silences[0]!)}` +
+      (silent.length === 0 ? '' : `; over ${silentLimitMs / 1000} s: ${silent.map(spellText).join('; ')}`);
     const line =
       `chaos ${scenario.name}: ${records} records; faults: ${faultText || 'none'}; ` +
       `lost ${lost}, duplicated ${duplicated}${unread > 0 || !isDrained ? `, unread ${unread} (not drained in ${((scenario.drainTimeoutMs ?? 180_000) / 1000).toFixed(0)} s)` : ''}; ` +
@@ -587,6 +621,7 @@ class ChaosRun {
       duplicated,
       duplicatedSample,
       silent,
+      silences,
       unexpectedExits: this.unexpectedExits,
       produceFailures: failed.size,
       wallMs,
@@ -598,6 +633,7 @@ class ChaosRun {
     for (const trace of this.traceRecords(lostSample.slice(0, 3))) process.stdout.write(`  ${trace}\n`);
     if (duplicated > 0) process.stdout.write(`  duplicated records include ${duplicatedSample.join(' ')}\n`);
     if (isExactlyOnce) for (const trace of this.traceRecords(duplicatedSample.slice(0, 2))) process.stdout.write(`  ${trace}\n`);
+    process.stdout.write(`  longest silence per member: ${silences.length === 0 ? 'none' : silences.map(spellText).join(', ')}\n`);
     if (!passed) process.stdout.write(`  member logs: ${this.saveLogs()}\n`);
     for (const exit of this.unexpectedExits) process.stdout.write(`  unexpected exit: ${exit.slice(0, 400)}\n`);
     if (process.env.DSTREAM_CHAOS_REPORT) appendFileSync(process.env.DSTREAM_CHAOS_REPORT, `${JSON.stringify(result)}\n`);
