@@ -918,6 +918,90 @@ describe('DirectKafkaInputDStream', () => {
     expect(setup.store.data.has('count')).toBe(false);
   });
 
+  it('plans from the stored offset, instead of stopping, when a member that lost a partition committed it after this one loaded it', async () => {
+    const kafka = twoPartitions(3);
+    const warnings: string[] = [];
+    const setup = setUp(kafka, {
+      strategy: ConsumerStrategies.Subscribe(['t']),
+      delivery: 'exactly-once',
+      logger: { ...silentLogger, warn: (message: string) => void warnings.push(message) },
+    });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    await fetchedToEnd(kafka);
+    await input.generate(1000);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 3)', 't-1 [0, 3)']);
+    kafka.write('t', 0, 2);
+    kafka.write('t', 1, 2);
+    await fetchedToEnd(kafka);
+    // Planned before the conflict shows: from where batch 1000 ends.
+    await input.generate(2000);
+    expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [3, 5)', 't-1 [3, 5)']);
+    // The previous owner of partition 0, past its fence, commits [0, 2) in its own transaction.
+    await setup.store.transaction('g', [{ range: OffsetRange.create('t', 0, 0, 2), expectedOffset: null }], async (tx) => {
+      tx.set('0:0', 'zombie');
+      tx.set('0:1', 'zombie');
+    });
+    const counted = (tx: unknown, records: readonly ConsumerRecord<string | null, string | null>[]) => {
+      for (const { value } of records) (tx as { set(key: string, value: unknown): void }).set(String(value), 'owner');
+    };
+    await input.runBatch(1000, async (tx) => counted(tx, await input!.compute(1000)));
+    // Nothing of batch 1000 was written; the job goes on.
+    expect([...setup.store.data.values()].filter((by) => by === 'owner')).toEqual([]);
+    expect(input.offsetRanges(1000)).toEqual([]);
+    expect(input.recordCount(1000)).toBe(0);
+    expect(warnings.join('\n')).toMatch(
+      /batch 1000 was not committed: t-0 holds offset 2 where the batch expected none.*Planning from the stored offsets: t-0@2, t-1@0/,
+    );
+    // Batch 2000 was planned from offsets that no longer hold: it claims neither partition.
+    await input.runBatch(2000, async (tx) => counted(tx, await input!.compute(2000)));
+    expect(input.offsetRanges(2000)).toEqual([]);
+    await input.generate(3000);
+    expect(input.offsetRanges(3000).map(String)).toEqual(['t-0 [2, 5)', 't-1 [0, 5)']);
+    await input.runBatch(3000, async (tx) => counted(tx, await input!.compute(3000)));
+    expect(await stored(setup.store, 0, 1)).toEqual([5, 5]);
+    // Every record counted once: the previous owner's two, then this member's.
+    const expected = new Map([
+      ['0:0', 'zombie'],
+      ['0:1', 'zombie'],
+      ...['0:2', '0:3', '0:4', '1:0', '1:1', '1:2', '1:3', '1:4'].map((id) => [id, 'owner'] as [string, string]),
+    ]);
+    expect(new Map([...setup.store.data].filter(([key]) => /^\d:\d$/.test(key)))).toEqual(expected);
+  });
+
+  it('plans at-least-once from the stored offset after a stale commit, delivering again what was not committed', async () => {
+    const kafka = twoPartitions(4);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), logger: silentLogger });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
+    await input.start();
+    await fetchedToEnd(kafka);
+    await input.generate(1000);
+    // The previous owner committed past this batch's end.
+    await setup.store.commit('g', [{ range: OffsetRange.create('t', 0, 0, 6), expectedOffset: null }]);
+    kafka.write('t', 0, 4);
+    await fetchedToEnd(kafka);
+    const seen: string[] = [];
+    await input.runBatch(1000, async () => void seen.push(...(await input!.compute(1000)).map((r) => String(r.value))));
+    expect(seen).toEqual(['0:0', '0:1', '0:2', '0:3']);
+    expect(await runBatch(input, 2000)).toEqual(['0:6', '0:7']);
+    expect(await stored(setup.store, 0)).toEqual([8]);
+  });
+
+  it('still stops on a stale commit of a job with state, whose state in memory counted the batch', async () => {
+    const kafka = twoPartitions(2);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), delivery: 'exactly-once' });
+    input = setup.input;
+    countingState(setup.context);
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
+    await input.start();
+    await input.generate(1000);
+    await setup.store.commit('g', [{ range: OffsetRange.create('t', 0, 0, 1), expectedOffset: null }]);
+    const error = await input.runBatch(1000, async () => void (await input!.compute(1000))).catch((e: unknown) => e);
+    expect((error as OffsetStoreError).cause).toBeInstanceOf(StaleOffsetError);
+  });
+
   it('resumes a partition paused for read-ahead when it is revoked, so it is fetched again once assigned back', async () => {
     const kafka = new FakeKafka();
     kafka.write('t', 0, 30);

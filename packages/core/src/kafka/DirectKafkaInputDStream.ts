@@ -9,6 +9,7 @@ import {
   OffsetOutOfRangeError,
   OffsetStoreError,
   RecordProcessingError,
+  StaleOffsetError,
 } from '../errors';
 import { type DeadLetter, deadLetterId, renderPayload } from '../offsets/DeadLetter';
 import { OffsetRange, TopicPartition, topicPartitionKey } from '../offsets/OffsetRange';
@@ -19,6 +20,7 @@ import { SystemClock } from '../util/Clock';
 import { retry } from '../util/retry';
 import { commitBatch } from '../offsets/commitBatch';
 import { StatePersistence } from '../state/StatePersistence';
+import { stateRegistryOf } from '../state/StateRegistry';
 import { type ConsumerRecord, editDistance, nearestName, type ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import {
   type ClusterMetadata,
@@ -578,7 +580,9 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       (p) => this.fetcher!.averageRecordBytes(p) ?? UNKNOWN_RECORD_BYTES,
     );
     const ranges = planOffsetRanges(positions, tighterCaps(rateCaps, byteCaps));
-    for (const range of ranges) this.current.set(range.key, range.untilOffset);
+    // A partition re-owned meanwhile (a rebalance, or a re-plan after a stale commit) starts from
+    // where that put it: this batch will not claim it, and must not move its next offset.
+    for (const range of ranges) if (this.owned.get(range.key) === tokens.get(range.key)) this.current.set(range.key, range.untilOffset);
     this.batches.set(time, {
       time,
       ranges,
@@ -720,7 +724,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
             await this.writeDeadLetters(batch, claim, transaction);
           };
     try {
-      await commitBatch({
+      const isCommitted = await commitBatch({
         store: offsetStore,
         group: groupId,
         order:
@@ -746,7 +750,11 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         maxRetries: Number.isFinite(commitRetries) ? commitRetries : undefined,
         batchTimeMs: time,
         source: this.name,
-      });
+      }).then(
+        () => true,
+        (error: unknown) => this.replanAfterStaleCommit(batch, claim, error).then(() => false),
+      );
+      if (!isCommitted) return;
       for (const { range } of commits) {
         if (this.owned.get(range.key) === batch.tokens.get(range.key)) this.stored.set(range.key, range.untilOffset);
       }
@@ -755,6 +763,61 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       if (this.running === claim) this.running = undefined;
       claim.finish();
     }
+  }
+
+  /**
+   * Recovers from a commit the store refused because it holds another offset for one of the
+   * batch's partitions (`StaleOffsetError`): in a group, a member that lost the partition
+   * committed it after this member loaded it (its batch outlasted `revokeTimeoutMs` and was past
+   * its fence). Nothing of this batch was written: a refused commit writes no offset, and under
+   * exactly-once its transaction aborted with the outputs' writes. So instead of stopping, the
+   * member reloads what the store holds for the batch's partitions it still owns and plans them
+   * from there: the other member's commit stands (exactly-once: its transaction committed, so its
+   * outputs did too) and is not read again, and nothing past it is skipped. Batches planned before
+   * the reload do not claim those partitions. The batch then reports no ranges and no records.
+   * Anything else is rethrown, as are stale commits of an `Assign` job (a second copy of the job
+   * commits: stop it) and of a job with state (its state in memory counted the batch; a restart
+   * reloads the state with the offsets).
+   */
+  private async replanAfterStaleCommit(batch: PlannedBatch, claim: Claim, error: unknown): Promise<void> {
+    const stale = causeOf(error, StaleOffsetError);
+    if (stale === undefined || this.options.strategy.kind === 'Assign' || stateRegistryOf(this.context).operators.length > 0) {
+      throw error;
+    }
+    const { offsetStore, groupId, logger, storeOutageBudgetMs } = this.options;
+    const isOwned = (range: OffsetRange) => this.owned.get(range.key) === batch.tokens.get(range.key);
+    const owned = claim.ranges.filter(isOwned);
+    let loaded: StoredOffsets;
+    try {
+      loaded = await retry(() => offsetStore.load(groupId, owned.map(({ topic, partition }) => ({ topic, partition }))), {
+        clock: this.clock,
+        maxAttempts: Number.POSITIVE_INFINITY,
+        maxElapsedMs: storeOutageBudgetMs,
+        maxDelayMs: 5000,
+      });
+    } catch (loadError) {
+      logger.error(`${this.name}: could not reload stored offsets after a stale commit of batch ${batch.time}`, { error: loadError });
+      throw error;
+    }
+    const replanned: string[] = [];
+    for (const range of owned) {
+      // Revoked while the offsets loaded: the next owner loads them itself.
+      if (!isOwned(range)) continue;
+      const stored = loaded.get(range.key);
+      const from = stored ?? range.fromOffset;
+      this.owned.set(range.key, this.nextToken++);
+      this.current.set(range.key, from);
+      this.stored.set(range.key, stored ?? null);
+      replanned.push(`${range.topic}-${range.partition}@${from}`);
+    }
+    batch.claimed = { ...claim, ranges: [], keys: new Set() };
+    batch.numRecords = 0;
+    logger.warn(
+      `${this.name}: batch ${batch.time} was not committed: ${stale.topic}-${stale.partition} holds offset ` +
+        `${stale.actualOffset ?? 'none'} where the batch expected ${stale.expectedOffset ?? 'none'}, written by a member that ` +
+        `lost the partition after this one loaded it. Planning from the stored offsets: ${replanned.join(', ') || 'none still owned'}`,
+      { batchTimeMs: batch.time, topic: stale.topic, partition: stale.partition, offset: stale.actualOffset },
+    );
   }
 
   /**
@@ -977,9 +1040,14 @@ function withoutDead<R extends { topic: string; partition: number; offset: numbe
 
 /** The `RecordProcessingError` behind `error`: itself, or one in its `cause` chain (an output may wrap it). */
 function recordErrorOf(error: unknown): RecordProcessingError | undefined {
+  return causeOf(error, RecordProcessingError);
+}
+
+/** The error of class `type` behind `error`: itself, or one in its `cause` chain. */
+function causeOf<E extends Error>(error: unknown, type: abstract new (...args: never[]) => E): E | undefined {
   let current = error;
   for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth++) {
-    if (current instanceof RecordProcessingError) return current;
+    if (current instanceof type) return current;
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
