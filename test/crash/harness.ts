@@ -9,6 +9,7 @@ import { readTopic } from '../../packages/offsets-kafka/test/integration/kafkaTe
 import type { DeadLetter } from '../../packages/core/src';
 import { PostgresOffsetStore } from '../../packages/offsets-postgres/src';
 import { RedisOffsetStore } from '../../packages/offsets-redis/src';
+import { KafkaOffsetStore } from '../../packages/offsets-kafka/src';
 
 /**
  * The stores `job.js` can commit to. Redis and PostgreSQL are also where the job counts its
@@ -30,8 +31,8 @@ export interface CrashTestOptions {
   /** Longest the final run may take to read everything. Default 120 s. */
   readonly finishTimeoutMs?: number;
   /**
-   * Makes every record whose number is a multiple of this throw in the job (redis and postgres
-   * only): the job dead-letters them, and the result counts the dead letters the store kept.
+   * Makes every record whose number is a multiple of this throw in the job (redis, postgres and
+   * kafka): the job dead-letters them, and the result counts the dead letters the store kept.
    */
   readonly poisonEvery?: number;
 }
@@ -52,6 +53,11 @@ export interface CrashTestResult {
   readonly poisonCounted: number;
   /** Dead letters the store kept for the run's group. */
   readonly deadLetters: number;
+  /**
+   * Letters as written, before a store's one-per-record rule: the committed records of the kafka
+   * store's dead-letter topic (a letter written twice counts twice); the kept letters elsewhere.
+   */
+  readonly deadLetterWrites: number;
   /** Poison records without a dead letter. */
   readonly missingDeadLetters: number;
   /** Dead letters of records that were not poison, or with a wrong offset, value or attempt count. */
@@ -148,6 +154,8 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
       }
     }
     const letters = every > 0 ? await readDeadLetters(options.store, run) : [];
+    const deadLetterWrites =
+      every > 0 && options.store === 'kafka' ? (await readTopic(`dstream-${run}-dead-letters`, 1, 'read_committed')).length : letters.length;
     const lettered = new Set(letters.map((letter) => letter.value));
     const result: CrashTestResult = {
       records: total,
@@ -158,6 +166,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
       poison: poisonIds.size,
       poisonCounted: [...poisonIds].filter((id) => counts.has(id)).length,
       deadLetters: letters.length,
+      deadLetterWrites,
       missingDeadLetters: [...poisonIds].filter((id) => !lettered.has(id)).length,
       wrongDeadLetters: letters.filter(
         (letter) =>
@@ -175,7 +184,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
       `crash test ${options.store} ${options.delivery}: ${total} records, ${kills} SIGKILLs (${killsInFlight} inside a batch), ` +
         `${distinct} counted, ${result.missing} missing, ${duplicates} duplicates` +
         (every > 0
-          ? `, ${result.poison} poison: ${result.deadLetters} dead letters, ${result.missingDeadLetters} missing, ` +
+          ? `, ${result.poison} poison: ${result.deadLetters} dead letters (${deadLetterWrites} written), ${result.missingDeadLetters} missing, ` +
             `${result.wrongDeadLetters} wrong, ${result.poisonCounted} counted`
           : '') +
         `, ${(result.elapsedMs / 1000).toFixed(1)} s`,
@@ -190,12 +199,19 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
 
 /** The dead letters the job's store kept for its group (the run's name). */
 async function readDeadLetters(store: CrashStore, group: string): Promise<DeadLetter[]> {
-  if (store !== 'redis' && store !== 'postgres') throw new Error(`poisonEvery needs the redis or postgres store, not ${store}`);
+  if (store !== 'redis' && store !== 'postgres' && store !== 'kafka') {
+    throw new Error(`poisonEvery needs the redis, postgres or kafka store, not ${store}`);
+  }
+  // The kafka store's letters (either sink) are read from the run's dead-letter topic by a standalone store.
   const offsetStore =
-    store === 'redis' ? new RedisOffsetStore({ url: services.redisUrl }) : new PostgresOffsetStore({ connectionString: services.pgUrl });
+    store === 'redis'
+      ? new RedisOffsetStore({ url: services.redisUrl })
+      : store === 'postgres'
+        ? new PostgresOffsetStore({ connectionString: services.pgUrl })
+        : new KafkaOffsetStore({ brokers: services.kafkaBrokers, deadLetterTopic: `dstream-${group}-dead-letters` });
   await offsetStore.connect();
   try {
-    return await offsetStore.loadDeadLetters(group);
+    return await offsetStore.loadDeadLetters!(group);
   } finally {
     await offsetStore.close();
   }

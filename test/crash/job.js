@@ -112,16 +112,19 @@ const backends = {
   },
   // Exactly-once: the transactional sink writes each id to a topic in the batch's Kafka transaction.
   // At-least-once: offsets in the consumer group, effects counted in Redis.
+  // Poison records go to the topic `dstream-<run>-dead-letters`.
   kafka() {
     const { KafkaOffsetStore, KafkaTransactionalSink } = require(path.join(root, 'packages/offsets-kafka/dist/index.js'));
+    const deadLetterTopic = poisonEvery > 0 ? `dstream-${run}-dead-letters` : undefined;
     if (delivery !== 'exactly-once') {
       const { writeDirectly, close } = redisEffects();
-      return { offsetStore: new KafkaOffsetStore(), writeDirectly, close };
+      const offsetStore = deadLetterTopic === undefined ? new KafkaOffsetStore() : new KafkaOffsetStore({ brokers, deadLetterTopic });
+      return { offsetStore, writeDirectly, close };
     }
     const effectsTopic = `dstream-${run}-effects`;
     return {
       // One stable transactional.id per job: a restarted run fences the killed one and aborts its open transaction.
-      offsetStore: new KafkaTransactionalSink({ brokers, transactionalId: `${run}-tx` }),
+      offsetStore: new KafkaTransactionalSink({ brokers, transactionalId: `${run}-tx`, deadLetterTopic }),
       prepare: () => createTopicIfMissing(effectsTopic, 1),
       writeInTransaction: (tx, ids) => Promise.all(ids.map((id) => tx.send(effectsTopic, null, id))),
       close: async () => undefined,

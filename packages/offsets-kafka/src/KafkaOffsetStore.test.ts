@@ -1,5 +1,6 @@
 import { ConfigError, KafkaError, OffsetRange, OffsetStoreError, StaleOffsetError, topicPartitionKey } from '@dstream/core';
 import type { KafkaGroupBinding, OffsetCommit, TopicPartitionOffset } from '@dstream/core';
+import type { OutputRecord, RecordProducer, StateTopicRecord } from './kafkaClients';
 import { KafkaOffsetStore } from './KafkaOffsetStore';
 
 /** A stream's binding over an in-memory group: what `committed` reads and `commit` writes. */
@@ -124,5 +125,93 @@ describe('KafkaOffsetStore options', () => {
   ])('rejects %j in the constructor, naming %s', (options, option) => {
     expect(() => new KafkaOffsetStore(options)).toThrow(ConfigError);
     expect(() => new KafkaOffsetStore(options)).toThrow(expect.objectContaining({ option }));
+  });
+});
+
+describe('KafkaOffsetStore with a deadLetterTopic', () => {
+  const letter = (offset: number) => ({
+    topic: 'lines',
+    partition: 1,
+    offset,
+    key: null,
+    value: `line ${offset}`,
+    operator: 'map',
+    error: 'bad line',
+    attempts: 3,
+    batchTimeMs: 2000,
+  });
+
+  function deadLetterStore() {
+    const events: string[] = [];
+    const records: StateTopicRecord[] = [];
+    const pending: Array<() => void> = [];
+    const producer: RecordProducer = {
+      connect: async () => void events.push('connect producer'),
+      send: (record: OutputRecord) => {
+        events.push(`send ${record.topic} ${String(record.key)}`);
+        return new Promise<void>((resolve) =>
+          pending.push(() => {
+            events.push(`ack ${String(record.key)}`);
+            records.push({ key: String(record.key), value: String(record.value) });
+            resolve();
+          }),
+        );
+      },
+      disconnect: async () => void events.push('disconnect producer'),
+    };
+    const store = new KafkaOffsetStore(
+      { brokers: '127.0.0.1:9092', deadLetterTopic: 'lines-dead' },
+      () => producer,
+      () => ({ ensureTopic: async (topic) => void events.push(`create ${topic}`), readAll: async () => [...records] }),
+    );
+    /** The broker acknowledges every record sent so far (after a turn of the event loop, so sends made meanwhile count). */
+    const acknowledge = async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const ack of pending.splice(0)) ack();
+    };
+    return { store, events, acknowledge };
+  }
+
+  it('needs brokers and a valid topic name, refused at construction', () => {
+    expect(() => new KafkaOffsetStore({ deadLetterTopic: 'lines-dead' })).toThrow(/brokers.*required with deadLetterTopic/);
+    expect(() => new KafkaOffsetStore({ brokers: 'b:1', deadLetterTopic: '' })).toThrow(ConfigError);
+    expect(new KafkaOffsetStore().writeDeadLetters).toBeUndefined();
+  });
+
+  it('creates the topic and connects a producer on connect, and closes it', async () => {
+    const { store, events } = deadLetterStore();
+    await store.connect({ kafka: fakeBinding().binding });
+    await store.close();
+    expect(events).toEqual(['create lines-dead', 'connect producer', 'disconnect producer']);
+  });
+
+  it('resolves only once the broker acknowledged every letter, which the stream awaits before committing', async () => {
+    const { store, events, acknowledge } = deadLetterStore();
+    await store.connect({ kafka: fakeBinding().binding });
+    let isWritten = false;
+    const writing = store.writeDeadLetters!('wordcount', [letter(4), letter(8)]).then(() => (isWritten = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(isWritten).toBe(false);
+    await acknowledge();
+    await writing;
+    expect(events.slice(2)).toEqual([
+      'send lines-dead ["wordcount","lines",1,4]',
+      'send lines-dead ["wordcount","lines",1,8]',
+      'ack ["wordcount","lines",1,4]',
+      'ack ["wordcount","lines",1,8]',
+    ]);
+  });
+
+  it('loads a letter written twice (a crash before the commit) once', async () => {
+    const { store, acknowledge } = deadLetterStore();
+    await store.connect({ kafka: fakeBinding().binding });
+    const first = store.writeDeadLetters!('wordcount', [letter(4)]);
+    await acknowledge();
+    await first;
+    const again = store.writeDeadLetters!('wordcount', [letter(4), letter(2)]);
+    await acknowledge();
+    await again;
+    expect(await store.loadDeadLetters!('wordcount')).toEqual([letter(2), letter(4)]);
+    expect(await store.loadDeadLetters!('other')).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { ConfigError, IllegalStateError, OffsetStoreError, SystemClock, redactedView, retry } from '@dstream/core';
 import type {
+  DeadLetter,
   KafkaGroupBinding,
   OffsetCommit,
   OffsetStore,
@@ -15,7 +16,18 @@ import {
   toStoredOffsets,
   toStoreError,
 } from './groupOffsets';
-import { connectGroupOffsetsClient, GroupOffsetsClient, KafkaParams } from './kafkaClients';
+import { checkDeadLetterTopic, deadLetterRecords, deadLettersOf } from './deadLetterTopic';
+import {
+  connectGroupOffsetsClient,
+  createRecordProducer,
+  createStateTopicClient,
+  GroupOffsetsClient,
+  KafkaParams,
+  RecordProducer,
+  RecordProducerFactory,
+  StateTopicClient,
+  StateTopicClientFactory,
+} from './kafkaClients';
 
 /** Options of `KafkaOffsetStore`. All optional when the store is used by a Kafka direct stream. */
 export interface KafkaOffsetStoreOptions {
@@ -28,6 +40,20 @@ export interface KafkaOffsetStoreOptions {
   readonly kafkaParams?: KafkaParams;
   /** How long a read of committed offsets, or connecting in standalone mode, may take. Default 10000. */
   readonly requestTimeoutMs?: number;
+  /**
+   * A topic for the records the dead-letter policy sets aside (`recordErrors: { policy:
+   * 'dead-letter' }`; needs `brokers`). Each batch's letters are produced, and acknowledged by the
+   * broker, before its offsets commit: a crash in between may write a letter twice (the next run
+   * sets the record aside again), never lose one. Created on `connect()` (one partition,
+   * compacted: one letter per record) if missing. Without it the store keeps no dead letters.
+   */
+  readonly deadLetterTopic?: string;
+}
+
+/** What a store with a dead-letter topic holds: the producer, and the client that creates and reads the topic. */
+interface DeadLetterClients {
+  readonly producer: RecordProducer;
+  readonly topics: StateTopicClient;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -72,8 +98,21 @@ export class KafkaOffsetStore implements OffsetStore {
   private readonly kafkaParams: KafkaParams;
   private readonly requestTimeoutMs: number;
   private mode: Mode = { kind: 'new' };
+  private readonly deadLetterTopic: string | undefined;
+  private deadLetterClients: Promise<DeadLetterClients> | undefined;
+  /**
+   * Produces the letters to `deadLetterTopic` and waits for the broker to acknowledge each (the
+   * stream calls it before the batch's offsets commit). Present with `deadLetterTopic`.
+   */
+  readonly writeDeadLetters?: (group: string, letters: readonly DeadLetter[]) => Promise<void>;
+  /** The letters of `group` in the dead-letter topic, one per record, in (topic, partition, offset) order. Present with `deadLetterTopic`. */
+  readonly loadDeadLetters?: (group: string) => Promise<DeadLetter[]>;
 
-  constructor(options: KafkaOffsetStoreOptions = {}) {
+  constructor(
+    options: KafkaOffsetStoreOptions = {},
+    private readonly createProducer: RecordProducerFactory = createRecordProducer,
+    private readonly createTopicClient: StateTopicClientFactory = createStateTopicClient,
+  ) {
     const { brokers, kafkaParams = {}, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS } = options;
     if (brokers !== undefined && (typeof brokers !== 'string' || brokers.trim().length === 0)) {
       throw new ConfigError('brokers', brokers, 'must be a non-empty host:port list', "Pass e.g. '127.0.0.1:9092'.");
@@ -91,9 +130,22 @@ export class KafkaOffsetStore implements OffsetStore {
     if (!Number.isSafeInteger(requestTimeoutMs) || requestTimeoutMs <= 0) {
       throw new ConfigError('requestTimeoutMs', requestTimeoutMs, 'must be a positive integer', 'Pass a time in ms, e.g. 10000.');
     }
+    this.deadLetterTopic = checkDeadLetterTopic(options.deadLetterTopic);
+    if (this.deadLetterTopic !== undefined && brokers === undefined) {
+      throw new ConfigError(
+        'brokers',
+        undefined,
+        'is required with deadLetterTopic: the store produces dead letters with a producer of its own',
+        "Pass the brokers the stream reads from, e.g. new KafkaOffsetStore({ brokers: '127.0.0.1:9092', deadLetterTopic }).",
+      );
+    }
     this.brokers = brokers;
     this.kafkaParams = kafkaParams;
     this.requestTimeoutMs = requestTimeoutMs;
+    if (this.deadLetterTopic !== undefined) {
+      this.writeDeadLetters = (group, letters) => this.produceDeadLetters(this.deadLetterTopic!, group, letters);
+      this.loadDeadLetters = (group) => this.readDeadLetters(this.deadLetterTopic!, group);
+    }
     // kafkaParams may hold SASL and TLS secrets, and a bound stream's consumer holds them too.
     redactedView(this, 'KafkaOffsetStore', () => ({
       brokers: this.brokers,
@@ -110,6 +162,7 @@ export class KafkaOffsetStore implements OffsetStore {
     if (this.mode.kind === 'closed') throw new IllegalStateError('KafkaOffsetStore was closed; create a new one');
     if (binding?.kafka !== undefined) {
       this.mode = { kind: 'bound', binding: binding.kafka };
+      await this.connectDeadLetters();
       return;
     }
     if (this.brokers === undefined) {
@@ -121,6 +174,7 @@ export class KafkaOffsetStore implements OffsetStore {
       );
     }
     if (this.mode.kind !== 'standalone') this.mode = { kind: 'standalone', brokers: this.brokers, clients: new Map() };
+    await this.connectDeadLetters();
   }
 
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
@@ -155,6 +209,12 @@ export class KafkaOffsetStore implements OffsetStore {
   async close(): Promise<void> {
     const mode = this.mode;
     this.mode = { kind: 'closed' };
+    const deadLetters = this.deadLetterClients;
+    this.deadLetterClients = undefined;
+    await deadLetters?.then(
+      ({ producer }) => producer.disconnect(),
+      () => undefined,
+    );
     if (mode.kind !== 'standalone') return;
     const clients = await Promise.allSettled(mode.clients.values());
     await Promise.all(clients.map((client) => (client.status === 'fulfilled' ? client.value.disconnect() : undefined)));
@@ -179,6 +239,60 @@ export class KafkaOffsetStore implements OffsetStore {
     const mode = this.mode;
     if (mode.kind === 'bound') return this.bindingOf(mode.binding, group).commit(offsetsOf(commits));
     (await this.client(group)).commit(offsetsOf(commits));
+  }
+
+  /** Creates the dead-letter topic if missing and connects the producer, once; a failed attempt is tried again at the next connect. */
+  private async connectDeadLetters(): Promise<void> {
+    const topic = this.deadLetterTopic;
+    if (topic === undefined || this.brokers === undefined) return;
+    this.deadLetterClients ??= (async () => {
+      const params = { ...this.kafkaParams, 'bootstrap.servers': this.brokers! };
+      const topics = this.createTopicClient(params);
+      try {
+        await topics.ensureTopic(topic, this.requestTimeoutMs);
+      } catch (error) {
+        throw toStoreError(this.name, `could not create the dead-letter topic ${topic}`, error);
+      }
+      const producer = this.createProducer(params);
+      try {
+        await producer.connect(this.requestTimeoutMs);
+      } catch (error) {
+        await producer.disconnect();
+        throw toStoreError(this.name, `could not connect the dead-letter producer to ${this.brokers}`, error);
+      }
+      return { producer, topics };
+    })();
+    try {
+      await this.deadLetterClients;
+    } catch (error) {
+      this.deadLetterClients = undefined;
+      throw error;
+    }
+  }
+
+  private connectedDeadLetters(): Promise<DeadLetterClients> {
+    if (this.deadLetterClients === undefined) {
+      throw new IllegalStateError(`KafkaOffsetStore is ${this.mode.kind === 'closed' ? 'closed' : 'not connected'}`);
+    }
+    return this.deadLetterClients;
+  }
+
+  private async produceDeadLetters(topic: string, group: string, letters: readonly DeadLetter[]): Promise<void> {
+    const { producer } = await this.connectedDeadLetters();
+    try {
+      await Promise.all(deadLetterRecords(topic, group, letters).map((record) => producer.send(record)));
+    } catch (error) {
+      throw toStoreError(this.name, `could not write dead letters to ${topic}`, error);
+    }
+  }
+
+  private async readDeadLetters(topic: string, group: string): Promise<DeadLetter[]> {
+    const { topics } = await this.connectedDeadLetters();
+    try {
+      return deadLettersOf(await topics.readAll(topic, this.requestTimeoutMs), group);
+    } catch (error) {
+      throw toStoreError(this.name, `could not read the dead-letter topic ${topic}`, error);
+    }
   }
 
   /** The stream's binding, which serves its own group only. */

@@ -286,4 +286,76 @@ describe('KafkaTransactionalSink', () => {
       expect(producer().sent).toEqual([]);
     });
   });
+
+  describe('with a deadLetterTopic', () => {
+    const letter = (offset: number) => ({
+      topic: 'orders',
+      partition: 0,
+      offset,
+      key: null,
+      value: `order ${offset}`,
+      operator: 'map',
+      error: 'bad order',
+      attempts: 2,
+      batchTimeMs: 1000,
+    });
+
+    async function deadLetterSink() {
+      let producer!: FakeProducer;
+      const records: StateTopicRecord[] = [];
+      const created: string[] = [];
+      const sink = new KafkaTransactionalSink(
+        { brokers: '127.0.0.1:9092', transactionalId: 'enrich-0', deadLetterTopic: 'enrich-dead' },
+        (config) => (producer = new FakeProducer(config)),
+        () => ({ ensureTopic: async (topic) => void created.push(topic), readAll: async () => [...records] }),
+      );
+      const { binding, offsets } = fakeBinding();
+      await sink.connect({ kafka: binding });
+      return { sink, producer: () => producer, offsets, records, created };
+    }
+
+    it('keeps no dead letters without a deadLetterTopic, so the dead-letter policy is refused', async () => {
+      const { sink } = await connectedSink();
+      expect(sink.writeDeadLetters).toBeUndefined();
+      expect(sink.loadDeadLetters).toBeUndefined();
+      expect(() => new KafkaTransactionalSink({ brokers: 'b:9092', transactionalId: 'x', deadLetterTopic: 'a/b' })).toThrow(ConfigError);
+    });
+
+    it('produces the letters in the batch transaction, with the output and before the offsets, once committed', async () => {
+      const { sink, producer, created } = await deadLetterSink();
+      expect(created).toEqual(['enrich-dead']);
+      await sink.transaction('enrich', [range(0, 5)], async (tx) => {
+        await tx.send('out', null, 'result');
+        await sink.writeDeadLetters!('enrich', [letter(3)], tx);
+      });
+      expect(producer().calls).toEqual(['init', 'begin', 'send result', `send ${JSON.stringify(letter(3))}`, 'offsets 5', 'commit']);
+      expect(producer().sent[1]).toMatchObject({ topic: 'enrich-dead', partition: 0, key: '["enrich","orders",0,3]' });
+    });
+
+    it('discards the letters with the transaction when the commit fails', async () => {
+      const { sink, producer } = await deadLetterSink();
+      producer().failures.set('offsets 5', new KafkaError('not the coordinator'));
+      await expect(
+        sink.transaction('enrich', [range(0, 5)], async (tx) => sink.writeDeadLetters!('enrich', [letter(3)], tx)),
+      ).rejects.toBeInstanceOf(OffsetStoreError);
+      expect(producer().calls.slice(-2)).toEqual(['offsets 5', 'abort']);
+    });
+
+    it('writes letters without a batch transaction in a transaction of their own that commits no offsets', async () => {
+      const { sink, producer } = await deadLetterSink();
+      await sink.writeDeadLetters!('enrich', [letter(3), letter(4)]);
+      expect(producer().calls).toEqual(['init', 'begin', `send ${JSON.stringify(letter(3))}`, `send ${JSON.stringify(letter(4))}`, 'commit']);
+    });
+
+    it('loads the letters of its group, one per record, in offset order', async () => {
+      const { sink, records } = await deadLetterSink();
+      const record = (group: string, l: ReturnType<typeof letter>) => ({
+        key: JSON.stringify([group, l.topic, l.partition, l.offset]),
+        value: JSON.stringify(l),
+      });
+      records.push(record('enrich', letter(9)), record('enrich', letter(3)), record('other', letter(5)), record('enrich', letter(9)));
+      records.push({ key: 'not json', value: 'x' });
+      expect((await sink.loadDeadLetters!('enrich')).map((l) => l.offset)).toEqual([3, 9]);
+    });
+  });
 });

@@ -10,6 +10,7 @@ import {
   STATE_META_FIELD,
 } from '@dstream/core';
 import type {
+  DeadLetter,
   KafkaGroupBinding,
   LoadedState,
   OffsetCommit,
@@ -19,6 +20,7 @@ import type {
   StoredOffsets,
   TopicPartition,
 } from '@dstream/core';
+import { checkDeadLetterTopic, deadLetterRecords, deadLettersOf } from './deadLetterTopic';
 import { checkExpectedOffsets, offsetsOf, partitionsOf, serializeByGroup, toStoreError } from './groupOffsets';
 import {
   createStateTopicClient,
@@ -57,6 +59,14 @@ export interface KafkaTransactionalSinkOptions {
    * refused.
    */
   readonly stateTopic?: string;
+  /**
+   * A topic for the records the dead-letter policy sets aside (`recordErrors: { policy:
+   * 'dead-letter' }`): each letter is produced inside the Kafka transaction of the batch that set
+   * its record aside, so it becomes visible exactly when that batch's offsets commit, once.
+   * Created on `connect()` (one partition, compacted: one letter per record) if missing; read it
+   * with `read_committed`. Without it the sink keeps no dead letters and the policy is refused.
+   */
+  readonly deadLetterTopic?: string;
 }
 
 /** What a batch's output writes through, with `delivery: 'exactly-once'`: records of the batch's Kafka transaction. */
@@ -119,7 +129,17 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
   readonly supportsState: boolean;
   private readonly config: KafkaParams;
   private readonly stateTopic: string | undefined;
+  private readonly deadLetterTopic: string | undefined;
+  /** Creates and reads the state and dead-letter topics. */
   private stateClient: StateTopicClient | undefined;
+  /**
+   * Produces the letters in the batch's transaction `tx`; without one, in a transaction of their
+   * own that commits before the batch's offsets (a crash in between may write a letter twice, as
+   * at-least-once may; the topic's compaction and `loadDeadLetters` keep one). Present with `deadLetterTopic`.
+   */
+  readonly writeDeadLetters?: (group: string, letters: readonly DeadLetter[], tx?: KafkaTransaction) => Promise<void>;
+  /** The letters of `group` in the dead-letter topic, one per record, in (topic, partition, offset) order. Present with `deadLetterTopic`. */
+  readonly loadDeadLetters?: (group: string) => Promise<DeadLetter[]>;
   private readonly requestTimeoutMs: number;
   private binding: KafkaGroupBinding | undefined;
   private producer: TransactionalProducer | undefined;
@@ -139,6 +159,7 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
       transactionTimeoutMs = DEFAULT_TRANSACTION_TIMEOUT_MS,
       requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
       stateTopic,
+      deadLetterTopic,
     } = options ?? ({} as KafkaTransactionalSinkOptions);
     if (typeof brokers !== 'string' || brokers.trim().length === 0) {
       throw new ConfigError('brokers', brokers, 'must be a non-empty host:port list', "Pass e.g. '127.0.0.1:9092'.");
@@ -180,6 +201,11 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     }
     this.stateTopic = stateTopic;
     this.supportsState = stateTopic !== undefined;
+    this.deadLetterTopic = checkDeadLetterTopic(deadLetterTopic);
+    if (this.deadLetterTopic !== undefined) {
+      this.writeDeadLetters = (group, letters, tx) => this.produceDeadLetters(this.deadLetterTopic!, group, letters, tx);
+      this.loadDeadLetters = (group) => this.readDeadLetters(this.deadLetterTopic!, group);
+    }
     this.requestTimeoutMs = requestTimeoutMs;
     // The producer settings may hold SASL and TLS secrets, and the bound consumer holds them too.
     redactedView(this, 'KafkaTransactionalSink', () => ({ config: this.config, isClosed: this.isClosed }));
@@ -201,13 +227,19 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     }
     this.binding = binding.kafka;
     if (this.producer !== undefined) return;
-    if (this.stateTopic !== undefined && this.stateClient === undefined) {
+    const topics = [
+      ...(this.stateTopic === undefined ? [] : [['state', this.stateTopic]]),
+      ...(this.deadLetterTopic === undefined ? [] : [['dead-letter', this.deadLetterTopic]]),
+    ];
+    if (topics.length > 0 && this.stateClient === undefined) {
       const { 'transactional.id': _id, 'transaction.timeout.ms': _timeout, ...clientParams } = this.config;
       const stateClient = this.createStateClient(clientParams);
-      try {
-        await stateClient.ensureTopic(this.stateTopic, this.requestTimeoutMs);
-      } catch (error) {
-        throw toStoreError(this.name, `could not create the state topic ${this.stateTopic}`, error);
+      for (const [what, topic] of topics) {
+        try {
+          await stateClient.ensureTopic(topic, this.requestTimeoutMs);
+        } catch (error) {
+          throw toStoreError(this.name, `could not create the ${what} topic ${topic}`, error);
+        }
       }
       this.stateClient = stateClient;
     }
@@ -274,9 +306,9 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     const binding = this.bindingFor(group);
     return serializeByGroup(group, async () => {
       const producer = this.usableProducer();
-      let stored: StoredOffsets;
+      let stored: StoredOffsets = new Map();
       try {
-        stored = await binding.committed(partitionsOf(commits), this.requestTimeoutMs);
+        if (commits.length > 0) stored = await binding.committed(partitionsOf(commits), this.requestTimeoutMs);
       } catch (error) {
         throw toStoreError(this.name, `could not read the committed offsets of group ${group}`, error);
       }
@@ -305,9 +337,12 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
         const failed = (await Promise.allSettled(sends)).find((s): s is PromiseRejectedResult => s.status === 'rejected');
         if (failed !== undefined) throw toStoreError(this.name, 'a record of the batch was not written', failed.reason);
         if (state !== undefined && this.stateTopic !== undefined) await this.writeState(producer, group, state());
-        await this.step(producer, 'could not add the offsets to the transaction', () =>
-          producer.sendOffsetsToTransaction(offsetsOf(commits), binding.consumer, this.requestTimeoutMs),
-        );
+        // A transaction of records alone (dead letters written ahead of their batch) commits no offsets.
+        if (commits.length > 0) {
+          await this.step(producer, 'could not add the offsets to the transaction', () =>
+            producer.sendOffsetsToTransaction(offsetsOf(commits), binding.consumer, this.requestTimeoutMs),
+          );
+        }
         await this.commitTransaction(producer);
         return result;
       } catch (error) {
@@ -327,6 +362,24 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     const producer = this.producer;
     this.producer = undefined;
     await producer?.disconnect();
+  }
+
+  private async produceDeadLetters(topic: string, group: string, letters: readonly DeadLetter[], tx?: KafkaTransaction): Promise<void> {
+    const records = deadLetterRecords(topic, group, letters);
+    const send = async (transaction: KafkaTransaction) => {
+      await Promise.all(records.map((r) => transaction.send(r.topic, r.key, r.value, { partition: r.partition })));
+    };
+    if (tx !== undefined) await send(tx);
+    else await this.transaction(group, [], send);
+  }
+
+  private async readDeadLetters(topic: string, group: string): Promise<DeadLetter[]> {
+    if (this.stateClient === undefined) throw new IllegalStateError('KafkaTransactionalSink is not connected');
+    try {
+      return deadLettersOf(await this.stateClient.readAll(topic, this.requestTimeoutMs), group);
+    } catch (error) {
+      throw toStoreError(this.name, `could not read the dead-letter topic ${topic}`, error);
+    }
   }
 
   /** Produces a batch's state changes to the state topic, in the open transaction, and waits for every acknowledgement. */

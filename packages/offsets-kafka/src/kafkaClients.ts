@@ -252,8 +252,19 @@ interface Queued {
   readonly id: number;
 }
 
-/** Creates a transactional producer over librdkafka; `config` must hold `bootstrap.servers` and `transactional.id`. */
-export function createTransactionalProducer(config: KafkaParams): TransactionalProducer {
+/** The parts of a librdkafka producer both producers here share: acknowledged sends, in order, whatever the queue holds. */
+interface ProducerCore {
+  readonly producer: Kafka.Producer;
+  /** Connects once and starts polling for delivery reports. */
+  connect(timeoutMs: number): Promise<void>;
+  /** Produces one record; resolves when the broker acknowledged it. */
+  send(record: OutputRecord): Promise<void>;
+  /** Drops the records still waiting for room in the client's queue, rejecting their sends. */
+  dropQueued(reason: string): void;
+  disconnect(): Promise<void>;
+}
+
+function openProducer(config: KafkaParams): ProducerCore {
   const brokers = String(config['bootstrap.servers']);
   const producer = new Kafka.Producer({ ...config, dr_cb: true } as Kafka.ProducerGlobalConfig);
   const acks = new Map<number, { resolve: () => void; reject: (error: KafkaError) => void }>();
@@ -298,28 +309,51 @@ export function createTransactionalProducer(config: KafkaParams): TransactionalP
   });
 
   return {
-    async initTransactions(timeoutMs) {
-      if (!isConnected) {
-        await connectClient(producer, brokers, timeoutMs, config).catch((error: unknown) => {
-          // A refused attempt ends on its own; disconnecting would wait for its metadata timeout.
-          if (error instanceof AuthenticationError) disconnecting = Promise.resolve();
-          throw error;
-        });
-        isConnected = true;
-        // Delivery reports are dispatched only while the producer is polled.
-        producer.setPollInterval(10);
-      }
-      await callback<void>(`initialize transactions for transactional.id ${config['transactional.id']}`, (done) =>
-        producer.initTransactions(timeoutMs, done),
-      );
+    producer,
+    async connect(timeoutMs) {
+      if (isConnected) return;
+      await connectClient(producer, brokers, timeoutMs, config).catch((error: unknown) => {
+        // A refused attempt ends on its own; disconnecting would wait for its metadata timeout.
+        if (error instanceof AuthenticationError) disconnecting = Promise.resolve();
+        throw error;
+      });
+      isConnected = true;
+      // Delivery reports are dispatched only while the producer is polled.
+      producer.setPollInterval(10);
     },
-    beginTransaction: () => callback<void>('begin a transaction', (done) => producer.beginTransaction(done)),
     send(record) {
       const id = nextId++;
       const ack = new Promise<void>((resolve, reject) => acks.set(id, { resolve, reject }));
       if (backlog.length > 0 || !produce({ record, id })) backlog.push({ record, id });
       return ack;
     },
+    dropQueued(reason) {
+      for (const { id } of backlog.splice(0)) settle(id, new KafkaError(reason));
+    },
+    disconnect() {
+      disconnecting ??= new Promise<void>((resolve) => {
+        producer.setPollInterval(0);
+        if (!producer.isConnected()) resolve();
+        else producer.disconnect(() => resolve());
+      });
+      return disconnecting;
+    },
+  };
+}
+
+/** Creates a transactional producer over librdkafka; `config` must hold `bootstrap.servers` and `transactional.id`. */
+export function createTransactionalProducer(config: KafkaParams): TransactionalProducer {
+  const core = openProducer(config);
+  const { producer } = core;
+  return {
+    async initTransactions(timeoutMs) {
+      await core.connect(timeoutMs);
+      await callback<void>(`initialize transactions for transactional.id ${config['transactional.id']}`, (done) =>
+        producer.initTransactions(timeoutMs, done),
+      );
+    },
+    beginTransaction: () => callback<void>('begin a transaction', (done) => producer.beginTransaction(done)),
+    send: (record) => core.send(record),
     sendOffsetsToTransaction: (offsets, consumer, timeoutMs) =>
       callback<void>('send offsets to the transaction', (done) =>
         producer.sendOffsetsToTransaction(
@@ -332,17 +366,27 @@ export function createTransactionalProducer(config: KafkaParams): TransactionalP
     commitTransaction: (timeoutMs) =>
       callback<void>('commit the transaction', (done) => producer.commitTransaction(timeoutMs, done)),
     abortTransaction(timeoutMs) {
-      const dropped = backlog.splice(0);
-      for (const { id } of dropped) settle(id, new KafkaError('the transaction was aborted before this record was sent'));
+      core.dropQueued('the transaction was aborted before this record was sent');
       return callback<void>('abort the transaction', (done) => producer.abortTransaction(timeoutMs, done));
     },
-    disconnect() {
-      disconnecting ??= new Promise<void>((resolve) => {
-        producer.setPollInterval(0);
-        if (!producer.isConnected()) resolve();
-        else producer.disconnect(() => resolve());
-      });
-      return disconnecting;
-    },
+    disconnect: () => core.disconnect(),
   };
+}
+
+/** A producer that is not transactional: idempotent (no duplicates or reordering from its own retries), each send acknowledged. */
+export interface RecordProducer {
+  connect(timeoutMs: number): Promise<void>;
+  /** Produces one record; resolves when the broker acknowledged it (acks=all). */
+  send(record: OutputRecord): Promise<void>;
+  /** Closes connections. Idempotent. */
+  disconnect(): Promise<void>;
+}
+
+/** Creates a `RecordProducer`; replaced by a fake in unit tests. */
+export type RecordProducerFactory = (config: KafkaParams) => RecordProducer;
+
+/** Creates an idempotent `RecordProducer` over librdkafka; `config` must hold `bootstrap.servers`. */
+export function createRecordProducer(config: KafkaParams): RecordProducer {
+  const core = openProducer({ ...config, 'enable.idempotence': true });
+  return { connect: (timeoutMs) => core.connect(timeoutMs), send: (record) => core.send(record), disconnect: () => core.disconnect() };
 }

@@ -640,7 +640,8 @@ function resolveRecordErrors(
       'recordErrors',
       policy,
       `needs an offset store that keeps dead letters, and store "${store.name}" does not`,
-      "Use InMemoryOffsetStore, RedisOffsetStore or PostgresOffsetStore, or recordErrors: 'fail'.",
+      'Use InMemoryOffsetStore, RedisOffsetStore, PostgresOffsetStore, or KafkaOffsetStore or KafkaTransactionalSink with ' +
+        "their deadLetterTopic option; or recordErrors: 'fail'.",
     );
   }
   return { policy: 'dead-letter', maxAttempts, maxPerBatch };
