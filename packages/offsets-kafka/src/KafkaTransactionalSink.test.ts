@@ -347,14 +347,14 @@ describe('KafkaTransactionalSink', () => {
       expect(producer().calls).toEqual(['init', 'begin', `send ${JSON.stringify(letter(3))}`, `send ${JSON.stringify(letter(4))}`, 'commit']);
     });
 
-    it('loads the letters of its group, one per record, in offset order', async () => {
+    it('loads the letters of its group, one per record, in offset order, without those a tombstone removed', async () => {
       const { sink, records } = await deadLetterSink();
       const record = (group: string, l: ReturnType<typeof letter>) => ({
         key: JSON.stringify([group, l.topic, l.partition, l.offset]),
         value: JSON.stringify(l),
       });
       records.push(record('enrich', letter(9)), record('enrich', letter(3)), record('other', letter(5)), record('enrich', letter(9)));
-      records.push({ key: 'not json', value: 'x' });
+      records.push({ key: 'not json', value: 'x' }, record('enrich', letter(4)), { key: record('enrich', letter(4)).key, value: null });
       expect((await sink.loadDeadLetters!('enrich')).map((l) => l.offset)).toEqual([3, 9]);
     });
   });

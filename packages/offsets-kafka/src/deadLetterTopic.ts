@@ -37,33 +37,38 @@ export function deadLetterRecords(topic: string, group: string, letters: readonl
 }
 
 /**
- * The letters of `group` among a dead-letter topic's records, one per record (a letter written
- * twice, as at-least-once may, counts once), in (topic, partition, offset) order. Records another
- * writer put in the topic are skipped.
+ * The letters of `group` among a dead-letter topic's records, one per record (the last written:
+ * a letter written twice, as at-least-once may, counts once; a tombstone, a null value, removes
+ * it), in (topic, partition, offset) order. Records another writer put in the topic are skipped.
  */
 export function deadLettersOf(records: readonly StateTopicRecord[], group: string): DeadLetter[] {
   const letters = new Map<string, DeadLetter>();
   for (const { key, value } of records) {
-    if (value === null || !isKeyOfGroup(key, group)) continue;
-    let letter: DeadLetter;
-    try {
-      letter = JSON.parse(value) as DeadLetter;
-    } catch {
+    const id = letterIdOf(key, group);
+    if (id === undefined) continue;
+    if (value === null) {
+      letters.delete(id);
       continue;
     }
-    const id = deadLetterId(letter);
-    if (!letters.has(id)) letters.set(id, letter);
+    try {
+      letters.set(id, JSON.parse(value) as DeadLetter);
+    } catch {
+      // Not a letter: skipped.
+    }
   }
   return [...letters.values()].sort(
     (a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset),
   );
 }
 
-function isKeyOfGroup(key: string, group: string): boolean {
+/** `topic:partition:offset` of a letter key of `group` (see `deadLetterRecords`); undefined for any other key. */
+function letterIdOf(key: string, group: string): string | undefined {
   try {
     const parsed = JSON.parse(key) as unknown;
-    return Array.isArray(parsed) && parsed.length === 4 && parsed[0] === group;
+    if (!Array.isArray(parsed) || parsed.length !== 4 || parsed[0] !== group) return undefined;
+    const [, topic, partition, offset] = parsed as [string, string, number, number];
+    return deadLetterId({ topic, partition, offset });
   } catch {
-    return false;
+    return undefined;
   }
 }
