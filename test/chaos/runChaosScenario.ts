@@ -487,9 +487,10 @@ class ChaosRun {
     }
     const ends = this.producer!.endOffsets;
     for (const member of this.members) {
-      const owned = [...member.owned].filter((p) => this.committedOf(p) < (ends[p] ?? 0)).sort((a, b) => a - b);
+      // Owning data now counts the time since the last count (or since the assignment, when it
+      // owned nothing before), so a new owner's wait for its first batch is measured in full.
+      member.dataPartitions = [...member.owned].filter((p) => this.committedOf(p) < (ends[p] ?? 0)).sort((a, b) => a - b);
       this.countSilence(member, Date.now());
-      member.dataPartitions = owned;
     }
   }
 
