@@ -10,6 +10,8 @@ export interface UpperCaseSettings {
   readonly group: string;
   /** Makes the output throw after sending this value, to show that a failed batch leaves no trace. */
   readonly failAfter?: string;
+  /** Where records the job cannot handle (values starting with "!") are set aside, in the batch's transaction. */
+  readonly deadLetterTopic: string;
 }
 
 /**
@@ -33,8 +35,12 @@ export function upperCaseJob(settings: UpperCaseSettings): StreamingContext {
     offsetStore: new KafkaTransactionalSink({
       brokers: settings.brokers,
       transactionalId: `${settings.group}:${partitionSet}`,
+      deadLetterTopic: settings.deadLetterTopic,
     }),
     delivery: 'exactly-once',
+    // A record that makes the map below throw twice is produced to deadLetterTopic in the batch's
+    // transaction, and the batch goes on without it.
+    recordErrors: { policy: 'dead-letter', maxAttempts: 2 },
     startingOffsets: 'earliest',
     // Bounds each batch (here 100 records per partition per 500 ms); raise it for real traffic.
     maxRatePerPartition: 200,
@@ -42,7 +48,12 @@ export function upperCaseJob(settings: UpperCaseSettings): StreamingContext {
     valueDeserializer: 'string',
   });
 
-  words.foreachBatch<KafkaTransaction>(async (records, { transaction }) => {
+  const checked = words.map((record) => {
+    if (record.value.startsWith('!')) throw new Error(`malformed word ${record.value}`);
+    return record;
+  });
+
+  checked.foreachBatch<KafkaTransaction>(async (records, { transaction }) => {
     for (const record of records) {
       const sent = transaction!.send(settings.output, record.key, record.value.toUpperCase());
       if (record.value === settings.failAfter) {
