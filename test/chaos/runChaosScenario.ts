@@ -344,8 +344,8 @@ class ChaosRun {
     this.members.delete(member);
     if (member.isEnding || this.isFinished) return;
     // A supervisor's job: note the exit and put a new process in the member's place.
-    // The last line that is not a stack frame: the error's message.
-    const lastLines = member.process.log.trim().split('\n').filter((line) => !/^\s+at /.test(line)).slice(-2).join(' | ');
+    // The last lines that are not stack frames (nor Node's version line): the error's message.
+    const lastLines = member.process.log.trim().split('\n').filter((line) => line.trim() !== '' && !/^\s+at /.test(line) && !/^Node\.js v/.test(line)).slice(-2).join(' | ');
     this.unexpectedExits.push(`${member.id} ${member.process.ending ?? '?'} at ${(this.elapsed() / 1000).toFixed(1)} s: ${lastLines}`);
     if (slot !== undefined && this.slots[slot] === member) {
       setTimeout(() => {
