@@ -345,7 +345,11 @@ class ChaosRun {
     if (member.isEnding || this.isFinished) return;
     // A supervisor's job: note the exit and put a new process in the member's place.
     // The last lines that are not stack frames (nor Node's version line): the error's message.
-    const lastLines = member.process.log.trim().split('\n').filter((line) => line.trim() !== '' && !/^\s+at /.test(line) && !/^Node\.js v/.test(line)).slice(-2).join(' | ');
+    const lastLines = member.process.log
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !/^\s+at /.test(line) && !/^Node\.js v/.test(line))
+      .slice(-2)
+      .join(' | ');
     this.unexpectedExits.push(`${member.id} ${member.process.ending ?? '?'} at ${(this.elapsed() / 1000).toFixed(1)} s: ${lastLines}`);
     if (slot !== undefined && this.slots[slot] === member) {
       setTimeout(() => {
