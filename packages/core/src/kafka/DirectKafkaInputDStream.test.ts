@@ -970,6 +970,34 @@ describe('DirectKafkaInputDStream', () => {
     expect(new Map([...setup.store.data].filter(([key]) => /^\d:\d$/.test(key)))).toEqual(expected);
   });
 
+  it('plans a partition handed back while a batch was planned from its new start, not from the stale plan', async () => {
+    const kafka = twoPartitions(3);
+    kafka.protocol = 'COOPERATIVE';
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    await fetchedToEnd(kafka);
+    // Partition 1's bounds must be asked of the leader; the answer waits until released.
+    kafka.cached.delete('t:1');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const query = kafka.queryWatermarkOffsets.bind(kafka);
+    kafka.queryWatermarkOffsets = async (p) => {
+      if (p.partition === 1) await gate;
+      return query(p);
+    };
+    const planning = input.generate(1000);
+    // Meanwhile the group takes partition 0 away and gives it back.
+    kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
+    await until(() => kafka.calls.includes('incrementalAssign t-0@0'));
+    release();
+    await planning;
+    await input.generate(2000);
+    expect(input.offsetRanges(2000).map(String)).toContain('t-0 [0, 3)');
+  });
+
   it('plans at-least-once from the stored offset after a stale commit, delivering again what was not committed', async () => {
     const kafka = twoPartitions(4);
     const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), logger: silentLogger });
