@@ -450,7 +450,24 @@ class ChaosRun {
     const to = this.scenario.raisePartitionsTo;
     if (to === undefined) return;
     await this.untilElapsed(this.scenario.durationMs / 2);
-    await addPartitions(this.topic, to);
+    // A broker restart may overlap the raise: ask again until it lands (one that timed out may
+    // have landed, and then the next is refused as having that many partitions already).
+    let lastError: unknown;
+    await waitFor(
+      async () => {
+        if (this.isServiceDown) return false;
+        try {
+          await addPartitions(this.topic, to);
+          return true;
+        } catch (error) {
+          lastError = error;
+          return /already has|INVALID_PARTITIONS|Invalid partitions/i.test(String((error as Error).message));
+        }
+      },
+      180_000,
+      `the topic raised to ${to} partitions (last error: ${String(lastError)})`,
+      1000,
+    );
     await this.producer!.growTo(to);
     this.partitionCount = to;
     this.count('partitions');
