@@ -453,7 +453,7 @@ class ChaosRun {
     // A broker restart may overlap the raise: ask again until it lands (one that timed out may
     // have landed, and then the next is refused as having that many partitions already).
     let lastError: unknown;
-    await waitFor(
+    const raised = waitFor(
       async () => {
         if (this.isServiceDown) return false;
         try {
@@ -465,9 +465,12 @@ class ChaosRun {
         }
       },
       180_000,
-      `the topic raised to ${to} partitions (last error: ${String(lastError)})`,
+      `the topic raised to ${to} partitions`,
       1000,
     );
+    await raised.catch((error: Error) => {
+      throw new Error(`${error.message} (last error: ${String(lastError)})`);
+    });
     await this.producer!.growTo(to);
     this.partitionCount = to;
     this.count('partitions');
