@@ -1017,6 +1017,32 @@ describe('DirectKafkaInputDStream', () => {
     expect(await stored(setup.store, 0)).toEqual([8]);
   });
 
+  it('plans again from the stored offsets when the group coordinator refuses a commit of an ended generation', async () => {
+    const kafka = twoPartitions(3);
+    const warnings: string[] = [];
+    const setup = setUp(kafka, {
+      strategy: ConsumerStrategies.Subscribe(['t']),
+      logger: { ...silentLogger, warn: (message: string) => void warnings.push(message) },
+    });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
+    await input.start();
+    const commit = setup.store.commit.bind(setup.store);
+    setup.store.commit = async () => {
+      setup.store.commit = commit;
+      const refused = new KafkaError('commit offsets to the consumer group: Broker: Specified group generation id is not valid', {
+        code: 22,
+      });
+      throw new OffsetStoreError('kafka', `could not commit to group g: ${refused.message}`, { cause: refused });
+    };
+    expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '0:2']);
+    expect(input.offsetRanges(1000)).toEqual([]);
+    expect(warnings.join('\n')).toMatch(/batch 1000 was not committed: the group coordinator refused it .*Planning from the stored offsets: t-0@0/);
+    // At-least-once delivers the batch's records again, and commits them this time.
+    expect(await runBatch(input, 2000)).toEqual(['0:0', '0:1', '0:2']);
+    expect(await stored(setup.store, 0)).toEqual([3]);
+  });
+
   it('still stops on a stale commit of a job with state, whose state in memory counted the batch', async () => {
     const kafka = twoPartitions(2);
     const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), delivery: 'exactly-once' });

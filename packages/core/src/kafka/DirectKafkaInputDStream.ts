@@ -752,7 +752,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         source: this.name,
       }).then(
         () => true,
-        (error: unknown) => this.replanAfterStaleCommit(batch, claim, error).then(() => false),
+        (error: unknown) => this.replanAfterRefusedCommit(batch, claim, error).then(() => false),
       );
       if (!isCommitted) return;
       for (const { range } of commits) {
@@ -775,13 +775,23 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
    * from there: the other member's commit stands (exactly-once: its transaction committed, so its
    * outputs did too) and is not read again, and nothing past it is skipped. Batches planned before
    * the reload do not claim those partitions. The batch then reports no ranges and no records.
-   * Anything else is rethrown, as are stale commits of an `Assign` job (a second copy of the job
-   * commits: stop it) and of a job with state (its state in memory counted the batch; a restart
+   * The same holds for a commit the group coordinator refused because this member's generation
+   * is over (`ILLEGAL_GENERATION`, `UNKNOWN_MEMBER_ID`, `FENCED_INSTANCE_ID`: a rebalance moved on
+   * while the batch ran; `KafkaOffsetStore` and `KafkaTransactionalSink` carry the generation):
+   * nothing was committed, and the partitions the member still owns are planned again from what
+   * the store holds (at-least-once delivers the batch's records again, as it may).
+   * Anything else is rethrown, as are these refusals in an `Assign` job (a second copy of the job
+   * commits: stop it) and in a job with state (its state in memory counted the batch; a restart
    * reloads the state with the offsets).
    */
-  private async replanAfterStaleCommit(batch: PlannedBatch, claim: Claim, error: unknown): Promise<void> {
+  private async replanAfterRefusedCommit(batch: PlannedBatch, claim: Claim, error: unknown): Promise<void> {
     const stale = causeOf(error, StaleOffsetError);
-    if (stale === undefined || this.options.strategy.kind === 'Assign' || stateRegistryOf(this.context).operators.length > 0) {
+    const fence = stale === undefined ? groupFenceOf(error) : undefined;
+    if (
+      (stale === undefined && fence === undefined) ||
+      this.options.strategy.kind === 'Assign' ||
+      stateRegistryOf(this.context).operators.length > 0
+    ) {
       throw error;
     }
     const { offsetStore, groupId, logger, storeOutageBudgetMs } = this.options;
@@ -812,11 +822,17 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     }
     batch.claimed = { ...claim, ranges: [], keys: new Set() };
     batch.numRecords = 0;
+    const why =
+      stale !== undefined
+        ? `${stale.topic}-${stale.partition} holds offset ${stale.actualOffset ?? 'none'} where the batch expected ` +
+          `${stale.expectedOffset ?? 'none'}, written by a member that lost the partition after this one loaded it`
+        : `the group coordinator refused it (${fence!.message}): a rebalance moved on while the batch ran`;
     logger.warn(
-      `${this.name}: batch ${batch.time} was not committed: ${stale.topic}-${stale.partition} holds offset ` +
-        `${stale.actualOffset ?? 'none'} where the batch expected ${stale.expectedOffset ?? 'none'}, written by a member that ` +
-        `lost the partition after this one loaded it. Planning from the stored offsets: ${replanned.join(', ') || 'none still owned'}`,
-      { batchTimeMs: batch.time, topic: stale.topic, partition: stale.partition, offset: stale.actualOffset },
+      `${this.name}: batch ${batch.time} was not committed: ${why}. ` +
+        `Planning from the stored offsets: ${replanned.join(', ') || 'none still owned'}`,
+      stale === undefined
+        ? { batchTimeMs: batch.time, code: fence!.code }
+        : { batchTimeMs: batch.time, topic: stale.topic, partition: stale.partition, offset: stale.actualOffset },
     );
   }
 
@@ -1041,6 +1057,22 @@ function withoutDead<R extends { topic: string; partition: number; offset: numbe
 /** The `RecordProcessingError` behind `error`: itself, or one in its `cause` chain (an output may wrap it). */
 function recordErrorOf(error: unknown): RecordProcessingError | undefined {
   return causeOf(error, RecordProcessingError);
+}
+
+/**
+ * Codes of a group commit refused because the member's generation is over: ILLEGAL_GENERATION,
+ * UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID (REBALANCE_IN_PROGRESS is retried as transient).
+ */
+const GROUP_FENCE_CODES = new Set([22, 25, 82]);
+
+/** The `KafkaError` behind `error` that says the group fenced this member's commit, if one does. */
+function groupFenceOf(error: unknown): KafkaError | undefined {
+  let current = error;
+  for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth++) {
+    if (current instanceof KafkaError && current.code !== undefined && GROUP_FENCE_CODES.has(current.code)) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 /** The error of class `type` behind `error`: itself, or one in its `cause` chain. */
