@@ -836,6 +836,29 @@ describe('DirectKafkaInputDStream', () => {
     expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '0:2']);
   });
 
+  it('asks again for the bounds of an assigned partition its metadata does not know yet, instead of failing', async () => {
+    const kafka = twoPartitions(2);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    const query = kafka.queryWatermarkOffsets.bind(kafka);
+    let refusals = 2;
+    kafka.queryWatermarkOffsets = async (p) => {
+      if (p.partition === 1 && refusals-- > 0) {
+        throw new KafkaError('query watermark offsets of t-1: Local: Unknown partition (librdkafka code -190)', { code: -190 });
+      }
+      return query(p);
+    };
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    const started = input.start();
+    await until(() => setup.clock.waiterCount > 0);
+    await setup.clock.advance(500);
+    await until(() => setup.clock.waiterCount > 0);
+    await setup.clock.advance(500);
+    await started;
+    expect(kafka.calls).toContain('assign t-0@0,t-1@0');
+    expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '1:0', '1:1']);
+  });
+
   it('lets a batch whose partitions are revoked while it runs commit them before giving them up', async () => {
     const kafka = twoPartitions(3);
     const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });

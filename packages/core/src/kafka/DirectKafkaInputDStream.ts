@@ -39,6 +39,9 @@ import { maxMessagesForBytes, maxMessagesPerPartition, planOffsetRanges, Partiti
 export const DEFAULT_ASSIGNMENT_STRATEGY = 'cooperative-sticky';
 /** Default `session.timeout.ms`: how long a dead member holds its partitions. */
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+/** librdkafka's "Unknown partition" (local metadata) and the broker's UNKNOWN_TOPIC_OR_PART. */
+const ERR_UNKNOWN_PARTITION = -190;
+const ERR_UNKNOWN_TOPIC_OR_PART = 3;
 /** Batches in a row a partition may be left out of because its log bounds could not be read. */
 const MAX_PLANNING_FAILURES = 20;
 
@@ -457,7 +460,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     } catch (error) {
       throw asStoreError(offsetStore, error, 'could not load stored offsets; nothing was consumed from these partitions');
     }
-    const bounds = await Promise.all(partitions.map((p) => this.watermarks(p)));
+    const bounds = await Promise.all(partitions.map((p) => this.boundsOfAssigned(p)));
     const fromTimestamp: TopicPartitionOffset[] = [];
     const result = partitions.map((p, index) => {
       const key = topicPartitionKey(p.topic, p.partition);
@@ -495,6 +498,27 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       { topic: p.topic, partition: p.partition, offset, reset },
     );
     return reset;
+  }
+
+  /**
+   * The log bounds of a partition this member was just given. Right after a topic gains
+   * partitions, the group can assign one before this member's metadata knows it, and the query
+   * fails with "Unknown partition": asked again every 500 ms until the next metadata refresh
+   * catches up, for up to `connectTimeoutMs + metadataRefreshMs`, instead of failing the member.
+   */
+  private async boundsOfAssigned(p: TopicPartition): Promise<WatermarkOffsets> {
+    const { connectTimeoutMs, metadataRefreshMs, logger } = this.options;
+    const deadline = this.clock.nowMs() + connectTimeoutMs + metadataRefreshMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.watermarks(p);
+      } catch (error) {
+        const isUnknown = error instanceof KafkaError && (error.code === ERR_UNKNOWN_PARTITION || error.code === ERR_UNKNOWN_TOPIC_OR_PART);
+        if (!isUnknown || this.clock.nowMs() >= deadline) throw error;
+        if (attempt === 1) logger.info(`${this.name}: ${p.topic}-${p.partition} is not in this member's metadata yet; asking again`);
+        await this.clock.waitUntil(this.clock.nowMs() + 500);
+      }
+    }
   }
 
   private watermarks(p: TopicPartition): Promise<WatermarkOffsets> {
