@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { Pool } from 'pg';
 import { ConfigError } from '@dstream/core';
 import { PostgresOffsetStore, PostgresOffsetStoreOptions } from './PostgresOffsetStore';
@@ -50,5 +51,21 @@ describe('PostgresOffsetStore options', () => {
     expect(store.name).toBe('postgres');
     expect(store.supportsTransactions).toBe(true);
     await store.close();
+  });
+});
+
+describe('PostgresOffsetStore connections', () => {
+  it('listens to the error event of a client it checks out, so a server crash mid-transaction does not end the process', async () => {
+    const pool = new Pool();
+    try {
+      new PostgresOffsetStore({ pool });
+      const client = new EventEmitter();
+      pool.emit('acquire', client);
+      pool.emit('acquire', client);
+      expect(client.listenerCount('error')).toBe(1);
+      expect(() => client.emit('error', new Error('terminating connection due to administrator command'))).not.toThrow();
+    } finally {
+      await pool.end();
+    }
   });
 });

@@ -160,6 +160,13 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
       this.address = `${pool.options.host ?? '127.0.0.1'}:${pool.options.port ?? 5432}`;
       this.user = typeof pool.options.user === 'string' ? pool.options.user : undefined;
     }
+    // pg-pool takes its error listener off a client while it is checked out, so a server that
+    // goes away while the store holds one (a crash mid-transaction) would emit an unhandled
+    // 'error' and end the process. The query in flight rejects anyway, and the client is then
+    // released as broken.
+    this.pool.on('acquire', (client) => {
+      if (!client.listeners('error').includes(ignoreClientError)) client.on('error', ignoreClientError);
+    });
     // The pool holds the connection string with its password: show where the store points, nothing more.
     redactedView(this, 'PostgresOffsetStore', () => ({
       address: this.address,
@@ -734,3 +741,6 @@ function isPool(value: unknown): value is Pool {
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message || error.constructor.name : String(error);
 }
+
+/** Listens to a checked-out client's 'error' events, which its failing query reports too. */
+function ignoreClientError(): void {}
