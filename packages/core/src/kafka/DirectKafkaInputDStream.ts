@@ -513,7 +513,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       try {
         return await this.watermarks(p);
       } catch (error) {
-        const isUnknown = error instanceof KafkaError && (error.code === ERR_UNKNOWN_PARTITION || error.code === ERR_UNKNOWN_TOPIC_OR_PART);
+        const isUnknown =
+          error instanceof KafkaError && (error.code === ERR_UNKNOWN_PARTITION || error.code === ERR_UNKNOWN_TOPIC_OR_PART);
         if (!isUnknown || this.clock.nowMs() >= deadline) throw error;
         if (attempt === 1) logger.info(`${this.name}: ${p.topic}-${p.partition} is not in this member's metadata yet; asking again`);
         await this.clock.waitUntil(this.clock.nowMs() + 500);
@@ -606,7 +607,9 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     const ranges = planOffsetRanges(positions, tighterCaps(rateCaps, byteCaps));
     // A partition re-owned meanwhile (a rebalance, or a re-plan after a stale commit) starts from
     // where that put it: this batch will not claim it, and must not move its next offset.
-    for (const range of ranges) if (this.owned.get(range.key) === tokens.get(range.key)) this.current.set(range.key, range.untilOffset);
+    for (const range of ranges) {
+      if (this.owned.get(range.key) === tokens.get(range.key)) this.current.set(range.key, range.untilOffset);
+    }
     this.batches.set(time, {
       time,
       ranges,
@@ -830,7 +833,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         maxDelayMs: 5000,
       });
     } catch (loadError) {
-      logger.error(`${this.name}: could not reload stored offsets after a stale commit of batch ${batch.time}`, { error: loadError });
+      logger.error(`${this.name}: could not reload stored offsets after the refused commit of batch ${batch.time}`, { error: loadError });
       throw error;
     }
     const replanned: string[] = [];
