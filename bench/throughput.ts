@@ -26,9 +26,9 @@
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createTopic, deleteTopic, services } from '@dstream/test-utils';
 import type { ContenderTask } from './lib/contenders';
-import { createTopic, deleteTopic, produceSentences } from './lib/kafka';
-import { services } from './lib/services';
+import { produceSentences } from './lib/kafka';
 import { formatRate, median, printTable } from './lib/stats';
 import { differenceOf } from './lib/words';
 import type { ContenderReport } from './throughputContender';
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
       `Node.js ${process.version}, ${new Date().toISOString()}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
-  await createTopic(brokers, topic, PARTITIONS);
+  await createTopic(topic, PARTITIONS, { brokers });
   try {
     const produced = await produceSentences(brokers, topic, RECORD_COUNT, RECORD_BYTES);
     console.log(
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     console.log(`load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     if (!isCorrect) process.exitCode = 1;
   } finally {
-    await deleteTopic(brokers, topic).catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`));
+    await deleteTopic(topic, { brokers }).catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`));
   }
 }
 

@@ -1,8 +1,6 @@
 import { ConsumerStrategies, KafkaUtils, StateSpec, StreamingContext, silentLogger, type Logger, type State } from '@dstream/core';
 import { KafkaTransactionalSink, type KafkaTransaction } from '@dstream/offsets-kafka';
-import { produce } from '../../../core/test/integration/kafka/helpers';
-import { requireService, services, uniqueName, waitFor } from '../../../core/test/integration/helpers/services';
-import { ensureTopic, readTopic } from './kafkaTestKit';
+import { ensureTopic, produce, readTopic, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 
 jest.setTimeout(120_000);
 

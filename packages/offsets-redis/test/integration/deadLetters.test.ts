@@ -1,7 +1,6 @@
 import { Redis, type ChainableCommander } from 'ioredis';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
-import { runCrashTest } from '../../../../test/crash/harness';
-import { runPoisonJob } from '../../../../test/crash/poisonJob';
+import { runCrashTest, runPoisonJob } from '@dstream/test-utils/crash';
 
 const REDIS_URL = process.env.DSTREAM_REDIS_URL ?? 'redis://127.0.0.1:6379';
 

@@ -2,8 +2,8 @@
 // topics and partitions that appear while the stream runs.
 import { ConsumerStrategies, InMemoryOffsetStore, KafkaError } from '@dstream/core';
 import type { InMemoryTransaction } from '@dstream/core';
-import { createTopic, requireService, services, uniqueName, waitFor } from '../helpers/services';
-import { addPartitions, expectTiling, kafkaParams, produce, streamingJob, valuesOf } from './helpers';
+import { addPartitions, createTopic, produce, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
+import { expectTiling, kafkaParams, streamingJob, valuesOf } from './helpers';
 
 // Rebalances and restarts take seconds on a real broker.
 jest.setTimeout(90_000);

@@ -1,7 +1,7 @@
 // The direct stream against the real broker: ranges, fetching, commits and restarts.
 import { ConsumerStrategies, InMemoryOffsetStore, KafkaError, OffsetOutOfRangeError, OffsetRange } from '@dstream/core';
-import { createTopic, requireService, services, uniqueName, waitFor } from '../helpers/services';
-import { expectTiling, produce, streamingJob, valuesOf } from './helpers';
+import { createTopic, produce, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
+import { expectTiling, streamingJob, valuesOf } from './helpers';
 
 // Rebalances and restarts take seconds on a real broker.
 jest.setTimeout(90_000);
