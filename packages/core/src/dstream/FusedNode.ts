@@ -1,4 +1,4 @@
-import type { DStream, DStreamNode } from './DStream';
+import type { DStream, DStreamNode } from './graph';
 import { batchOf } from './batchOf';
 import { userFunctionError } from './userFunctionError';
 

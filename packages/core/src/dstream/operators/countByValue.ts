@@ -1,11 +1,10 @@
-import { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 
 /** `source.countByValue()`: one `[value, count]` per distinct value of the batch, in first-seen order. */
 export function countByValue<T>(source: DStream<T>): DStream<[T, number]> {
-  return new DStream(
-    source.context,
+  return source.derive(
     derivedNode<[T, number]>('countByValue', [source], async (time) => {
       const counts = new Map<T, number>();
       // Counted as the records are produced (map-side combine), never gathered into one array.
@@ -14,3 +13,18 @@ export function countByValue<T>(source: DStream<T>): DStream<[T, number]> {
     }),
   );
 }
+
+declare module '../graph' {
+  interface DStream<T> {
+    /**
+     * One `[value, count]` per distinct record of the batch, in first-seen order. Records are
+     * compared with `Map` semantics (SameValueZero: primitives by value, objects by identity).
+     *
+     * @example
+     * words.countByValue(); // batch ['a', 'b', 'a'] → [['a', 2], ['b', 1]]
+     */
+    countByValue(): DStream<[T, number]>;
+  }
+}
+
+defineOperator('countByValue', countByValue);

@@ -1,4 +1,4 @@
-import { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 
@@ -11,8 +11,7 @@ export function addToGroup<K, V>(groups: Map<K, V[]>, pair: readonly [K, V]): vo
 
 /** `source.groupByKey()`: one `[key, values]` per key of the batch, in first-seen key order. */
 export function groupByKey<K, V>(source: DStream<readonly [K, V]>): DStream<[K, V[]]> {
-  return new DStream(
-    source.context,
+  return source.derive(
     derivedNode<[K, V[]]>('groupByKey', [source], async (time) => {
       const groups = new Map<K, V[]>();
       // Grouped as the pairs are produced: only the values outlive the chain, not the pairs.
@@ -21,3 +20,18 @@ export function groupByKey<K, V>(source: DStream<readonly [K, V]>): DStream<[K, 
     }),
   );
 }
+
+declare module '../graph' {
+  interface DStream<T> {
+    /**
+     * One `[key, values]` per key of the batch, values in batch order. Keys are compared with `Map`
+     * semantics (SameValueZero: primitives by value, objects by identity), in first-seen order.
+     *
+     * @example
+     * clicks.map((click) => [click.userId, click.url] as const).groupByKey();
+     */
+    groupByKey<K, V>(this: DStream<readonly [K, V]>): DStream<[K, V[]]>;
+  }
+}
+
+defineOperator('groupByKey', groupByKey);

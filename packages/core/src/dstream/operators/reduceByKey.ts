@@ -1,4 +1,4 @@
-import { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 import { requireFunction } from '../requireFunction';
@@ -29,8 +29,7 @@ export function reduceByKey<K, V>(
     fn,
     'Pass an associative function combining two values of one key, e.g. (a, b) => a + b.',
   );
-  return new DStream(
-    source.context,
+  return source.derive(
     derivedNode<[K, WidenLiteral<V>]>('reduceByKey', [source], async (time) => {
       const reduced = new Map<K, WidenLiteral<V>>();
       // Folded as the pairs are produced (map-side combine): a pair dies young instead of waiting
@@ -56,3 +55,23 @@ export function reduceByKey<K, V>(
     }),
   );
 }
+
+declare module '../graph' {
+  interface DStream<T> {
+    /**
+     * One `[key, value]` per key of the batch, its values folded with `fn` in batch order. Keys are
+     * compared with `Map` semantics (SameValueZero: primitives by value, objects by identity) and
+     * come out in first-seen order. Literal value types are widened (`1` to `number`), so pairs
+     * built with `as const` reduce to numbers.
+     *
+     * @example
+     * words.map((word) => [word, 1] as const).reduceByKey((a, b) => a + b); // DStream<[string, number]>
+     */
+    reduceByKey<K, V>(
+      this: DStream<readonly [K, V]>,
+      fn: (accumulated: WidenLiteral<V>, value: WidenLiteral<V>) => WidenLiteral<V>,
+    ): DStream<[K, WidenLiteral<V>]>;
+  }
+}
+
+defineOperator('reduceByKey', reduceByKey);

@@ -1,4 +1,4 @@
-import { DStream } from '../DStream';
+import { defineOperator, DStream } from '../graph';
 import { batchOf } from '../batchOf';
 import { requireWindowDurations } from '../requireWindowDurations';
 
@@ -34,3 +34,20 @@ export function window<T>(source: DStream<T>, windowMs: number, slideMs: number 
   stream.remember(stream.rememberDurationMs);
   return stream;
 }
+
+declare module '../graph' {
+  interface DStream<T> {
+    /**
+     * Every `slideMs` (default: this stream's slide), the records of this stream's batches in
+     * `(time - windowMs, time]`, oldest batch first (Spark's window). Both durations must be
+     * multiples of this stream's slide. The first windows after start hold fewer batches: the window
+     * starts at the context's zero time. This stream's batches are kept while they lie in a window.
+     *
+     * @example
+     * events.window(60_000, 10_000); // every 10 s, the last minute of events
+     */
+    window(windowMs: number, slideMs?: number): DStream<T>;
+  }
+}
+
+defineOperator('window', window);
