@@ -71,8 +71,11 @@ describe('direct stream over assigned partitions', () => {
     const strategy = ConsumerStrategies.Assign([{ topic, partition: 0 }]);
     const first = streamingJob({ strategy, startingOffsets: 'earliest', offsetStore: store }, { group });
     await first.ssc.start();
-    await waitFor(() => valuesOf(first.batches).length >= 100, 30_000, 'the first 100 records');
-    await first.ssc.stop({ graceful: true });
+    try {
+      await waitFor(() => valuesOf(first.batches).length >= 100, 30_000, 'the first 100 records');
+    } finally {
+      await first.ssc.stop({ graceful: true });
+    }
     expect((await store.load(group, [{ topic, partition: 0 }])).get(`${topic}:0`)).toBe(100);
 
     await produce(topic, [0], 50, 100);
