@@ -229,6 +229,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         maxBufferedPerPartition: options.maxBufferedRecordsPerPartition,
         fetchTimeoutMs: options.fetchTimeoutMs,
         logger: options.logger,
+        clock: this.clock,
       });
       if (options.strategy.kind === 'Assign') {
         await this.startAssigned(options.strategy.partitions);
@@ -326,7 +327,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     // its partitions are handed out, so the bound adds that to the connect timeout.
     const sessionMs = Number(kafkaParams['session.timeout.ms'] ?? DEFAULT_SESSION_TIMEOUT_MS);
     const boundMs = connectTimeoutMs + sessionMs;
-    let timer: NodeJS.Timeout | undefined;
+    const bound = new AbortController();
     let onAbort: (() => void) | undefined;
     try {
       await Promise.race([
@@ -336,22 +337,20 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
           if (signal?.aborted) onAbort();
           else signal?.addEventListener('abort', onAbort, { once: true });
         }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new KafkaError(
-                  `no partition assignment from group ${this.options.groupId} at ${this.options.brokers} within ${boundMs} ms. ` +
-                    'Check that the brokers are up and the group coordinator is reachable',
-                  { retriable: true },
-                ),
-              ),
-            boundMs,
-          );
-        }),
+        this.clock.waitUntil(this.clock.nowMs() + boundMs, bound.signal).then(
+          () => {
+            throw new KafkaError(
+              `no partition assignment from group ${this.options.groupId} at ${this.options.brokers} within ${boundMs} ms. ` +
+                'Check that the brokers are up and the group coordinator is reachable',
+              { retriable: true },
+            );
+          },
+          // Aborted once the race is decided: the other side's outcome stands.
+          () => new Promise<never>(() => undefined),
+        ),
       ]);
     } finally {
-      clearTimeout(timer);
+      bound.abort();
       if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     }
     if (this.failure) throw this.failure;
