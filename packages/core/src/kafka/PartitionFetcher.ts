@@ -1,3 +1,4 @@
+/** Fetches the records of a batch's ranges from Kafka, reading ahead within a memory budget. */
 import { KafkaError } from '../errors';
 import { OffsetRange, TopicPartition, topicPartitionKey } from '../offsets/OffsetRange';
 import type { Clock } from '../util/Clock';
