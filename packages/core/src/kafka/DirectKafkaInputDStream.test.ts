@@ -38,7 +38,7 @@ interface FakeLog {
  */
 class FakeKafka implements KafkaConsumerClient {
   readonly brokers = 'fake:9092';
-  readonly raw = {};
+  readonly groupMetadata = { groupId: 'g' };
   readonly logs = new Map<string, FakeLog>();
   readonly positions = new Map<string, number>();
   readonly paused = new Set<string>();

@@ -166,7 +166,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   private async connectStore(client: KafkaConsumerClient): Promise<void> {
     const binding: KafkaGroupBinding = {
       groupId: this.options.groupId,
-      consumer: client.raw,
+      groupMetadata: client.groupMetadata,
       committed: async (partitions, timeoutMs) => {
         const result = new Map<string, number>();
         for (const { topic, partition, offset } of await client.committed(partitions, timeoutMs)) {
