@@ -32,7 +32,6 @@ export type KafkaConsumerFactory = (config: Readonly<Record<string, unknown>>) =
 
 /** The parts of a started stream, each the home of one stage (see docs/architecture.md). */
 interface Stages<K, V> {
-  readonly client: KafkaConsumerClient;
   readonly fetcher: PartitionFetcher<ConsumerRecord<K, V> | UndeserializableRecord>;
   readonly ownership: PartitionOwnership;
   readonly planner: BatchPlanner;
@@ -44,10 +43,8 @@ interface Stages<K, V> {
  * the offset store in the order the delivery semantics require. The batch *is* its ranges:
  * recomputing it after a failure reads the same records.
  *
- * This class runs one batch through its stages: `generate` plans (`BatchPlanner`), `compute`
- * fetches (`PartitionFetcher`), `runBatch` runs the outputs and commits (`commitBatch`). Where
- * reading starts is decided by `StartOffsets`; which partitions a batch may deliver and commit,
- * across rebalances, by `PartitionOwnership`; failing records by `RecordErrorPolicy`.
+ * Where reading starts is decided by `StartOffsets`; which partitions a batch may deliver and
+ * commit, across rebalances, by `PartitionOwnership`; what a failing record does, by `RecordErrorPolicy`.
  *
  * With Subscribe strategies, partitions move between the group's members on rebalance. A
  * partition revoked while a batch that includes it is running is not committed by this member;
@@ -153,7 +150,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       });
       const ownership = new PartitionOwnership(this.name, client, fetcher, starts, general, this.clock);
       const planner = new BatchPlanner(this.name, client, ownership, starts, fetcher, general, this.context.batchIntervalMs);
-      this.stages = { client, fetcher, ownership, planner };
+      this.stages = { fetcher, ownership, planner };
       const { strategy } = options;
       if (strategy.kind === 'Assign') await ownership.assign(strategy.partitions);
       else await ownership.subscribe(strategy.kind === 'Subscribe' ? strategy.topics : [strategy.pattern], signal);

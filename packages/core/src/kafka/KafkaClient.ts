@@ -458,7 +458,7 @@ export function createKafkaLogReader(config: Readonly<Record<string, string | nu
  */
 const groupConsumers = new WeakMap<GroupMetadata, Kafka.KafkaConsumer>();
 
-/** The `GroupMetadata` of a consumer of group `groupId`, the same object for the same consumer. */
+/** A new `GroupMetadata` for a consumer of group `groupId` (each consumer client makes one, once). */
 function groupMetadataOf(groupId: string, consumer: Kafka.KafkaConsumer): GroupMetadata {
   const metadata: GroupMetadata = Object.freeze({ groupId });
   groupConsumers.set(metadata, consumer);
@@ -706,15 +706,22 @@ export function createTransactionalProducer(config: KafkaParams): TransactionalP
       if (backlog.length > 0 || !produce({ record, id })) backlog.push({ record, id });
       return ack;
     },
-    sendOffsetsToTransaction: (offsets, group, timeoutMs) =>
-      callback<void>('send offsets to the transaction', (done) =>
+    sendOffsetsToTransaction(offsets, group, timeoutMs) {
+      let consumer: Kafka.KafkaConsumer;
+      try {
+        consumer = consumerOf(group);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return callback<void>('send offsets to the transaction', (done) =>
         producer.sendOffsetsToTransaction(
           offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
-          consumerOf(group),
+          consumer,
           timeoutMs,
           done,
         ),
-      ),
+      );
+    },
     commitTransaction: (timeoutMs) =>
       callback<void>('commit the transaction', (done) => producer.commitTransaction(timeoutMs, done)),
     abortTransaction(timeoutMs) {
