@@ -161,10 +161,7 @@ export class DStream<T> {
     for (const dependency of this.dependencies) dependency.clearMetadata(time);
   }
 
-  /**
-   * A new stream of this context computed by `node`: the one way an operator adds a stream to
-   * the graph.
-   */
+  /** A new stream of this context computed by `node`: how an operator adds its stream to the graph. */
   derive<U>(node: DStreamNode<U>): DStream<U> {
     return new DStream(this.context, node);
   }
