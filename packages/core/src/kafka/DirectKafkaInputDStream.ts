@@ -19,6 +19,7 @@ import { SystemClock } from '../util/Clock';
 import { retry } from '../util/retry';
 import { commitBatch } from '../offsets/commitBatch';
 import { StatePersistence } from '../state/StatePersistence';
+import { setSourcePartitionRuns, setSourcePartitionsFromRecords } from '../dstream/sourcePartitions';
 import { type ConsumerRecord, editDistance, nearestName, type ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import {
   type ClusterMetadata,
@@ -117,6 +118,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   readonly name: string;
   /** Its batches hold the records as read from the log: a failure on one names a source record. */
   readonly yieldsSourceRecords = true;
+  readonly keepsSourcePartitions = true;
   readonly dependencies: readonly DStream<unknown>[] = [];
   private client: KafkaConsumerClient | undefined;
   private fetcher: PartitionFetcher<ConsumerRecord<K, V> | UndeserializableRecord> | undefined;
@@ -629,7 +631,9 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       if (record instanceof UndeserializableRecord) throw record.error;
     }
     batch.numRecords = records.length;
-    return records as ConsumerRecord<K, V>[];
+    // Which partition each record came from, for state kept per source partition.
+    if (batch.dead.size > 0) return setSourcePartitionsFromRecords(records) as ConsumerRecord<K, V>[];
+    return setSourcePartitionRuns(records, ranges.map((range) => range.key), fetched.map((part) => part.length)) as ConsumerRecord<K, V>[];
   }
 
   /** A claimed range's records. The fetcher keeps a claimed partition until the batch ends, so it cannot be missing. */
