@@ -52,7 +52,7 @@ export function concatSourcePartitions<T>(batches: readonly (readonly T[])[], ou
  * be co-partitioned (the same key always in the same partition).
  */
 export class KeyPartitions<K> {
-  private readonly partitionOf = new Map<K, string>();
+  private readonly partitions = new Map<K, string>();
   /** The partition of the records being consumed; undefined while unknown. */
   current: string | undefined;
   private isKnown = true;
@@ -71,9 +71,14 @@ export class KeyPartitions<K> {
       this.isKnown = false;
       return;
     }
-    const known = this.partitionOf.get(key);
-    if (known === undefined) this.partitionOf.set(key, current);
+    const known = this.partitions.get(key);
+    if (known === undefined) this.partitions.set(key, current);
     else if (known !== current) throw notCoPartitioned(this.operator, key, known, current);
+  }
+
+  /** The partition `key`'s records came from, if known. */
+  partitionOf(key: K): string | undefined {
+    return this.partitions.get(key);
   }
 
   /** `pairs` (one per key) ordered by partition, with their source partitions set. */
@@ -81,7 +86,7 @@ export class KeyPartitions<K> {
     if (!this.isKnown || pairs.length === 0) return pairs;
     const byPartition = new Map<string, P[]>();
     for (const pair of pairs) {
-      const partition = this.partitionOf.get(pair[0])!;
+      const partition = this.partitions.get(pair[0])!;
       const list = byPartition.get(partition);
       if (list === undefined) byPartition.set(partition, [pair]);
       else list.push(pair);
