@@ -55,7 +55,8 @@ export type { MappingFunction } from './state/StateSpec';
 export type { State } from './state/State';
 export { StateRegistry, stateRegistryOf } from './state/StateRegistry';
 export type { StateNameOptions } from './state/StateRegistry';
-export type { StatefulOperator, StateChanges, StoredState } from './state/StatefulOperator';
+export type { StatefulOperator, StateChanges, PartitionStateChanges, StoredState } from './state/StatefulOperator';
+export { stateNameOf, unknownStateNames } from './state/StatePersistence';
 export { toStoredState, fromStoredState } from './state/StatefulOperator';
 export {
   STATE_META_FIELD,

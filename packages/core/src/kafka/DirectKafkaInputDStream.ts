@@ -195,6 +195,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       delivery: options.delivery,
       logger: options.logger,
       source: this.name,
+      isGroupManaged: options.strategy.kind !== 'Assign',
     });
     const client = this.createConsumer({
       ...fetchDefaults(options.maxBatchBytes),
@@ -298,6 +299,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       );
     }
     const positions = await this.resolveStarts(partitions, 'start');
+    await this.state?.loadPartitions(positions.map((p) => topicPartitionKey(p.topic, p.partition)));
     this.consumer.assign(positions);
     this.own(positions);
     this.fetcher!.start();
@@ -381,6 +383,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         await this.drain(keys);
       } finally {
         for (const key of keys) this.stored.delete(key);
+        // The batch that read them ended (or is fenced off them): their state is the next owner's.
+        this.state?.dropPartitions(keys);
         // Resumes what read-ahead paused: librdkafka keeps a pause across unassign and assign.
         this.fetcher?.remove(event.partitions);
         // Always answered: librdkafka (and a closing consumer) waits for the unassign.
@@ -390,6 +394,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       return;
     }
     const positions = await this.resolveStarts(event.partitions, reason);
+    // Their state is in memory before any batch plans them.
+    await this.state?.loadPartitions(positions.map((p) => topicPartitionKey(p.topic, p.partition)));
     if (isCooperative) client.incrementalAssign(positions);
     else client.assign(positions);
     this.own(positions);
@@ -735,7 +741,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
               : 'after-output',
         commits,
         outputs: withDeadLetters,
-        state: this.state?.isPersistent ? () => this.state!.changesOf(time) : undefined,
+        state: this.state?.isPersistent ? () => this.state!.changesOf(time, committable(claim)) : undefined,
         beforeCommit: () => {
           if (claim.fenced.size === 0) return;
           throw new FencedBatchError(
@@ -996,4 +1002,10 @@ function parseKey(key: string): TopicPartition {
 
 function describe(p: TopicPartition & { offset?: number }): string {
   return p.offset === undefined ? `${p.topic}-${p.partition}` : `${p.topic}-${p.partition}@${p.offset}`;
+}
+
+/** The partitions a batch commits (state included): those it claimed and was not fenced off. */
+function committable(claim: Claim): ReadonlySet<string> {
+  if (claim.fenced.size === 0) return claim.keys;
+  return new Set([...claim.keys].filter((key) => !claim.fenced.has(key)));
 }

@@ -38,7 +38,7 @@ class MapWithStateNode<K, V, S, M> implements DStreamNode<M> {
   readonly dependencies: readonly DStream<unknown>[];
   /** Set right after construction. */
   stream!: DStream<M>;
-  state: Map<K, StateEntry<S>>;
+  readonly state: Map<K, StateEntry<S>>;
   private hasInitialTimes = false;
   private lastComputedTime = -Infinity;
   private readonly handle = new StateHandle<S>();
@@ -170,7 +170,7 @@ class MapWithStateNode<K, V, S, M> implements DStreamNode<M> {
   }
 
   restore(entries: Iterable<readonly [unknown, unknown]>): void {
-    this.state = new Map();
+    this.state.clear();
     this.load(undefined, entries);
   }
 
@@ -194,7 +194,9 @@ class MapWithStateNode<K, V, S, M> implements DStreamNode<M> {
     for (const [key, entry] of this.state) if (!loaded.has(key)) all.push([key, entry]);
     // Oldest update first: the order timeouts rely on (initial state not stamped yet goes first).
     all.sort((a, b) => (Number.isNaN(a[1].updatedMs) ? -Infinity : a[1].updatedMs) - (Number.isNaN(b[1].updatedMs) ? -Infinity : b[1].updatedMs));
-    this.state = new Map(all);
+    // In place: a batch running while partitions are assigned holds this very map.
+    this.state.clear();
+    for (const [key, entry] of all) this.state.set(key, entry);
     if (partition === undefined) this.hasInitialTimes = true;
   }
 }
