@@ -42,8 +42,12 @@ class ReducedWindowNode<K, V> implements DStreamNode<[K, V]> {
   readonly dependencies: readonly DStream<unknown>[];
   /** Set right after construction. */
   stream!: DStream<[K, V]>;
-  /** State is kept per source partition (set at registration, see `StatefulOperator.isScoped`). */
+  /** State is kept per source partition (see `StatefulOperator.scopeByPartition`). */
   isScoped = false;
+
+  scopeByPartition(): void {
+    this.isScoped = true;
+  }
   /** The state by source partition (undefined: the whole operator's, when not kept per partition). */
   private parts = new Map<string | undefined, WindowPart<K, V>>();
   private lastFoldedTime = -Infinity;
@@ -304,6 +308,6 @@ export function reducedWindowStream<K, V>(source: DStream<readonly [K, V]>, spec
   const stream = new DStream<[K, V]>(source.context, node);
   node.stream = stream;
   stream.remember(stream.rememberDurationMs);
-  node.isScoped = registerState(source as DStream<unknown>, spec.operator, spec.name, 1, node).isScoped === true;
+  registerState(source as DStream<unknown>, spec.operator, spec.name, 1, node);
   return stream;
 }

@@ -67,6 +67,10 @@ export class StatePersistence {
     const { store, delivery, logger, source } = options;
     if (operators.length === 0) return new StatePersistence([], options, false);
     const names = operators.map((operator) => operator.name).join(', ');
+    // Under a consumer group partitions move between processes, and state with them.
+    if (options.isGroupManaged === true) {
+      for (const operator of operators) if (operator.canScopeByPartition === true) operator.scopeByPartition!();
+    }
     if (claimed.has(context)) {
       throw new ConfigError(
         'stateful operators',

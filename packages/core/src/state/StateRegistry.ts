@@ -71,7 +71,7 @@ export interface StateNameOptions {
 
 /** What an operator implements to be registered: a `StatefulOperator` without its name, kind and version. */
 export type StateHandlers = Pick<StatefulOperator, 'changesOf' | 'entries' | 'restore'> &
-  Partial<Pick<StatefulOperator, 'loadPartition' | 'dropPartition'>>;
+  Partial<Pick<StatefulOperator, 'loadPartition' | 'dropPartition' | 'isScoped' | 'scopeByPartition'>>;
 
 /**
  * Registers the state of a new `kind` operator over `source` with `source`'s context, under `name`
@@ -86,8 +86,6 @@ export function registerState(
 ): StatefulOperator {
   const registry = stateRegistryOf(source.context);
   const { readsKafka, lostAt } = sourcePartitionsLostAt(source);
-  // Kept per source partition when the input tells each record's partition all the way here.
-  const isScoped = readsKafka && lostAt === undefined && handlers.loadPartition !== undefined;
   const operator: StatefulOperator = {
     name: registry.claimName(kind, source, name),
     kind,
@@ -95,7 +93,12 @@ export function registerState(
     changesOf: (time) => handlers.changesOf(time),
     entries: () => handlers.entries(),
     restore: (entries) => handlers.restore(entries),
-    isScoped,
+    get isScoped() {
+      return handlers.isScoped === true;
+    },
+    // Possible when the input tells each record's partition all the way here.
+    canScopeByPartition: readsKafka && lostAt === undefined && handlers.scopeByPartition !== undefined,
+    scopeByPartition: () => handlers.scopeByPartition?.(),
     partitionsLostAt: readsKafka ? lostAt : undefined,
     loadPartition: (partition, entries) => handlers.loadPartition?.(partition, entries),
     dropPartition: (partition) => handlers.dropPartition?.(partition),

@@ -49,11 +49,17 @@ export interface StatefulOperator {
    */
   restore(entries: Iterable<readonly [unknown, unknown]>): void;
   /**
-   * True when the operator keeps its state per source partition: its input tells each record's
-   * Kafka partition (see `sourcePartitions`), so the state of a partition can be loaded when this
-   * process is assigned it and dropped when it is revoked.
+   * True when the operator keeps its state per source partition (after `scopeByPartition`), so the
+   * state of a partition can be loaded when this process is assigned it and dropped when it is revoked.
    */
   readonly isScoped?: boolean;
+  /** True when its input tells each record's Kafka partition all the way (see `sourcePartitions`): it can keep state per partition. */
+  readonly canScopeByPartition?: boolean;
+  /**
+   * Keeps the state per source partition from now on (called before the first batch when a
+   * consumer group assigns the partitions; under Assign state is kept for the whole operator).
+   */
+  scopeByPartition?(): void;
   /** When the input reads Kafka but loses its records' partitions on the way: the operator that loses them (a join, …). */
   readonly partitionsLostAt?: string;
   /** Adds the stored entries of one source partition (this process was just assigned it), replacing what it held for it. */

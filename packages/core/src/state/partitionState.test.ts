@@ -112,6 +112,8 @@ async function startMember(batches: Rec[][], startMs: number, owned: readonly nu
       }
     }
   });
+  // What StatePersistence.claim does under a consumer group.
+  for (const operator of ssc.stateOperators) operator.scopeByPartition!();
   for (const partition of member.owned) load(member, partition, store);
   await ssc.start();
   return member;
@@ -203,7 +205,14 @@ describe('state kept per source partition', () => {
       .updateStateByKey<number>((values, total = 0) => total + values.reduce(add, 0), { name: 'totals' });
     const seen: string[][] = [];
     totals.foreachBatch((pairs) => void seen.push(pairs.map((pair) => pair.join('='))));
-    const persistence = StatePersistence.claim(ssc, { store, group: 'g', delivery: 'exactly-once', logger: silentLogger, source: 'test' });
+    const persistence = StatePersistence.claim(ssc, {
+      store,
+      group: 'g',
+      delivery: 'exactly-once',
+      logger: silentLogger,
+      source: 'test',
+      isGroupManaged: true,
+    });
     records.foreachBatch(async (_records, { time }) => store.commit('g', [], persistence.changesOf(time, new Set(['t:0', 't:1']))));
     await persistence.restore();
     await persistence.loadPartitions(['t:0', 't:1']);
@@ -228,13 +237,24 @@ describe('state kept per source partition', () => {
     expect(() => StatePersistence.claim(ssc, { ...options, isGroupManaged: true })).toThrow(/"joined".*lost at join.*ConsumerStrategies.Assign/s);
   });
 
+  it('keeps the whole state of a stateful operator under Assign, where partitions do not move', () => {
+    const ssc = new StreamingContext({ appName: 'assign', batchIntervalMs: INTERVAL, clock: new ManualClock(), stopOnSignals: false, logger: silentLogger });
+    kafkaLike(ssc, [])
+      .map((record) => [record.key, record.value] as const)
+      .mapWithState(StateSpec.function((key: string) => key).name('sessions'))
+      .print();
+    const options = { store: new InMemoryOffsetStore(), group: 'g', delivery: 'exactly-once', logger: silentLogger, source: 'test' } as const;
+    StatePersistence.claim(ssc, options);
+    expect(ssc.stateOperators.map((operator) => [operator.canScopeByPartition, operator.isScoped])).toEqual([[true, false]]);
+  });
+
   it('keeps the whole state of a stateful operator whose input lost the source partitions, under Assign', () => {
     const ssc = new StreamingContext({ appName: 'lost', batchIntervalMs: INTERVAL, clock: new ManualClock(), stopOnSignals: false, logger: silentLogger });
     const pairs = kafkaLike(ssc, []).map((record) => [record.key, record.value] as const);
     pairs.join(pairs).mapWithState(StateSpec.function((key: string) => key).name('joined')).print();
     const options = { store: new InMemoryOffsetStore(), group: 'g', delivery: 'exactly-once', logger: silentLogger, source: 'test' } as const;
     expect(StatePersistence.claim(ssc, options).isPersistent).toBe(true);
-    expect(ssc.stateOperators[0].isScoped).toBe(false);
+    expect(ssc.stateOperators.map((operator) => [operator.canScopeByPartition, operator.isScoped])).toEqual([[false, false]]);
   });
 
   it('names stored state no operator reads', () => {

@@ -43,8 +43,12 @@ class MapWithStateNode<K, V, S, M> implements DStreamNode<M> {
   private lastComputedTime = -Infinity;
   private readonly handle = new StateHandle<S>();
   private readonly log = new StateChangeLog();
-  /** State is kept per source partition (set at registration, see `StatefulOperator.isScoped`). */
+  /** State is kept per source partition (see `StatefulOperator.scopeByPartition`). */
   isScoped = false;
+
+  scopeByPartition(): void {
+    this.isScoped = true;
+  }
   /** The source partition of the records being read. */
   private partition: string | undefined;
   private readonly onPartition = (partition: string): void => {
@@ -221,7 +225,7 @@ export function mapWithState<K, V, S, M>(
   const node = new MapWithStateNode(source, spec);
   const stream = new DStream<M>(source.context, node) as MapWithStateDStream<K, S, M>;
   node.stream = stream;
-  node.isScoped = registerState(source as DStream<unknown>, 'mapWithState', options.name ?? spec.stateName, 1, node).isScoped === true;
+  registerState(source as DStream<unknown>, 'mapWithState', options.name ?? spec.stateName, 1, node);
   let snapshots: DStream<[K, S]> | undefined;
   stream.stateSnapshots = () => {
     snapshots ??= new DStream<[K, S]>(stream.context, {

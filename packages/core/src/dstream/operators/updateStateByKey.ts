@@ -39,8 +39,12 @@ class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
   private state: Map<K, [K, S]>;
   private lastComputedTime = -Infinity;
   private readonly log = new StateChangeLog();
-  /** State is kept per source partition (set at registration, see `StatefulOperator.isScoped`). */
+  /** State is kept per source partition (see `StatefulOperator.scopeByPartition`). */
   isScoped = false;
+
+  scopeByPartition(): void {
+    this.isScoped = true;
+  }
   /** Key → the source partition its state belongs to; keys absent belong to none (initial state, older format). */
   private readonly partitionOf = new Map<K, string>();
 
@@ -191,6 +195,6 @@ export function updateStateByKey<K, V, S>(
   const node = new UpdateStateNode(source, update, initialState);
   const stream = new DStream(source.context, node);
   node.stream = stream;
-  node.isScoped = registerState(source as DStream<unknown>, 'updateStateByKey', name, 1, node).isScoped === true;
+  registerState(source as DStream<unknown>, 'updateStateByKey', name, 1, node);
   return stream;
 }
