@@ -47,6 +47,7 @@ export type { PrintSink } from './dstream/operators/print';
 export type { WidenLiteral } from './dstream/operators/reduceByKey';
 export type { ReduceByKeyAndWindowOptions } from './dstream/operators/reduceByKeyAndWindow';
 export type { UpdateStateByKeyOptions } from './dstream/operators/updateStateByKey';
+export type { WindowOptions } from './dstream/operators/window';
 export type { MapWithStateDStream } from './dstream/operators/mapWithState';
 
 // state

@@ -58,6 +58,8 @@ function buildGraph(records: DStream<Rec>): Record<string, DStream<unknown>> {
     incremental: pairs.reduceByKeyAndWindow(add, 4000, 2000, { invFunc: subtract, filterFunc: ([, n]) => n !== 0, name: 'incremental' }),
     recomputed: pairs.reduceByKeyAndWindow(add, 3000, 1000, { name: 'recomputed' }),
     perBatch: pairs.reduceByKey(add).updateStateByKey<number>((values, max = 0) => Math.max(max, ...values), { name: 'maxima' }),
+    windowed: records.window(4000, 2000, { name: 'windowed' }),
+    grouped: pairs.groupByKeyAndWindow(3000, 1000, { name: 'grouped' }),
   };
 }
 
