@@ -203,7 +203,7 @@ export class StatePersistence {
         `must have been written by the same kind of operator and state version as the job now runs ` +
           `(${operator.kind}, state version ${operator.stateVersion})`,
         `Give the new operator another name (StateSpec.name / { name }) to start it empty, or delete the stored state of ` +
-          `"${operator.name}" in group ${JSON.stringify(group)} to drop it (dstream offsets state remove).`,
+          `"${operator.name}" in group ${JSON.stringify(group)} to drop it (dstream offsets state --remove ${operator.name} --execute).`,
       );
     }
     return loaded.entries;
@@ -211,7 +211,7 @@ export class StatePersistence {
 
   /**
    * Logs the stored state of `group` that no operator of the job reads (an operator removed or
-   * renamed): it stays in the store until removed (`dstream offsets state remove`). Stores that
+   * renamed): it stays in the store until removed (`dstream offsets state --remove`). Stores that
    * cannot list their state names (`listState`) are not asked.
    */
   private async reportUnknownState(): Promise<void> {
@@ -222,7 +222,7 @@ export class StatePersistence {
     if (unknown.length === 0) return;
     logger.warn(
       `${source}: offset store ${store.name} keeps state of group ${JSON.stringify(group)} that no operator of this job reads: ` +
-        `${unknown.join(', ')}. It stays there until removed: dstream offsets state remove --group ${group} <operator>`,
+        `${unknown.join(', ')}. It stays there until removed: dstream offsets state --group ${group} ${unknown.map((name) => `--remove ${name}`).join(' ')} --store <url> --execute`,
       { group, operators: unknown },
     );
   }

@@ -259,6 +259,21 @@ describe('state kept per source partition', () => {
     expect(ssc.stateOperators.map((operator) => [operator.canScopeByPartition, operator.isScoped])).toEqual([[false, false]]);
   });
 
+  it('logs at start the stored state of operators the job no longer has, with the command that removes it', async () => {
+    const store = new InMemoryOffsetStore();
+    await store.connect();
+    await store.commit('g', [], ['totals@t:0', 'gone@t:0', 'gone@t:1'].map((operator) => ({ operator, kind: 'updateStateByKey', stateVersion: 1, upserts: [['k', 1]], removals: [] })));
+    const ssc = new StreamingContext({ appName: 'orphans', batchIntervalMs: INTERVAL, clock: new ManualClock(), stopOnSignals: false, logger: silentLogger });
+    kafkaLike(ssc, [])
+      .map((record) => [record.key, record.value] as const)
+      .updateStateByKey<number>((values, total = 0) => total + values.length, { name: 'totals' })
+      .print();
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (message: string) => void warnings.push(message) };
+    await StatePersistence.claim(ssc, { store, group: 'g', delivery: 'exactly-once', logger, source: 'test', isGroupManaged: true }).restore();
+    expect(warnings).toEqual([expect.stringMatching(/no operator of this job reads: gone\. .*dstream offsets state --group g --remove gone/)]);
+  });
+
   it('names stored state no operator reads', () => {
     const operators = [{ name: 'sessions' }, { name: 'totals' }];
     expect(unknownStateNames(['sessions', 'sessions@t:0', 'totals@t:3', 'old@t:1', 'old@t:2', 'legacy'], operators)).toEqual(['legacy', 'old']);
