@@ -75,6 +75,8 @@ export interface DStreamNode<T> {
    * partition. Narrow chains without mapPartitions, union, window and the by-key aggregations keep it.
    */
   readonly keepsSourcePartitions?: boolean;
+  /** Set when a stateful operator downstream keeps state per source partition: a key in two partitions is then an error. */
+  checksKeyPartitions?: boolean;
 }
 
 /**

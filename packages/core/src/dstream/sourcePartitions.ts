@@ -48,8 +48,10 @@ export function concatSourcePartitions<T>(batches: readonly (readonly T[])[], ou
 /**
  * The output of an aggregation by key (reduceByKey, groupByKey, countByValue) with its source
  * partitions: each key belongs to the partition its records came from. A key whose records came
- * from two partitions is an error: state and windows are kept per source partition, so keys must
- * be co-partitioned (the same key always in the same partition).
+ * from two partitions has none: then the output has no source partitions, and, when a stateful
+ * operator downstream keeps state per partition (`isStrict`), it is an error, since state and
+ * windows kept per source partition need keys co-partitioned (the same key always in the same
+ * partition).
  */
 export class KeyPartitions<K> {
   private readonly partitions = new Map<K, string>();
@@ -57,7 +59,10 @@ export class KeyPartitions<K> {
   current: string | undefined;
   private isKnown = true;
 
-  constructor(private readonly operator: string) {}
+  constructor(
+    private readonly operator: string,
+    private readonly isStrict: boolean,
+  ) {}
 
   /** Called by `forEachRecord` before each run of records of one partition. */
   readonly onPartition = (partition: string): void => {
@@ -66,40 +71,57 @@ export class KeyPartitions<K> {
 
   /** Notes that `key` had a record of the current partition. */
   note(key: K): void {
+    if (!this.isKnown) return;
     const current = this.current;
     if (current === undefined) {
       this.isKnown = false;
       return;
     }
     const known = this.partitions.get(key);
-    if (known === undefined) this.partitions.set(key, current);
-    else if (known !== current) throw notCoPartitioned(this.operator, key, known, current);
+    if (known === undefined) {
+      this.partitions.set(key, current);
+    } else if (known !== current) {
+      if (this.isStrict) throw notCoPartitioned(this.operator, key, known, current);
+      this.isKnown = false;
+    }
   }
 
   /** The partition `key`'s records came from, if known. */
   partitionOf(key: K): string | undefined {
-    return this.partitions.get(key);
+    return this.isKnown ? this.partitions.get(key) : undefined;
   }
 
-  /** `pairs` (one per key) ordered by partition, with their source partitions set. */
+  /**
+   * Sets the source partitions of `pairs` (one per key, in first-seen order): runs of keys of one
+   * partition. Nothing is reordered: records come partition after partition, so a partition's keys
+   * are first seen together.
+   */
   order<P extends readonly [K, unknown]>(pairs: P[]): readonly P[] {
     if (!this.isKnown || pairs.length === 0) return pairs;
-    const byPartition = new Map<string, P[]>();
-    for (const pair of pairs) {
-      const partition = this.partitions.get(pair[0])!;
-      const list = byPartition.get(partition);
-      if (list === undefined) byPartition.set(partition, [pair]);
-      else list.push(pair);
-    }
-    if (byPartition.size === 1) return setSourcePartitions(pairs, [...byPartition.keys()], [pairs.length]);
-    const ordered: P[] = [];
+    const runs: string[] = [];
     const ends: number[] = [];
-    for (const list of byPartition.values()) {
-      for (const pair of list) ordered.push(pair);
-      ends.push(ordered.length);
+    for (let index = 0; index < pairs.length; index++) {
+      const partition = this.partitions.get(pairs[index][0])!;
+      if (runs.length > 0 && runs[runs.length - 1] === partition) ends[ends.length - 1] = index + 1;
+      else {
+        runs.push(partition);
+        ends.push(index + 1);
+      }
     }
-    return setSourcePartitions(ordered, [...byPartition.keys()], ends);
+    return setSourcePartitions(pairs, runs, ends);
   }
+}
+
+/**
+ * Makes the by-key aggregations between `stream` and its Kafka input refuse keys that span
+ * partitions (see `KeyPartitions`): called when a stateful operator over `stream` keeps its state
+ * per source partition.
+ */
+export function checkKeyPartitions(stream: DStream<unknown>): void {
+  const { node } = stream;
+  if (node.yieldsSourceRecords === true || node.keepsSourcePartitions !== true) return;
+  (node as { checksKeyPartitions?: boolean }).checksKeyPartitions = true;
+  for (const dependency of node.dependencies) checkKeyPartitions(dependency);
 }
 
 /** The error for a key seen in two source partitions. */

@@ -1,7 +1,7 @@
 import type { StreamingContextLike } from '../context/types';
 import type { DStream } from '../dstream/DStream';
 import { ConfigError } from '../errors';
-import { sourcePartitionsLostAt } from '../dstream/sourcePartitions';
+import { checkKeyPartitions, sourcePartitionsLostAt } from '../dstream/sourcePartitions';
 import type { StatefulOperator } from './StatefulOperator';
 
 /**
@@ -98,7 +98,10 @@ export function registerState(
     },
     // Possible when the input tells each record's partition all the way here.
     canScopeByPartition: readsKafka && lostAt === undefined && handlers.scopeByPartition !== undefined,
-    scopeByPartition: () => handlers.scopeByPartition?.(),
+    scopeByPartition: () => {
+      checkKeyPartitions(source);
+      handlers.scopeByPartition?.();
+    },
     partitionsLostAt: readsKafka ? lostAt : undefined,
     loadPartition: (partition, entries) => handlers.loadPartition?.(partition, entries),
     dropPartition: (partition) => handlers.dropPartition?.(partition),

@@ -192,6 +192,36 @@ describe('state kept per source partition', () => {
     await member.ssc.stop();
   });
 
+  it('lets a by-key aggregation mix partitions (keys in first-seen order) unless state downstream is kept per partition', async () => {
+    const mixed: Rec[][] = [
+      [
+        { topic: 't', partition: 0, key: 'a', value: 1 },
+        { topic: 't', partition: 0, key: 'b', value: 1 },
+        { topic: 't', partition: 1, key: 'c', value: 1 },
+        { topic: 't', partition: 1, key: 'a', value: 1 },
+      ],
+    ];
+    const run = async (isScoped: boolean) => {
+      const clock = new ManualClock();
+      const ssc = new StreamingContext({ appName: 'mixed', batchIntervalMs: INTERVAL, clock, stopOnSignals: false, logger: silentLogger });
+      const counts = kafkaLike(ssc, mixed)
+        .map((record) => [record.key, record.value] as const)
+        .reduceByKey(add);
+      const seen: (readonly [string, number])[][] = [];
+      counts.foreachBatch((pairs) => void seen.push([...pairs]));
+      counts.updateStateByKey<number>((values, total = 0) => total + values.reduce(add, 0), { name: 'totals' }).print();
+      if (isScoped) for (const operator of ssc.stateOperators) operator.scopeByPartition!();
+      await ssc.start();
+      const done = waitForBatches(ssc, 1);
+      await clock.advance(INTERVAL);
+      const [info] = await done;
+      await ssc.stop();
+      return { seen, failure: info.failure };
+    };
+    expect(await run(false)).toEqual({ seen: [[['a', 2], ['b', 1], ['c', 1]]], failure: undefined });
+    expect((await run(true)).failure?.message).toMatch(/^reduceByKey: key "a" came from two source partitions, t:0 and t:1/);
+  });
+
   it('reads state of the format kept per operator and moves each key to its partition with its next record', async () => {
     const store = new InMemoryOffsetStore();
     await store.connect();

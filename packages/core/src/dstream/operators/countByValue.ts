@@ -1,14 +1,14 @@
-import { DStream } from '../DStream';
+import { DStream, type DStreamNode } from '../DStream';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 import { KeyPartitions } from '../sourcePartitions';
 
 /** `source.countByValue()`: one `[value, count]` per distinct value of the batch, in first-seen order. */
 export function countByValue<T>(source: DStream<T>): DStream<[T, number]> {
-  return new DStream(source.context, {
+  const node: DStreamNode<[T, number]> = {
     ...derivedNode<[T, number]>('countByValue', [source], async (time) => {
       const counts = new Map<T, number>();
-      const partitions = new KeyPartitions<T>('countByValue');
+      const partitions = new KeyPartitions<T>('countByValue', node.checksKeyPartitions === true);
       // Counted as the records are produced (map-side combine), never gathered into one array.
       await forEachRecord(
         source,
@@ -22,5 +22,6 @@ export function countByValue<T>(source: DStream<T>): DStream<[T, number]> {
       return partitions.order([...counts]);
     }),
     keepsSourcePartitions: true,
-  });
+  };
+  return new DStream(source.context, node);
 }

@@ -1,4 +1,4 @@
-import { DStream } from '../DStream';
+import { DStream, type DStreamNode } from '../DStream';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 import { KeyPartitions } from '../sourcePartitions';
@@ -12,10 +12,10 @@ export function addToGroup<K, V>(groups: Map<K, V[]>, pair: readonly [K, V]): vo
 
 /** `source.groupByKey()`: one `[key, values]` per key of the batch, in first-seen key order. */
 export function groupByKey<K, V>(source: DStream<readonly [K, V]>): DStream<[K, V[]]> {
-  return new DStream(source.context, {
+  const node: DStreamNode<[K, V[]]> = {
     ...derivedNode<[K, V[]]>('groupByKey', [source], async (time) => {
       const groups = new Map<K, V[]>();
-      const partitions = new KeyPartitions<K>('groupByKey');
+      const partitions = new KeyPartitions<K>('groupByKey', node.checksKeyPartitions === true);
       // Grouped as the pairs are produced: only the values outlive the chain, not the pairs.
       await forEachRecord(
         source,
@@ -29,5 +29,6 @@ export function groupByKey<K, V>(source: DStream<readonly [K, V]>): DStream<[K, 
       return partitions.order([...groups]);
     }),
     keepsSourcePartitions: true,
-  });
+  };
+  return new DStream(source.context, node);
 }

@@ -1,4 +1,4 @@
-import { DStream } from '../DStream';
+import { DStream, type DStreamNode } from '../DStream';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 import { requireFunction } from '../requireFunction';
@@ -30,10 +30,10 @@ export function reduceByKey<K, V>(
     fn,
     'Pass an associative function combining two values of one key, e.g. (a, b) => a + b.',
   );
-  return new DStream(source.context, {
+  const node: DStreamNode<[K, WidenLiteral<V>]> = {
     ...derivedNode<[K, WidenLiteral<V>]>('reduceByKey', [source], async (time) => {
       const reduced = new Map<K, WidenLiteral<V>>();
-      const partitions = new KeyPartitions<K>('reduceByKey');
+      const partitions = new KeyPartitions<K>('reduceByKey', node.checksKeyPartitions === true);
       // Folded as the pairs are produced (map-side combine): a pair dies young instead of waiting
       // in an array the size of the batch. Every V is a WidenLiteral<V>: widening only forgets
       // which literal a value was.
@@ -62,5 +62,6 @@ export function reduceByKey<K, V>(
       return partitions.order([...reduced]);
     }),
     keepsSourcePartitions: true,
-  });
+  };
+  return new DStream(source.context, node);
 }
