@@ -47,11 +47,11 @@ export function concatSourcePartitions<T>(batches: readonly (readonly T[])[], ou
 
 /**
  * The output of an aggregation by key (reduceByKey, groupByKey, countByValue) with its source
- * partitions: each key belongs to the partition its records came from. A key whose records came
- * from two partitions has none: then the output has no source partitions, and, when a stateful
- * operator downstream keeps state per partition (`isStrict`), it is an error, since state and
- * windows kept per source partition need keys co-partitioned (the same key always in the same
- * partition).
+ * partitions, when a stateful operator downstream keeps state per partition: each key belongs to
+ * the partition its records came from. A key whose records came from two partitions is an error,
+ * since state and windows kept per source partition need keys co-partitioned (the same key always
+ * in the same partition). Without such an operator the aggregations skip it: mixing partitions is
+ * then fine, and costs nothing.
  */
 export class KeyPartitions<K> {
   private readonly partitions = new Map<K, string>();
@@ -59,10 +59,7 @@ export class KeyPartitions<K> {
   current: string | undefined;
   private isKnown = true;
 
-  constructor(
-    private readonly operator: string,
-    private readonly isStrict: boolean,
-  ) {}
+  constructor(private readonly operator: string) {}
 
   /** Called by `forEachRecord` before each run of records of one partition. */
   readonly onPartition = (partition: string): void => {
@@ -81,8 +78,7 @@ export class KeyPartitions<K> {
     if (known === undefined) {
       this.partitions.set(key, current);
     } else if (known !== current) {
-      if (this.isStrict) throw notCoPartitioned(this.operator, key, known, current);
-      this.isKnown = false;
+      throw notCoPartitioned(this.operator, key, known, current);
     }
   }
 

@@ -8,18 +8,19 @@ export function countByValue<T>(source: DStream<T>): DStream<[T, number]> {
   const node: DStreamNode<[T, number]> = {
     ...derivedNode<[T, number]>('countByValue', [source], async (time) => {
       const counts = new Map<T, number>();
-      const partitions = new KeyPartitions<T>('countByValue', node.checksKeyPartitions === true);
+      // Source partitions only for a stateful operator downstream that keeps state per partition.
+      const partitions = node.checksKeyPartitions === true ? new KeyPartitions<T>('countByValue') : undefined;
       // Counted as the records are produced (map-side combine), never gathered into one array.
       await forEachRecord(
         source,
         time,
         (record) => {
-          partitions.note(record);
+          partitions?.note(record);
           counts.set(record, (counts.get(record) ?? 0) + 1);
         },
-        partitions.onPartition,
+        partitions?.onPartition,
       );
-      return partitions.order([...counts]);
+      return partitions === undefined ? [...counts] : partitions.order([...counts]);
     }),
     keepsSourcePartitions: true,
   };

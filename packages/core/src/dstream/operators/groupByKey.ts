@@ -15,18 +15,19 @@ export function groupByKey<K, V>(source: DStream<readonly [K, V]>): DStream<[K, 
   const node: DStreamNode<[K, V[]]> = {
     ...derivedNode<[K, V[]]>('groupByKey', [source], async (time) => {
       const groups = new Map<K, V[]>();
-      const partitions = new KeyPartitions<K>('groupByKey', node.checksKeyPartitions === true);
+      // Source partitions only for a stateful operator downstream that keeps state per partition.
+      const partitions = node.checksKeyPartitions === true ? new KeyPartitions<K>('groupByKey') : undefined;
       // Grouped as the pairs are produced: only the values outlive the chain, not the pairs.
       await forEachRecord(
         source,
         time,
         (pair) => {
-          partitions.note(pair[0]);
+          partitions?.note(pair[0]);
           addToGroup(groups, pair);
         },
-        partitions.onPartition,
+        partitions?.onPartition,
       );
-      return partitions.order([...groups]);
+      return partitions === undefined ? [...groups] : partitions.order([...groups]);
     }),
     keepsSourcePartitions: true,
   };

@@ -33,7 +33,8 @@ export function reduceByKey<K, V>(
   const node: DStreamNode<[K, WidenLiteral<V>]> = {
     ...derivedNode<[K, WidenLiteral<V>]>('reduceByKey', [source], async (time) => {
       const reduced = new Map<K, WidenLiteral<V>>();
-      const partitions = new KeyPartitions<K>('reduceByKey', node.checksKeyPartitions === true);
+      // Source partitions only for a stateful operator downstream that keeps state per partition.
+      const partitions = node.checksKeyPartitions === true ? new KeyPartitions<K>('reduceByKey') : undefined;
       // Folded as the pairs are produced (map-side combine): a pair dies young instead of waiting
       // in an array the size of the batch. Every V is a WidenLiteral<V>: widening only forgets
       // which literal a value was.
@@ -42,7 +43,7 @@ export function reduceByKey<K, V>(
         time,
         (pair) => {
           const key = pair[0];
-          partitions.note(key);
+          partitions?.note(key);
           const accumulated = reduced.get(key);
           // `has` only after a miss: undefined is a legitimate reduced value.
           if (accumulated === undefined && !reduced.has(key)) {
@@ -57,9 +58,9 @@ export function reduceByKey<K, V>(
           }
           reduced.set(key, next);
         },
-        partitions.onPartition,
+        partitions?.onPartition,
       );
-      return partitions.order([...reduced]);
+      return partitions === undefined ? [...reduced] : partitions.order([...reduced]);
     }),
     keepsSourcePartitions: true,
   };

@@ -70,7 +70,7 @@ class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
     }
     this.log.begin(time);
     const groups = new Map<K, V[]>();
-    const partitions = new KeyPartitions<K>('updateStateByKey', true);
+    const partitions = new KeyPartitions<K>('updateStateByKey');
     if (this.isScoped) {
       await forEachRecord(
         this.source,
