@@ -142,7 +142,7 @@ export class StatePersistence {
       logger.warn(
         `${source}: ${olderFormat} state entries of group ${JSON.stringify(group)} are kept for a whole operator (the format ` +
           'before state per source partition); each moves to its partition with its key\'s next record. Until none is left, ' +
-          'run one process of the group: another would restore them too (see docs/guide/windows-and-state.md, "Upgrading")',
+          'run one process of the group: another would restore them too (see docs/guide/windows-and-state.md, "Stored format and upgrade rules")',
       );
     }
     await this.reportUnknownState();
