@@ -37,6 +37,14 @@ export interface DStreamNode<T> {
    * offset as in the log), so that a function failing on one of them charges that source record.
    */
   readonly yieldsSourceRecords?: boolean;
+  /**
+   * True when each output record's source partition is known from the inputs' (see
+   * `sourcePartitions`): what lets the state of a stateful operator downstream be kept per
+   * partition. Narrow chains without mapPartitions, union, window and the by-key aggregations keep it.
+   */
+  readonly keepsSourcePartitions?: boolean;
+  /** Set when a stateful operator downstream keeps state per source partition: a key in two partitions is then an error. */
+  checksKeyPartitions?: boolean;
 }
 
 /**

@@ -12,6 +12,7 @@ import { topicPartitionKey } from '../offsets/OffsetRange';
 import type { KafkaGroupBinding, OffsetCommit } from '../offsets/OffsetStore';
 import type { BatchInfo } from '../scheduler/events';
 import { StatePersistence } from '../state/StatePersistence';
+import { setSourcePartitionRuns, setSourcePartitionsFromRecords } from '../dstream/sourcePartitions';
 import type { Clock } from '../util/Clock';
 import { SystemClock } from '../util/Clock';
 import { BatchPlanner, type PlannedBatch } from './BatchPlanner';
@@ -57,6 +58,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   readonly name: string;
   /** Its batches hold the records as read from the log: a failure on one names a source record. */
   readonly yieldsSourceRecords = true;
+  readonly keepsSourcePartitions = true;
   readonly dependencies: readonly DStream<unknown>[] = [];
   private client: KafkaConsumerClient | undefined;
   private stages: Stages<K, V> | undefined;
@@ -114,6 +116,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       delivery: options.delivery,
       logger: options.logger,
       source: this.name,
+      isGroupManaged: options.strategy.kind !== 'Assign',
     });
     const client = this.createConsumer({
       ...fetchDefaults(options.maxBatchBytes),
@@ -148,7 +151,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         logger: options.logger,
         clock: this.clock,
       });
-      const ownership = new PartitionOwnership(this.name, client, fetcher, starts, general, this.clock);
+      const ownership = new PartitionOwnership(this.name, client, fetcher, starts, general, this.clock, this.state);
       const planner = new BatchPlanner(this.name, client, ownership, starts, fetcher, general, this.context.batchIntervalMs);
       this.stages = { fetcher, ownership, planner };
       const { strategy } = options;
@@ -224,7 +227,10 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     const records = fetched.length === 1 ? fetched[0] : ([] as (ConsumerRecord<K, V> | UndeserializableRecord)[]).concat(...fetched);
     const delivered = this.recordErrors.recordsOf(batch, records);
     batch.numRecords = delivered.length;
-    return delivered;
+    // Which partition each record came from, for state kept per source partition.
+    if (delivered !== records) return setSourcePartitionsFromRecords(delivered) as ConsumerRecord<K, V>[];
+    const partitions = batch.claimed.ranges.map((range) => range.key);
+    return setSourcePartitionRuns(delivered, partitions, fetched.map((part) => part.length)) as ConsumerRecord<K, V>[];
   }
 
   /** A claimed range's records. The fetcher keeps a claimed partition until the batch ends, so it cannot be missing. */
@@ -273,7 +279,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
               : 'after-output',
         commits,
         outputs: withDeadLetters,
-        state: this.state?.isPersistent ? () => this.state!.changesOf(time) : undefined,
+        // State only of the partitions the batch commits: one given up meanwhile is its next owner's.
+        state: this.state?.isPersistent ? () => this.state!.changesOf(time, committable(claim)) : undefined,
         beforeCommit: () => {
           if (claim.fenced.size === 0) return;
           throw new FencedBatchError(
@@ -383,3 +390,8 @@ function fetchDefaults(maxBatchBytes: number): Record<string, number> {
   };
 }
 
+/** The partitions a batch commits (state included): those it claimed and was not fenced off. */
+function committable(claim: { readonly keys: ReadonlySet<string>; readonly fenced: ReadonlySet<string> }): ReadonlySet<string> {
+  if (claim.fenced.size === 0) return claim.keys;
+  return new Set([...claim.keys].filter((key) => !claim.fenced.has(key)));
+}

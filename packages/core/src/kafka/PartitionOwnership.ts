@@ -11,6 +11,7 @@ import type { ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import type { FetchedRecord, KafkaConsumerClient, RebalanceEvent, TopicPartitionOffset } from './KafkaClient';
 import type { PartitionFetcher } from './PartitionFetcher';
 import type { StartOffsets, StartReason } from './StartOffsets';
+import type { StatePersistence } from '../state/StatePersistence';
 
 /** Default `session.timeout.ms`: how long a dead member holds its partitions. */
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
@@ -57,6 +58,8 @@ export class PartitionOwnership {
     private readonly starts: StartOffsets,
     private readonly options: ResolvedDirectStreamOptions<unknown, unknown>,
     private readonly clock: Clock,
+    /** The state kept per source partition: loaded for partitions gained, dropped for partitions given up. */
+    private readonly state?: Pick<StatePersistence, 'loadPartitions' | 'dropPartitions'>,
   ) {}
 
   /** The failure of a rebalance, if one failed: every batch from then on fails with it. */
@@ -67,6 +70,7 @@ export class PartitionOwnership {
   /** Takes the strategy's partitions (`Assign`), from where `StartOffsets` says, and starts fetching. */
   async assign(partitions: readonly TopicPartition[]): Promise<void> {
     const { positions, stored } = await this.starts.resolve(partitions, 'start');
+    await this.state?.loadPartitions(positions.map((p) => topicPartitionKey(p.topic, p.partition)));
     this.client.assign(positions);
     this.own(positions, stored);
     this.fetcher.start();
@@ -207,6 +211,8 @@ export class PartitionOwnership {
         await this.drain(keys);
       } finally {
         for (const key of keys) this.stored.delete(key);
+        // The batch that read them ended (or is fenced off them): their state is the next owner's.
+        this.state?.dropPartitions(keys);
         // Resumes what read-ahead paused: librdkafka keeps a pause across unassign and assign.
         this.fetcher.remove(event.partitions);
         // Always answered: librdkafka (and a closing consumer) waits for the unassign.
@@ -216,6 +222,8 @@ export class PartitionOwnership {
       return;
     }
     const { positions, stored } = await this.starts.resolve(event.partitions, reason);
+    // Their state is in memory before any batch plans them.
+    await this.state?.loadPartitions(positions.map((p) => topicPartitionKey(p.topic, p.partition)));
     if (isCooperative) client.incrementalAssign(positions);
     else client.assign(positions);
     this.own(positions, stored);

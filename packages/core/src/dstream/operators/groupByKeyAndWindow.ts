@@ -1,7 +1,7 @@
 import { defineOperator, type DStream } from '../graph';
 import { requireWindowDurations } from '../requireWindowDurations';
 import { groupByKey } from './groupByKey';
-import { window } from './window';
+import { type WindowOptions, window } from './window';
 
 /**
  * `source.groupByKeyAndWindow(windowMs, slideMs)`: every `slideMs`, one `[key, values]` per key
@@ -12,9 +12,11 @@ export function groupByKeyAndWindow<K, V>(
   source: DStream<readonly [K, V]>,
   windowMs: number,
   slideMs: number = source.slideDurationMs,
+  options: WindowOptions = {},
 ): DStream<[K, V[]]> {
   requireWindowDurations('groupByKeyAndWindow', source as DStream<unknown>, windowMs, slideMs);
-  return groupByKey(window(source, windowMs, slideMs));
+  // The window's records are its state (restored after a restart); the grouping is recomputed from them.
+  return groupByKey(window(source, windowMs, slideMs, options));
 }
 
 declare module '../graph' {
@@ -26,7 +28,7 @@ declare module '../graph' {
      * @example
      * clicks.map((click) => [click.userId, click.url] as const).groupByKeyAndWindow(60_000);
      */
-    groupByKeyAndWindow<K, V>(this: DStream<readonly [K, V]>, windowMs: number, slideMs?: number): DStream<[K, V[]]>;
+    groupByKeyAndWindow<K, V>(this: DStream<readonly [K, V]>, windowMs: number, slideMs?: number, options?: WindowOptions): DStream<[K, V[]]>;
   }
 }
 

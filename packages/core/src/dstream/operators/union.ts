@@ -3,6 +3,7 @@ import { defineOperator, type DStream } from '../graph';
 import { batchOf } from '../batchOf';
 import { derivedNode } from '../derivedNode';
 import { requireCompatibleStreams } from '../requireCompatibleStreams';
+import { concatSourcePartitions } from '../sourcePartitions';
 
 /** `source.union(...others)`: each batch holds `source`'s records, then each other stream's, in argument order. */
 export function union<T>(source: DStream<T>, others: readonly DStream<T>[]): DStream<T> {
@@ -11,12 +12,13 @@ export function union<T>(source: DStream<T>, others: readonly DStream<T>[]): DSt
   }
   requireCompatibleStreams('union', source, others);
   const streams = [source, ...others];
-  return source.derive(
-    derivedNode<T>('union', streams, async (time) => {
+  return source.derive({
+    ...derivedNode<T>('union', streams, async (time) => {
       const batches = await Promise.all(streams.map((stream) => batchOf(stream, time)));
-      return batches.flat() as T[];
+      return concatSourcePartitions(batches, batches.flat() as T[]);
     }),
-  );
+    keepsSourcePartitions: true,
+  });
 }
 
 declare module '../graph' {
