@@ -13,6 +13,7 @@ import { KafkaOffsetStore } from '@dstream/offsets-kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import * as RdKafka from 'node-rdkafka';
 import { kafkaFailure } from './kafka';
+import { runSparkWordCount } from './spark';
 import { elapsedMs } from './stats';
 import { countWords } from './words';
 
@@ -29,12 +30,12 @@ export const TUNED_FETCH = {
 
 /** What a contender is asked to do: read `records` records of `topic` from the start. */
 export interface ContenderTask {
-  readonly kind: 'raw' | 'kafkajs' | 'dstream' | 'dstream-workers';
+  readonly kind: 'raw' | 'kafkajs' | 'dstream' | 'dstream-workers' | 'spark';
   readonly brokers: string;
   readonly topic: string;
   readonly partitions: number;
   readonly records: number;
-  /** dstream only: the batch interval, default 1000 ms. */
+  /** dstream and spark: the batch interval, default 1000 ms. */
   readonly batchIntervalMs?: number;
   /** dstream only: a per-partition rate cap (records/s); default none. */
   readonly maxRatePerPartition?: number;
@@ -51,9 +52,12 @@ export interface CountResult {
   readonly ms: number;
   /** dstream only: each batch's scheduling delay (ms). */
   readonly schedulingDelaysMs?: readonly number[];
-  /** dstream-workers only: the largest peak RSS of one worker process, bytes. */
-  readonly workerPeakRssBytes?: number;
   readonly detail: string;
+  /**
+   * spark: the JVM's peak RSS; dstream-workers: the largest peak RSS of one worker (the child
+   * process that reports is not the one that works).
+   */
+  readonly peakRssBytes?: number;
 }
 
 /** Runs one contender. */
@@ -67,6 +71,8 @@ export function runContender(task: ContenderTask): Promise<CountResult> {
       return dstreamJob(task);
     case 'dstream-workers':
       return dstreamWorkers(task);
+    case 'spark':
+      return sparkJob(task);
   }
 }
 
@@ -245,20 +251,32 @@ async function dstreamWorkers(task: ContenderTask): Promise<CountResult> {
   try {
     if (ms === undefined) throw new Error(`dstream-workers: the workers stopped after ${covered} of ${records} records`);
     const totals = new Map<string, number>();
-    let workerPeakRssBytes = 0;
+    let peakRssBytes = 0;
     for (let id = 0; id < workers; id++) {
       const outcome = JSON.parse(readFileSync(path.join(outDir, `${id}.json`), 'utf8')) as WorkerOutcome;
       for (const [word, count] of outcome.totals) totals.set(word, (totals.get(word) ?? 0) + count);
-      workerPeakRssBytes = Math.max(workerPeakRssBytes, outcome.peakRssBytes);
+      peakRssBytes = Math.max(peakRssBytes, outcome.peakRssBytes);
     }
     return {
       totals,
       ms,
       schedulingDelaysMs,
-      workerPeakRssBytes,
+      peakRssBytes,
       detail: `${workers} workers, ${batchIntervalMs} ms batches, ${batches} with records, ${result.restarts} restarts`,
     };
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }
+}
+
+/** Spark Streaming's direct stream on `local[2]` in its own JVM (`bench/spark`), reduceByKey per batch. */
+async function sparkJob({ brokers, topic, records, batchIntervalMs = 1000 }: ContenderTask): Promise<CountResult> {
+  const report = await runSparkWordCount(brokers, topic, records, batchIntervalMs);
+  if (report.records < records) throw new Error(`spark: read ${report.records} of ${records} records`);
+  return {
+    totals: new Map(report.totals),
+    ms: report.ms,
+    peakRssBytes: report.peakRssBytes,
+    detail: `Spark 3.5 local[2], ${batchIntervalMs} ms batches, timed from ssc.start()`,
+  };
 }
