@@ -173,9 +173,9 @@ describe('resolveDirectStreamOptions', () => {
   });
 
   it("hands 'buffer' keys and values over as copies in pooled memory when small, and large ones as they are", () => {
-    const resolved = resolveDirectStreamOptions<Buffer, Buffer>(valid);
+    const resolved = resolveDirectStreamOptions<Buffer | null, Buffer | null>(valid);
     const small = Buffer.from('key-0001');
-    const key = resolved.keyDeserializer(small);
+    const key = resolved.keyDeserializer(small)!;
     expect(key).toEqual(small);
     expect(key).not.toBe(small);
     // A view on Node's shared slab, not a backing store of its own.
