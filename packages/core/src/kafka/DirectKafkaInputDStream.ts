@@ -83,12 +83,22 @@ interface PlannedBatch {
 
 /** A running batch's hold on its partitions: a revoke of one of them waits for `done`. */
 interface Claim {
-  readonly ranges: readonly OffsetRange[];
-  readonly keys: ReadonlySet<string>;
+  /** Without partitions dropped before the batch handed its records out (see `drain`). */
+  ranges: readonly OffsetRange[];
+  readonly keys: Set<string>;
   /** What the store held for each claimed partition when the batch started: the commits' expected offsets. */
   readonly expected: ReadonlyMap<string, number | null>;
   /** Partitions given up while the batch ran (a revoke that outwaited `revokeTimeoutMs`): the batch must not commit. */
   readonly fenced: Set<string>;
+  /**
+   * Whether a revoked partition may be dropped from the batch while its records are not handed
+   * out yet: when the commit comes after the outputs and outside a transaction (`runBatch` sets it).
+   */
+  canDrop: boolean;
+  /** Set once `compute` handed the batch's records out: from then on its partitions stay claimed. */
+  isDelivered: boolean;
+  /** The commits `runBatch` will make, which a dropped partition leaves. */
+  commits: OffsetCommit[] | undefined;
   readonly done: Promise<void>;
 }
 
@@ -398,6 +408,23 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   private async drain(keys: ReadonlySet<string>): Promise<void> {
     const claim = this.running;
     if (claim === undefined || ![...keys].some((key) => claim.keys.has(key))) return;
+    if (claim.canDrop && !claim.isDelivered) {
+      // The batch is still reading its records and its outputs have seen none of them. librdkafka
+      // holds partitions it revokes paused until they are unassigned, so a batch waiting for their
+      // records and a revoke waiting for the batch would block each other until revokeTimeoutMs:
+      // the batch goes on without them instead, and their next owner reads them.
+      const dropped = new Set([...keys].filter((key) => claim.keys.has(key)));
+      for (const key of dropped) claim.keys.delete(key);
+      claim.ranges = claim.ranges.filter((range) => !dropped.has(range.key));
+      if (claim.commits !== undefined) {
+        const kept = claim.commits.filter(({ range }) => !dropped.has(range.key));
+        claim.commits.splice(0, claim.commits.length, ...kept);
+      }
+      this.options.logger.info(`${this.name}: the running batch gives up revoked partitions it had not delivered yet`, {
+        partitions: [...dropped],
+      });
+      return;
+    }
     const { revokeTimeoutMs, logger } = this.options;
     logger.info(`${this.name}: waiting up to ${revokeTimeoutMs} ms for the running batch to commit revoked partitions`);
     const timer = new AbortController();
@@ -619,8 +646,12 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     if (batch === undefined) throw new IllegalStateError(`${this.name}: batch ${time} was not generated`);
     if (this.failure) throw this.failure;
     const fetcher = this.fetcher!;
-    const { ranges } = batch.claimed ?? this.claim(batch);
-    const fetched = await Promise.all(ranges.map((range) => this.take(fetcher, range)));
+    const claim = batch.claimed ?? this.claim(batch);
+    const { ranges } = claim;
+    const taken = await Promise.all(ranges.map((range) => this.take(fetcher, range, claim)));
+    // Partitions dropped meanwhile (see `drain`) are left out; the rest is handed out now.
+    const fetched = taken.filter((records, index): records is NonNullable<typeof records> => claim.keys.has(ranges[index].key));
+    claim.isDelivered = true;
     // One partition hands its array over as is; otherwise one copy, no spreads.
     let records = fetched.length === 1 ? fetched[0] : ([] as (ConsumerRecord<K, V> | UndeserializableRecord)[]).concat(...fetched);
     if (batch.dead.size > 0) records = withoutDead(records, batch.dead);
@@ -632,13 +663,18 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     return records as ConsumerRecord<K, V>[];
   }
 
-  /** A claimed range's records. The fetcher keeps a claimed partition until the batch ends, so it cannot be missing. */
+  /**
+   * A claimed range's records. The fetcher keeps a claimed partition until the batch ends, so it
+   * cannot be missing, unless the batch dropped it before delivering (undefined then).
+   */
   private async take(
     fetcher: PartitionFetcher<ConsumerRecord<K, V> | UndeserializableRecord>,
     range: OffsetRange,
-  ): Promise<(ConsumerRecord<K, V> | UndeserializableRecord)[]> {
+    claim: Claim,
+  ): Promise<(ConsumerRecord<K, V> | UndeserializableRecord)[] | undefined> {
     const records = await fetcher.take(range);
     if (records === undefined) {
+      if (!claim.keys.has(range.key)) return undefined;
       throw new IllegalStateError(`${this.name}: ${range} was claimed by a running batch but is no longer fetched`);
     }
     return records;
@@ -659,6 +695,9 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       keys: new Set(ranges.map((range) => range.key)),
       expected,
       fenced: new Set(),
+      canDrop: false,
+      isDelivered: false,
+      commits: undefined,
       done,
       finish,
     };
@@ -712,6 +751,9 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     this.running = claim;
     const { delivery, idempotentOutput, offsetStore, groupId, logger, storeOutageBudgetMs, commitRetries } = this.options;
     const commits: OffsetCommit[] = claim.ranges.map((range) => ({ range, expectedOffset: claim.expected.get(range.key) ?? null }));
+    const order = delivery === 'at-most-once' ? 'before-output' : delivery === 'exactly-once' && !idempotentOutput ? 'in-transaction' : 'after-output';
+    claim.commits = commits;
+    claim.canDrop = order === 'after-output';
     const withDeadLetters =
       batch.dead.size === 0
         ? outputs
@@ -723,12 +765,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       await commitBatch({
         store: offsetStore,
         group: groupId,
-        order:
-          delivery === 'at-most-once'
-            ? 'before-output'
-            : delivery === 'exactly-once' && !idempotentOutput
-              ? 'in-transaction'
-              : 'after-output',
+        order,
         commits,
         outputs: withDeadLetters,
         state: this.state?.isPersistent ? () => this.state!.changesOf(time) : undefined,

@@ -177,7 +177,7 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
    * unless `kafkaParams` set `queued.max.messages.kbytes`, a quarter of it bounds librdkafka's
    * prefetch queue. So memory stays bounded whatever the
    * backlog: the first batch after downtime is cut to this budget, not the whole lag. It also
-   * bounds how fast a backlog drains, to about this budget per batch interval (~55 000 records of
+   * bounds how fast a backlog drains, to about this budget per batch interval (~73 000 records of
    * 100 bytes per batch by default): shorten the interval or raise the budget to catch up faster.
    */
   readonly maxBatchBytes?: number;
