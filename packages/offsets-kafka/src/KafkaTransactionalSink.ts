@@ -29,7 +29,7 @@ import {
   StateTopicClientFactory,
   TransactionalProducer,
   TransactionalProducerFactory,
-} from './kafkaClients';
+} from '@dstream/core/internal';
 
 /** Options of `KafkaTransactionalSink`. */
 export interface KafkaTransactionalSinkOptions {
@@ -306,7 +306,7 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
         if (failed !== undefined) throw toStoreError(this.name, 'a record of the batch was not written', failed.reason);
         if (state !== undefined && this.stateTopic !== undefined) await this.writeState(producer, group, state());
         await this.step(producer, 'could not add the offsets to the transaction', () =>
-          producer.sendOffsetsToTransaction(offsetsOf(commits), binding.consumer, this.requestTimeoutMs),
+          producer.sendOffsetsToTransaction(offsetsOf(commits), binding.groupMetadata, this.requestTimeoutMs),
         );
         await this.commitTransaction(producer);
         return result;

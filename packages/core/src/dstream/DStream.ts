@@ -32,7 +32,7 @@ import { saveAsTextFiles } from './operators/saveAsTextFiles';
 import { transform } from './operators/transform';
 import { union } from './operators/union';
 import { type UpdateStateByKeyOptions, updateStateByKey } from './operators/updateStateByKey';
-import { window } from './operators/window';
+import { type WindowOptions, window } from './operators/window';
 
 /** The key type of a stream of `[key, value]` pairs (lets `updateStateByKey<S>` name only the state type). */
 export type PairKey<T> = T extends readonly [infer K, unknown] ? K : never;
@@ -69,6 +69,14 @@ export interface DStreamNode<T> {
    * offset as in the log), so that a function failing on one of them charges that source record.
    */
   readonly yieldsSourceRecords?: boolean;
+  /**
+   * True when each output record's source partition is known from the inputs' (see
+   * `sourcePartitions`): what lets the state of a stateful operator downstream be kept per
+   * partition. Narrow chains without mapPartitions, union, window and the by-key aggregations keep it.
+   */
+  readonly keepsSourcePartitions?: boolean;
+  /** Set when a stateful operator downstream keeps state per source partition: a key in two partitions is then an error. */
+  checksKeyPartitions?: boolean;
 }
 
 /**
@@ -514,14 +522,15 @@ export class DStream<T> {
   /**
    * Every `slideMs` (default: this stream's slide), the records of this stream's batches in
    * `(time - windowMs, time]`, oldest batch first (Spark's window). Both durations must be
-   * multiples of this stream's slide. The first windows after start hold fewer batches: the window
-   * starts at the context's zero time. This stream's batches are kept while they lie in a window.
+   * multiples of this stream's slide. The first windows of a job's first run hold fewer batches. The
+   * batches are kept while they lie in a window, as the window's state (`options.name`), so a
+   * restarted job's windows hold the batches of the run before (see docs/guide/windows-and-state.md).
    *
    * @example
    * events.window(60_000, 10_000); // every 10 s, the last minute of events
    */
-  window(windowMs: number, slideMs?: number): DStream<T> {
-    return window(this, windowMs, slideMs);
+  window(windowMs: number, slideMs?: number, options?: WindowOptions): DStream<T> {
+    return window(this, windowMs, slideMs, options);
   }
 
   /**
@@ -599,8 +608,8 @@ export class DStream<T> {
    * @example
    * clicks.map((click) => [click.userId, click.url] as const).groupByKeyAndWindow(60_000);
    */
-  groupByKeyAndWindow<K, V>(this: DStream<readonly [K, V]>, windowMs: number, slideMs?: number): DStream<[K, V[]]> {
-    return groupByKeyAndWindow(this, windowMs, slideMs);
+  groupByKeyAndWindow<K, V>(this: DStream<readonly [K, V]>, windowMs: number, slideMs?: number, options?: WindowOptions): DStream<[K, V[]]> {
+    return groupByKeyAndWindow(this, windowMs, slideMs, options);
   }
 
   // ---- state: kept per key across batches; each a stage boundary computed every batch ------

@@ -38,7 +38,7 @@ interface FakeLog {
  */
 class FakeKafka implements KafkaConsumerClient {
   readonly brokers = 'fake:9092';
-  readonly raw = {};
+  readonly groupMetadata = { groupId: 'g' };
   readonly logs = new Map<string, FakeLog>();
   readonly positions = new Map<string, number>();
   readonly paused = new Set<string>();
@@ -826,6 +826,21 @@ describe('DirectKafkaInputDStream', () => {
     expect(kafka.calls).toContain('subscribe t,later');
   });
 
+  it('gives up waiting for the first assignment after connectTimeoutMs plus the session timeout on the context clock', async () => {
+    const kafka = twoPartitions(1);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), connectTimeoutMs: 1000 });
+    input = setup.input;
+    let failure: unknown;
+    const started = input.start().catch((error: unknown) => (failure = error));
+    await until(() => kafka.calls.includes('subscribe t'));
+    await setup.clock.advance(10_999);
+    expect(failure).toBeUndefined();
+    await setup.clock.advance(1);
+    await started;
+    expect(failure).toBeInstanceOf(KafkaError);
+    expect((failure as KafkaError).message).toMatch(/^no partition assignment from group g at fake:9092 within 11000 ms/);
+  });
+
   it('loads offsets for partitions assigned by the group and plans them from the next batch', async () => {
     const kafka = twoPartitions(3);
     const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
@@ -834,6 +849,51 @@ describe('DirectKafkaInputDStream', () => {
     await input.start();
     expect(kafka.calls).toContain('assign t-0@0');
     expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '0:2']);
+  });
+
+  it('loads the state of partitions the group assigns before planning them, writes a batch state per partition, drops it on revoke', async () => {
+    const kafka = twoPartitions(2);
+    const store = new InMemoryOffsetStore();
+    await store.commit('g', [], [{ operator: 'counts@t:0', kind: 'mapWithState', stateVersion: 1, upserts: [['0:0', 5]], removals: [] }]);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), offsetStore: store });
+    input = setup.input;
+    const counts = new Map<string, number>();
+    const events: string[] = [];
+    const log = new StateChangeLog();
+    let isScoped = false;
+    stateRegistryOf(setup.context).register({
+      name: 'counts',
+      kind: 'mapWithState',
+      stateVersion: 1,
+      changesOf: (time) => log.changesOf(time),
+      entries: () => counts.entries(),
+      restore: () => undefined,
+      canScopeByPartition: true,
+      scopeByPartition: () => void (isScoped = true),
+      get isScoped() {
+        return isScoped;
+      },
+      loadPartition: (partition, entries) => {
+        events.push(`load ${partition} ${JSON.stringify([...entries])}`);
+        for (const [key, value] of entries) counts.set(key as string, value as number);
+      },
+      dropPartition: (partition) => void events.push(`drop ${partition}`),
+    });
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    expect(isScoped).toBe(true);
+    expect(events).toEqual(['load t:0 [["0:0",5]]', 'load t:1 []']);
+    await runBatch(input, 1000, (records) => {
+      log.begin(1000);
+      for (const { partition, value } of records) {
+        counts.set(String(value), (counts.get(String(value)) ?? 0) + 1);
+        log.upsert(String(value), counts.get(String(value)), `t:${partition}`);
+      }
+    });
+    expect((await store.loadState('g', 'counts@t:0'))?.entries).toEqual([['0:0', 6], ['0:1', 1]]);
+    expect((await store.loadState('g', 'counts@t:1'))?.entries).toEqual([['1:0', 1], ['1:1', 1]]);
+    kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
+    await until(() => events.includes('drop t:0'));
   });
 
   it('lets a batch whose partitions are revoked while it runs commit them before giving them up', async () => {
