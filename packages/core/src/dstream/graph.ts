@@ -161,10 +161,16 @@ export class DStream<T> {
     for (const dependency of this.dependencies) dependency.forgetBatch(time);
   }
 
-  /** Forgets batches older than `time - rememberDurationMs`, here and in every dependency. */
+  /**
+   * Called once batch `time` completed: forgets batches older than `time - rememberDurationMs`,
+   * here and in every dependency. A stream nothing asked to remember longer than its slide (no
+   * window, no `remember`) forgets batch `time` too: only computations at `time` read it, and they
+   * are done, so its records need not stay in memory while the next batch runs.
+   */
   clearMetadata(time: number): void {
+    const oldestKept = this.rememberMs <= this.slideDurationMs ? time + 1 : time - this.rememberMs + 1;
     for (const batchTime of this.generated.keys()) {
-      if (batchTime <= time - this.rememberMs) this.generated.delete(batchTime);
+      if (batchTime < oldestKept) this.generated.delete(batchTime);
     }
     for (const dependency of this.dependencies) dependency.clearMetadata(time);
   }

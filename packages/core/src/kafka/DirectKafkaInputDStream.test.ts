@@ -947,6 +947,34 @@ describe('DirectKafkaInputDStream', () => {
     expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
   });
 
+  it('drops a revoked partition whose records the running batch still waits for, and delivers and commits the rest', async () => {
+    const kafka = twoPartitions(3);
+    kafka.protocol = 'COOPERATIVE';
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    await fetchedToEnd(kafka);
+    // librdkafka pauses a partition it is about to revoke and delivers none of its records until
+    // it is unassigned: partition 0's new records never arrive.
+    kafka.paused.add('t:0');
+    kafka.write('t', 0, 2);
+    kafka.cached.set('t:0', { low: 0, high: 5 });
+    await input.generate(1000);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 5)', 't-1 [0, 3)']);
+    let values: string[] = [];
+    await input.runBatch(1000, async () => {
+      const computing = input!.compute(1000);
+      await turns(5);
+      kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
+      values = (await computing).map((r) => String(r.value));
+    });
+    expect(values).toEqual(['1:0', '1:1', '1:2']);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-1 [0, 3)']);
+    expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
+    await until(() => kafka.calls.includes('incrementalUnassign t-0'));
+  });
+
   it('fails a batch that outlasts revokeTimeoutMs instead of committing the partitions it gave up, and aborts its transaction', async () => {
     const kafka = twoPartitions(3);
     const setup = setUp(kafka, {

@@ -6,6 +6,7 @@
  */
 import { DStreamError, KafkaError } from '../errors';
 import { OffsetRange, TopicPartition, topicPartitionKey } from '../offsets/OffsetRange';
+import type { OffsetCommit } from '../offsets/OffsetStore';
 import type { Clock } from '../util/Clock';
 import type { ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import type { FetchedRecord, KafkaConsumerClient, RebalanceEvent, TopicPartitionOffset } from './KafkaClient';
@@ -18,12 +19,22 @@ export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 
 /** A running batch's hold on its partitions: a revoke of one of them waits for `done`. */
 export interface Claim {
-  readonly ranges: readonly OffsetRange[];
-  readonly keys: ReadonlySet<string>;
+  /** Without partitions dropped before the batch handed its records out (see `drain`). */
+  ranges: readonly OffsetRange[];
+  readonly keys: Set<string>;
   /** What the store held for each claimed partition when the batch started: the commits' expected offsets. */
   readonly expected: ReadonlyMap<string, number | null>;
   /** Partitions given up while the batch ran (a revoke that outwaited `revokeTimeoutMs`): the batch must not commit. */
   readonly fenced: Set<string>;
+  /**
+   * Whether a revoked partition may be dropped from the batch while its records are not handed
+   * out yet: when the commit comes after the outputs and outside a transaction (`runBatch` sets it).
+   */
+  canDrop: boolean;
+  /** Set once `compute` handed the batch's records out: from then on its partitions stay claimed. */
+  isDelivered: boolean;
+  /** The commits `runBatch` will make, which a dropped partition leaves. */
+  commits: OffsetCommit[] | undefined;
   readonly done: Promise<void>;
 }
 
@@ -171,6 +182,9 @@ export class PartitionOwnership {
       keys: new Set(claimed.map((range) => range.key)),
       expected,
       fenced: new Set(),
+      canDrop: false,
+      isDelivered: false,
+      commits: undefined,
       done,
       finish: () => {
         if (this.running === claim) this.running = undefined;
@@ -234,6 +248,23 @@ export class PartitionOwnership {
   private async drain(keys: ReadonlySet<string>): Promise<void> {
     const claim = this.running;
     if (claim === undefined || ![...keys].some((key) => claim.keys.has(key))) return;
+    if (claim.canDrop && !claim.isDelivered) {
+      // The batch is still reading its records and its outputs have seen none of them. librdkafka
+      // holds partitions it revokes paused until they are unassigned, so a batch waiting for their
+      // records and a revoke waiting for the batch would block each other until revokeTimeoutMs:
+      // the batch goes on without them instead, and their next owner reads them.
+      const dropped = new Set([...keys].filter((key) => claim.keys.has(key)));
+      for (const key of dropped) claim.keys.delete(key);
+      claim.ranges = claim.ranges.filter((range) => !dropped.has(range.key));
+      if (claim.commits !== undefined) {
+        const kept = claim.commits.filter(({ range }) => !dropped.has(range.key));
+        claim.commits.splice(0, claim.commits.length, ...kept);
+      }
+      this.options.logger.info(`${this.name}: the running batch gives up revoked partitions it had not delivered yet`, {
+        partitions: [...dropped],
+      });
+      return;
+    }
     const { revokeTimeoutMs, logger } = this.options;
     logger.info(`${this.name}: waiting up to ${revokeTimeoutMs} ms for the running batch to commit revoked partitions`);
     const timer = new AbortController();
