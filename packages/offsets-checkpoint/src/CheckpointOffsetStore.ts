@@ -175,6 +175,25 @@ export class CheckpointOffsetStore implements OffsetStore {
     return Object.prototype.hasOwnProperty.call(state, operator) ? state[operator] : undefined;
   }
 
+  /** The state names in the group's current checkpoint. */
+  async listState(group: string): Promise<string[]> {
+    return Object.keys((await this.current(group)).state).sort();
+  }
+
+  /** Publishes a checkpoint without the state of `operator` (a state name, see `listState`). */
+  async deleteState(group: string, operator: string): Promise<void> {
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
+      const current = await this.current(group);
+      if (!Object.prototype.hasOwnProperty.call(current.state, operator)) return;
+      const rest: { [operator: string]: CheckpointOperatorState } = { ...current.state };
+      delete rest[operator];
+      if (await this.publish(group, current.sequence + 1, current.offsets, rest)) return;
+    }
+    throw new OffsetStoreError(STORE, `deleting the state of ${printable(operator)} in group ${printable(group)} lost the race for the next checkpoint`, {
+      retriable: true,
+    });
+  }
+
   /** Publishes a new checkpoint with the offsets (compare-and-set) and the state changes applied. */
   async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
     if (commits.length === 0 && (state === undefined || state.length === 0)) return;

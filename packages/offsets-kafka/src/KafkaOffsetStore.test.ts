@@ -1,6 +1,6 @@
 import { ConfigError, KafkaError, OffsetRange, OffsetStoreError, StaleOffsetError, topicPartitionKey } from '@dstream/core';
 import type { KafkaGroupBinding, OffsetCommit, TopicPartitionOffset } from '@dstream/core';
-import type { OutputRecord, RecordProducer, StateTopicRecord } from './kafkaClients';
+import type { OutputRecord, RecordProducer, StateTopicRecord } from '@dstream/core/internal';
 import { KafkaOffsetStore } from './KafkaOffsetStore';
 
 /** A stream's binding over an in-memory group: what `committed` reads and `commit` writes. */
@@ -10,7 +10,7 @@ function fakeBinding(groupId = 'wordcount') {
   let failure: Error | undefined;
   const binding: KafkaGroupBinding = {
     groupId,
-    consumer: {},
+    groupMetadata: { groupId },
     committed: async (partitions) => {
       const result = new Map<string, number>();
       for (const { topic, partition } of partitions) {

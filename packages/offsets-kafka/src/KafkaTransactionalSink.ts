@@ -31,7 +31,7 @@ import {
   StateTopicClientFactory,
   TransactionalProducer,
   TransactionalProducerFactory,
-} from './kafkaClients';
+} from '@dstream/core/internal';
 
 /** Options of `KafkaTransactionalSink`. */
 export interface KafkaTransactionalSinkOptions {
@@ -340,7 +340,7 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
         // A transaction of records alone (dead letters written ahead of their batch) commits no offsets.
         if (commits.length > 0) {
           await this.step(producer, 'could not add the offsets to the transaction', () =>
-            producer.sendOffsetsToTransaction(offsetsOf(commits), binding.consumer, this.requestTimeoutMs),
+            producer.sendOffsetsToTransaction(offsetsOf(commits), binding.groupMetadata, this.requestTimeoutMs),
           );
         }
         await this.commitTransaction(producer);

@@ -1,6 +1,6 @@
 import { ConfigError, deadLetterId } from '@dstream/core';
 import type { DeadLetter } from '@dstream/core';
-import type { OutputRecord, StateTopicRecord } from './kafkaClients';
+import type { OutputRecord, StateTopicRecord } from '@dstream/core/internal';
 
 /** Kafka's rule for topic names. */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;

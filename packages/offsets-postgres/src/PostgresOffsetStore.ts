@@ -249,6 +249,25 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     return { ...decodeStateMeta(operator, meta.record), entries };
   }
 
+  /** The state names of `group`: the distinct operators of its rows in the state table. */
+  async listState(group: string): Promise<string[]> {
+    this.connected();
+    await this.ensureStateTable();
+    const { rows } = await this.call('list state', () =>
+      this.pool.query<{ operator: string }>(`SELECT DISTINCT operator FROM ${this.qualifiedStateTable} WHERE group_id = $1 ORDER BY operator`, [group]),
+    );
+    return rows.map((row) => row.operator);
+  }
+
+  /** Deletes the rows of `operator` (a state name, see `listState`). */
+  async deleteState(group: string, operator: string): Promise<void> {
+    this.connected();
+    await this.ensureStateTable();
+    await this.call('delete state', () =>
+      this.pool.query(`DELETE FROM ${this.qualifiedStateTable} WHERE group_id = $1 AND operator = $2`, [group, operator]),
+    );
+  }
+
   /**
    * Runs `work` with a `PoolClient` inside BEGIN … COMMIT and writes the offsets in the same
    * transaction. The offset rows are locked and checked before `work` runs, so a stale batch

@@ -254,6 +254,28 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     return { ...decodeStateMeta(operator, meta), entries };
   }
 
+  /** The state names of `group`: a SCAN over its state hashes. */
+  async listState(group: string): Promise<string[]> {
+    const client = this.connected();
+    const prefix = `${this.keyPrefix}:${escapeKeyPart(group)}:state:`;
+    const names = new Set<string>();
+    await this.call('list state', async () => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) names.add(decodeURIComponent(key.slice(prefix.length)));
+      } while (cursor !== '0');
+    });
+    return [...names].sort();
+  }
+
+  /** Deletes the state hash of `operator` (a state name, see `listState`). */
+  async deleteState(group: string, operator: string): Promise<void> {
+    const client = this.connected();
+    await this.call(`delete state of ${printable(operator)}`, () => client.del(this.stateKey(group, operator)));
+  }
+
   /**
    * Keeps dead letters in one hash per group, `${keyPrefix}:${group}:@deadletters` (`@` cannot
    * occur in a topic name, so no offsets hash has that key), field `topic:partition:offset`,

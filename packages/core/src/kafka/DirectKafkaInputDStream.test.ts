@@ -38,7 +38,7 @@ interface FakeLog {
  */
 class FakeKafka implements KafkaConsumerClient {
   readonly brokers = 'fake:9092';
-  readonly raw = {};
+  readonly groupMetadata = { groupId: 'g' };
   readonly logs = new Map<string, FakeLog>();
   readonly positions = new Map<string, number>();
   readonly paused = new Set<string>();
@@ -826,6 +826,21 @@ describe('DirectKafkaInputDStream', () => {
     expect(kafka.calls).toContain('subscribe t,later');
   });
 
+  it('gives up waiting for the first assignment after connectTimeoutMs plus the session timeout on the context clock', async () => {
+    const kafka = twoPartitions(1);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), connectTimeoutMs: 1000 });
+    input = setup.input;
+    let failure: unknown;
+    const started = input.start().catch((error: unknown) => (failure = error));
+    await until(() => kafka.calls.includes('subscribe t'));
+    await setup.clock.advance(10_999);
+    expect(failure).toBeUndefined();
+    await setup.clock.advance(1);
+    await started;
+    expect(failure).toBeInstanceOf(KafkaError);
+    expect((failure as KafkaError).message).toMatch(/^no partition assignment from group g at fake:9092 within 11000 ms/);
+  });
+
   it('loads offsets for partitions assigned by the group and plans them from the next batch', async () => {
     const kafka = twoPartitions(3);
     const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
@@ -836,27 +851,49 @@ describe('DirectKafkaInputDStream', () => {
     expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '0:2']);
   });
 
-  it('asks again for the bounds of an assigned partition its metadata does not know yet, instead of failing', async () => {
+  it('loads the state of partitions the group assigns before planning them, writes a batch state per partition, drops it on revoke', async () => {
     const kafka = twoPartitions(2);
-    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    const store = new InMemoryOffsetStore();
+    await store.commit('g', [], [{ operator: 'counts@t:0', kind: 'mapWithState', stateVersion: 1, upserts: [['0:0', 5]], removals: [] }]);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), offsetStore: store });
     input = setup.input;
-    const query = kafka.queryWatermarkOffsets.bind(kafka);
-    let refusals = 2;
-    kafka.queryWatermarkOffsets = async (p) => {
-      if (p.partition === 1 && refusals-- > 0) {
-        throw new KafkaError('query watermark offsets of t-1: Local: Unknown partition (librdkafka code -190)', { code: -190 });
-      }
-      return query(p);
-    };
+    const counts = new Map<string, number>();
+    const events: string[] = [];
+    const log = new StateChangeLog();
+    let isScoped = false;
+    stateRegistryOf(setup.context).register({
+      name: 'counts',
+      kind: 'mapWithState',
+      stateVersion: 1,
+      changesOf: (time) => log.changesOf(time),
+      entries: () => counts.entries(),
+      restore: () => undefined,
+      canScopeByPartition: true,
+      scopeByPartition: () => void (isScoped = true),
+      get isScoped() {
+        return isScoped;
+      },
+      loadPartition: (partition, entries) => {
+        events.push(`load ${partition} ${JSON.stringify([...entries])}`);
+        for (const [key, value] of entries) counts.set(key as string, value as number);
+      },
+      dropPartition: (partition) => void events.push(`drop ${partition}`),
+    });
     kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
-    const started = input.start();
-    await until(() => setup.clock.waiterCount > 0);
-    await setup.clock.advance(500);
-    await until(() => setup.clock.waiterCount > 0);
-    await setup.clock.advance(500);
-    await started;
-    expect(kafka.calls).toContain('assign t-0@0,t-1@0');
-    expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '1:0', '1:1']);
+    await input.start();
+    expect(isScoped).toBe(true);
+    expect(events).toEqual(['load t:0 [["0:0",5]]', 'load t:1 []']);
+    await runBatch(input, 1000, (records) => {
+      log.begin(1000);
+      for (const { partition, value } of records) {
+        counts.set(String(value), (counts.get(String(value)) ?? 0) + 1);
+        log.upsert(String(value), counts.get(String(value)), `t:${partition}`);
+      }
+    });
+    expect((await store.loadState('g', 'counts@t:0'))?.entries).toEqual([['0:0', 6], ['0:1', 1]]);
+    expect((await store.loadState('g', 'counts@t:1'))?.entries).toEqual([['1:0', 1], ['1:1', 1]]);
+    kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
+    await until(() => events.includes('drop t:0'));
   });
 
   it('lets a batch whose partitions are revoked while it runs commit them before giving them up', async () => {
@@ -910,6 +947,34 @@ describe('DirectKafkaInputDStream', () => {
     expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
   });
 
+  it('drops a revoked partition whose records the running batch still waits for, and delivers and commits the rest', async () => {
+    const kafka = twoPartitions(3);
+    kafka.protocol = 'COOPERATIVE';
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    await fetchedToEnd(kafka);
+    // librdkafka pauses a partition it is about to revoke and delivers none of its records until
+    // it is unassigned: partition 0's new records never arrive.
+    kafka.paused.add('t:0');
+    kafka.write('t', 0, 2);
+    kafka.cached.set('t:0', { low: 0, high: 5 });
+    await input.generate(1000);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 5)', 't-1 [0, 3)']);
+    let values: string[] = [];
+    await input.runBatch(1000, async () => {
+      const computing = input!.compute(1000);
+      await turns(5);
+      kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
+      values = (await computing).map((r) => String(r.value));
+    });
+    expect(values).toEqual(['1:0', '1:1', '1:2']);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-1 [0, 3)']);
+    expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
+    await until(() => kafka.calls.includes('incrementalUnassign t-0'));
+  });
+
   it('fails a batch that outlasts revokeTimeoutMs instead of committing the partitions it gave up, and aborts its transaction', async () => {
     const kafka = twoPartitions(3);
     const setup = setUp(kafka, {
@@ -940,6 +1005,35 @@ describe('DirectKafkaInputDStream', () => {
     expect(await stored(setup.store, 0, 1)).toEqual([undefined, undefined]);
     expect(setup.store.data.has('count')).toBe(false);
   });
+
+  it('plans a partition handed back while a batch was planned from its new start, not from the stale plan', async () => {
+    const kafka = twoPartitions(3);
+    kafka.protocol = 'COOPERATIVE';
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    await fetchedToEnd(kafka);
+    // Partition 1's bounds must be asked of the leader; the answer waits until released.
+    kafka.cached.delete('t:1');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const query = kafka.queryWatermarkOffsets.bind(kafka);
+    kafka.queryWatermarkOffsets = async (p) => {
+      if (p.partition === 1) await gate;
+      return query(p);
+    };
+    const planning = input.generate(1000);
+    // Meanwhile the group takes partition 0 away and gives it back.
+    kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
+    await until(() => kafka.calls.includes('incrementalAssign t-0@0'));
+    release();
+    await planning;
+    await input.generate(2000);
+    expect(input.offsetRanges(2000).map(String)).toContain('t-0 [0, 3)');
+  });
+
 
   it('plans from the stored offset, instead of stopping, when a member that lost a partition committed it after this one loaded it', async () => {
     const kafka = twoPartitions(3);
@@ -993,52 +1087,6 @@ describe('DirectKafkaInputDStream', () => {
     expect(new Map([...setup.store.data].filter(([key]) => /^\d:\d$/.test(key)))).toEqual(expected);
   });
 
-  it('plans a partition handed back while a batch was planned from its new start, not from the stale plan', async () => {
-    const kafka = twoPartitions(3);
-    kafka.protocol = 'COOPERATIVE';
-    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
-    input = setup.input;
-    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
-    await input.start();
-    await fetchedToEnd(kafka);
-    // Partition 1's bounds must be asked of the leader; the answer waits until released.
-    kafka.cached.delete('t:1');
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const query = kafka.queryWatermarkOffsets.bind(kafka);
-    kafka.queryWatermarkOffsets = async (p) => {
-      if (p.partition === 1) await gate;
-      return query(p);
-    };
-    const planning = input.generate(1000);
-    // Meanwhile the group takes partition 0 away and gives it back.
-    kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
-    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
-    await until(() => kafka.calls.includes('incrementalAssign t-0@0'));
-    release();
-    await planning;
-    await input.generate(2000);
-    expect(input.offsetRanges(2000).map(String)).toContain('t-0 [0, 3)');
-  });
-
-  it('plans at-least-once from the stored offset after a stale commit, delivering again what was not committed', async () => {
-    const kafka = twoPartitions(4);
-    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), logger: silentLogger });
-    input = setup.input;
-    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
-    await input.start();
-    await fetchedToEnd(kafka);
-    await input.generate(1000);
-    // The previous owner committed past this batch's end.
-    await setup.store.commit('g', [{ range: OffsetRange.create('t', 0, 0, 6), expectedOffset: null }]);
-    kafka.write('t', 0, 4);
-    await fetchedToEnd(kafka);
-    const seen: string[] = [];
-    await input.runBatch(1000, async () => void seen.push(...(await input!.compute(1000)).map((r) => String(r.value))));
-    expect(seen).toEqual(['0:0', '0:1', '0:2', '0:3']);
-    expect(await runBatch(input, 2000)).toEqual(['0:6', '0:7']);
-    expect(await stored(setup.store, 0)).toEqual([8]);
-  });
 
   it('plans again from the stored offsets when the group coordinator refuses a commit of an ended generation', async () => {
     const kafka = twoPartitions(3);
@@ -1066,6 +1114,27 @@ describe('DirectKafkaInputDStream', () => {
     expect(await stored(setup.store, 0)).toEqual([3]);
   });
 
+
+  it('plans at-least-once from the stored offset after a stale commit, delivering again what was not committed', async () => {
+    const kafka = twoPartitions(4);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), logger: silentLogger });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
+    await input.start();
+    await fetchedToEnd(kafka);
+    await input.generate(1000);
+    // The previous owner committed past this batch's end.
+    await setup.store.commit('g', [{ range: OffsetRange.create('t', 0, 0, 6), expectedOffset: null }]);
+    kafka.write('t', 0, 4);
+    await fetchedToEnd(kafka);
+    const seen: string[] = [];
+    await input.runBatch(1000, async () => void seen.push(...(await input!.compute(1000)).map((r) => String(r.value))));
+    expect(seen).toEqual(['0:0', '0:1', '0:2', '0:3']);
+    expect(await runBatch(input, 2000)).toEqual(['0:6', '0:7']);
+    expect(await stored(setup.store, 0)).toEqual([8]);
+  });
+
+
   it('still stops on a stale commit of a job with state, whose state in memory counted the batch', async () => {
     const kafka = twoPartitions(2);
     const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), delivery: 'exactly-once' });
@@ -1078,6 +1147,31 @@ describe('DirectKafkaInputDStream', () => {
     const error = await input.runBatch(1000, async () => void (await input!.compute(1000))).catch((e: unknown) => e);
     expect((error as OffsetStoreError).cause).toBeInstanceOf(StaleOffsetError);
   });
+
+
+  it('asks again for the bounds of an assigned partition its metadata does not know yet, instead of failing', async () => {
+    const kafka = twoPartitions(2);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    const query = kafka.queryWatermarkOffsets.bind(kafka);
+    let refusals = 2;
+    kafka.queryWatermarkOffsets = async (p) => {
+      if (p.partition === 1 && refusals-- > 0) {
+        throw new KafkaError('query watermark offsets of t-1: Local: Unknown partition (librdkafka code -190)', { code: -190 });
+      }
+      return query(p);
+    };
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    const started = input.start();
+    await until(() => setup.clock.waiterCount > 0);
+    await setup.clock.advance(500);
+    await until(() => setup.clock.waiterCount > 0);
+    await setup.clock.advance(500);
+    await started;
+    expect(kafka.calls).toContain('assign t-0@0,t-1@0');
+    expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '1:0', '1:1']);
+  });
+
 
   it('resumes a partition paused for read-ahead when it is revoked, so it is fetched again once assigned back', async () => {
     const kafka = new FakeKafka();

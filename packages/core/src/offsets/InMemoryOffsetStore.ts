@@ -89,6 +89,14 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
     return { ...decodeStateMeta(operator, meta), entries };
   }
 
+  async listState(group: string): Promise<string[]> {
+    return [...(this.states.get(group)?.keys() ?? [])].sort();
+  }
+
+  async deleteState(group: string, operator: string): Promise<void> {
+    this.states.get(group)?.delete(operator);
+  }
+
   async transaction<T>(
     group: string,
     commits: readonly OffsetCommit[],

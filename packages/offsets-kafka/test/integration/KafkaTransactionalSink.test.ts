@@ -7,9 +7,7 @@ import {
 } from '@dstream/core';
 import type { ConsumerStrategy } from '@dstream/core';
 import { KafkaOffsetStore, KafkaTransactionalSink, type KafkaTransaction } from '@dstream/offsets-kafka';
-import { produce } from '../../../core/test/integration/kafka/helpers';
-import { requireService, services, uniqueName, waitFor } from '../../../core/test/integration/helpers/services';
-import { ensureTopic, readTopic } from './kafkaTestKit';
+import { ensureTopic, produce, readTopic, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 
 jest.setTimeout(120_000);
 
@@ -130,7 +128,7 @@ describe('KafkaTransactionalSink as the offset store of a direct stream', () => 
     // A second producer with the same id fences the first one (its epoch is now stale).
     const usurper = new KafkaTransactionalSink({ brokers: services.kafkaBrokers, transactionalId });
     await usurper.connect({
-      kafka: { groupId: group, consumer: undefined, committed: async () => new Map(), commit: async () => undefined },
+      kafka: { groupId: group, groupMetadata: { groupId: group }, committed: async () => new Map(), commit: async () => undefined },
     });
     await produce(input, [0], 10);
 

@@ -4,7 +4,7 @@
 import { AuthenticationError } from '@dstream/core';
 import { captureOutput } from '@dstream/core/testing';
 import { KafkaOffsetStore, KafkaTransactionalSink } from '@dstream/offsets-kafka';
-import { requireService, saslListener, uniqueName } from '../../../core/test/integration/helpers/services';
+import { requireService, saslListener, uniqueName } from '@dstream/test-utils';
 
 const WRONG = `SaslWrong-${Math.random().toString(36).slice(2, 10)}`;
 /**
@@ -57,10 +57,9 @@ describe('Kafka stores on a SASL listener', () => {
         producerParams: sasl(WRONG),
         requestTimeoutMs: REFUSED_TIMEOUT_MS,
       });
-      const consumer = {};
       const sinkStarted = Date.now();
       const sinkError = await sink
-        .connect({ kafka: { groupId: 'g', committed: async () => new Map(), commit: async () => undefined, consumer } })
+        .connect({ kafka: { groupId: 'g', committed: async () => new Map(), commit: async () => undefined, groupMetadata: { groupId: 'g' } } })
         .then(
           () => new Error('connect succeeded'),
           (thrown: unknown) => thrown,

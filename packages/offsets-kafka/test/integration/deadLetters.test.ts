@@ -1,4 +1,4 @@
-import { runCrashTest } from '../../../../test/crash/harness';
+import { runCrashTest } from '@dstream/test-utils/crash';
 
 describe('dead letters in a Kafka topic', () => {
   it('neither loses nor writes twice a dead letter of the transactional sink when the job is killed between dead-lettering and commit', async () => {

@@ -1,8 +1,9 @@
 import { ConfigError } from '../../errors';
-import { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { batchOf } from '../batchOf';
 import { derivedNode } from '../derivedNode';
 import { requireCompatibleStreams } from '../requireCompatibleStreams';
+import { concatSourcePartitions } from '../sourcePartitions';
 
 /** `source.union(...others)`: each batch holds `source`'s records, then each other stream's, in argument order. */
 export function union<T>(source: DStream<T>, others: readonly DStream<T>[]): DStream<T> {
@@ -11,11 +12,26 @@ export function union<T>(source: DStream<T>, others: readonly DStream<T>[]): DSt
   }
   requireCompatibleStreams('union', source, others);
   const streams = [source, ...others];
-  return new DStream(
-    source.context,
-    derivedNode<T>('union', streams, async (time) => {
+  return source.derive({
+    ...derivedNode<T>('union', streams, async (time) => {
       const batches = await Promise.all(streams.map((stream) => batchOf(stream, time)));
-      return batches.flat() as T[];
+      return concatSourcePartitions(batches, batches.flat() as T[]);
     }),
-  );
+    keepsSourcePartitions: true,
+  });
 }
+
+declare module '../graph' {
+  interface DStream<T> {
+    /**
+     * This stream's records followed by each other stream's, batch by batch. All streams must
+     * belong to this context and have this stream's slide (else `ConfigError`).
+     *
+     * @example
+     * const all = clicks.union(views, purchases);
+     */
+    union(...others: DStream<T>[]): DStream<T>;
+  }
+}
+
+defineOperator('union', (source, ...others) => union(source, others));
