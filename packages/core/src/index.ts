@@ -31,6 +31,9 @@ export type {
   OperatorStateWrite,
   LoadedState,
 } from './offsets/OffsetStore';
+export { StoreClient } from './offsets/StoreClient';
+export type { StoreDriver } from './offsets/StoreClient';
+export { checkExpectedOffsets, findStaleCommit, parseStoredOffset } from './offsets/expectedOffsets';
 export { InMemoryOffsetStore } from './offsets/InMemoryOffsetStore';
 export type { InMemoryTransaction } from './offsets/InMemoryOffsetStore';
 export { renderPayload, deadLetterId } from './offsets/DeadLetter';

@@ -1,4 +1,4 @@
-import { StaleOffsetError } from '../errors';
+import { OffsetStoreError, StaleOffsetError } from '../errors';
 import { OffsetRange, TopicPartition } from '../offsets/OffsetRange';
 import type { DeadLetter } from '../offsets/DeadLetter';
 import type { LoadedState, OffsetCommit, OffsetStore, OperatorStateWrite } from '../offsets/OffsetStore';
@@ -10,9 +10,10 @@ import type { LoadedState, OffsetCommit, OffsetStore, OperatorStateWrite } from 
 export interface OffsetStoreContractFactory<Tx = unknown> {
   /**
    * A new store instance, already connected, on the same backing state as every other instance
-   * this factory creates. The suite closes each store it gets.
+   * this factory creates. The suite closes each store it gets. `group` is the consumer group the
+   * instance will serve, for stores bound to one group (a Kafka store connected by its stream).
    */
-  create(): Promise<OffsetStore<Tx>>;
+  create(group: string): Promise<OffsetStore<Tx>>;
   /**
    * Restarts the store's server (stop, then start on the same data). When given, the suite
    * checks that committed offsets survive it.
@@ -27,21 +28,53 @@ export interface OffsetStoreContractFactory<Tx = unknown> {
   readWritten?(key: string): Promise<unknown>;
 }
 
+/** What the suite asserts with: the `expect` of jest or vitest, or anything with these matchers. */
+export interface ContractExpect {
+  (actual: unknown): ContractMatchers;
+}
+
+/** The matchers the suite uses. */
+export interface ContractMatchers {
+  toBe(expected: unknown): unknown;
+  toEqual(expected: unknown): unknown;
+  toHaveLength(length: number): unknown;
+  toBeInstanceOf(expected: unknown): unknown;
+  toMatchObject(expected: object): unknown;
+  toBeUndefined(): unknown;
+  toThrow(expected?: unknown): unknown;
+  readonly rejects: Omit<ContractMatchers, 'rejects' | 'resolves'>;
+  readonly resolves: Omit<ContractMatchers, 'rejects' | 'resolves'>;
+}
+
 /**
- * Registers the jest suite every `OffsetStore` passes: loads, compare-and-set commits that are
- * atomic across partitions, transactions (when supported), state written with the offsets (when
- * `supportsState`), durability across instances and server restarts. Each test uses its own consumer group, so runs never see each other's data.
+ * The test runner the suite registers with. `@dstream/core/testing` ships in the product, so the
+ * suite reaches no runner's globals: pass jest's (or vitest's) `describe`, `it` and `expect`.
+ */
+export interface ContractRunner {
+  describe(name: string, body: () => void): void;
+  it(name: string, body: () => Promise<void>, timeoutMs?: number): void;
+  readonly expect: ContractExpect;
+}
+
+/**
+ * Registers the suite every `OffsetStore` passes: loads, compare-and-set commits that are atomic
+ * across partitions, transactions (when supported), state written with the offsets (when
+ * `supportsState`), durability across instances and server restarts, the life cycle (idempotent
+ * close, no use after close). Each test uses its own consumer group, so runs never see each
+ * other's data, and closes every store it opened, whatever happened.
  *
  * @example
+ * import { describeOffsetStoreContract } from '@dstream/core/testing';
  * describeOffsetStoreContract('RedisOffsetStore', {
  *   create: async () => {
  *     const store = new RedisOffsetStore({ url: 'redis://127.0.0.1:6379' });
  *     await store.connect();
  *     return store;
  *   },
- * });
+ * }, { describe, it, expect });
  */
-export function describeOffsetStoreContract<Tx>(name: string, factory: OffsetStoreContractFactory<Tx>): void {
+export function describeOffsetStoreContract<Tx>(name: string, factory: OffsetStoreContractFactory<Tx>, runner: ContractRunner): void {
+  const { describe, expect } = runner;
   describe(`${name} (OffsetStore contract)`, () => {
     const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     let testNumber = 0;
@@ -50,17 +83,25 @@ export function describeOffsetStoreContract<Tx>(name: string, factory: OffsetSto
 
     // Each test gets a fresh group: stores that persist across runs must not leak state into the
     // next test, and every instance the test opens is closed even when an assertion fails.
-    beforeEach(() => {
-      testNumber += 1;
-      group = `contract-${run}-${testNumber}`;
-      opened = [];
-    });
-    afterEach(async () => {
-      await Promise.allSettled(opened.map((store) => store.close()));
-    });
+    const it = (title: string, body: () => Promise<void>, timeoutMs?: number): void =>
+      runner.it(
+        title,
+        async () => {
+          testNumber += 1;
+          group = `contract-${run}-${testNumber}`;
+          opened = [];
+          try {
+            await body();
+          } finally {
+            await Promise.allSettled(opened.map((store) => store.close()));
+          }
+        },
+        timeoutMs,
+      );
 
-    async function open(): Promise<OffsetStore<Tx>> {
-      const store = await factory.create();
+    /** A store for the test's group, or for `forGroup`. */
+    async function open(forGroup = group): Promise<OffsetStore<Tx>> {
+      const store = await factory.create(forGroup);
       opened.push(store);
       return store;
     }
@@ -101,7 +142,8 @@ export function describeOffsetStoreContract<Tx>(name: string, factory: OffsetSto
       const store = await open();
       await store.commit(group, [first('orders', 0, 10)]);
 
-      expect((await store.load(`${group}-other`, [tp('orders', 0)])).size).toBe(0);
+      const other = await open(`${group}-other`);
+      expect((await other.load(`${group}-other`, [tp('orders', 0)])).size).toBe(0);
     });
 
     it('stores offsets up to Number.MAX_SAFE_INTEGER exactly', async () => {
@@ -212,6 +254,32 @@ export function describeOffsetStoreContract<Tx>(name: string, factory: OffsetSto
       const store = await open();
       await store.close();
       await expect(store.close()).resolves.toBeUndefined();
+      await expect(Promise.all([store.close(), store.close()])).resolves.toEqual([undefined, undefined]);
+    });
+
+    it('refuses every use after close with a non-retriable OffsetStoreError, connect included', async () => {
+      const store = await open();
+      await store.commit(group, [first('orders', 0, 10)]);
+      await store.close();
+
+      const uses: Array<[string, () => Promise<unknown>]> = [
+        ['load', () => store.load(group, [tp('orders', 0)])],
+        ['commit', () => store.commit(group, [next('orders', 0, 10, 20)])],
+        ['connect', () => store.connect()],
+      ];
+      if (store.transaction !== undefined) {
+        uses.push(['transaction', () => store.transaction!(group, [next('orders', 0, 10, 20)], async () => undefined)]);
+      }
+      if (store.loadState !== undefined) uses.push(['loadState', () => store.loadState!(group, 'totals')]);
+      if (store.loadDeadLetters !== undefined) uses.push(['loadDeadLetters', () => store.loadDeadLetters!(group)]);
+      for (const [, use] of uses) {
+        const rejection = Promise.resolve().then(use);
+        await expect(rejection).rejects.toBeInstanceOf(OffsetStoreError);
+        await expect(rejection).rejects.toMatchObject({ retriable: false, store: store.name });
+        await expect(rejection).rejects.toThrow(/closed/);
+      }
+      // Nothing moved: a new instance still finds what was committed before the close.
+      expect((await (await open()).load(group, [tp('orders', 0)])).get('orders:0')).toBe(10);
     });
 
     if (factory.restartServer !== undefined) {
@@ -392,7 +460,8 @@ export function describeOffsetStoreContract<Tx>(name: string, factory: OffsetSto
         const store = await stateStore();
         if (store === undefined) return;
         await store.commit(group, [first('orders', 0, 10)], [write('totals', [['alice', 1]])]);
-        expect(await store.loadState!(`${group}-other`, 'totals')).toBeUndefined();
+        const other = await open(`${group}-other`);
+        expect(await other.loadState!(`${group}-other`, 'totals')).toBeUndefined();
       });
 
       it('keeps state across close and a new store instance', async () => {

@@ -53,7 +53,7 @@ describeOffsetStoreContract<PoolClient>('PostgresOffsetStore', {
   create: () => connected({ connectionString: PG_URL, schema: SCHEMA }),
   transactionalWrite: writeResult,
   readWritten: (key) => readResult(raw, key),
-});
+}, { describe, it, expect });
 
 describe('PostgresOffsetStore on a server of its own', () => {
   let server: PrivatePostgresServer;
@@ -76,7 +76,7 @@ describe('PostgresOffsetStore on a server of its own', () => {
     restartServer: () => server.restart(),
     transactionalWrite: writeResult,
     readWritten: (key) => readResult(pool, key),
-  });
+  }, { describe, it, expect });
 
   it('fails with a retriable error while the server is down and recovers when it is back', async () => {
     const store = await connected({ connectionString: server.connectionString, schema: SCHEMA, connectTimeoutMs: 1000 });

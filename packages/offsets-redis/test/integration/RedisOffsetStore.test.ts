@@ -34,7 +34,7 @@ describeOffsetStoreContract<ChainableCommander>('RedisOffsetStore', {
   create: () => connected({ url: REDIS_URL }),
   transactionalWrite: (tx, key, value) => void tx.set(dataKey(key), value),
   readWritten: (key) => raw.get(dataKey(key)),
-});
+}, { describe, it, expect });
 
 describe('RedisOffsetStore on a server of its own', () => {
   let server: PrivateRedisServer;
@@ -59,7 +59,7 @@ describe('RedisOffsetStore on a server of its own', () => {
         reader.disconnect();
       }
     },
-  });
+  }, { describe, it, expect });
 
   it('fails commands with a retriable error while the server is down and recovers when it is back', async () => {
     const store = await connected({ url: server.url });
