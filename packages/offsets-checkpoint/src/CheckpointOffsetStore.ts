@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, driverError, encodeStateKey, OffsetStoreError, printable, StaleOffsetError, topicPartitionKey } from '@dstream/core';
+import {
+  checkExpectedOffsets,
+  ConfigError,
+  driverError,
+  encodeStateKey,
+  OffsetStoreError,
+  printable,
+  StoreClient,
+  topicPartitionKey,
+} from '@dstream/core';
 import type { LoadedState, OffsetCommit, OffsetStore, StateWrite, StoredOffsets, TopicPartition } from '@dstream/core';
 
 /** Options of `CheckpointOffsetStore`. */
@@ -103,6 +112,8 @@ export class CheckpointOffsetStore implements OffsetStore {
   private readonly retain: number;
   private readonly fileMode: number;
   private readonly dirMode: number;
+  /** Every operation opens and closes its own files: the life cycle is what every store has. */
+  private readonly lifecycle: StoreClient<void>;
 
   constructor(options: CheckpointOffsetStoreOptions) {
     const directory: unknown = options?.directory;
@@ -117,6 +128,13 @@ export class CheckpointOffsetStore implements OffsetStore {
     this.retain = retain;
     this.fileMode = checkMode('fileMode', options.fileMode ?? DEFAULT_FILE_MODE);
     this.dirMode = checkMode('dirMode', options.dirMode ?? DEFAULT_DIR_MODE);
+    this.lifecycle = new StoreClient<void>({
+      store: STORE,
+      address: directory,
+      acquire: () => this.prepareDirectory(),
+      release: async () => undefined,
+      wrap: (what, error) => this.wrap(error, what),
+    });
   }
 
   /**
@@ -124,7 +142,16 @@ export class CheckpointOffsetStore implements OffsetStore {
    * is a file, lies under a file, or cannot be written fails with an `OffsetStoreError` naming the
    * path and the fix.
    */
-  async connect(): Promise<void> {
+  connect(): Promise<void> {
+    return this.lifecycle.connect();
+  }
+
+  /** Nothing to release: every operation opens and closes its own files. Idempotent. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
+  }
+
+  private async prepareDirectory(): Promise<void> {
     try {
       await this.makeDirectories(this.directory);
       await fs.access(this.directory, fs.constants.W_OK);
@@ -159,6 +186,7 @@ export class CheckpointOffsetStore implements OffsetStore {
   }
 
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    this.lifecycle.assertOpen();
     const { offsets } = await this.current(group);
     const loaded = new Map<string, number>();
     for (const { topic, partition } of partitions) {
@@ -171,25 +199,22 @@ export class CheckpointOffsetStore implements OffsetStore {
 
   /** The state of `operator` in the group's current checkpoint. */
   async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    this.lifecycle.assertOpen();
     const { state } = await this.current(group);
     return Object.prototype.hasOwnProperty.call(state, operator) ? state[operator] : undefined;
   }
 
   /** Publishes a new checkpoint with the offsets (compare-and-set) and the state changes applied. */
   async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
+    this.lifecycle.assertOpen();
     if (commits.length === 0 && (state === undefined || state.length === 0)) return;
     const dir = this.groupDirectory(group);
     await this.mkdir(dir);
     for (let attempt = 1; ; attempt += 1) {
       const current = await this.current(group);
+      checkExpectedOffsets(STORE, group, commits, current.offsets);
       const offsets = new Map(current.offsets);
-      for (const { range, expectedOffset } of commits) {
-        const actual = current.offsets.get(range.key) ?? null;
-        if (actual !== expectedOffset) {
-          throw new StaleOffsetError(STORE, group, range.topic, range.partition, expectedOffset, actual);
-        }
-        offsets.set(range.key, range.untilOffset);
-      }
+      for (const { range } of commits) offsets.set(range.key, range.untilOffset);
       // A batch that read nothing and changed no state commits what is already stored: no new
       // checkpoint, so an idle job does not write (and fsync) a file every batch interval or push
       // history out.
@@ -207,9 +232,6 @@ export class CheckpointOffsetStore implements OffsetStore {
     }
     await this.prune(dir);
   }
-
-  /** Nothing to release: every operation opens and closes its own files. Idempotent. */
-  async close(): Promise<void> {}
 
   /** The directory of a group's checkpoints: its id, percent-encoded so that any id is one safe name. */
   private groupDirectory(group: string): string {

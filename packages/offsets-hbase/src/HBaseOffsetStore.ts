@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigError, driverError, OffsetStoreError, redactedView, StaleOffsetError, topicPartitionKey } from '@dstream/core';
+import {
+  checkExpectedOffsets,
+  ConfigError,
+  driverError,
+  OffsetStoreError,
+  parseStoredOffset,
+  redactedView,
+  StoreClient,
+  topicPartitionKey,
+} from '@dstream/core';
 import type { OffsetCommit, OffsetStore, StoredOffsets, TopicPartition } from '@dstream/core';
 
 /** Options of `HBaseOffsetStore`. */
@@ -107,7 +116,8 @@ export class HBaseOffsetStore implements OffsetStore {
   private readonly family: string;
   private readonly historySize: number;
   private readonly requestTimeoutMs: number;
-  private isOpen = false;
+  /** HTTP keeps no connection to release: the life cycle is what every store has. */
+  private readonly lifecycle: StoreClient<void>;
 
   constructor(options: HBaseOffsetStoreOptions) {
     this.url = checkUrl(options?.url);
@@ -121,8 +131,9 @@ export class HBaseOffsetStore implements OffsetStore {
       table: this.tableName,
       columnFamily: this.family,
       historySize: this.historySize,
-      isOpen: this.isOpen,
+      state: this.lifecycle.state,
     }));
+    this.lifecycle = new StoreClient<void>({ store: STORE, address: this.url, acquire: () => this.ensureTable(), release: async () => undefined });
   }
 
   /** `namespace:table`, as HBase names the table. */
@@ -134,14 +145,13 @@ export class HBaseOffsetStore implements OffsetStore {
    * Checks that the gateway answers and creates the namespace and the table where missing.
    * An unreachable gateway rejects with a retriable `OffsetStoreError` after `requestTimeoutMs`.
    */
-  async connect(): Promise<void> {
-    this.isOpen = true;
-    try {
-      await this.ensureTable();
-    } catch (error) {
-      this.isOpen = false;
-      throw error;
-    }
+  connect(): Promise<void> {
+    return this.lifecycle.connect();
+  }
+
+  /** Closes the store. Idempotent; `fetch` keeps no connection that needs ending. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
   }
 
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
@@ -161,12 +171,7 @@ export class HBaseOffsetStore implements OffsetStore {
     commits.forEach(({ range }) => checkTopic(range.topic));
     let row = await this.readGroupRow(group);
     for (let attempt = 1; ; attempt += 1) {
-      for (const { range, expectedOffset } of commits) {
-        const actual = row.offsets.get(topicPartitionKey(range.topic, range.partition)) ?? null;
-        if (actual !== expectedOffset) {
-          throw new StaleOffsetError(STORE, group, range.topic, range.partition, expectedOffset, actual);
-        }
-      }
+      checkExpectedOffsets(STORE, group, commits, row.offsets);
       const next = new Map(row.offsets);
       for (const { range } of commits) next.set(topicPartitionKey(range.topic, range.partition), range.untilOffset);
       const written = await this.writeGroupRow(group, row, next, commits.map(({ range }) => range.topic));
@@ -242,11 +247,6 @@ export class HBaseOffsetStore implements OffsetStore {
       `rewind of group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: row ${groupRowKey(group)} kept changing; stop the job that commits for this group first`,
       { retriable: true },
     );
-  }
-
-  /** Marks the store closed. Idempotent; `fetch` keeps no connection that needs ending. */
-  async close(): Promise<void> {
-    this.isOpen = false;
   }
 
   // --- rows -----------------------------------------------------------------
@@ -421,7 +421,9 @@ export class HBaseOffsetStore implements OffsetStore {
     doing: string,
     options: { allow?: readonly number[]; body?: string } = {},
   ): Promise<Response> {
-    if (!this.isOpen) throw new OffsetStoreError(STORE, 'the store is closed; call connect() before using it');
+    // The table is checked while connecting; only a closed store is refused then.
+    if (this.lifecycle.state === 'connecting') this.lifecycle.assertNotClosed();
+    else this.lifecycle.assertOpen();
     let response: Response;
     try {
       response = await fetch(`${this.url}${path}`, {
@@ -496,15 +498,12 @@ function parseRows(text: string, key: string): RestRow[] {
 }
 
 function parseOffset(table: string, key: string, qualifier: string, value: string): number {
-  const offset = Number(value);
-  if (!DECIMAL.test(value) || !Number.isSafeInteger(offset)) {
-    throw new OffsetStoreError(
-      STORE,
-      `cell ${qualifier} of row ${key} in ${table} holds ${JSON.stringify(value.slice(0, 40))}, which is not a decimal offset; ` +
-        `put the next offset to read there (hbase shell: put '${table}', '${key}', '<family>:${qualifier}', '<offset>') or delete the cell`,
-    );
-  }
-  return offset;
+  return parseStoredOffset(
+    STORE,
+    value,
+    `cell ${qualifier} of row ${key} in ${table}`,
+    `put the next offset to read there (hbase shell: put '${table}', '${key}', '<family>:${qualifier}', '<offset>') or delete the cell`,
+  );
 }
 
 function describeError(error: unknown): string {

@@ -1,4 +1,4 @@
-import { ConfigError, IllegalStateError, OffsetStoreError, SystemClock, redactedView, retry } from '@dstream/core';
+import { checkExpectedOffsets, ConfigError, OffsetStoreError, StoreClient, SystemClock, redactedView, retry } from '@dstream/core';
 import type {
   KafkaGroupBinding,
   OffsetCommit,
@@ -8,7 +8,6 @@ import type {
   TopicPartition,
 } from '@dstream/core';
 import {
-  checkExpectedOffsets,
   offsetsOf,
   partitionsOf,
   serializeByGroup,
@@ -35,11 +34,10 @@ const STORE = 'kafka';
 /** The clock of the standalone reads' retries (a store has no context clock). */
 const STANDALONE_CLOCK = new SystemClock();
 
+/** How an open store reaches the group: through its stream's consumer, or its own consumers. */
 type Mode =
-  | { readonly kind: 'new' }
   | { readonly kind: 'bound'; readonly binding: KafkaGroupBinding }
-  | { readonly kind: 'standalone'; readonly brokers: string; readonly clients: Map<string, Promise<GroupOffsetsClient>> }
-  | { readonly kind: 'closed' };
+  | { readonly kind: 'standalone'; readonly brokers: string; readonly clients: Map<string, Promise<GroupOffsetsClient>> };
 
 /**
  * Keeps offsets in the consumer group itself, where `kafka-consumer-groups --describe` shows them
@@ -71,7 +69,7 @@ export class KafkaOffsetStore implements OffsetStore {
   private readonly brokers: string | undefined;
   private readonly kafkaParams: KafkaParams;
   private readonly requestTimeoutMs: number;
-  private mode: Mode = { kind: 'new' };
+  private readonly lifecycle: StoreClient<Mode>;
 
   constructor(options: KafkaOffsetStoreOptions = {}) {
     const { brokers, kafkaParams = {}, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS } = options;
@@ -95,10 +93,21 @@ export class KafkaOffsetStore implements OffsetStore {
     this.kafkaParams = kafkaParams;
     this.requestTimeoutMs = requestTimeoutMs;
     // kafkaParams may hold SASL and TLS secrets, and a bound stream's consumer holds them too.
+    this.lifecycle = new StoreClient<Mode>({
+      store: STORE,
+      address: brokers ?? 'the brokers of its Kafka direct stream',
+      acquire: async (binding) => this.modeFor(binding),
+      release: async (mode) => {
+        if (mode.kind !== 'standalone') return;
+        const clients = await Promise.allSettled(mode.clients.values());
+        await Promise.all(clients.map((client) => (client.status === 'fulfilled' ? client.value.disconnect() : undefined)));
+      },
+      wrap: (what, error) => toStoreError(STORE, what, error),
+    });
     redactedView(this, 'KafkaOffsetStore', () => ({
       brokers: this.brokers,
       kafkaParams: this.kafkaParams,
-      mode: this.mode.kind,
+      state: this.lifecycle.state,
     }));
   }
 
@@ -106,12 +115,17 @@ export class KafkaOffsetStore implements OffsetStore {
    * Binds to the Kafka direct stream that passes `binding.kafka`; without one, goes standalone on
    * the `brokers` option (a consumer per group is created on first use).
    */
-  async connect(binding?: OffsetStoreBinding): Promise<void> {
-    if (this.mode.kind === 'closed') throw new IllegalStateError('KafkaOffsetStore was closed; create a new one');
-    if (binding?.kafka !== undefined) {
-      this.mode = { kind: 'bound', binding: binding.kafka };
-      return;
-    }
+  connect(binding?: OffsetStoreBinding): Promise<void> {
+    return this.lifecycle.connect(binding);
+  }
+
+  /** Forgets the stream's binding (the stream owns its consumer) or disconnects the standalone consumers. Idempotent. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
+  }
+
+  private modeFor(binding: OffsetStoreBinding | undefined): Mode {
+    if (binding?.kafka !== undefined) return { kind: 'bound', binding: binding.kafka };
     if (this.brokers === undefined) {
       throw new ConfigError(
         'brokers',
@@ -120,10 +134,11 @@ export class KafkaOffsetStore implements OffsetStore {
         'Pass the store as offsetStore of KafkaUtils.createDirectStream, or create it as new KafkaOffsetStore({ brokers }).',
       );
     }
-    if (this.mode.kind !== 'standalone') this.mode = { kind: 'standalone', brokers: this.brokers, clients: new Map() };
+    return { kind: 'standalone', brokers: this.brokers, clients: new Map() };
   }
 
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    this.lifecycle.assertOpen();
     if (partitions.length === 0) return new Map();
     try {
       return await this.committed(group, partitions);
@@ -134,6 +149,7 @@ export class KafkaOffsetStore implements OffsetStore {
 
   /** Compare-and-set commit (see the class summary): reads, compares, then commits every partition in one request. */
   async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    this.lifecycle.assertOpen();
     if (commits.length === 0) return;
     await serializeByGroup(group, async () => {
       let stored: StoredOffsets;
@@ -151,17 +167,8 @@ export class KafkaOffsetStore implements OffsetStore {
     });
   }
 
-  /** Forgets the stream's binding (the stream owns its consumer) or disconnects the standalone consumers. Idempotent. */
-  async close(): Promise<void> {
-    const mode = this.mode;
-    this.mode = { kind: 'closed' };
-    if (mode.kind !== 'standalone') return;
-    const clients = await Promise.allSettled(mode.clients.values());
-    await Promise.all(clients.map((client) => (client.status === 'fulfilled' ? client.value.disconnect() : undefined)));
-  }
-
   private async committed(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    const mode = this.mode;
+    const mode = this.lifecycle.connection;
     if (mode.kind === 'bound') return this.bindingOf(mode.binding, group).committed(partitions, this.requestTimeoutMs);
     const client = await this.client(group);
     // Right after a broker starts, or while the group's coordinator moves, the read is refused as
@@ -176,7 +183,7 @@ export class KafkaOffsetStore implements OffsetStore {
   }
 
   private async write(group: string, commits: readonly OffsetCommit[]): Promise<void> {
-    const mode = this.mode;
+    const mode = this.lifecycle.connection;
     if (mode.kind === 'bound') return this.bindingOf(mode.binding, group).commit(offsetsOf(commits));
     (await this.client(group)).commit(offsetsOf(commits));
   }
@@ -195,10 +202,8 @@ export class KafkaOffsetStore implements OffsetStore {
 
   /** The standalone consumer of `group`, connected on first use. */
   private client(group: string): Promise<GroupOffsetsClient> {
-    const mode = this.mode;
-    if (mode.kind !== 'standalone') {
-      throw new IllegalStateError(`KafkaOffsetStore is ${mode.kind === 'closed' ? 'closed' : 'not connected'}`);
-    }
+    const mode = this.lifecycle.connection;
+    if (mode.kind !== 'standalone') throw new OffsetStoreError(STORE, 'is bound to its stream and has no consumer of its own');
     let client = mode.clients.get(group);
     if (client === undefined) {
       client = connectGroupOffsetsClient(mode.brokers, group, this.kafkaParams, this.requestTimeoutMs);

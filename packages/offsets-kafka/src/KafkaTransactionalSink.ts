@@ -1,4 +1,5 @@
 import {
+  checkExpectedOffsets,
   ConfigError,
   decodeStateMeta,
   decodeStateRecord,
@@ -8,6 +9,7 @@ import {
   OffsetStoreError,
   redactedView,
   STATE_META_FIELD,
+  StoreClient,
 } from '@dstream/core';
 import type {
   KafkaGroupBinding,
@@ -19,7 +21,7 @@ import type {
   StoredOffsets,
   TopicPartition,
 } from '@dstream/core';
-import { checkExpectedOffsets, offsetsOf, partitionsOf, serializeByGroup, toStoreError } from './groupOffsets';
+import { offsetsOf, partitionsOf, serializeByGroup, toStoreError } from './groupOffsets';
 import {
   createStateTopicClient,
   createTransactionalProducer,
@@ -73,6 +75,13 @@ export interface KafkaTransaction {
   ): Promise<void>;
 }
 
+/** What an open sink holds: the stream's binding, its producer, and the state topic's client when it keeps state. */
+interface SinkConnection {
+  readonly binding: KafkaGroupBinding;
+  readonly producer: TransactionalProducer;
+  readonly stateClient: StateTopicClient | undefined;
+}
+
 const DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const STORE = 'kafka-transactional';
@@ -119,13 +128,10 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
   readonly supportsState: boolean;
   private readonly config: KafkaParams;
   private readonly stateTopic: string | undefined;
-  private stateClient: StateTopicClient | undefined;
   private readonly requestTimeoutMs: number;
-  private binding: KafkaGroupBinding | undefined;
-  private producer: TransactionalProducer | undefined;
+  private readonly lifecycle: StoreClient<SinkConnection>;
   /** Set when the producer hit a fatal error (fenced by a newer instance): it can do nothing more. */
   private fatal: KafkaError | undefined;
-  private isClosed = false;
 
   constructor(
     options: KafkaTransactionalSinkOptions,
@@ -181,16 +187,31 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     this.stateTopic = stateTopic;
     this.supportsState = stateTopic !== undefined;
     this.requestTimeoutMs = requestTimeoutMs;
+    this.lifecycle = new StoreClient<SinkConnection>({
+      store: STORE,
+      address: brokers,
+      acquire: (binding) => this.open(binding),
+      release: ({ producer }) => producer.disconnect(),
+      wrap: (what, error) => toStoreError(STORE, what, error),
+    });
     // The producer settings may hold SASL and TLS secrets, and the bound consumer holds them too.
-    redactedView(this, 'KafkaTransactionalSink', () => ({ config: this.config, isClosed: this.isClosed }));
+    redactedView(this, 'KafkaTransactionalSink', () => ({ config: this.config, state: this.lifecycle.state }));
   }
 
   /**
    * Takes the stream's consumer and registers the transactional.id, which fences older producers
    * with the same id and aborts a transaction a killed predecessor left open.
    */
-  async connect(binding?: OffsetStoreBinding): Promise<void> {
-    if (this.isClosed) throw new IllegalStateError('KafkaTransactionalSink was closed; create a new one');
+  connect(binding?: OffsetStoreBinding): Promise<void> {
+    return this.lifecycle.connect(binding);
+  }
+
+  /** Disconnects the producer (the stream owns its consumer). Idempotent. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
+  }
+
+  private async open(binding: OffsetStoreBinding | undefined): Promise<SinkConnection> {
     if (binding?.kafka === undefined) {
       throw new ConfigError(
         'offsetStore',
@@ -199,17 +220,15 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
         'Pass the sink as offsetStore of KafkaUtils.createDirectStream with delivery: \'exactly-once\'.',
       );
     }
-    this.binding = binding.kafka;
-    if (this.producer !== undefined) return;
-    if (this.stateTopic !== undefined && this.stateClient === undefined) {
+    let stateClient: StateTopicClient | undefined;
+    if (this.stateTopic !== undefined) {
       const { 'transactional.id': _id, 'transaction.timeout.ms': _timeout, ...clientParams } = this.config;
-      const stateClient = this.createStateClient(clientParams);
+      stateClient = this.createStateClient(clientParams);
       try {
         await stateClient.ensureTopic(this.stateTopic, this.requestTimeoutMs);
       } catch (error) {
         throw toStoreError(this.name, `could not create the state topic ${this.stateTopic}`, error);
       }
-      this.stateClient = stateClient;
     }
     const producer = this.createProducer(this.config);
     try {
@@ -218,11 +237,12 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
       await producer.disconnect();
       throw toStoreError(this.name, `could not initialize transactions for ${this.config['transactional.id']}`, error);
     }
-    this.producer = producer;
+    return { binding: binding.kafka, producer, stateClient };
   }
 
   /** The group's committed offsets, read through the stream's consumer (stable: pending transactional offsets are waited out). */
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    this.lifecycle.assertOpen();
     if (partitions.length === 0) return new Map();
     try {
       return await this.bindingFor(group).committed(partitions, this.requestTimeoutMs);
@@ -238,12 +258,13 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
 
   /** The state of `operator`: the state topic read to its end, the last record of each key winning. */
   async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
-    if (this.stateClient === undefined || this.stateTopic === undefined) {
-      throw new IllegalStateError(`KafkaTransactionalSink ${this.stateTopic === undefined ? 'has no stateTopic' : 'is not connected'}`);
+    const { stateClient } = this.lifecycle.connection;
+    if (stateClient === undefined || this.stateTopic === undefined) {
+      throw new OffsetStoreError(STORE, 'has no stateTopic: pass one to keep the state of stateful operators');
     }
     let records;
     try {
-      records = await this.stateClient.readAll(this.stateTopic, this.requestTimeoutMs);
+      records = await stateClient.readAll(this.stateTopic, this.requestTimeoutMs);
     } catch (error) {
       throw toStoreError(this.name, `could not read the state topic ${this.stateTopic}`, error);
     }
@@ -273,7 +294,8 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
   ): Promise<T> {
     const binding = this.bindingFor(group);
     return serializeByGroup(group, async () => {
-      const producer = this.usableProducer();
+      const { producer } = this.lifecycle.connection;
+      if (this.fatal !== undefined) throw this.fencedError();
       let stored: StoredOffsets;
       try {
         stored = await binding.committed(partitionsOf(commits), this.requestTimeoutMs);
@@ -320,15 +342,6 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     });
   }
 
-  /** Disconnects the producer (the stream owns its consumer). Idempotent. */
-  async close(): Promise<void> {
-    this.isClosed = true;
-    this.binding = undefined;
-    const producer = this.producer;
-    this.producer = undefined;
-    await producer?.disconnect();
-  }
-
   /** Produces a batch's state changes to the state topic, in the open transaction, and waits for every acknowledgement. */
   private async writeState(producer: TransactionalProducer, group: string, state: StateWrite): Promise<void> {
     const topic = this.stateTopic!;
@@ -343,10 +356,7 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
   }
 
   private bindingFor(group: string): KafkaGroupBinding {
-    const binding = this.binding;
-    if (binding === undefined) {
-      throw new IllegalStateError(`KafkaTransactionalSink is ${this.isClosed ? 'closed' : 'not connected'}`);
-    }
+    const { binding } = this.lifecycle.connection;
     if (group !== binding.groupId) {
       throw new OffsetStoreError(
         this.name,
@@ -354,12 +364,6 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
       );
     }
     return binding;
-  }
-
-  private usableProducer(): TransactionalProducer {
-    if (this.fatal !== undefined) throw this.fencedError();
-    if (this.producer === undefined) throw new IllegalStateError('KafkaTransactionalSink is not connected');
-    return this.producer;
   }
 
   private fencedError(): OffsetStoreError {

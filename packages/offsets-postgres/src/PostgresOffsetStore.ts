@@ -1,6 +1,7 @@
 import { DatabaseError, escapeIdentifier, Pool, type PoolClient } from 'pg';
 import {
   AuthenticationError,
+  checkExpectedOffsets,
   ConfigError,
   decodeStateMeta,
   decodeStateRecord,
@@ -11,10 +12,12 @@ import {
   OffsetCommit,
   OffsetStore,
   OffsetStoreError,
+  parseStoredOffset,
   redactedView,
   STATE_META_FIELD,
   StaleOffsetError,
   StateWrite,
+  StoreClient,
   StoredOffsets,
   TopicPartition,
   topicPartitionKey,
@@ -61,8 +64,6 @@ const RETRIABLE_SQLSTATE = /^(08|53|40001$|40P01$|57P0[123]$)/;
 const REFUSED_SQLSTATE = /^(28|42501$)/;
 /** pg's own errors when the server asks for a password and none (or no string) was given. */
 const MISSING_PASSWORD = /client password must be a string|password authentication|no password supplied/i;
-
-type State = 'new' | 'connecting' | 'connected' | 'closed';
 
 /** One row of the state table as `loadState` reads it. */
 interface StateRow {
@@ -113,7 +114,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
   /** Creation of the state table, started on first use. */
   private stateTableReady: Promise<void> | undefined;
   private readonly connectTimeoutMs: number;
-  private state: State = 'new';
+  private readonly lifecycle: StoreClient<Pool>;
 
   constructor(options: PostgresOffsetStoreOptions = {}) {
     const {
@@ -160,12 +161,21 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
       this.address = `${pool.options.host ?? '127.0.0.1'}:${pool.options.port ?? 5432}`;
       this.user = typeof pool.options.user === 'string' ? pool.options.user : undefined;
     }
+    this.lifecycle = new StoreClient<Pool>({
+      store: this.name,
+      address: this.address,
+      acquire: () => this.open(),
+      release: async (pool) => {
+        if (this.ownsPool) await pool.end();
+      },
+      wrap: (what, error) => this.wrap(what, error),
+    });
     // The pool holds the connection string with its password: show where the store points, nothing more.
     redactedView(this, 'PostgresOffsetStore', () => ({
       address: this.address,
       user: this.user,
       table: `${this.schema}.${this.table}`,
-      state: this.state,
+      state: this.lifecycle.state,
     }));
   }
 
@@ -174,10 +184,16 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
    * are missing, under an advisory lock: `CREATE … IF NOT EXISTS` alone can fail with a
    * duplicate-key error when two processes start at once.
    */
-  async connect(): Promise<void> {
-    if (this.state === 'closed') throw this.closedError();
-    if (this.state !== 'new') return;
-    this.state = 'connecting';
+  connect(): Promise<void> {
+    return this.lifecycle.connect();
+  }
+
+  /** Ends the pool this store created (not a pool passed as `pool`). Idempotent. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
+  }
+
+  private async open(): Promise<Pool> {
     try {
       const client = await this.firstConnection();
       try {
@@ -199,12 +215,11 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
       } finally {
         client.release();
       }
-      this.state = 'connected';
     } catch (error) {
-      await this.close();
       // The statements above run on the bare client: their errors are pg's, wrapped here.
       throw this.wrap('create the offsets table', error);
     }
+    return this.pool;
   }
 
   /** Stored offsets of these partitions, in one query. */
@@ -388,13 +403,6 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     return `${escapeIdentifier(this.schema)}.${escapeIdentifier(DEAD_LETTER_TABLE)}`;
   }
 
-  /** Ends the pool this store created (not a pool passed as `pool`). Idempotent. */
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    if (this.ownsPool) await this.pool.end().catch(() => undefined);
-  }
-
   /** Upserts and deletes the rows of a batch's state changes, in two statements. */
   private async writeState(client: PoolClient, group: string, state: StateWrite): Promise<void> {
     const upserts: [string[], string[], string[]] = [[], [], []];
@@ -468,13 +476,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
   /** Locks the commit's rows and rejects with `StaleOffsetError` at the first mismatch. */
   private async checkExpected(client: PoolClient, group: string, commits: readonly OffsetCommit[]): Promise<void> {
     if (commits.length === 0) return;
-    const stored = await this.storedOffsets(client, group, commits, 'FOR UPDATE');
-    for (const { range, expectedOffset } of commits) {
-      const actual = stored.get(range.key) ?? null;
-      if (actual !== expectedOffset) {
-        throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
-      }
-    }
+    checkExpectedOffsets(this.name, group, commits, await this.storedOffsets(client, group, commits, 'FOR UPDATE'));
   }
 
   /**
@@ -512,8 +514,9 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     if (written === commits.length) return;
     // Some partition changed under us: name it with the value another writer committed.
     const stored = await this.storedOffsets(client, group, commits, '');
-    const stale = commits.find(({ range, expectedOffset }) => (stored.get(range.key) ?? null) !== expectedOffset) ?? commits[0];
-    throw new StaleOffsetError(this.name, group, stale.range.topic, stale.range.partition, stale.expectedOffset, stored.get(stale.range.key) ?? null);
+    checkExpectedOffsets(this.name, group, commits, stored);
+    const [{ range, expectedOffset }] = commits;
+    throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, stored.get(range.key) ?? null);
   }
 
   private async storedOffsets(
@@ -604,34 +607,23 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
 
   /** The row's offset, or an `OffsetStoreError` naming the row and the value. */
   private parseRow(group: string, row: OffsetRow): number {
-    const offset = /^(0|[1-9][0-9]*)$/.test(row.next_offset) ? Number(row.next_offset) : NaN;
-    if (!Number.isSafeInteger(offset)) {
-      throw new OffsetStoreError(
-        this.name,
-        `${this.schema}.${this.table} row (group_id ${JSON.stringify(group)}, topic ${JSON.stringify(row.topic)}, ` +
-          `partition ${row.partition}) holds next_offset ${row.next_offset}, not an offset (0 to 2^53-1); ` +
-          `fix or delete the row to resume`,
-      );
-    }
-    return offset;
+    return parseStoredOffset(
+      this.name,
+      row.next_offset,
+      `${this.schema}.${this.table} row (group_id ${JSON.stringify(group)}, topic ${JSON.stringify(row.topic)}, partition ${row.partition}) next_offset`,
+      'fix or delete the row to resume',
+    );
   }
 
   private connected(): void {
-    if (this.state === 'closed') throw this.closedError();
-    if (this.state !== 'connected') {
-      throw new OffsetStoreError(this.name, `not connected to ${this.address}; await connect() first`);
-    }
-  }
-
-  private closedError(): OffsetStoreError {
-    return new OffsetStoreError(this.name, `the store for ${this.address} is closed; create a new one`);
+    this.lifecycle.assertOpen();
   }
 
   private async call<R>(what: string, operation: () => Promise<R>): Promise<R> {
     try {
       return await operation();
     } catch (error) {
-      throw this.wrap(what, error);
+      throw this.lifecycle.wrap(what, error);
     }
   }
 

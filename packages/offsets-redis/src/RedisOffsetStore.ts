@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Redis, ReplyError, type ChainableCommander } from 'ioredis';
 import {
   AuthenticationError,
+  checkExpectedOffsets,
   ConfigError,
   decodeStateMeta,
   decodeStateRecord,
@@ -13,11 +14,13 @@ import {
   OffsetCommit,
   OffsetStore,
   OffsetStoreError,
+  parseStoredOffset,
   printable,
   redactedView,
   STATE_META_FIELD,
   StaleOffsetError,
   StateWrite,
+  StoreClient,
   StoredOffsets,
   TopicPartition,
   topicPartitionKey,
@@ -80,7 +83,16 @@ const RETRIABLE_REPLIES = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|READONLY|CLUSTERDO
  */
 const REFUSED_REPLY = /\b(WRONGPASS|NOAUTH|NOPERM)\b/;
 
-type State = 'new' | 'connecting' | 'connected' | 'closed';
+/** The connections of an open store: commands, and the transactions' own (see `txClient`). */
+interface Connections {
+  readonly client: Redis;
+  /**
+   * WATCH is state of one connection, so transactions get a connection of their own that never
+   * queues commands while disconnected and never resends them after a reconnect: either would
+   * let a MULTI/EXEC reach a new connection that no longer watches the offsets.
+   */
+  readonly txClient: Redis;
+}
 
 /**
  * Keeps offsets in Redis, one hash per group and topic (`${keyPrefix}:${group}:${topic}`, field =
@@ -109,16 +121,11 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   private readonly connectTimeoutMs: number;
   private readonly ownsClient: boolean;
   private readonly client: Redis;
-  /**
-   * WATCH is state of one connection, so transactions get a connection of their own that never
-   * queues commands while disconnected and never resends them after a reconnect: either would
-   * let a MULTI/EXEC reach a new connection that no longer watches the offsets.
-   */
-  private txClient: Redis | undefined;
+  private readonly lifecycle: StoreClient<Connections>;
+  /** Bumped whenever the transaction connection closes: a WATCH from before is gone. */
   private txConnectionEpoch = 0;
   /** Transactions of this instance run one at a time: they share the watching connection. */
   private txQueue: Promise<unknown> = Promise.resolve();
-  private state: State = 'new';
 
   constructor(options: RedisOffsetStoreOptions = {}) {
     const { url, redis, keyPrefix = DEFAULT_KEY_PREFIX, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS } = options;
@@ -143,36 +150,51 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     this.user = (redis === undefined ? userOf(url ?? DEFAULT_URL) : redis.options.username) || undefined;
     // Connection errors reach callers as rejected commands; the 'error' event would only repeat them.
     if (this.ownsClient) this.client.on('error', () => undefined);
+    this.lifecycle = new StoreClient<Connections>({
+      store: this.name,
+      address: this.address,
+      acquire: () => this.open(),
+      release: async ({ client, txClient }) => {
+        await Promise.all((this.ownsClient ? [client, txClient] : [txClient]).map(quit));
+      },
+      wrap: (what, error) => this.wrap(what, error),
+    });
     // The clients hold the password in their options: show where the store points, nothing more.
     redactedView(this, 'RedisOffsetStore', () => ({
       address: this.address,
       user: this.user,
       keyPrefix: this.keyPrefix,
-      state: this.state,
+      state: this.lifecycle.state,
     }));
   }
 
   /** Connects (both the command and the transaction connection), failing after `connectTimeoutMs`. */
-  async connect(): Promise<void> {
-    if (this.state === 'closed') throw this.closedError();
-    if (this.state !== 'new') return;
-    this.state = 'connecting';
+  connect(): Promise<void> {
+    return this.lifecycle.connect();
+  }
+
+  /** Closes the connections this store opened (not a client passed as `redis`). Idempotent. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
+  }
+
+  private async open(): Promise<Connections> {
     const txClient = this.client.duplicate(this.clientOptions());
     txClient.on('error', () => undefined);
     txClient.on('close', () => void (this.txConnectionEpoch += 1));
-    this.txClient = txClient;
     try {
       await Promise.all([this.waitReady(this.client), this.waitReady(txClient)]);
-      this.state = 'connected';
     } catch (error) {
-      await this.close();
+      txClient.disconnect();
+      if (this.ownsClient) this.client.disconnect();
       throw error;
     }
+    return { client: this.client, txClient };
   }
 
   /** Stored offsets of these partitions, read with one HMGET per topic in one round trip. */
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    const client = this.connected();
+    const { client } = this.lifecycle.connection;
     const byTopic = new Map<string, number[]>();
     for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
     const pipeline = client.pipeline();
@@ -185,7 +207,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
       fields.forEach((partition, j) => {
         const stored = (values as Array<string | null>)[j];
         if (stored !== null) {
-          result.set(topicPartitionKey(topic, partition), parseStoredOffset(this.hashKey(group, topic), partition, stored));
+          result.set(topicPartitionKey(topic, partition), this.parseOffset(this.hashKey(group, topic), partition, stored));
         }
       });
     });
@@ -197,7 +219,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
    * WATCH/MULTI/EXEC that writes the state hashes and the offsets together.
    */
   async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
-    const client = this.connected();
+    const { client } = this.lifecycle.connection;
     if (state !== undefined && state.length > 0) {
       await this.transaction(group, commits, async () => undefined, () => state);
       return;
@@ -214,7 +236,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     if (reply === 'OK') return;
     const [position, stored] = reply as [number, string];
     const { range, expectedOffset } = commits[position - 1];
-    const actual = stored === '' ? null : parseStoredOffset(this.hashKey(group, range.topic), range.partition, stored);
+    const actual = stored === '' ? null : this.parseOffset(this.hashKey(group, range.topic), range.partition, stored);
     throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
   }
 
@@ -235,15 +257,15 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     work: (tx: ChainableCommander) => Promise<T>,
     state?: () => StateWrite,
   ): Promise<T> {
-    this.connected();
-    const run = this.txQueue.then(() => this.runTransaction(group, commits, work, state));
+    const { txClient } = this.lifecycle.connection;
+    const run = this.txQueue.then(() => this.runTransaction(txClient, group, commits, work, state));
     this.txQueue = run.catch(() => undefined);
     return run;
   }
 
   /** The stored state of `operator`, read with one HGETALL of its hash. */
   async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
-    const client = this.connected();
+    const { client } = this.lifecycle.connection;
     const fields = await this.call(`load state of ${printable(operator)}`, () => client.hgetall(this.stateKey(group, operator)));
     const meta = fields[STATE_META_FIELD];
     if (meta === undefined) return undefined;
@@ -261,14 +283,14 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
    * writes are queued in that MULTI and land with its offsets.
    */
   async writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: ChainableCommander): Promise<void> {
-    this.connected();
+    const { client } = this.lifecycle.connection;
     const key = this.deadLetterKey(group);
     if (tx !== undefined) {
       for (const letter of letters) tx.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
       return;
     }
     const replies = await this.call('write dead letters', () => {
-      const pipeline = this.client.multi();
+      const pipeline = client.multi();
       for (const letter of letters) pipeline.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
       return pipeline.exec();
     });
@@ -282,9 +304,9 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
 
   /** The dead letters kept for `group`, in (topic, partition, offset) order. */
   async loadDeadLetters(group: string): Promise<DeadLetter[]> {
-    this.connected();
+    const { client } = this.lifecycle.connection;
     const key = this.deadLetterKey(group);
-    const fields = await this.call('load dead letters', () => this.client.hgetall(key));
+    const fields = await this.call('load dead letters', () => client.hgetall(key));
     const letters = Object.entries(fields).map(([field, json]) => {
       try {
         return JSON.parse(json) as DeadLetter;
@@ -297,21 +319,13 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     return letters.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset));
   }
 
-  /** Closes the connections this store opened (not a client passed as `redis`). Idempotent. */
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    const owned = this.ownsClient ? [this.client, this.txClient] : [this.txClient];
-    await Promise.all(owned.map((client) => (client === undefined ? undefined : quit(client))));
-  }
-
   private async runTransaction<T>(
+    client: Redis,
     group: string,
     commits: readonly OffsetCommit[],
     work: (tx: ChainableCommander) => Promise<T>,
     state: (() => StateWrite) | undefined,
   ): Promise<T> {
-    const client = this.txClient as Redis;
     const keys = [...new Set(commits.map(({ range }) => this.hashKey(group, range.topic)))];
     for (let attempt = 1; attempt <= MAX_TRANSACTION_ATTEMPTS; attempt += 1) {
       const epoch = this.txConnectionEpoch;
@@ -366,13 +380,14 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     const stored = await this.call('read offsets', () =>
       Promise.all(commits.map(({ range }) => client.hget(this.hashKey(group, range.topic), String(range.partition)))),
     );
-    commits.forEach(({ range, expectedOffset }, i) => {
-      const key = this.hashKey(group, range.topic);
-      const actual = stored[i] === null ? null : parseStoredOffset(key, range.partition, stored[i] as string);
-      if (actual !== expectedOffset) {
-        throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
-      }
-    });
+    checkExpectedOffsets(this.name, group, commits, ({ range }, i) =>
+      stored[i] === null ? null : this.parseOffset(this.hashKey(group, range.topic), range.partition, stored[i] as string),
+    );
+  }
+
+  /** The offset a hash field holds (see core's `parseStoredOffset`). */
+  private parseOffset(key: string, partition: number, stored: string): number {
+    return parseStoredOffset(this.name, stored, `hash ${key} field ${partition}`, 'fix or delete the field (HSET/HDEL) to resume');
   }
 
   /** EVALSHA, loading the script with EVAL when the server does not have it (restart, SCRIPT FLUSH). */
@@ -453,7 +468,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
         client.on('error', onError);
         client.once('ready', onReady);
         // A failed first attempt rejects here, but retryStrategy keeps reconnecting until the deadline.
-        if (client.status === 'wait') client.connect().catch(onError);
+        if (client.status === 'wait' || client.status === 'end') client.connect().catch(onError);
       });
     } finally {
       client.off('error', onError);
@@ -478,23 +493,11 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     );
   }
 
-  private connected(): Redis {
-    if (this.state === 'closed') throw this.closedError();
-    if (this.state !== 'connected') {
-      throw new OffsetStoreError(this.name, `not connected to ${this.address}; await connect() first`);
-    }
-    return this.client;
-  }
-
-  private closedError(): OffsetStoreError {
-    return new OffsetStoreError(this.name, `the store for ${this.address} is closed; create a new one`);
-  }
-
   private async call<R>(what: string, operation: () => Promise<R>): Promise<R> {
     try {
       return await operation();
     } catch (error) {
-      throw this.wrap(what, error);
+      throw this.lifecycle.wrap(what, error);
     }
   }
 
@@ -503,7 +506,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
    * server replies are final unless they mean "not now". The cause is a `driverError` copy: an
    * ioredis `ReplyError` carries the failed command's arguments, the password of an AUTH among them.
    */
-  private wrap(what: string, error: unknown): Error {
+  private wrap(what: string, error: unknown): OffsetStoreError | AuthenticationError {
     if (error instanceof OffsetStoreError || error instanceof AuthenticationError) return error;
     const message = messageOf(error);
     if (isRefusal(error)) {
@@ -538,19 +541,6 @@ function messageOf(error: unknown): string {
 /** A group or topic as one part of a hash key: `%` and the separator `:` percent-encoded. */
 function escapeKeyPart(name: string): string {
   return name.replace(/%/g, '%25').replace(/:/g, '%3A');
-}
-
-/** The offset a hash field holds, or an `OffsetStoreError` naming the key and the value. */
-function parseStoredOffset(key: string, partition: number, stored: string): number {
-  const offset = /^(0|[1-9][0-9]*)$/.test(stored) ? Number(stored) : NaN;
-  if (!Number.isSafeInteger(offset)) {
-    throw new OffsetStoreError(
-      'redis',
-      `hash ${key} field ${partition} holds ${JSON.stringify(stored)}, not an offset (a non-negative integer up to 2^53-1); ` +
-        `fix or delete the field (HSET/HDEL) to resume`,
-    );
-  }
-  return offset;
 }
 
 function checkUrl(url: unknown): void {

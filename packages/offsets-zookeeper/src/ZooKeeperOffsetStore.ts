@@ -1,10 +1,12 @@
 import {
   AuthenticationError,
+  checkExpectedOffsets,
   ConfigError,
   driverError,
   OffsetStoreError,
+  parseStoredOffset,
   redactedView,
-  StaleOffsetError,
+  StoreClient,
   topicPartitionKey,
 } from '@dstream/core';
 import type { OffsetCommit, OffsetStore, StoredOffsets, TopicPartition } from '@dstream/core';
@@ -55,8 +57,6 @@ const RECONNECT_DELAY_MS = 250;
 const MAX_WRITE_ATTEMPTS = 5;
 /** What a session refused over its credentials is told (the server sends no reason). */
 const AUTH_FAILED_REASON = 'the server rejected the credentials of authInfo and closed the session (AUTH_FAILED)';
-/** Kafka's offsets: the next offset to read, as the decimal string its old consumers wrote. */
-const DECIMAL = /^\d+$/;
 
 /**
  * An `OffsetStore` on ZooKeeper, in the layout Kafka's ZooKeeper-based consumers and tools read:
@@ -84,7 +84,8 @@ export class ZooKeeperOffsetStore implements OffsetStore {
   /** The identity `authInfo` presents (the part of digest credentials before ':'). */
   private readonly user: string | undefined;
   private client: Client | undefined;
-  private isOpen = false;
+  /** The store's life cycle; the session inside it is replaced when it expires (see `session`). */
+  private readonly lifecycle: StoreClient<void>;
   /** Set when the server refused the session's credentials: every later call fails with that. */
   private authFailure: AuthenticationError | undefined;
 
@@ -100,8 +101,15 @@ export class ZooKeeperOffsetStore implements OffsetStore {
       root: this.root,
       authScheme: this.authInfo?.scheme,
       user: this.user,
-      isOpen: this.isOpen,
+      state: this.lifecycle.state,
     }));
+    this.lifecycle = new StoreClient<void>({
+      store: STORE,
+      address: this.connectionString,
+      acquire: () => this.open(),
+      release: async () => this.dropClient(),
+      wrap: (what, error) => this.wrap(error, what),
+    });
   }
 
   /**
@@ -113,8 +121,16 @@ export class ZooKeeperOffsetStore implements OffsetStore {
   }
 
   /** Opens a session; rejects with a retriable `OffsetStoreError` after `connectTimeoutMs` when no server answers. */
-  async connect(): Promise<void> {
-    this.isOpen = true;
+  connect(): Promise<void> {
+    return this.lifecycle.connect();
+  }
+
+  /** Ends the session. Idempotent. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
+  }
+
+  private async open(): Promise<void> {
     try {
       const client = await this.session();
       // The server answers the credentials after the session is up; a request behind them
@@ -129,12 +145,12 @@ export class ZooKeeperOffsetStore implements OffsetStore {
       }
     } catch (error) {
       this.dropClient();
-      this.isOpen = false;
       throw error;
     }
   }
 
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    this.lifecycle.assertOpen();
     const paths = partitions.map(({ topic, partition }) => this.partitionPath(group, topic, partition));
     const nodes = await Promise.all(paths.map((path) => this.read(path)));
     const offsets = new Map<string, number>();
@@ -146,16 +162,12 @@ export class ZooKeeperOffsetStore implements OffsetStore {
   }
 
   async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    this.lifecycle.assertOpen();
     if (commits.length === 0) return;
     const paths = commits.map(({ range }) => this.partitionPath(group, range.topic, range.partition));
     let nodes = await this.readAll(paths);
     for (let attempt = 1; ; attempt += 1) {
-      commits.forEach(({ range, expectedOffset }, i) => {
-        const actual = nodes[i]?.offset ?? null;
-        if (actual !== expectedOffset) {
-          throw new StaleOffsetError(STORE, group, range.topic, range.partition, expectedOffset, actual);
-        }
-      });
+      checkExpectedOffsets(STORE, group, commits, (_, i) => nodes[i]?.offset ?? null);
       const outcome = await this.writeAll(group, commits, paths, nodes);
       if (outcome === 'committed') return;
       // Both a version conflict and a lost connection are settled by what the znodes hold now:
@@ -175,12 +187,6 @@ export class ZooKeeperOffsetStore implements OffsetStore {
         );
       }
     }
-  }
-
-  /** Ends the session. Idempotent. */
-  async close(): Promise<void> {
-    this.isOpen = false;
-    this.dropClient();
   }
 
   private groupPath(group: string): string {
@@ -288,9 +294,8 @@ export class ZooKeeperOffsetStore implements OffsetStore {
 
   /** A connected client: the current one once it (re)connects, or a new one after the session expired. */
   private async session(): Promise<Client> {
-    if (!this.isOpen) {
-      throw new OffsetStoreError(STORE, 'the store is closed; call connect() before using it');
-    }
+    // Requests run while connecting too (the credentials check), so only a closed store is refused here.
+    this.lifecycle.assertNotClosed();
     if (this.authFailure !== undefined) throw this.authFailure;
     const deadline = Date.now() + this.connectTimeoutMs;
     for (;;) {
@@ -432,16 +437,12 @@ function setDataAtVersion(multi: Transaction, path: string, data: Buffer, versio
 
 /** Reads a znode's offset; anything but a decimal safe integer is reported with the znode's path. */
 export function parseOffset(path: string, data: Buffer | null | undefined): number {
-  const text = data?.toString('utf8') ?? '';
-  const offset = Number(text);
-  if (!DECIMAL.test(text) || !Number.isSafeInteger(offset)) {
-    throw new OffsetStoreError(
-      STORE,
-      `znode ${path} holds ${JSON.stringify(text)}, which is not an offset (the next offset to read, in decimal); ` +
-        `set it to one with zkCli.sh "set ${path} <offset>", or delete it to start from the configured start offset`,
-    );
-  }
-  return offset;
+  return parseStoredOffset(
+    STORE,
+    data?.toString('utf8') ?? '',
+    `znode ${path}`,
+    `set it to the next offset to read with zkCli.sh "set ${path} <offset>", or delete it to start from the configured start offset`,
+  );
 }
 
 function codeOf(error: unknown): number | undefined {

@@ -73,7 +73,8 @@ export class StoreClient<C> {
       await lifecycle.attempt;
       return;
     }
-    const attempt = this.driver.acquire(binding);
+    // Started on the next microtask, so that the driver's acquire already sees `connecting`.
+    const attempt = Promise.resolve().then(() => this.driver.acquire(binding));
     this.lifecycle = { kind: 'connecting', attempt };
     let connection: C;
     try {

@@ -39,8 +39,8 @@ export function findStaleCommit(
   return undefined;
 }
 
-/** Decimal digits without sign or leading zeros: how every store writes an offset as text. */
-const DECIMAL_OFFSET = /^(0|[1-9][0-9]*)$/;
+/** Decimal digits, no sign, no exponent: how every store writes an offset as text. */
+const DECIMAL_OFFSET = /^[0-9]+$/;
 
 /**
  * The offset a store holds as text (a hash field, a row, a znode, a cell), or a non-retriable
