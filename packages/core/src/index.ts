@@ -111,6 +111,7 @@ export type { RetryOptions } from './util/retry';
 
 // kafka
 export { KafkaUtils } from './kafka/KafkaUtils';
+export type { BatchTransaction, StoreTransaction, Deserialized, KeyOf, ValueOf } from './kafka/BatchTransaction';
 export { ConsumerStrategies } from './kafka/ConsumerStrategies';
 export type { ConsumerStrategy } from './kafka/ConsumerStrategies';
 export type {

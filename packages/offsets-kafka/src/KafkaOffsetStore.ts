@@ -137,33 +137,31 @@ export class KafkaOffsetStore implements OffsetStore {
     return { kind: 'standalone', brokers: this.brokers, clients: new Map() };
   }
 
-  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    this.lifecycle.assertOpen();
-    if (partitions.length === 0) return new Map();
-    try {
-      return await this.committed(group, partitions);
-    } catch (error) {
-      throw toStoreError(this.name, `could not read the committed offsets of group ${group}`, error);
-    }
+  /** The group's committed offsets; through the store's life cycle, so that close waits for the read. */
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    return this.lifecycle.run(`could not read the committed offsets of group ${group}`, async () =>
+      partitions.length === 0 ? new Map() : this.committed(group, partitions),
+    );
   }
 
   /** Compare-and-set commit (see the class summary): reads, compares, then commits every partition in one request. */
-  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
-    this.lifecycle.assertOpen();
-    if (commits.length === 0) return;
-    await serializeByGroup(group, async () => {
-      let stored: StoredOffsets;
-      try {
-        stored = await this.committed(group, partitionsOf(commits));
-      } catch (error) {
-        throw toStoreError(this.name, `could not read the committed offsets of group ${group} before committing`, error);
-      }
-      checkExpectedOffsets(this.name, group, commits, stored);
-      try {
-        await this.write(group, commits);
-      } catch (error) {
-        throw toStoreError(this.name, `could not commit to group ${group}`, error);
-      }
+  commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    return this.lifecycle.use(async () => {
+      if (commits.length === 0) return;
+      await serializeByGroup(group, async () => {
+        let stored: StoredOffsets;
+        try {
+          stored = await this.committed(group, partitionsOf(commits));
+        } catch (error) {
+          throw toStoreError(this.name, `could not read the committed offsets of group ${group} before committing`, error);
+        }
+        checkExpectedOffsets(this.name, group, commits, stored);
+        try {
+          await this.write(group, commits);
+        } catch (error) {
+          throw toStoreError(this.name, `could not commit to group ${group}`, error);
+        }
+      });
     });
   }
 

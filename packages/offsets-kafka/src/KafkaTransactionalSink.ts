@@ -244,11 +244,10 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
     this.lifecycle.assertOpen();
     if (partitions.length === 0) return new Map();
-    try {
-      return await this.bindingFor(group).committed(partitions, this.requestTimeoutMs);
-    } catch (error) {
-      throw toStoreError(this.name, `could not read the committed offsets of group ${group}`, error);
-    }
+    // Through `run`, so that close waits for the read: it borrows the stream's consumer.
+    return this.lifecycle.run(`could not read the committed offsets of group ${group}`, () =>
+      this.bindingFor(group).committed(partitions, this.requestTimeoutMs),
+    );
   }
 
   /** Commits offsets (and `state`) alone, as a transaction without output records (fenced like any other). */
@@ -293,8 +292,19 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     state?: () => StateWrite,
   ): Promise<T> {
     const binding = this.bindingFor(group);
+    // Through `use`, so that close waits for the transaction; what `work` throws passes as it is.
+    return this.lifecycle.use(({ producer }) => this.runTransaction(producer, binding, group, commits, work, state));
+  }
+
+  private runTransaction<T>(
+    producer: TransactionalProducer,
+    binding: KafkaGroupBinding,
+    group: string,
+    commits: readonly OffsetCommit[],
+    work: (tx: KafkaTransaction) => Promise<T>,
+    state: (() => StateWrite) | undefined,
+  ): Promise<T> {
     return serializeByGroup(group, async () => {
-      const { producer } = this.lifecycle.connection;
       if (this.fatal !== undefined) throw this.fencedError();
       let stored: StoredOffsets;
       try {

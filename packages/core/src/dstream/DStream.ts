@@ -92,7 +92,7 @@ export interface DStreamNode<T> {
  *   .reduceByKey((a, b) => a + b);
  * counts.print();
  */
-export class DStream<T> {
+export class DStream<T, Tx = unknown> {
   /** Batches kept for at least this long after their time (windows raise it on their parents). */
   private rememberMs: number;
   private readonly generated = new Map<number, Promise<readonly T[]>>();
@@ -202,8 +202,8 @@ export class DStream<T> {
    * @example
    * const values = kafkaStream.map((record) => record.value.toString());
    */
-  map<U>(fn: (record: T) => U): DStream<U> {
-    return map(this, fn);
+  map<U>(fn: (record: T) => U): DStream<U, Tx> {
+    return sameTransaction(map(this, fn));
   }
 
   /**
@@ -212,10 +212,10 @@ export class DStream<T> {
    * @example
    * const errors = lines.filter((line) => line.includes('ERROR'));
    */
-  filter<S extends T>(fn: (record: T) => record is S): DStream<S>;
-  filter(fn: (record: T) => boolean): DStream<T>;
-  filter(fn: (record: T) => boolean): DStream<T> {
-    return filter(this, fn);
+  filter<S extends T>(fn: (record: T) => record is S): DStream<S, Tx>;
+  filter(fn: (record: T) => boolean): DStream<T, Tx>;
+  filter(fn: (record: T) => boolean): DStream<T, Tx> {
+    return sameTransaction(filter(this, fn));
   }
 
   /**
@@ -224,8 +224,8 @@ export class DStream<T> {
    * @example
    * const words = lines.flatMap((line) => line.split(' '));
    */
-  flatMap<U>(fn: (record: T) => Iterable<U>): DStream<U> {
-    return flatMap(this, fn);
+  flatMap<U>(fn: (record: T) => Iterable<U>): DStream<U, Tx> {
+    return sameTransaction(flatMap(this, fn));
   }
 
   /**
@@ -240,8 +240,8 @@ export class DStream<T> {
    *   return records.map((line) => parser.parse(line));
    * });
    */
-  mapPartitions<U>(fn: (records: readonly T[]) => Iterable<U>): DStream<U> {
-    return mapPartitions(this, fn);
+  mapPartitions<U>(fn: (records: readonly T[]) => Iterable<U>): DStream<U, Tx> {
+    return sameTransaction(mapPartitions(this, fn));
   }
 
   /**
@@ -250,8 +250,8 @@ export class DStream<T> {
    * @example
    * const lengths = pairs.mapValues((text) => text.length);
    */
-  mapValues<K, V, W>(this: DStream<readonly [K, V]>, fn: (value: V) => W): DStream<[K, W]> {
-    return mapValues(this, fn);
+  mapValues<K, V, W>(this: DStream<readonly [K, V], Tx>, fn: (value: V) => W): DStream<[K, W], Tx> {
+    return sameTransaction(mapValues(this, fn));
   }
 
   /**
@@ -260,8 +260,8 @@ export class DStream<T> {
    * @example
    * const tags = posts.flatMapValues((post) => post.tags);
    */
-  flatMapValues<K, V, W>(this: DStream<readonly [K, V]>, fn: (value: V) => Iterable<W>): DStream<[K, W]> {
-    return flatMapValues(this, fn);
+  flatMapValues<K, V, W>(this: DStream<readonly [K, V], Tx>, fn: (value: V) => Iterable<W>): DStream<[K, W], Tx> {
+    return sameTransaction(flatMapValues(this, fn));
   }
 
   // ---- whole-batch transformations --------------------------------------------------------
@@ -274,8 +274,8 @@ export class DStream<T> {
    * @example
    * const enriched = events.transform(async (records) => enrich(records, await loadRates()));
    */
-  transform<U>(fn: (records: readonly T[], time: number) => Iterable<U> | Promise<Iterable<U>>): DStream<U> {
-    return transform(this, fn);
+  transform<U>(fn: (records: readonly T[], time: number) => Iterable<U> | Promise<Iterable<U>>): DStream<U, Tx> {
+    return sameTransaction(transform(this, fn));
   }
 
   /**
@@ -292,23 +292,23 @@ export class DStream<T> {
    * import { bufferCount, distinct, map } from 'rxjs';
    * const pages = clicks.pipe(map((click) => click.page), distinct(), bufferCount(100));
    */
-  pipe(): DStream<T>;
-  pipe<A>(op1: OperatorFunction<T, A>): DStream<A>;
-  pipe<A, B>(op1: OperatorFunction<T, A>, op2: OperatorFunction<A, B>): DStream<B>;
-  pipe<A, B, C>(op1: OperatorFunction<T, A>, op2: OperatorFunction<A, B>, op3: OperatorFunction<B, C>): DStream<C>;
+  pipe(): DStream<T, Tx>;
+  pipe<A>(op1: OperatorFunction<T, A>): DStream<A, Tx>;
+  pipe<A, B>(op1: OperatorFunction<T, A>, op2: OperatorFunction<A, B>): DStream<B, Tx>;
+  pipe<A, B, C>(op1: OperatorFunction<T, A>, op2: OperatorFunction<A, B>, op3: OperatorFunction<B, C>): DStream<C, Tx>;
   pipe<A, B, C, D>(
     op1: OperatorFunction<T, A>,
     op2: OperatorFunction<A, B>,
     op3: OperatorFunction<B, C>,
     op4: OperatorFunction<C, D>,
-  ): DStream<D>;
+  ): DStream<D, Tx>;
   pipe<A, B, C, D, E>(
     op1: OperatorFunction<T, A>,
     op2: OperatorFunction<A, B>,
     op3: OperatorFunction<B, C>,
     op4: OperatorFunction<C, D>,
     op5: OperatorFunction<D, E>,
-  ): DStream<E>;
+  ): DStream<E, Tx>;
   pipe<A, B, C, D, E, F>(
     op1: OperatorFunction<T, A>,
     op2: OperatorFunction<A, B>,
@@ -316,7 +316,7 @@ export class DStream<T> {
     op4: OperatorFunction<C, D>,
     op5: OperatorFunction<D, E>,
     op6: OperatorFunction<E, F>,
-  ): DStream<F>;
+  ): DStream<F, Tx>;
   pipe<A, B, C, D, E, F, G>(
     op1: OperatorFunction<T, A>,
     op2: OperatorFunction<A, B>,
@@ -325,7 +325,7 @@ export class DStream<T> {
     op5: OperatorFunction<D, E>,
     op6: OperatorFunction<E, F>,
     op7: OperatorFunction<F, G>,
-  ): DStream<G>;
+  ): DStream<G, Tx>;
   pipe<A, B, C, D, E, F, G, H>(
     op1: OperatorFunction<T, A>,
     op2: OperatorFunction<A, B>,
@@ -335,7 +335,7 @@ export class DStream<T> {
     op6: OperatorFunction<E, F>,
     op7: OperatorFunction<F, G>,
     op8: OperatorFunction<G, H>,
-  ): DStream<H>;
+  ): DStream<H, Tx>;
   pipe<A, B, C, D, E, F, G, H, I>(
     op1: OperatorFunction<T, A>,
     op2: OperatorFunction<A, B>,
@@ -346,7 +346,7 @@ export class DStream<T> {
     op7: OperatorFunction<F, G>,
     op8: OperatorFunction<G, H>,
     op9: OperatorFunction<H, I>,
-  ): DStream<I>;
+  ): DStream<I, Tx>;
   pipe<A, B, C, D, E, F, G, H, I>(
     op1: OperatorFunction<T, A>,
     op2: OperatorFunction<A, B>,
@@ -358,9 +358,9 @@ export class DStream<T> {
     op8: OperatorFunction<G, H>,
     op9: OperatorFunction<H, I>,
     ...operators: OperatorFunction<any, any>[]
-  ): DStream<unknown>;
-  pipe(...operators: OperatorFunction<any, any>[]): DStream<unknown> {
-    return pipe(this, operators);
+  ): DStream<unknown, Tx>;
+  pipe(...operators: OperatorFunction<any, any>[]): DStream<unknown, Tx> {
+    return sameTransaction(pipe(this, operators));
   }
 
   /**
@@ -370,8 +370,8 @@ export class DStream<T> {
    * @example
    * const all = clicks.union(views, purchases);
    */
-  union(...others: DStream<T>[]): DStream<T> {
-    return union(this, others);
+  union(...others: DStream<T>[]): DStream<T, Tx> {
+    return sameTransaction(union(this, others));
   }
 
   // ---- aggregations: each a stage boundary ------------------------------------------------
@@ -382,8 +382,8 @@ export class DStream<T> {
    * @example
    * events.count().print();
    */
-  count(): DStream<number> {
-    return count(this);
+  count(): DStream<number, Tx> {
+    return sameTransaction(count(this));
   }
 
   /**
@@ -393,8 +393,8 @@ export class DStream<T> {
    * @example
    * words.countByValue(); // batch ['a', 'b', 'a'] → [['a', 2], ['b', 1]]
    */
-  countByValue(): DStream<[T, number]> {
-    return countByValue(this);
+  countByValue(): DStream<[T, number], Tx> {
+    return sameTransaction(countByValue(this));
   }
 
   /**
@@ -403,8 +403,8 @@ export class DStream<T> {
    * @example
    * amounts.reduce((a, b) => a + b);
    */
-  reduce(fn: (accumulated: T, record: T) => T): DStream<T> {
-    return reduce(this, fn);
+  reduce(fn: (accumulated: T, record: T) => T): DStream<T, Tx> {
+    return sameTransaction(reduce(this, fn));
   }
 
   /**
@@ -417,10 +417,10 @@ export class DStream<T> {
    * words.map((word) => [word, 1] as const).reduceByKey((a, b) => a + b); // DStream<[string, number]>
    */
   reduceByKey<K, V>(
-    this: DStream<readonly [K, V]>,
+    this: DStream<readonly [K, V], Tx>,
     fn: (accumulated: WidenLiteral<V>, value: WidenLiteral<V>) => WidenLiteral<V>,
-  ): DStream<[K, WidenLiteral<V>]> {
-    return reduceByKey(this, fn);
+  ): DStream<[K, WidenLiteral<V>], Tx> {
+    return sameTransaction(reduceByKey(this, fn));
   }
 
   /**
@@ -430,8 +430,8 @@ export class DStream<T> {
    * @example
    * clicks.map((click) => [click.userId, click.url] as const).groupByKey();
    */
-  groupByKey<K, V>(this: DStream<readonly [K, V]>): DStream<[K, V[]]> {
-    return groupByKey(this);
+  groupByKey<K, V>(this: DStream<readonly [K, V], Tx>): DStream<[K, V[]], Tx> {
+    return sameTransaction(groupByKey(this));
   }
 
   /**
@@ -443,8 +443,8 @@ export class DStream<T> {
    * @example
    * orders.join(payments); // [orderId, [order, payment]]
    */
-  join<K, V, W>(this: DStream<readonly [K, V]>, other: DStream<readonly [K, W]>): DStream<[K, [V, W]]> {
-    return join(this, other);
+  join<K, V, W>(this: DStream<readonly [K, V], Tx>, other: DStream<readonly [K, W]>): DStream<[K, [V, W]], Tx> {
+    return sameTransaction(join(this, other));
   }
 
   /**
@@ -455,10 +455,10 @@ export class DStream<T> {
    * orders.leftOuterJoin(payments); // unpaid orders come with undefined
    */
   leftOuterJoin<K, V, W>(
-    this: DStream<readonly [K, V]>,
+    this: DStream<readonly [K, V], Tx>,
     other: DStream<readonly [K, W]>,
-  ): DStream<[K, [V, W | undefined]]> {
-    return leftOuterJoin(this, other);
+  ): DStream<[K, [V, W | undefined]], Tx> {
+    return sameTransaction(leftOuterJoin(this, other));
   }
 
   /**
@@ -470,10 +470,10 @@ export class DStream<T> {
    * orders.rightOuterJoin(payments); // payments without an order come with undefined
    */
   rightOuterJoin<K, V, W>(
-    this: DStream<readonly [K, V]>,
+    this: DStream<readonly [K, V], Tx>,
     other: DStream<readonly [K, W]>,
-  ): DStream<[K, [V | undefined, W]]> {
-    return rightOuterJoin(this, other);
+  ): DStream<[K, [V | undefined, W]], Tx> {
+    return sameTransaction(rightOuterJoin(this, other));
   }
 
   /**
@@ -485,10 +485,10 @@ export class DStream<T> {
    * orders.fullOuterJoin(payments);
    */
   fullOuterJoin<K, V, W>(
-    this: DStream<readonly [K, V]>,
+    this: DStream<readonly [K, V], Tx>,
     other: DStream<readonly [K, W]>,
-  ): DStream<[K, [V | undefined, W | undefined]]> {
-    return fullOuterJoin(this, other);
+  ): DStream<[K, [V | undefined, W | undefined]], Tx> {
+    return sameTransaction(fullOuterJoin(this, other));
   }
 
   /**
@@ -499,8 +499,8 @@ export class DStream<T> {
    * @example
    * views.cogroup(clicks); // [page, [viewsOfPage, clicksOfPage]]
    */
-  cogroup<K, V, W>(this: DStream<readonly [K, V]>, other: DStream<readonly [K, W]>): DStream<[K, [V[], W[]]]> {
-    return cogroup(this, other);
+  cogroup<K, V, W>(this: DStream<readonly [K, V], Tx>, other: DStream<readonly [K, W]>): DStream<[K, [V[], W[]]], Tx> {
+    return sameTransaction(cogroup(this, other));
   }
 
   // ---- windows: each batch covers the last windowMs, every slideMs -------------------------
@@ -514,8 +514,8 @@ export class DStream<T> {
    * @example
    * events.window(60_000, 10_000); // every 10 s, the last minute of events
    */
-  window(windowMs: number, slideMs?: number): DStream<T> {
-    return window(this, windowMs, slideMs);
+  window(windowMs: number, slideMs?: number): DStream<T, Tx> {
+    return sameTransaction(window(this, windowMs, slideMs));
   }
 
   /**
@@ -526,8 +526,8 @@ export class DStream<T> {
    * @example
    * clicks.countByWindow(60_000, 5_000);
    */
-  countByWindow(windowMs: number, slideMs: number, options?: StateNameOptions): DStream<number> {
-    return countByWindow(this, windowMs, slideMs, options);
+  countByWindow(windowMs: number, slideMs: number, options?: StateNameOptions): DStream<number, Tx> {
+    return sameTransaction(countByWindow(this, windowMs, slideMs, options));
   }
 
   /**
@@ -545,8 +545,8 @@ export class DStream<T> {
     slideMs: number,
     invFunc?: (accumulated: T, removed: T) => T,
     options?: StateNameOptions,
-  ): DStream<T> {
-    return reduceByWindow(this, fn, windowMs, slideMs, invFunc, options);
+  ): DStream<T, Tx> {
+    return sameTransaction(reduceByWindow(this, fn, windowMs, slideMs, invFunc, options));
   }
 
   /**
@@ -566,13 +566,13 @@ export class DStream<T> {
    *   });
    */
   reduceByKeyAndWindow<K, V>(
-    this: DStream<readonly [K, V]>,
+    this: DStream<readonly [K, V], Tx>,
     fn: (accumulated: WidenLiteral<V>, value: WidenLiteral<V>) => WidenLiteral<V>,
     windowMs: number,
     slideMs?: number,
     options?: ReduceByKeyAndWindowOptions<K, WidenLiteral<V>>,
-  ): DStream<[K, WidenLiteral<V>]> {
-    return reduceByKeyAndWindow(this, fn, windowMs, slideMs, options);
+  ): DStream<[K, WidenLiteral<V>], Tx> {
+    return sameTransaction(reduceByKeyAndWindow(this, fn, windowMs, slideMs, options));
   }
 
   /**
@@ -582,8 +582,8 @@ export class DStream<T> {
    * @example
    * pages.countByValueAndWindow(300_000, 60_000);
    */
-  countByValueAndWindow(windowMs: number, slideMs?: number, options?: StateNameOptions): DStream<[T, number]> {
-    return countByValueAndWindow(this, windowMs, slideMs, options);
+  countByValueAndWindow(windowMs: number, slideMs?: number, options?: StateNameOptions): DStream<[T, number], Tx> {
+    return sameTransaction(countByValueAndWindow(this, windowMs, slideMs, options));
   }
 
   /**
@@ -593,8 +593,8 @@ export class DStream<T> {
    * @example
    * clicks.map((click) => [click.userId, click.url] as const).groupByKeyAndWindow(60_000);
    */
-  groupByKeyAndWindow<K, V>(this: DStream<readonly [K, V]>, windowMs: number, slideMs?: number): DStream<[K, V[]]> {
-    return groupByKeyAndWindow(this, windowMs, slideMs);
+  groupByKeyAndWindow<K, V>(this: DStream<readonly [K, V], Tx>, windowMs: number, slideMs?: number): DStream<[K, V[]], Tx> {
+    return sameTransaction(groupByKeyAndWindow(this, windowMs, slideMs));
   }
 
   // ---- state: kept per key across batches; each a stage boundary computed every batch ------
@@ -611,11 +611,11 @@ export class DStream<T> {
    *   .updateStateByKey<number>((ones, total = 0) => total + ones.length);
    */
   updateStateByKey<S>(
-    this: DStream<readonly [unknown, unknown]>,
+    this: DStream<readonly [unknown, unknown], Tx>,
     update: (values: PairValue<T>[], previous: S | undefined) => S | undefined,
     options?: UpdateStateByKeyOptions<PairKey<T>, S>,
-  ): DStream<[PairKey<T>, S]> {
-    return updateStateByKey(this as DStream<readonly [PairKey<T>, PairValue<T>]>, update, options);
+  ): DStream<[PairKey<T>, S], Tx> {
+    return sameTransaction(updateStateByKey(this as DStream<readonly [PairKey<T>, PairValue<T>]>, update, options));
   }
 
   /**
@@ -636,11 +636,11 @@ export class DStream<T> {
    * );
    */
   mapWithState<K, V, S, M>(
-    this: DStream<readonly [K, V]>,
+    this: DStream<readonly [K, V], Tx>,
     spec: StateSpec<K, V, S, M>,
     options?: StateNameOptions,
-  ): MapWithStateDStream<K, S, M> {
-    return mapWithState(this, spec, options);
+  ): MapWithStateDStream<K, S, M, Tx> {
+    return mapWithState(this, spec, options) as MapWithStateDStream<K, S, M, Tx>;
   }
 
   // ---- output operations ------------------------------------------------------------------
@@ -656,7 +656,7 @@ export class DStream<T> {
    *   for (const [word, n] of records) await transaction!.query('INSERT …', [word, n]);
    * });
    */
-  foreachBatch<Tx = unknown>(fn: (records: readonly T[], batch: BatchContext<Tx>) => void | Promise<void>): void {
+  foreachBatch(fn: (records: readonly T[], batch: BatchContext<Tx>) => void | Promise<void>): void {
     foreachBatch<T, Tx>(this, fn);
   }
 
@@ -705,4 +705,12 @@ export class DStream<T> {
   batches$(): Observable<Batch<T>> {
     return batches$(this);
   }
+}
+
+/**
+ * A stream made from this one by an operator: its outputs run in the same batches, so they see
+ * the same batch transaction (the operator files build plain `DStream<U>`s).
+ */
+function sameTransaction<U, Tx>(stream: DStream<U>): DStream<U, Tx> {
+  return stream as unknown as DStream<U, Tx>;
 }

@@ -52,6 +52,8 @@ type Lifecycle<C> =
  */
 export class StoreClient<C> {
   private lifecycle: Lifecycle<C> = { kind: 'new' };
+  /** Operations started through `run` and not yet settled: `close` waits for them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly driver: StoreDriver<C>) {}
 
@@ -89,14 +91,20 @@ export class StoreClient<C> {
   }
 
   /**
-   * Releases the connection (waiting for a connect in flight first). Idempotent: every call
-   * resolves once the release is done; a release that fails is not reported (nothing can be done
-   * with a closed store).
+   * Releases the connection, after the connect and the `run` operations in flight have settled
+   * (new ones are refused from the call on). Idempotent: every call resolves once the release is
+   * done; a release that fails is not reported (nothing can be done with a closed store).
+   *
+   * Waiting matters for connections the store borrows: a read through a Kafka stream's consumer
+   * still running when the consumer disconnects waits out its whole timeout in a libuv thread,
+   * and `process.exit` waits for that thread.
    */
   close(): Promise<void> {
     const lifecycle = this.lifecycle;
     if (lifecycle.kind === 'closed') return lifecycle.released;
+    const inFlight = [...this.inFlight];
     const released = (async () => {
+      await Promise.allSettled(inFlight);
       let connection: C;
       if (lifecycle.kind === 'open') connection = lifecycle.connection;
       else if (lifecycle.kind === 'connecting') {
@@ -133,14 +141,33 @@ export class StoreClient<C> {
     if (this.lifecycle.kind === 'closed') throw this.closedError();
   }
 
-  /** Runs `operation` on the open connection, its failures wrapped (see `wrap`). */
-  async run<R>(what: string, operation: (connection: C) => Promise<R> | R): Promise<R> {
-    const connection = this.connection;
+  /** Runs `operation` on the open connection, its failures wrapped (see `wrap`); `close` waits for it. */
+  run<R>(what: string, operation: (connection: C) => Promise<R> | R): Promise<R> {
+    return this.use(async (connection) => {
+      try {
+        return await operation(connection);
+      } catch (error) {
+        throw this.wrap(what, error);
+      }
+    });
+  }
+
+  /**
+   * Runs `operation` on the open connection and lets `close` wait for it, its failures as they
+   * are: for operations that run user code (a transaction's work), whose errors pass unwrapped.
+   */
+  use<R>(operation: (connection: C) => Promise<R> | R): Promise<R> {
+    let connection: C;
     try {
-      return await operation(connection);
+      connection = this.connection;
     } catch (error) {
-      throw this.wrap(what, error);
+      return Promise.reject(error);
     }
+    const running = (async () => operation(connection))();
+    this.inFlight.add(running);
+    const settled = () => void this.inFlight.delete(running);
+    running.then(settled, settled);
+    return running;
   }
 
   /**

@@ -10,9 +10,9 @@ import { userFunctionError } from '../userFunctionError';
 import type { StateNameOptions } from '../../state/StateRegistry';
 
 /** A `mapWithState` stream: the mapped records, and the state of every key through `stateSnapshots()`. */
-export type MapWithStateDStream<K, S, M> = DStream<M> & {
+export type MapWithStateDStream<K, S, M, Tx = unknown> = DStream<M, Tx> & {
   /** Every batch, one `[key, state]` per key with state after the batch (Spark's `stateSnapshots`). */
-  stateSnapshots(): DStream<[K, S]>;
+  stateSnapshots(): DStream<[K, S], Tx>;
 };
 
 /** One key's state and the time of the last batch that gave the key a record or a new state. */
