@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { ConfigError, OffsetRange, OffsetStoreError, StaleOffsetError } from '@dstream/core';
-import { encodeKeyPart, groupRowKey, HBaseOffsetStore, historyPrefix } from './HBaseOffsetStore';
+import { HBaseOffsetStore } from './HBaseOffsetStore';
+import { encodeKeyPart, groupRowKey, historyPrefix } from './hbaseRowKeys';
 
 const URL = 'http://hbase-rest.test:8080';
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');

@@ -10,6 +10,8 @@ import {
   topicPartitionKey,
 } from '@dstream/core';
 import type { OffsetCommit, OffsetStore, StoredOffsets, TopicPartition } from '@dstream/core';
+import { checkCount, checkTopic, checkUrl, groupRowKey, historyPrefix } from './hbaseRowKeys';
+import { fromBase64, pad, TIME_DIGITS, toBase64 } from './hbaseRowKeys';
 
 /** Options of `HBaseOffsetStore`. */
 export interface HBaseOffsetStoreOptions {
@@ -80,10 +82,6 @@ const MAX_WRITE_ATTEMPTS = 5;
 const DECIMAL = /^\d+$/;
 /** Table, namespace and family names HBase accepts (a subset: no `:` or `/`, no leading `.` or `-`). */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
-/** Kafka's legal topic characters. */
-const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
-/** Batch times are written with 13 digits so that history rows sort by time. */
-const TIME_DIGITS = 13;
 
 /**
  * An `OffsetStore` on HBase, through HBase's REST gateway, in the row layout Spark Streaming jobs
@@ -452,41 +450,6 @@ export class HBaseOffsetStore implements OffsetStore {
   }
 }
 
-/**
- * A group or topic as a row-key part: characters outside `[A-Za-z0-9._-]` percent-encoded
- * (UTF-8), so that `:` separates the parts unambiguously and keys need no escaping in URLs.
- */
-export function encodeKeyPart(value: string): string {
-  return Array.from(new TextEncoder().encode(value), (byte) => {
-    const c = String.fromCharCode(byte);
-    return /[A-Za-z0-9._-]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }).join('');
-}
-
-/** Row key of a group's latest offsets. */
-export function groupRowKey(group: string): string {
-  checkGroup(group);
-  return `group:${encodeKeyPart(group)}`;
-}
-
-/** Prefix of the history rows of a topic and group (`<topic>:<group>:`), as Spark Streaming jobs key them. */
-export function historyPrefix(group: string, topic: string): string {
-  checkGroup(group);
-  return `${encodeKeyPart(topic)}:${encodeKeyPart(group)}:`;
-}
-
-function pad(time: number): string {
-  return String(time).padStart(TIME_DIGITS, '0');
-}
-
-function toBase64(text: string): string {
-  return Buffer.from(text, 'utf8').toString('base64');
-}
-
-function fromBase64(text: string): string {
-  return Buffer.from(text, 'base64').toString('utf8');
-}
-
 function parseRows(text: string, key: string): RestRow[] {
   let body: { Row?: unknown };
   try {
@@ -512,24 +475,6 @@ function describeError(error: unknown): string {
   return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
 }
 
-function checkUrl(value: unknown): string {
-  let parsed: URL | undefined;
-  try {
-    parsed = typeof value === 'string' ? new URL(value) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.search !== '' || parsed.hash !== '') {
-    throw new ConfigError(
-      'url',
-      value,
-      "must be the http(s) URL of HBase's REST gateway, without query or fragment",
-      'Pass e.g. "http://127.0.0.1:8080" (start the gateway with `hbase rest start -p 8080`).',
-    );
-  }
-  return String(value).replace(/\/+$/, '');
-}
-
 function checkName(option: string, value: unknown): string {
   if (typeof value !== 'string' || !NAME.test(value)) {
     throw new ConfigError(
@@ -540,23 +485,4 @@ function checkName(option: string, value: unknown): string {
     );
   }
   return value;
-}
-
-function checkCount(option: string, value: unknown, minimum: number, fix: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) {
-    throw new ConfigError(option, value, `must be an integer >= ${minimum}`, fix);
-  }
-  return value;
-}
-
-function checkGroup(group: unknown): void {
-  if (typeof group !== 'string' || group === '') {
-    throw new ConfigError('group', group, 'must be a non-empty string', 'Pass the consumer group id of the job.');
-  }
-}
-
-function checkTopic(topic: unknown): void {
-  if (typeof topic !== 'string' || !TOPIC.test(topic)) {
-    throw new ConfigError('topic', topic, 'must be a Kafka topic name (1 to 249 of letters, digits, ".", "_" and "-")', 'Rename the topic.');
-  }
 }

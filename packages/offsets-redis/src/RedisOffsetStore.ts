@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Redis, ReplyError, type ChainableCommander } from 'ioredis';
+import { Redis, type ChainableCommander } from 'ioredis';
 import {
-  AuthenticationError,
   checkExpectedOffsets,
   ConfigError,
   decodeStateMeta,
@@ -25,6 +24,18 @@ import {
   TopicPartition,
   topicPartitionKey,
 } from '@dstream/core';
+import {
+  addressOf,
+  checkUrl,
+  isRedisClient,
+  messageOf,
+  quit,
+  redisClientOptions,
+  redisError,
+  type RedisEndpoint,
+  userOf,
+  waitReady,
+} from './redisClient';
 
 /** Options of `RedisOffsetStore`. Give either `url` or `redis`, not both. */
 export interface RedisOffsetStoreOptions {
@@ -71,18 +82,6 @@ return 'OK'
 `;
 const COMMIT_SCRIPT_SHA = createHash('sha1').update(COMMIT_SCRIPT).digest('hex');
 
-/**
- * Server replies that mean "not now" rather than "never": a server loading its data, a busy
- * script, a replica that cannot take writes during a failover.
- */
-const RETRIABLE_REPLIES = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|READONLY|CLUSTERDOWN)\b/;
-/**
- * Replies that refuse the client: a wrong user or password (WRONGPASS), none given to a server
- * that wants one (NOAUTH), an ACL that denies a command or key (NOPERM). ioredis retries a failed
- * AUTH on every reconnect, so these end `connect` at once instead of after `connectTimeoutMs`.
- */
-const REFUSED_REPLY = /\b(WRONGPASS|NOAUTH|NOPERM)\b/;
-
 /** The connections of an open store: commands, and the transactions' own (see `txClient`). */
 interface Connections {
   readonly client: Redis;
@@ -122,6 +121,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   private readonly ownsClient: boolean;
   private readonly client: Redis;
   private readonly lifecycle: StoreClient<Connections>;
+  private readonly endpoint: RedisEndpoint;
   /** Bumped whenever the transaction connection closes: a WATCH from before is gone. */
   private txConnectionEpoch = 0;
   /** Transactions of this instance run one at a time: they share the watching connection. */
@@ -145,9 +145,10 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     this.keyPrefix = keyPrefix;
     this.connectTimeoutMs = connectTimeoutMs;
     this.ownsClient = redis === undefined;
-    this.client = redis ?? new Redis(url ?? DEFAULT_URL, this.clientOptions());
+    this.client = redis ?? new Redis(url ?? DEFAULT_URL, redisClientOptions(this.connectTimeoutMs));
     this.address = redis === undefined ? addressOf(url ?? DEFAULT_URL) : `${redis.options.host}:${redis.options.port}`;
     this.user = (redis === undefined ? userOf(url ?? DEFAULT_URL) : redis.options.username) || undefined;
+    this.endpoint = { address: this.address, user: this.user, keyPrefix, connectTimeoutMs };
     // Connection errors reach callers as rejected commands; the 'error' event would only repeat them.
     if (this.ownsClient) this.client.on('error', () => undefined);
     this.lifecycle = new StoreClient<Connections>({
@@ -157,7 +158,7 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
       release: async ({ client, txClient }) => {
         await Promise.all((this.ownsClient ? [client, txClient] : [txClient]).map(quit));
       },
-      wrap: (what, error) => this.wrap(what, error),
+      wrap: (what, error) => redisError(this.endpoint, what, error),
     });
     // The clients hold the password in their options: show where the store points, nothing more.
     redactedView(this, 'RedisOffsetStore', () => ({
@@ -179,11 +180,11 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   }
 
   private async open(): Promise<Connections> {
-    const txClient = this.client.duplicate(this.clientOptions());
+    const txClient = this.client.duplicate(redisClientOptions(this.connectTimeoutMs));
     txClient.on('error', () => undefined);
     txClient.on('close', () => void (this.txConnectionEpoch += 1));
     try {
-      await Promise.all([this.waitReady(this.client), this.waitReady(txClient)]);
+      await Promise.all([waitReady(this.client, this.endpoint), waitReady(txClient, this.endpoint)]);
     } catch (error) {
       txClient.disconnect();
       if (this.ownsClient) this.client.disconnect();
@@ -413,76 +414,13 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   }
 
   /**
-   * The owned connections fail fast while disconnected (no offline queue) and reconnect in the
-   * background, so a command during an outage rejects with a retriable error instead of waiting
-   * unboundedly; the stream's retry policy decides what happens next. They never resend a command
-   * after a reconnect: a resent commit whose first copy landed would come back stale, where a
-   * retriable error lets the stream see that the store already holds the batch's offsets.
-   */
-  private clientOptions() {
-    return {
-      lazyConnect: true,
-      connectTimeout: this.connectTimeoutMs,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
-    };
-  }
-
-  private async waitReady(client: Redis): Promise<void> {
-    if (client.status === 'ready') return;
-    let lastError: unknown;
-    let onError: (error: unknown) => void = () => undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          client.off('ready', onReady);
-          const why = lastError instanceof Error ? `: ${lastError.message}` : '';
-          reject(
-            new OffsetStoreError(
-              this.name,
-              `no Redis server answered at ${this.address} within ${this.connectTimeoutMs} ms${why}. ` +
-                `Start Redis there, or fix the host and port of the url (or of the client passed as redis); ` +
-                `raise connectTimeoutMs if the server is slow to come up`,
-              {
-                retriable: true,
-                cause: driverError(lastError),
-              },
-            ),
-          );
-        }, this.connectTimeoutMs);
-        const onReady = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        onError = (error: unknown) => {
-          lastError = error;
-          // The server answered and refused: no reconnect will change its mind.
-          if (isRefusal(error)) {
-            clearTimeout(timer);
-            client.off('ready', onReady);
-            reject(this.wrap('connect', error));
-          }
-        };
-        client.on('error', onError);
-        client.once('ready', onReady);
-        // A failed first attempt rejects here, but retryStrategy keeps reconnecting until the deadline.
-        if (client.status === 'wait' || client.status === 'end') client.connect().catch(onError);
-      });
-    } finally {
-      client.off('error', onError);
-    }
-  }
-
-  /**
    * A failed HMGET of a topic's offsets hash. `WRONGTYPE` means the key holds something other
    * than a hash: another program's key under the prefix, not offsets of this store, so the message
    * names the key and the way out rather than the bare reply.
    */
   private loadError(group: string, topic: string, error: unknown): Error {
     const message = messageOf(error);
-    if (!/^WRONGTYPE/.test(message)) return this.wrap(`load offsets of ${topic}`, error);
+    if (!/^WRONGTYPE/.test(message)) return redisError(this.endpoint, `load offsets of ${topic}`, error);
     const key = this.hashKey(group, topic);
     return new OffsetStoreError(
       this.name,
@@ -501,88 +439,10 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     }
   }
 
-  /**
-   * Client errors become `OffsetStoreError`, and refusals (`REFUSED_REPLY`) `AuthenticationError`;
-   * server replies are final unless they mean "not now". The cause is a `driverError` copy: an
-   * ioredis `ReplyError` carries the failed command's arguments, the password of an AUTH among them.
-   */
-  private wrap(what: string, error: unknown): OffsetStoreError | AuthenticationError {
-    if (error instanceof OffsetStoreError || error instanceof AuthenticationError) return error;
-    const message = messageOf(error);
-    if (isRefusal(error)) {
-      return new AuthenticationError(
-        this.name,
-        this.address,
-        this.user,
-        `${what}: ${message}`,
-        /NOPERM/.test(message)
-          ? `Grant the ACL user the commands and keys the store uses (EVALSHA, EVAL, HMGET, HGET, HSET, HDEL, HGETALL, WATCH, MULTI, EXEC on ${this.keyPrefix}:*)`
-          : 'Check the user name and password of the url (or of the client passed as redis) against the server\'s ' +
-              'requirepass or ACL users; trying again with the same credentials fails the same way',
-        { cause: driverError(error) },
-      );
-    }
-    const isReply = error instanceof ReplyError;
-    return new OffsetStoreError(this.name, `${what} at ${this.address} failed: ${message}`, {
-      retriable: !isReply || RETRIABLE_REPLIES.test(message),
-      cause: driverError(error),
-    });
-  }
-}
 
-function isRefusal(error: unknown): boolean {
-  return REFUSED_REPLY.test(messageOf(error));
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** A group or topic as one part of a hash key: `%` and the separator `:` percent-encoded. */
 function escapeKeyPart(name: string): string {
   return name.replace(/%/g, '%25').replace(/:/g, '%3A');
-}
-
-function checkUrl(url: unknown): void {
-  let parsed: URL | undefined;
-  try {
-    parsed = typeof url === 'string' ? new URL(url) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')) {
-    throw new ConfigError('url', url, 'must be a redis:// or rediss:// URL', `Pass e.g. "${DEFAULT_URL}".`);
-  }
-}
-
-/** host:port of a URL, never its password. */
-function addressOf(url: string): string {
-  const { hostname, port } = new URL(url);
-  return `${hostname || '127.0.0.1'}:${port || 6379}`;
-}
-
-/** The user name of a URL (`redis://user:password@…`), if it has one. */
-function userOf(url: string): string | undefined {
-  const { username } = new URL(url);
-  return username === '' ? undefined : decodeURIComponent(username);
-}
-
-function isRedisClient(value: unknown): value is Redis {
-  const candidate = value as Partial<Redis> | null;
-  return (
-    typeof candidate === 'object' &&
-    candidate !== null &&
-    typeof candidate.duplicate === 'function' &&
-    typeof candidate.multi === 'function' &&
-    typeof candidate.options === 'object'
-  );
-}
-
-async function quit(client: Redis): Promise<void> {
-  if (client.status === 'end' || client.status === 'wait') {
-    client.disconnect();
-    return;
-  }
-  // QUIT lets replies in flight arrive; a server that is gone gets a plain disconnect.
-  await client.quit().catch(() => client.disconnect());
 }
