@@ -31,7 +31,15 @@ import {
   type PostgresEndpoint,
   userOf,
 } from './postgresConnection';
-import { createTableLocked, DEAD_LETTER_TABLE, deadLetterTableDdl, offsetsTableDdl, stateTableDdl } from './postgresTables';
+import {
+  createTableLocked,
+  DEAD_LETTER_TABLE,
+  type DeadLetterRow,
+  deadLetterTableDdl,
+  offsetsTableDdl,
+  stateTableDdl,
+  toDeadLetter,
+} from './postgresTables';
 
 /** Options of `PostgresOffsetStore`. Give either `connectionString` or `pool`, not both. */
 export interface PostgresOffsetStoreOptions {
@@ -314,33 +322,13 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     this.connected();
     await this.ensureTable('deadLetters');
     const { rows } = await this.call('load dead letters', () =>
-      this.pool.query<{
-        topic: string;
-        partition: number;
-        offset: string;
-        key: string | null;
-        value: string | null;
-        operator: string;
-        error: string;
-        attempts: number;
-        batch_time_ms: string;
-      }>(
+      this.pool.query<DeadLetterRow>(
         `SELECT topic, partition, "offset"::text AS "offset", key, value, operator, error, attempts, batch_time_ms::text AS batch_time_ms
            FROM ${this.qualifiedDeadLetterTable} AS d WHERE group_id = $1 ORDER BY d.topic, d.partition, d."offset"`,
         [group],
       ),
     );
-    return rows.map((row) => ({
-      topic: row.topic,
-      partition: row.partition,
-      offset: Number(row.offset),
-      key: row.key,
-      value: row.value,
-      operator: row.operator,
-      error: row.error,
-      attempts: row.attempts,
-      batchTimeMs: Number(row.batch_time_ms),
-    }));
+    return rows.map(toDeadLetter);
   }
 
   /** Upserts and deletes the rows of a batch's state changes, in two statements. */

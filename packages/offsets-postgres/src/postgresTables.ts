@@ -3,6 +3,7 @@
  * when missing under an advisory lock (`CREATE … IF NOT EXISTS` alone can fail with a
  * duplicate-key error when two processes start at once).
  */
+import type { DeadLetter } from '@dstream/core';
 import type { Pool } from 'pg';
 
 /** The table of dead letters, in the store's schema: created on first use. */
@@ -45,6 +46,33 @@ export function deadLetterTableDdl(qualifiedTable: string): string {
      batch_time_ms bigint NOT NULL,
      created_at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (group_id, topic, partition, "offset"))`;
+}
+
+/** A row of the dead-letter table as read back, bigints as text. */
+export interface DeadLetterRow {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly value: string | null;
+  readonly operator: string;
+  readonly error: string;
+  readonly attempts: number;
+  readonly batch_time_ms: string;
+}
+
+export function toDeadLetter(row: DeadLetterRow): DeadLetter {
+  return {
+    topic: row.topic,
+    partition: row.partition,
+    offset: Number(row.offset),
+    key: row.key,
+    value: row.value,
+    operator: row.operator,
+    error: row.error,
+    attempts: row.attempts,
+    batchTimeMs: Number(row.batch_time_ms),
+  };
 }
 
 /**
