@@ -3,6 +3,7 @@
 const moduleNameMapper = {
   '^@dstream/core$': '<rootDir>/packages/core/src/index.ts',
   '^@dstream/core/testing$': '<rootDir>/packages/core/src/testing/index.ts',
+  '^@dstream/core/internal$': '<rootDir>/packages/core/src/internal.ts',
   '^@dstream/(offsets-[a-z]+)$': '<rootDir>/packages/$1/src/index.ts',
   '^@dstream/cli$': '<rootDir>/packages/cli/src/index.ts',
 };

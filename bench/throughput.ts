@@ -9,7 +9,9 @@
  * - **dstream**: a job as the README writes one (`Subscribe`, `KafkaOffsetStore`, 1000 ms
  *   batches, defaults), flatMap → map → reduceByKey → foreachBatch;
  * - **dstream-250ms**: the same job with 250 ms batches (a backlog drains at about one
- *   `maxBatchBytes` per batch interval).
+ *   `maxBatchBytes` per batch interval);
+ * - **spark**: Spark Streaming 3.5's direct stream on `local[2]`, reduceByKey per 1000 ms batch
+ *   (`bench/spark`, built with Maven; left out where `mvn` or `java` is missing).
  *
  * Contenders alternate for `BENCH_ROUNDS` rounds (the order rotates each round). Each reports its
  * rate, peak RSS (sampled every 50 ms, and the kernel's high-water mark), the p99 of its event
@@ -20,7 +22,7 @@
  *
  * Build (`npx tsc -b bench`), start the services (`scripts/services up`), then
  * `node bench/dist/throughput.js`. `BENCH_RECORDS` overrides the record count (2 000 000),
- * `BENCH_ROUNDS` the rounds (3), `BENCH_CONTENDERS` the contenders (`raw,kafkajs,dstream,dstream-250ms`), and
+ * `BENCH_ROUNDS` the rounds (3), `BENCH_CONTENDERS` the contenders (`raw,kafkajs,dstream,dstream-250ms,spark`), and
  * `BENCH_PACED=0` skips the 100 ms run.
  */
 import { spawn } from 'node:child_process';
@@ -29,6 +31,7 @@ import * as path from 'node:path';
 import type { ContenderTask } from './lib/contenders';
 import { createTopic, deleteTopic, produceSentences } from './lib/kafka';
 import { services } from './lib/services';
+import { buildSparkJob, sparkUnavailable } from './lib/spark';
 import { formatRate, median, printTable } from './lib/stats';
 import { differenceOf } from './lib/words';
 import type { ContenderReport } from './throughputContender';
@@ -41,9 +44,17 @@ const CONTENDER_TASKS = {
   kafkajs: { kind: 'kafkajs', label: 'KafkaJS 2.2.4 eachBatch' },
   dstream: { kind: 'dstream', label: 'dstream, README job, defaults' },
   'dstream-250ms': { kind: 'dstream', batchIntervalMs: 250, label: 'dstream, README job, 250 ms batches' },
+  spark: { kind: 'spark', label: 'Spark Streaming 3.5 direct stream, local[2]' },
 } as const;
 type ContenderName = keyof typeof CONTENDER_TASKS;
-const CONTENDERS = (process.env.BENCH_CONTENDERS ?? 'raw,kafkajs,dstream,dstream-250ms').split(',') as ContenderName[];
+const SPARK_UNAVAILABLE = sparkUnavailable();
+const CONTENDERS = (
+  process.env.BENCH_CONTENDERS ?? `raw,kafkajs,dstream,dstream-250ms${SPARK_UNAVAILABLE === undefined ? ',spark' : ''}`
+).split(',') as ContenderName[];
+if (SPARK_UNAVAILABLE !== undefined) {
+  if (CONTENDERS.includes('spark')) throw new Error(`BENCH_CONTENDERS: spark can't run here: ${SPARK_UNAVAILABLE}`);
+  console.log(`throughput: the Spark contender is left out: ${SPARK_UNAVAILABLE}`);
+}
 for (const name of CONTENDERS) {
   if (!(name in CONTENDER_TASKS)) throw new Error(`BENCH_CONTENDERS: unknown contender ${name}; choose from ${Object.keys(CONTENDER_TASKS).join(', ')}`);
 }
@@ -88,6 +99,7 @@ async function main(): Promise<void> {
     `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
       `Node.js ${process.version}, ${new Date().toISOString()}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
+  if (CONTENDERS.includes('spark')) buildSparkJob();
   await createTopic(brokers, topic, PARTITIONS);
   try {
     const produced = await produceSentences(brokers, topic, RECORD_COUNT, RECORD_BYTES);
@@ -105,7 +117,8 @@ async function main(): Promise<void> {
       console.log(
         `${difference === null ? '✓' : '✗'} ${label.padEnd(46)} ${(report.ms / 1000).toFixed(2).padStart(6)} s  ` +
           `${formatRate((RECORD_COUNT / report.ms) * 1000).padStart(10)}  peak RSS ${(report.peakRssBytes / MB).toFixed(0)} MB ` +
-          `(HWM ${(report.rssHighWaterBytes / MB).toFixed(0)} MB)  loop delay p99 ${report.eventLoopDelayP99Ms.toFixed(1)} ms` +
+          `(HWM ${(report.rssHighWaterBytes / MB).toFixed(0)} MB)  ` +
+          (report.eventLoopDelayP99Ms === null ? '' : `loop delay p99 ${report.eventLoopDelayP99Ms.toFixed(1)} ms`) +
           (report.schedulingDelayP99Ms === undefined ? '' : `  scheduling delay p99 ${report.schedulingDelayP99Ms.toFixed(0)} ms`) +
           `  (${report.detail})` +
           (difference === null ? '' : `  MISMATCH: ${difference}`),
@@ -144,7 +157,7 @@ async function main(): Promise<void> {
           rawRate === undefined ? '' : `${(rate / rawRate).toFixed(2)}×`,
           kafkajsRate === undefined ? '' : `${(rate / kafkajsRate).toFixed(2)}×`,
           `${(median(runs.map((r) => Math.max(r.peakRssBytes, r.rssHighWaterBytes))) / MB).toFixed(0)} MB`,
-          `${median(runs.map((r) => r.eventLoopDelayP99Ms)).toFixed(1)} ms`,
+          runs[0].eventLoopDelayP99Ms === null ? '' : `${median(runs.map((r) => r.eventLoopDelayP99Ms ?? 0)).toFixed(1)} ms`,
           sched.length === 0 ? '' : `${median(sched).toFixed(0)} ms`,
         ];
       }),

@@ -16,8 +16,8 @@ export interface ContenderReport {
   readonly peakRssBytes: number;
   /** The kernel's high-water mark of RSS (VmHWM), bytes; 0 where /proc is missing. */
   readonly rssHighWaterBytes: number;
-  /** p99 of the event loop's delay, ms. */
-  readonly eventLoopDelayP99Ms: number;
+  /** p99 of the event loop's delay, ms; null for a contender in another runtime (Spark's JVM). */
+  readonly eventLoopDelayP99Ms: number | null;
   /** dstream only: p99 of the batches' scheduling delay, ms. */
   readonly schedulingDelayP99Ms?: number;
   readonly detail: string;
@@ -48,9 +48,9 @@ async function main(): Promise<void> {
     const report: ContenderReport = {
       ms: result.ms,
       totals: [...result.totals],
-      peakRssBytes: Math.max(peakRssBytes, process.memoryUsage.rss()),
-      rssHighWaterBytes: rssHighWater(),
-      eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+      peakRssBytes: result.peakRssBytes ?? Math.max(peakRssBytes, process.memoryUsage.rss()),
+      rssHighWaterBytes: result.peakRssBytes ?? rssHighWater(),
+      eventLoopDelayP99Ms: result.peakRssBytes === undefined ? loopDelay.percentile(99) / 1e6 : null,
       schedulingDelayP99Ms:
         result.schedulingDelaysMs === undefined || result.schedulingDelaysMs.length === 0
           ? undefined

@@ -9,6 +9,7 @@ import { KafkaOffsetStore } from '@dstream/offsets-kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import * as RdKafka from 'node-rdkafka';
 import { kafkaFailure } from './kafka';
+import { runSparkWordCount } from './spark';
 import { elapsedMs } from './stats';
 import { countWords } from './words';
 
@@ -25,12 +26,12 @@ export const TUNED_FETCH = {
 
 /** What a contender is asked to do: read `records` records of `topic` from the start. */
 export interface ContenderTask {
-  readonly kind: 'raw' | 'kafkajs' | 'dstream';
+  readonly kind: 'raw' | 'kafkajs' | 'dstream' | 'spark';
   readonly brokers: string;
   readonly topic: string;
   readonly partitions: number;
   readonly records: number;
-  /** dstream only: the batch interval, default 1000 ms. */
+  /** dstream and spark: the batch interval, default 1000 ms. */
   readonly batchIntervalMs?: number;
   /** dstream only: a per-partition rate cap (records/s); default none. */
   readonly maxRatePerPartition?: number;
@@ -44,6 +45,8 @@ export interface CountResult {
   /** dstream only: each batch's scheduling delay (ms). */
   readonly schedulingDelaysMs?: readonly number[];
   readonly detail: string;
+  /** spark only: the JVM's peak RSS (the child process that reports is not the one that works). */
+  readonly peakRssBytes?: number;
 }
 
 /** Runs one contender. */
@@ -55,6 +58,8 @@ export function runContender(task: ContenderTask): Promise<CountResult> {
       return kafkajsEachBatch(task);
     case 'dstream':
       return dstreamJob(task);
+    case 'spark':
+      return sparkJob(task);
   }
 }
 
@@ -175,4 +180,16 @@ async function dstreamJob(task: ContenderTask): Promise<CountResult> {
   } finally {
     await ssc.stop({ graceful: false });
   }
+}
+
+/** Spark Streaming's direct stream on `local[2]` in its own JVM (`bench/spark`), reduceByKey per batch. */
+async function sparkJob({ brokers, topic, records, batchIntervalMs = 1000 }: ContenderTask): Promise<CountResult> {
+  const report = await runSparkWordCount(brokers, topic, records, batchIntervalMs);
+  if (report.records < records) throw new Error(`spark: read ${report.records} of ${records} records`);
+  return {
+    totals: new Map(report.totals),
+    ms: report.ms,
+    peakRssBytes: report.peakRssBytes,
+    detail: `Spark 3.5 local[2], ${batchIntervalMs} ms batches, timed from ssc.start()`,
+  };
 }

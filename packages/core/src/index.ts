@@ -27,6 +27,7 @@ export type {
   StoredOffsets,
   OffsetStoreBinding,
   KafkaGroupBinding,
+  GroupMetadata,
   StateWrite,
   OperatorStateWrite,
   LoadedState,

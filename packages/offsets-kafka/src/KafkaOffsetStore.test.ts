@@ -9,7 +9,7 @@ function fakeBinding(groupId = 'wordcount') {
   let failure: Error | undefined;
   const binding: KafkaGroupBinding = {
     groupId,
-    consumer: {},
+    groupMetadata: { groupId },
     committed: async (partitions) => {
       const result = new Map<string, number>();
       for (const { topic, partition } of partitions) {

@@ -14,7 +14,7 @@ import {
   toStoredOffsets,
   toStoreError,
 } from './groupOffsets';
-import { connectGroupOffsetsClient, GroupOffsetsClient, KafkaParams } from './kafkaClients';
+import { connectGroupOffsetsClient, GroupOffsetsClient, KafkaParams } from '@dstream/core/internal';
 
 /** Options of `KafkaOffsetStore`. All optional when the store is used by a Kafka direct stream. */
 export interface KafkaOffsetStoreOptions {

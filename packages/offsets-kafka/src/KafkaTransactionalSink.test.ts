@@ -1,6 +1,6 @@
 import { ConfigError, KafkaError, OffsetRange, OffsetStoreError, StaleOffsetError, topicPartitionKey } from '@dstream/core';
 import type { KafkaGroupBinding, OffsetCommit } from '@dstream/core';
-import type { KafkaParams, OutputRecord, StateTopicClient, StateTopicRecord, TransactionalProducer } from './kafkaClients';
+import type { KafkaParams, OutputRecord, StateTopicClient, StateTopicRecord, TransactionalProducer } from '@dstream/core/internal';
 import { KafkaTransactionalSink } from './KafkaTransactionalSink';
 
 /** A producer that records the transaction calls it receives; `fail` makes one call reject. */
@@ -38,7 +38,7 @@ function fakeBinding(groupId = 'enrich'): { binding: KafkaGroupBinding; offsets:
     offsets,
     binding: {
       groupId,
-      consumer: { getClient: () => undefined },
+      groupMetadata: { groupId },
       committed: async (partitions) =>
         new Map(
           partitions

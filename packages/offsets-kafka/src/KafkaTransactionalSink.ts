@@ -31,7 +31,7 @@ import {
   StateTopicClientFactory,
   TransactionalProducer,
   TransactionalProducerFactory,
-} from './kafkaClients';
+} from '@dstream/core/internal';
 
 /** Options of `KafkaTransactionalSink`. */
 export interface KafkaTransactionalSinkOptions {
@@ -338,7 +338,7 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
         if (failed !== undefined) throw toStoreError(this.name, 'a record of the batch was not written', failed.reason);
         if (state !== undefined && this.stateTopic !== undefined) await this.writeState(producer, group, state());
         await this.step(producer, 'could not add the offsets to the transaction', () =>
-          producer.sendOffsetsToTransaction(offsetsOf(commits), binding.consumer, this.requestTimeoutMs),
+          producer.sendOffsetsToTransaction(offsetsOf(commits), binding.groupMetadata, this.requestTimeoutMs),
         );
         await this.commitTransaction(producer);
         return result;

@@ -6,4 +6,4 @@ export { KafkaOffsetStore } from './KafkaOffsetStore';
 export type { KafkaOffsetStoreOptions } from './KafkaOffsetStore';
 export { KafkaTransactionalSink } from './KafkaTransactionalSink';
 export type { KafkaTransactionalSinkOptions, KafkaTransaction } from './KafkaTransactionalSink';
-export type { KafkaParams } from './kafkaClients';
+export type { KafkaParams } from '@dstream/core/internal';

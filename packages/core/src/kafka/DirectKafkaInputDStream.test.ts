@@ -38,7 +38,7 @@ interface FakeLog {
  */
 class FakeKafka implements KafkaConsumerClient {
   readonly brokers = 'fake:9092';
-  readonly raw = {};
+  readonly groupMetadata = { groupId: 'g' };
   readonly logs = new Map<string, FakeLog>();
   readonly positions = new Map<string, number>();
   readonly paused = new Set<string>();
@@ -825,6 +825,21 @@ describe('DirectKafkaInputDStream', () => {
     kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }] });
     await input.start();
     expect(kafka.calls).toContain('subscribe t,later');
+  });
+
+  it('gives up waiting for the first assignment after connectTimeoutMs plus the session timeout on the context clock', async () => {
+    const kafka = twoPartitions(1);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), connectTimeoutMs: 1000 });
+    input = setup.input;
+    let failure: unknown;
+    const started = input.start().catch((error: unknown) => (failure = error));
+    await until(() => kafka.calls.includes('subscribe t'));
+    await setup.clock.advance(10_999);
+    expect(failure).toBeUndefined();
+    await setup.clock.advance(1);
+    await started;
+    expect(failure).toBeInstanceOf(KafkaError);
+    expect((failure as KafkaError).message).toMatch(/^no partition assignment from group g at fake:9092 within 11000 ms/);
   });
 
   it('loads offsets for partitions assigned by the group and plans them from the next batch', async () => {

@@ -1,5 +1,11 @@
-import { AuthenticationError } from '../errors';
-import { kafkaAuthenticationError, kafkaAuthenticationFailure, toKafkaError } from './KafkaClient';
+import { AuthenticationError, ConfigError } from '../errors';
+import {
+  createKafkaConsumer,
+  createTransactionalProducer,
+  kafkaAuthenticationError,
+  kafkaAuthenticationFailure,
+  toKafkaError,
+} from './KafkaClient';
 
 // librdkafka 2.x's FAIL log lines and error events, as seen against a broker with a SASL/PLAIN
 // listener (wrong password, SASL client on the plaintext listener, wrong mechanism, plaintext
@@ -64,5 +70,22 @@ describe('toKafkaError', () => {
     expect(error.retriable).toBe(false);
     expect(error.cause).toMatchObject({ message: 'Local: Authentication failure', code: -169 });
     expect((error.cause as { config?: unknown }).config).toBeUndefined();
+  });
+});
+
+describe('GroupMetadata', () => {
+  it("is lent by a consumer as an object holding only its group id, never the library's consumer", () => {
+    const consumer = createKafkaConsumer({ 'bootstrap.servers': '127.0.0.1:1', 'group.id': 'orders' });
+    expect(Object.keys(consumer.groupMetadata)).toEqual(['groupId']);
+    expect(consumer.groupMetadata).toEqual({ groupId: 'orders' });
+    expect(consumer.groupMetadata).toBe(consumer.groupMetadata);
+  });
+
+  it('is refused by a transactional producer unless a consumer made by the client module lent it', async () => {
+    const producer = createTransactionalProducer({ 'bootstrap.servers': '127.0.0.1:1', 'transactional.id': 'tx' });
+    const sent = producer.sendOffsetsToTransaction([{ topic: 't', partition: 0, offset: 1 }], { groupId: 'orders' }, 1000);
+    await expect(sent).rejects.toBeInstanceOf(ConfigError);
+    await expect(sent).rejects.toThrow(/binding\.kafka\.groupMetadata/);
+    await producer.disconnect();
   });
 });

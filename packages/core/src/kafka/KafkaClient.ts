@@ -1,148 +1,39 @@
 /**
- * The one module that talks to the Kafka client library (node-rdkafka, librdkafka 2.x). Everything
- * else in dstream sees the small promise-based interfaces below, and every library error arrives
- * as a `KafkaError`, so moving to `@confluentinc/kafka-javascript` (same API) touches this file only.
+ * The one module that talks to the Kafka client library (node-rdkafka, librdkafka 2.x): the
+ * consumer of the direct stream, and the group-offsets reader, transactional producer and
+ * state-topic reader of @dstream/offsets-kafka. Everything else in dstream sees the capability
+ * interfaces of `kafkaCapabilities.ts`, and every library error arrives as a `KafkaError`
+ * (`kafkaErrors.ts`), so moving to `@confluentinc/kafka-javascript` (same API) touches this file only.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as Kafka from 'node-rdkafka';
-import { AuthenticationError, KafkaError } from '../errors';
+import { AuthenticationError, ConfigError, KafkaError } from '../errors';
 import type { TopicPartition } from '../offsets/OffsetRange';
-import { REDACTED, driverError, isSecretKey, redactedView } from '../util/redact';
+import type { GroupMetadata } from '../offsets/OffsetStore';
+import { REDACTED, isSecretKey, redactedView } from '../util/redact';
+import type {
+  ClusterMetadata,
+  ConsumeResult,
+  FetchedRecord,
+  GroupOffsetsClient,
+  KafkaConfigRefusal,
+  KafkaConsumerClient,
+  KafkaHeader,
+  KafkaParams,
+  OutputRecord,
+  RebalanceEvent,
+  RecordBuilder,
+  StateTopicClient,
+  StateTopicRecord,
+  TopicPartitionOffset,
+  TransactionalProducer,
+  WatermarkOffsets,
+} from './kafkaCapabilities';
+import { kafkaAuthenticationError, kafkaAuthenticationFailure, toKafkaError } from './kafkaErrors';
 
-/** A topic-partition and an offset (or, for `offsetsForTimes`, a timestamp in ms). */
-export interface TopicPartitionOffset extends TopicPartition {
-  readonly offset: number;
-}
-
-/** One record header as the client delivers it. */
-export interface KafkaHeader {
-  readonly key: string;
-  readonly value: Buffer;
-}
-
-/** Where a fetched record sits in the log: all a record built by a `RecordBuilder` must keep. */
-export interface FetchedRecord {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-}
-
-/**
- * Builds the caller's record from one fetched record's fields (`timestamp`: create or log-append
- * time in ms since the epoch, -1 when the broker sent none). The adapter calls it once per record
- * and makes no object of its own, so a record costs one allocation, not two. It must not throw.
- */
-export type RecordBuilder<R extends FetchedRecord> = (
-  topic: string,
-  partition: number,
-  offset: number,
-  key: Buffer | null,
-  value: Buffer | null,
-  timestamp: number,
-  headers: readonly KafkaHeader[],
-) => R;
-
-/** What one `consume` call returned: records, and partitions found at their log end (with that offset). */
-export interface ConsumeResult<R extends FetchedRecord> {
-  readonly messages: readonly R[];
-  /** Bytes of each message's key and value as fetched, in the order of `messages`: what the fetcher's memory bounds count. */
-  readonly sizes: ArrayLike<number>;
-  readonly endsReached: readonly TopicPartitionOffset[];
-}
-
-/** The log's bounds: `low` is the first offset still stored, `high` the next offset to be written. */
-export interface WatermarkOffsets {
-  readonly low: number;
-  readonly high: number;
-}
-
-/** Topics and their partition ids, as the cluster's metadata reports them. */
-export interface ClusterMetadata {
-  readonly topics: ReadonlyArray<{ readonly name: string; readonly partitions: readonly number[] }>;
-}
-
-/** A consumer-group rebalance: partitions handed to this member, or taken from it. */
-export interface RebalanceEvent {
-  readonly type: 'assign' | 'revoke';
-  readonly partitions: readonly TopicPartition[];
-}
-
-/**
- * The consumer operations dstream needs, promise-based. Synchronous methods throw `KafkaError`;
- * asynchronous ones reject with it.
- */
-export interface KafkaConsumerClient {
-  /** `bootstrap.servers`, for error messages. */
-  readonly brokers: string;
-  /** The library's consumer object, lent to offset stores that commit through the group. */
-  readonly raw: unknown;
-  /** Connects and reads cluster metadata, rejecting with a `KafkaError` naming the brokers after `timeoutMs`. */
-  connect(timeoutMs: number): Promise<void>;
-  /** Metadata for all topics of the cluster. */
-  getMetadata(timeoutMs: number): Promise<ClusterMetadata>;
-  /**
-   * Asks the partition leader for the log's current bounds. A blocking call on a libuv threadpool
-   * thread that waits behind the consumer's in-flight fetch: prefer `cachedWatermarkOffsets`.
-   */
-  queryWatermarkOffsets(partition: TopicPartition, timeoutMs: number): Promise<WatermarkOffsets>;
-  /**
-   * The log's bounds as the last fetch response for the partition reported them, without asking
-   * the broker; undefined until a fetch of the partition returned. Stale by up to one fetch (and
-   * frozen while the partition is paused): the log may have grown since, never shrunk below it
-   * unless truncated.
-   */
-  cachedWatermarkOffsets(partition: TopicPartition): WatermarkOffsets | undefined;
-  /** For each partition (offset = a timestamp in ms), the first offset whose record time is at or after it; -1: none. */
-  offsetsForTimes(partitions: readonly TopicPartitionOffset[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
-  /** Replaces the assignment; fetching starts at the given offsets. */
-  assign(partitions: readonly TopicPartitionOffset[]): void;
-  /** Removes the whole assignment. */
-  unassign(): void;
-  /** Adds partitions to the assignment (cooperative protocol). */
-  incrementalAssign(partitions: readonly TopicPartitionOffset[]): void;
-  /** Removes partitions from the assignment (cooperative protocol). */
-  incrementalUnassign(partitions: readonly TopicPartition[]): void;
-  /** `EAGER`, `COOPERATIVE`, or `NONE` before the consumer joined a group. */
-  rebalanceProtocol(): string;
-  /**
-   * Joins the group for these topics (a RegExp subscribes to every matching topic). The library
-   * does not assign on its own: `onRebalance` must answer each event with assign/unassign.
-   */
-  subscribe(topics: ReadonlyArray<string | RegExp>, onRebalance: (event: RebalanceEvent) => void): void;
-  /**
-   * Waits up to `timeoutMs` for up to `maxMessages` records of the assigned, unpaused partitions,
-   * each made by `build`.
-   */
-  consume<R extends FetchedRecord>(maxMessages: number, timeoutMs: number, build: RecordBuilder<R>): Promise<ConsumeResult<R>>;
-  /** Stops fetching these partitions until `resume`. */
-  pause(partitions: readonly TopicPartition[]): void;
-  resume(partitions: readonly TopicPartition[]): void;
-  /** Moves an assigned partition's fetch position; records buffered in the client from the old position are dropped. */
-  seek(position: TopicPartitionOffset, timeoutMs: number): Promise<void>;
-  /** The next offset the client will return for each partition (-1001: not yet known). */
-  position(partitions: readonly TopicPartition[]): TopicPartitionOffset[];
-  /** Commits offsets (next offset to read) to the consumer group and waits for the broker's answer. */
-  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
-  /** The group's committed offsets; a partition with none is reported with a negative offset. */
-  committed(partitions: readonly TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
-  /** Leaves the group and closes connections. Idempotent. */
-  disconnect(): Promise<void>;
-}
-
-/** Why librdkafka, or its documentation, refuses one property of a consumer configuration. */
-export interface KafkaConfigRefusal {
-  /** The property refused. */
-  readonly property: string;
-  /**
-   * `unknown`: this librdkafka has no such property; `invalid`: it refuses the value;
-   * `producer-only`: a producer property, which a consumer would ignore.
-   */
-  readonly kind: 'unknown' | 'invalid' | 'producer-only';
-  /** librdkafka's own words, with a secret property's value replaced by `***`. */
-  readonly reason: string;
-}
-
+export type * from './kafkaCapabilities';
+export { kafkaAuthenticationError, kafkaAuthenticationFailure, toKafkaError } from './kafkaErrors';
 /** The librdkafka version the client library runs on, e.g. `2.12.0`. */
 export const LIBRDKAFKA_VERSION: string = Kafka.librdkafkaVersion;
 
@@ -228,90 +119,6 @@ const ERR_ASSIGN_PARTITIONS = -175;
 /** librdkafka's sentinel for an offset not known yet (e.g. a position before the first fetch). */
 export const OFFSET_INVALID = -1001;
 
-/**
- * Codes worth retrying even when librdkafka does not flag them: plain error codes (as opposed to
- * rd_kafka_error_t objects) carry no retriable flag, yet timeouts, lost connections and
- * coordinator moves pass on their own.
- */
-const TRANSIENT_CODES = new Set([
-  -195 /* _TRANSPORT */, -187 /* _ALL_BROKERS_DOWN */, -185 /* _TIMED_OUT */, -180 /* _WAIT_COORD */,
-  -184 /* _QUEUE_FULL */, 5 /* LEADER_NOT_AVAILABLE */, 6 /* NOT_LEADER_FOR_PARTITION */, 7 /* REQUEST_TIMED_OUT */,
-  13 /* NETWORK_EXCEPTION */, 14 /* COORDINATOR_LOAD_IN_PROGRESS */, 15 /* COORDINATOR_NOT_AVAILABLE */,
-  16 /* NOT_COORDINATOR */, 27 /* REBALANCE_IN_PROGRESS */,
-]);
-
-/** Wraps whatever the client library threw or passed to a callback in a `KafkaError` saying what was attempted. */
-export function toKafkaError(error: unknown, operation: string): KafkaError {
-  if (error instanceof KafkaError) return error;
-  const lib = (error ?? {}) as { message?: string; code?: number; isFatal?: boolean; isRetriable?: boolean };
-  const code = typeof lib.code === 'number' ? lib.code : undefined;
-  const message = typeof lib.message === 'string' && lib.message.length > 0 ? lib.message : String(error);
-  return new KafkaError(`${operation}: ${message}${code === undefined ? '' : ` (librdkafka code ${code})`}`, {
-    code,
-    isFatal: lib.isFatal === true,
-    retriable:
-      lib.isFatal !== true &&
-      !AUTHENTICATION_CODES.has(code ?? 0) &&
-      (lib.isRetriable === true || (code !== undefined && TRANSIENT_CODES.has(code))),
-    cause: driverError(error),
-  });
-}
-
-/**
- * Codes of a refused client: librdkafka's _AUTHENTICATION (-169) and _SSL (-181), the broker's
- * TOPIC/GROUP/CLUSTER_AUTHORIZATION_FAILED (29-31), UNSUPPORTED_SASL_MECHANISM (33),
- * ILLEGAL_SASL_STATE (34), TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), SASL_AUTHENTICATION_FAILED (58).
- */
-const AUTHENTICATION_CODES = new Set([-169, -181, 29, 30, 31, 33, 34, 53, 58]);
-
-/**
- * What librdkafka says when a broker refuses the client's SASL credentials or mechanism, or the
- * TLS handshake fails. Its error *events* carry only "authentication failure" and are queued until
- * the client is polled, which during `connect` is after the whole connect timeout; its FAIL *log*
- * lines arrive at once and say why ("SASL authentication error: Authentication failed: Invalid
- * username or password", "SASL PLAIN mechanism handshake failed: … broker's supported mechanisms",
- * "SSL handshake failed: …").
- */
-const AUTHENTICATION_FAILURE =
-  /SASL authentication error|SASL [\w-]+ mechanism handshake failed|SASL handshake failed|authentication failure|Authentication failed|SSL handshake failed|certificate verify failed|Authorization failed/i;
-
-/**
- * The reason, when a librdkafka error event, error or FAIL log line (`{ severity, fac, message }`)
- * means the brokers refused the client (credentials, SASL mechanism, TLS handshake, ACLs);
- * undefined for anything else. Used at connect, so that a refusal is reported as an
- * `AuthenticationError` at once instead of "could not reach Kafka" after the timeout.
- */
-export function kafkaAuthenticationFailure(event: unknown): string | undefined {
-  const { message, code, severity } = (event ?? {}) as { message?: unknown; code?: unknown; severity?: unknown };
-  if (typeof message !== 'string') return undefined;
-  // Log lines: errors (3) and worse only; debug lines mention SASL on every successful handshake too.
-  if (typeof severity === 'number' && severity > 3) return undefined;
-  if (!(typeof code === 'number' && AUTHENTICATION_CODES.has(code)) && !AUTHENTICATION_FAILURE.test(message)) return undefined;
-  // "[thrd:sasl_plaintext://host:port/bootstrap]: sasl_plaintext://host:port/bootstrap: <reason>"
-  return message.replace(/^\[thrd:[^\]]*\]:\s*/, '').replace(/^[a-z_]+:\/\/[^\s]*:\s*/i, '').replace(/^\S+\/bootstrap:\s*/, '');
-}
-
-/** Builds the `AuthenticationError` of a refused Kafka client. */
-export function kafkaAuthenticationError(
-  brokers: string,
-  config: Readonly<Record<string, unknown>>,
-  reason: string,
-  cause?: unknown,
-): AuthenticationError {
-  const user = typeof config['sasl.username'] === 'string' ? (config['sasl.username'] as string) : undefined;
-  const protocol = String(config['security.protocol'] ?? 'plaintext');
-  const mechanism = config['sasl.mechanisms'] ?? config['sasl.mechanism'];
-  const how = `security.protocol ${protocol}${mechanism === undefined ? '' : `, sasl.mechanisms ${String(mechanism)}`}`;
-  return new AuthenticationError(
-    'kafka',
-    brokers,
-    user,
-    `${reason} (${how})`,
-    "Check sasl.username and sasl.password, and that security.protocol and sasl.mechanisms match the broker's listener " +
-      '(a SASL client on a plaintext listener fails the handshake); trying again with the same settings fails the same way',
-    { cause: cause === undefined ? undefined : driverError(cause) },
-  );
-}
 
 /** Calls a library method, turning a throw into a `KafkaError`. */
 function wrapSync<T>(operation: string, call: () => T): T {
@@ -419,6 +226,7 @@ function toSubscription(topic: string | RegExp): string {
 
 class RdKafkaConsumerClient implements KafkaConsumerClient {
   readonly brokers: string;
+  readonly groupMetadata: GroupMetadata;
   private readonly consumer: Kafka.KafkaConsumer;
   private onRebalance: ((event: RebalanceEvent) => void) | undefined;
   private lastError: Kafka.LibrdKafkaError | undefined;
@@ -442,6 +250,7 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
       } as Kafka.ConsumerGlobalConfig,
       {},
     );
+    this.groupMetadata = groupMetadataOf(String(config['group.id']), this.consumer);
     this.consumer.on('event.error', (error) => {
       this.lastError = error;
       const reason = kafkaAuthenticationFailure(error);
@@ -453,9 +262,6 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
     });
   }
 
-  get raw(): unknown {
-    return this.consumer;
-  }
 
   async connect(timeoutMs: number): Promise<void> {
     const connected = callback<void>(`connect to Kafka at ${this.brokers}`, (done) =>
@@ -645,3 +451,292 @@ export function createKafkaLogReader(config: Readonly<Record<string, string | nu
   // no group of this name is ever created on the brokers.
   return new RdKafkaConsumerClient({ 'group.id': 'dstream-log-reader', 'enable.auto.commit': false, ...config });
 }
+
+/**
+ * The group memberships handed out as `GroupMetadata`, with the consumer behind each: only a
+ * producer made here reads them, so no consumer object leaves this module.
+ */
+const groupConsumers = new WeakMap<GroupMetadata, Kafka.KafkaConsumer>();
+
+/** A new `GroupMetadata` for a consumer of group `groupId` (each consumer client makes one, once). */
+function groupMetadataOf(groupId: string, consumer: Kafka.KafkaConsumer): GroupMetadata {
+  const metadata: GroupMetadata = Object.freeze({ groupId });
+  groupConsumers.set(metadata, consumer);
+  return metadata;
+}
+
+/** The consumer behind a `GroupMetadata`, checked before a transaction uses it. */
+function consumerOf(group: GroupMetadata): Kafka.KafkaConsumer {
+  const consumer = groupConsumers.get(group);
+  if (consumer === undefined) {
+    throw new ConfigError(
+      'binding.kafka.groupMetadata',
+      group,
+      "must be the groupMetadata a Kafka direct stream's binding lends",
+      'Connect the sink through KafkaUtils.createDirectStream, which lends its consumer group membership.',
+    );
+  }
+  return consumer;
+}
+
+/**
+ * Connects a client, rejecting with a retriable `KafkaError` that names the brokers, or at once
+ * with an `AuthenticationError` when librdkafka reports that the brokers refused the client
+ * (credentials, SASL mechanism, TLS handshake; see core's `kafkaAuthenticationFailure`).
+ */
+async function connectClient(
+  client: Kafka.Client<string>,
+  brokers: string,
+  timeoutMs: number,
+  config: KafkaParams,
+): Promise<void> {
+  let onRefused: ((reason: string, cause: unknown) => void) | undefined;
+  const refused = new Promise<never>((_, reject) => {
+    onRefused = (reason, cause) => reject(kafkaAuthenticationError(brokers, config, reason, cause));
+  });
+  const onEvent = (event: unknown) => {
+    const reason = kafkaAuthenticationFailure(event);
+    if (reason !== undefined) onRefused?.(reason, event instanceof Error ? event : undefined);
+  };
+  client.on('event.log', onEvent);
+  client.on('event.error', onEvent);
+  const connected = callback<void>(`connect to Kafka at ${brokers}`, (done) =>
+    client.connect({ timeout: timeoutMs }, (error) => done(error)),
+  );
+  connected.catch(() => undefined);
+  try {
+    await Promise.race([connected, refused]);
+  } catch (error) {
+    // The refused attempt ends on its own when its metadata request times out (see core's KafkaClient).
+    if (error instanceof AuthenticationError) throw error;
+    throw new KafkaError(
+      `could not reach Kafka at ${brokers} within ${timeoutMs} ms: ${(error as Error).message}. ` +
+        'Check the brokers option and that the brokers are up',
+      { retriable: true, cause: error, code: (error as KafkaError).code },
+    );
+  } finally {
+    onRefused = undefined;
+    client.off('event.log', onEvent);
+    client.off('event.error', onEvent);
+  }
+}
+
+/** Connects a consumer of `groupId` that only reads and commits offsets. */
+export async function connectGroupOffsetsClient(
+  brokers: string,
+  groupId: string,
+  params: KafkaParams,
+  timeoutMs: number,
+): Promise<GroupOffsetsClient> {
+  const consumer = new Kafka.KafkaConsumer(
+    { ...params, 'bootstrap.servers': brokers, 'group.id': groupId, 'enable.auto.commit': false },
+    {},
+  );
+  await connectClient(consumer, brokers, timeoutMs, params);
+  let disconnecting: Promise<void> | undefined;
+  return {
+    committed: (partitions, committedTimeoutMs) =>
+      callback<Kafka.TopicPartitionOffset[]>(`read committed offsets of group ${groupId}`, (done) =>
+        consumer.committed(
+          partitions.map(({ topic, partition }) => ({ topic, partition })),
+          committedTimeoutMs,
+          done,
+        ),
+      ).then((offsets) => offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: offset ?? -1 }))),
+    commit(offsets) {
+      // The asynchronous commit's answer is only served from inside consume(), which this
+      // consumer never calls; the synchronous one returns the coordinator's answer directly.
+      try {
+        consumer.commitSync(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
+      } catch (error) {
+        throw toKafkaError(error, `commit offsets of group ${groupId}`);
+      }
+    },
+    disconnect() {
+      disconnecting ??= new Promise<void>((resolve) => {
+        if (!consumer.isConnected()) resolve();
+        else consumer.disconnect(() => resolve());
+      });
+      return disconnecting;
+    },
+  };
+}
+
+
+/** librdkafka's RD_KAFKA_OFFSET_BEGINNING: the partition's first offset, whatever compaction left. */
+const OFFSET_BEGINNING = -2;
+/** librdkafka's TOPIC_ALREADY_EXISTS. */
+const ERR_TOPIC_ALREADY_EXISTS = 36;
+
+/**
+ * A `StateTopicClient` over librdkafka: an admin client to create the topic, and for each read a
+ * consumer that never joins a group, assigned partition 0 from its beginning with
+ * `isolation.level=read_committed` (aborted state writes are skipped), read until librdkafka reports
+ * the partition's end.
+ */
+export function createStateTopicClient(params: KafkaParams): StateTopicClient {
+  const brokers = String(params['bootstrap.servers']);
+  return {
+    async ensureTopic(topic, timeoutMs) {
+      const admin = Kafka.AdminClient.create({ ...params } as Kafka.GlobalConfig);
+      try {
+        await callback<void>(`create state topic ${topic}`, (done) =>
+          admin.createTopic(
+            { topic, num_partitions: 1, replication_factor: -1, config: { 'cleanup.policy': 'compact' } },
+            timeoutMs,
+            (error) => done(error && (error as { code?: number }).code === ERR_TOPIC_ALREADY_EXISTS ? undefined : error),
+          ),
+        );
+      } finally {
+        admin.disconnect();
+      }
+    },
+    async readAll(topic, timeoutMs) {
+      const consumer = new Kafka.KafkaConsumer(
+        {
+          ...params,
+          'group.id': `dstream-state-reader-${topic}`,
+          'enable.auto.commit': false,
+          'enable.partition.eof': true,
+          'isolation.level': 'read_committed',
+          // The read ends at the partition's end: don't let the broker hold each empty fetch 500 ms.
+          'fetch.wait.max.ms': 50,
+        },
+        {},
+      );
+      await connectClient(consumer, brokers, timeoutMs, params);
+      try {
+        let isAtEnd = false;
+        consumer.on('partition.eof', () => void (isAtEnd = true));
+        consumer.assign([{ topic, partition: 0, offset: OFFSET_BEGINNING }]);
+        consumer.setDefaultConsumeTimeout(100);
+        const records: StateTopicRecord[] = [];
+        const deadline = Date.now() + timeoutMs;
+        while (!isAtEnd) {
+          if (Date.now() > deadline) {
+            throw new KafkaError(`could not read state topic ${topic} to its end within ${timeoutMs} ms`, { retriable: true });
+          }
+          const messages = await callback<Kafka.Message[]>(`read state topic ${topic}`, (done) => consumer.consume(1000, done));
+          for (const message of messages) {
+            records.push({ key: String(message.key ?? ''), value: message.value === null ? null : message.value.toString('utf8') });
+          }
+        }
+        return records;
+      } finally {
+        await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+      }
+    },
+  };
+}
+
+
+/** librdkafka's "queue full": the client holds `queue.buffering.max.messages` records already. */
+const ERR_QUEUE_FULL = -184;
+/** A record waiting for room in the client's queue, with the id of its pending acknowledgement. */
+interface Queued {
+  readonly record: OutputRecord;
+  readonly id: number;
+}
+
+/** Creates a transactional producer over librdkafka; `config` must hold `bootstrap.servers` and `transactional.id`. */
+export function createTransactionalProducer(config: KafkaParams): TransactionalProducer {
+  const brokers = String(config['bootstrap.servers']);
+  const producer = new Kafka.Producer({ ...config, dr_cb: true } as Kafka.ProducerGlobalConfig);
+  const acks = new Map<number, { resolve: () => void; reject: (error: KafkaError) => void }>();
+  // Records that met a full client queue wait here, in order, until delivery reports free room:
+  // producing them later than records sent after them would reorder a partition.
+  const backlog: Queued[] = [];
+  let nextId = 0;
+  let isConnected = false;
+  let disconnecting: Promise<void> | undefined;
+
+  const settle = (id: number, error?: KafkaError) => {
+    const ack = acks.get(id);
+    acks.delete(id);
+    if (error) ack?.reject(error);
+    else ack?.resolve();
+  };
+  /** Hands the record to the client; false when its queue is full. */
+  const produce = ({ record, id }: Queued): boolean => {
+    try {
+      producer.produce(
+        record.topic,
+        record.partition ?? null,
+        record.value === null ? null : Buffer.from(record.value),
+        record.key ?? undefined,
+        Date.now(),
+        id,
+        record.headers ? record.headers.map((header) => ({ ...header })) : undefined,
+      );
+      return true;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === ERR_QUEUE_FULL) return false;
+      settle(id, toKafkaError(error, `produce to ${record.topic}`));
+      return true;
+    }
+  };
+  const drain = () => {
+    while (backlog.length > 0 && produce(backlog[0])) backlog.shift();
+  };
+  producer.on('delivery-report', (error, report) => {
+    settle(report.opaque as number, error ? toKafkaError(error, `produce to ${report.topic}`) : undefined);
+    drain();
+  });
+
+  return {
+    async initTransactions(timeoutMs) {
+      if (!isConnected) {
+        await connectClient(producer, brokers, timeoutMs, config).catch((error: unknown) => {
+          // A refused attempt ends on its own; disconnecting would wait for its metadata timeout.
+          if (error instanceof AuthenticationError) disconnecting = Promise.resolve();
+          throw error;
+        });
+        isConnected = true;
+        // Delivery reports are dispatched only while the producer is polled.
+        producer.setPollInterval(10);
+      }
+      await callback<void>(`initialize transactions for transactional.id ${config['transactional.id']}`, (done) =>
+        producer.initTransactions(timeoutMs, done),
+      );
+    },
+    beginTransaction: () => callback<void>('begin a transaction', (done) => producer.beginTransaction(done)),
+    send(record) {
+      const id = nextId++;
+      const ack = new Promise<void>((resolve, reject) => acks.set(id, { resolve, reject }));
+      if (backlog.length > 0 || !produce({ record, id })) backlog.push({ record, id });
+      return ack;
+    },
+    sendOffsetsToTransaction(offsets, group, timeoutMs) {
+      let consumer: Kafka.KafkaConsumer;
+      try {
+        consumer = consumerOf(group);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return callback<void>('send offsets to the transaction', (done) =>
+        producer.sendOffsetsToTransaction(
+          offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+          consumer,
+          timeoutMs,
+          done,
+        ),
+      );
+    },
+    commitTransaction: (timeoutMs) =>
+      callback<void>('commit the transaction', (done) => producer.commitTransaction(timeoutMs, done)),
+    abortTransaction(timeoutMs) {
+      const dropped = backlog.splice(0);
+      for (const { id } of dropped) settle(id, new KafkaError('the transaction was aborted before this record was sent'));
+      return callback<void>('abort the transaction', (done) => producer.abortTransaction(timeoutMs, done));
+    },
+    disconnect() {
+      disconnecting ??= new Promise<void>((resolve) => {
+        producer.setPollInterval(0);
+        if (!producer.isConnected()) resolve();
+        else producer.disconnect(() => resolve());
+      });
+      return disconnecting;
+    },
+  };
+}
+

@@ -1,5 +1,7 @@
+/** Fetches the records of a batch's ranges from Kafka, reading ahead within a memory budget. */
 import { KafkaError } from '../errors';
 import { OffsetRange, TopicPartition, topicPartitionKey } from '../offsets/OffsetRange';
+import type { Clock } from '../util/Clock';
 import type { Logger } from '../util/Logger';
 import type { ConsumeResult, FetchedRecord, KafkaConsumerClient, RecordBuilder } from './KafkaClient';
 
@@ -22,6 +24,8 @@ export interface PartitionFetcherOptions<R extends FetchedRecord> {
   /** How long one `consume` call waits for records. */
   readonly pollTimeoutMs?: number;
   readonly logger: Logger;
+  /** What fetch timeouts and retry pauses wait on: the context's clock (a `ManualClock` in tests). */
+  readonly clock: Clock;
 }
 
 /**
@@ -84,6 +88,8 @@ export class PartitionFetcher<R extends FetchedRecord> {
   private loop: Promise<void> | undefined;
   private isRunning = false;
   private failure: Error | undefined;
+  /** Aborted by `stop`: ends a retry pause of the consume loop, which waits on the clock. */
+  private readonly stopping = new AbortController();
   private readonly pollBatchSize: number;
   private readonly pollTimeoutMs: number;
 
@@ -112,6 +118,7 @@ export class PartitionFetcher<R extends FetchedRecord> {
   /** Stops the loop after the `consume` in flight returns; pending `take`s reject. */
   async stop(): Promise<void> {
     this.isRunning = false;
+    this.stopping.abort();
     await this.loop;
     this.wake();
   }
@@ -195,7 +202,8 @@ export class PartitionFetcher<R extends FetchedRecord> {
     if (range.fromOffset !== state.bufferStart) this.requestSeek(state, range.fromOffset);
     if (range.count === 0) return [];
     this.need(state, range.untilOffset);
-    const deadline = Date.now() + this.options.fetchTimeoutMs;
+    const { clock } = this.options;
+    const deadline = clock.nowMs() + this.options.fetchTimeoutMs;
     for (;;) {
       if (this.failure) throw this.failure;
       state = this.partitions.get(key);
@@ -204,7 +212,7 @@ export class PartitionFetcher<R extends FetchedRecord> {
       if (!this.isRunning) {
         throw new KafkaError(`fetching ${range} stopped: the stream is stopping`, { retriable: true });
       }
-      const remainingMs = deadline - Date.now();
+      const remainingMs = deadline - clock.nowMs();
       if (remainingMs <= 0) {
         throw new KafkaError(
           `timed out after ${this.options.fetchTimeoutMs} ms fetching ${range}: read up to offset ${state.readThrough}. ` +
@@ -320,7 +328,8 @@ export class PartitionFetcher<R extends FetchedRecord> {
           // on the next consume; surfacing them would fail batches that would succeed.
           this.options.logger.warn(`consume failed, retrying: ${kafkaError.message}`);
           // An error can come back at once (an unreachable leader): pace the retries.
-          await new Promise((resolve) => setTimeout(resolve, this.pollTimeoutMs));
+          const { clock } = this.options;
+          await clock.waitUntil(clock.nowMs() + this.pollTimeoutMs, this.stopping.signal).catch(() => undefined);
         }
         this.wake();
         continue;
@@ -381,14 +390,17 @@ export class PartitionFetcher<R extends FetchedRecord> {
     return size;
   }
 
+  /** Resolves after the next consume returns, or after `timeoutMs` on the clock, whichever is first. */
   private nextPoll(timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      function done() {
-        clearTimeout(timer);
+      const timer = new AbortController();
+      const done = (): void => {
+        timer.abort();
         resolve();
-      }
-      this.waiters.add(() => done());
+      };
+      const { clock } = this.options;
+      clock.waitUntil(clock.nowMs() + timeoutMs, timer.signal).then(done, () => undefined);
+      this.waiters.add(done);
     });
   }
 

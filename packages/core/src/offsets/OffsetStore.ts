@@ -15,8 +15,17 @@ export interface OffsetCommit {
 export type StoredOffsets = ReadonlyMap<string, number>;
 
 /**
+ * The consumer-group membership of a Kafka direct stream's consumer (group, generation, member
+ * id), which fences the offsets a Kafka transaction commits. Opaque: only the producers core's
+ * Kafka client makes can read it (see `KafkaGroupBinding.groupMetadata`).
+ */
+export interface GroupMetadata {
+  readonly groupId: string;
+}
+
+/**
  * What a Kafka input stream lends its offset store when it connects: the consumer group's own
- * offset API and the live consumer, for stores that keep offsets in Kafka itself.
+ * offset API and the consumer's group membership, for stores that keep offsets in Kafka itself.
  */
 export interface KafkaGroupBinding {
   readonly groupId: string;
@@ -24,8 +33,8 @@ export interface KafkaGroupBinding {
   committed(partitions: readonly TopicPartition[], timeoutMs: number): Promise<StoredOffsets>;
   /** Commits offsets to the group through the stream's consumer (next offset to read). */
   commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: number }>): Promise<void>;
-  /** The underlying client consumer (node-rdkafka KafkaConsumer), e.g. for sendOffsetsToTransaction. */
-  readonly consumer: unknown;
+  /** The stream consumer's group membership, for a transactional producer's `sendOffsetsToTransaction`. */
+  readonly groupMetadata: GroupMetadata;
 }
 
 /**

@@ -1,3 +1,4 @@
+/** Makes one batch durable: its offsets (and state) committed in the order its delivery semantics require, with retries. */
 import { FencedBatchError, OffsetStoreError, StaleOffsetError } from '../errors';
 import type { Clock } from '../util/Clock';
 import type { Logger } from '../util/Logger';

@@ -130,7 +130,7 @@ describe('KafkaTransactionalSink as the offset store of a direct stream', () => 
     // A second producer with the same id fences the first one (its epoch is now stale).
     const usurper = new KafkaTransactionalSink({ brokers: services.kafkaBrokers, transactionalId });
     await usurper.connect({
-      kafka: { groupId: group, consumer: undefined, committed: async () => new Map(), commit: async () => undefined },
+      kafka: { groupId: group, groupMetadata: { groupId: group }, committed: async () => new Map(), commit: async () => undefined },
     });
     await produce(input, [0], 10);
 

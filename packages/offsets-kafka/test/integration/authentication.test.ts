@@ -57,10 +57,9 @@ describe('Kafka stores on a SASL listener', () => {
         producerParams: sasl(WRONG),
         requestTimeoutMs: REFUSED_TIMEOUT_MS,
       });
-      const consumer = {};
       const sinkStarted = Date.now();
       const sinkError = await sink
-        .connect({ kafka: { groupId: 'g', committed: async () => new Map(), commit: async () => undefined, consumer } })
+        .connect({ kafka: { groupId: 'g', committed: async () => new Map(), commit: async () => undefined, groupMetadata: { groupId: 'g' } } })
         .then(
           () => new Error('connect succeeded'),
           (thrown: unknown) => thrown,

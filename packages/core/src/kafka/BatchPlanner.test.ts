@@ -1,4 +1,4 @@
-import { maxMessagesForBytes, maxMessagesPerPartition, planOffsetRanges, PartitionPosition, tighterCaps } from './planOffsetRanges';
+import { maxMessagesForBytes, maxMessagesPerPartition, planOffsetRanges, PartitionPosition, tighterCaps } from './BatchPlanner';
 
 const positions: PartitionPosition[] = [
   { topic: 't', partition: 0, fromOffset: 100, latestOffset: 400 },

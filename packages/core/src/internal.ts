@@ -1,0 +1,16 @@
+/**
+ * @dstream/core/internal: the Kafka clients core makes for dstream's own packages
+ * (@dstream/offsets-kafka), so that the client library is reached from core's `KafkaClient.ts`
+ * only. Not part of the public API: it may change in any release.
+ */
+export { connectGroupOffsetsClient, createStateTopicClient, createTransactionalProducer } from './kafka/KafkaClient';
+export type {
+  GroupOffsetsClient,
+  KafkaParams,
+  OutputRecord,
+  StateTopicClient,
+  StateTopicClientFactory,
+  StateTopicRecord,
+  TransactionalProducer,
+  TransactionalProducerFactory,
+} from './kafka/KafkaClient';
