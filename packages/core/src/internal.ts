@@ -3,7 +3,7 @@
  * (@dstream/offsets-kafka), so that the client library is reached from core's `KafkaClient.ts`
  * only. Not part of the public API: it may change in any release.
  */
-export { connectGroupOffsetsClient, createStateTopicClient, createTransactionalProducer } from './kafka/KafkaClient';
+export { connectGroupOffsetsClient, createKafkaConsumer, createStateTopicClient, createTransactionalProducer } from './kafka/KafkaClient';
 export type {
   GroupOffsetsClient,
   KafkaParams,

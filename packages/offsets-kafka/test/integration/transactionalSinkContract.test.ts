@@ -1,7 +1,7 @@
 import type { KafkaGroupBinding, OffsetStore } from '@dstream/core';
 import { describeOffsetStoreContract } from '@dstream/core/testing';
 import { KafkaTransactionalSink, type KafkaTransaction } from '@dstream/offsets-kafka';
-import * as Kafka from 'node-rdkafka';
+import { createKafkaConsumer } from '@dstream/core/internal';
 import { requireService, services, uniqueName } from '../../../core/test/integration/helpers/services';
 import { ensureTopic, readTopic } from './kafkaTestKit';
 
@@ -22,28 +22,23 @@ beforeAll(async () => {
 async function boundSink(group: string): Promise<OffsetStore<KafkaTransaction>> {
   instances += 1;
   const sink = new KafkaTransactionalSink({ brokers: services.kafkaBrokers, transactionalId: `${run}-${instances}`, stateTopic });
-  const consumer = new Kafka.KafkaConsumer({ 'bootstrap.servers': services.kafkaBrokers, 'group.id': group, 'enable.auto.commit': false }, {});
-  await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (error) => (error ? reject(error) : resolve())));
+  const consumer = createKafkaConsumer({ 'bootstrap.servers': services.kafkaBrokers, 'group.id': group, 'enable.auto.commit': false });
+  await consumer.connect(10_000);
   const binding: KafkaGroupBinding = {
     groupId: group,
-    committed: (partitions, timeoutMs) =>
-      new Promise((resolve, reject) =>
-        consumer.committed(
-          partitions.map(({ topic, partition }) => ({ topic, partition })),
-          timeoutMs,
-          (error, offsets) =>
-            error
-              ? reject(error)
-              : resolve(new Map(offsets.filter(({ offset }) => (offset ?? -1) >= 0).map(({ topic, partition, offset }) => [`${topic}:${partition}`, offset as number]))),
-        ),
+    committed: async (partitions, timeoutMs) =>
+      new Map(
+        (await consumer.committed(partitions, timeoutMs))
+          .filter(({ offset }) => offset >= 0)
+          .map(({ topic, partition, offset }) => [`${topic}:${partition}`, offset]),
       ),
-    commit: async (offsets) => void consumer.commitSync(offsets.map((offset) => ({ ...offset }))),
-    consumer,
+    commit: (offsets) => consumer.commit(offsets),
+    groupMetadata: consumer.groupMetadata,
   };
   try {
     await sink.connect({ kafka: binding });
   } catch (error) {
-    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+    await consumer.disconnect();
     throw error;
   }
   const close = sink.close.bind(sink);
@@ -51,7 +46,7 @@ async function boundSink(group: string): Promise<OffsetStore<KafkaTransaction>> 
   sink.close = () =>
     (closing ??= (async () => {
       await close();
-      await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+      await consumer.disconnect();
     })());
   return sink;
 }
