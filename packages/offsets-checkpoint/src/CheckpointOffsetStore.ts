@@ -164,52 +164,55 @@ export class CheckpointOffsetStore implements OffsetStore {
     return this.wrap(error, doing);
   }
 
-  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    this.lifecycle.assertOpen();
-    const { offsets } = await this.current(group);
-    const loaded = new Map<string, number>();
-    for (const { topic, partition } of partitions) {
-      const key = topicPartitionKey(topic, partition);
-      const offset = offsets.get(key);
-      if (offset !== undefined) loaded.set(key, offset);
-    }
-    return loaded;
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    return this.lifecycle.use(async () => {
+      const { offsets } = await this.current(group);
+      const loaded = new Map<string, number>();
+      for (const { topic, partition } of partitions) {
+        const key = topicPartitionKey(topic, partition);
+        const offset = offsets.get(key);
+        if (offset !== undefined) loaded.set(key, offset);
+      }
+      return loaded;
+    });
   }
 
   /** The state of `operator` in the group's current checkpoint. */
-  async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
-    this.lifecycle.assertOpen();
-    const { state } = await this.current(group);
-    return Object.prototype.hasOwnProperty.call(state, operator) ? state[operator] : undefined;
+  loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    return this.lifecycle.use(async () => {
+      const { state } = await this.current(group);
+      return Object.prototype.hasOwnProperty.call(state, operator) ? state[operator] : undefined;
+    });
   }
 
   /** Publishes a new checkpoint with the offsets (compare-and-set) and the state changes applied. */
-  async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
-    this.lifecycle.assertOpen();
-    if (commits.length === 0 && (state === undefined || state.length === 0)) return;
-    const dir = this.groupDirectory(group);
-    await this.mkdir(dir);
-    for (let attempt = 1; ; attempt += 1) {
-      const current = await this.current(group);
-      checkExpectedOffsets(STORE, group, commits, current.offsets);
-      const offsets = new Map(current.offsets);
-      for (const { range } of commits) offsets.set(range.key, range.untilOffset);
-      // A batch that read nothing and changed no state commits what is already stored: no new
-      // checkpoint, so an idle job does not write (and fsync) a file every batch interval or push
-      // history out.
-      const hasStateChanges = state !== undefined && state.some((w) => w.upserts.length > 0 || w.removals.length > 0);
-      if (!hasStateChanges && commits.every(({ range }) => current.offsets.get(range.key) === range.untilOffset)) return;
-      if (await this.publish(group, current.sequence + 1, offsets, applyState(current.state, state))) break;
-      if (attempt >= MAX_WRITE_ATTEMPTS) {
-        throw new OffsetStoreError(
-          STORE,
-          `commit for group ${printable(group)} lost the race for the next checkpoint ${MAX_WRITE_ATTEMPTS} times in a row; ` +
-            `other processes commit for this group in ${dir} without touching these partitions`,
-          { retriable: true },
-        );
+  commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
+    return this.lifecycle.use(async () => {
+      if (commits.length === 0 && (state === undefined || state.length === 0)) return;
+      const dir = this.groupDirectory(group);
+      await this.mkdir(dir);
+      for (let attempt = 1; ; attempt += 1) {
+        const current = await this.current(group);
+        checkExpectedOffsets(STORE, group, commits, current.offsets);
+        const offsets = new Map(current.offsets);
+        for (const { range } of commits) offsets.set(range.key, range.untilOffset);
+        // A batch that read nothing and changed no state commits what is already stored: no new
+        // checkpoint, so an idle job does not write (and fsync) a file every batch interval or push
+        // history out.
+        const hasStateChanges = state !== undefined && state.some((w) => w.upserts.length > 0 || w.removals.length > 0);
+        if (!hasStateChanges && commits.every(({ range }) => current.offsets.get(range.key) === range.untilOffset)) return;
+        if (await this.publish(group, current.sequence + 1, offsets, applyState(current.state, state))) break;
+        if (attempt >= MAX_WRITE_ATTEMPTS) {
+          throw new OffsetStoreError(
+            STORE,
+            `commit for group ${printable(group)} lost the race for the next checkpoint ${MAX_WRITE_ATTEMPTS} times in a row; ` +
+              `other processes commit for this group in ${dir} without touching these partitions`,
+            { retriable: true },
+          );
+        }
       }
-    }
-    await this.prune(dir);
+      await this.prune(dir);
+    });
   }
 
   /** The directory of a group's checkpoints: its id, percent-encoded so that any id is one safe name. */

@@ -152,67 +152,73 @@ export class HBaseOffsetStore implements OffsetStore {
     return this.lifecycle.close();
   }
 
-  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    partitions.forEach(({ topic }) => checkTopic(topic));
-    const row = await this.readGroupRow(group);
-    const offsets = new Map<string, number>();
-    for (const { topic, partition } of partitions) {
-      const key = topicPartitionKey(topic, partition);
-      const offset = row.offsets.get(key);
-      if (offset !== undefined) offsets.set(key, offset);
-    }
-    return offsets;
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    return this.lifecycle.use(async () => {
+      partitions.forEach(({ topic }) => checkTopic(topic));
+      const row = await this.readGroupRow(group);
+      const offsets = new Map<string, number>();
+      for (const { topic, partition } of partitions) {
+        const key = topicPartitionKey(topic, partition);
+        const offset = row.offsets.get(key);
+        if (offset !== undefined) offsets.set(key, offset);
+      }
+      return offsets;
+    });
   }
 
-  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
-    if (commits.length === 0) return;
-    commits.forEach(({ range }) => checkTopic(range.topic));
-    let row = await this.readGroupRow(group);
-    for (let attempt = 1; ; attempt += 1) {
-      checkExpectedOffsets(STORE, group, commits, row.offsets);
-      const next = new Map(row.offsets);
-      for (const { range } of commits) next.set(topicPartitionKey(range.topic, range.partition), range.untilOffset);
-      const written = await this.writeGroupRow(group, row, next, commits.map(({ range }) => range.topic));
-      if (written !== null) {
-        await this.writeHistory(group, written, new Set(commits.map(({ range }) => range.topic)));
-        return;
+  commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    return this.lifecycle.use(async () => {
+      if (commits.length === 0) return;
+      commits.forEach(({ range }) => checkTopic(range.topic));
+      let row = await this.readGroupRow(group);
+      for (let attempt = 1; ; attempt += 1) {
+        checkExpectedOffsets(STORE, group, commits, row.offsets);
+        const next = new Map(row.offsets);
+        for (const { range } of commits) next.set(topicPartitionKey(range.topic, range.partition), range.untilOffset);
+        const written = await this.writeGroupRow(group, row, next, commits.map(({ range }) => range.topic));
+        if (written !== null) {
+          await this.writeHistory(group, written, new Set(commits.map(({ range }) => range.topic)));
+          return;
+        }
+        // Refused: another writer bumped the version. If it left every expected offset in place
+        // (it committed other partitions, or the same values), the loop writes again on top of it.
+        row = await this.readGroupRow(group);
+        if (attempt >= MAX_WRITE_ATTEMPTS) {
+          throw new OffsetStoreError(
+            STORE,
+            `commit for group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: row ${groupRowKey(group)} of ` +
+              `${this.tableName} kept changing without leaving the expected offsets; check that no other process commits for this group`,
+            { retriable: true },
+          );
+        }
       }
-      // Refused: another writer bumped the version. If it left every expected offset in place
-      // (it committed other partitions, or the same values), the loop writes again on top of it.
-      row = await this.readGroupRow(group);
-      if (attempt >= MAX_WRITE_ATTEMPTS) {
-        throw new OffsetStoreError(
-          STORE,
-          `commit for group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: row ${groupRowKey(group)} of ` +
-            `${this.tableName} kept changing without leaving the expected offsets; check that no other process commits for this group`,
-          { retriable: true },
-        );
-      }
-    }
+    });
   }
 
   /**
    * The history rows of `topic` for `group`, newest first: the offsets after each of the last
    * `historySize` commits that included the topic.
    */
-  async history(group: string, topic: string): Promise<HBaseOffsetHistoryEntry[]> {
-    checkTopic(topic);
-    const prefix = `${historyPrefix(group, topic)}`;
-    const rows = await this.scanPrefix(prefix);
-    const entries: HBaseOffsetHistoryEntry[] = [];
-    for (const row of rows) {
-      const key = fromBase64(row.key);
-      const time = key.slice(prefix.length);
-      if (!DECIMAL.test(time) || time.length !== TIME_DIGITS) continue;
-      const cells = this.cellsOf(row, key);
-      const version = cells.get(VERSION);
-      const offsets = new Map<string, number>();
-      for (const [qualifier, value] of cells) {
-        if (qualifier.startsWith(`${topic}:`)) offsets.set(qualifier, parseOffset(this.tableName, key, qualifier, value));
+  history(group: string, topic: string): Promise<HBaseOffsetHistoryEntry[]> {
+    return this.lifecycle.use(async () => {
+      checkTopic(topic);
+      const prefix = `${historyPrefix(group, topic)}`;
+      const rows = await this.scanPrefix(prefix);
+      const entries: HBaseOffsetHistoryEntry[] = [];
+      for (const row of rows) {
+        const key = fromBase64(row.key);
+        const time = key.slice(prefix.length);
+        if (!DECIMAL.test(time) || time.length !== TIME_DIGITS) continue;
+        const cells = this.cellsOf(row, key);
+        const version = cells.get(VERSION);
+        const offsets = new Map<string, number>();
+        for (const [qualifier, value] of cells) {
+          if (qualifier.startsWith(`${topic}:`)) offsets.set(qualifier, parseOffset(this.tableName, key, qualifier, value));
+        }
+        entries.push({ topic, batchTime: Number(time), version: version === undefined ? 0 : parseOffset(this.tableName, key, VERSION, version), offsets });
       }
-      entries.push({ topic, batchTime: Number(time), version: version === undefined ? 0 : parseOffset(this.tableName, key, VERSION, version), offsets });
-    }
-    return entries.sort((a, b) => b.batchTime - a.batchTime).slice(0, this.historySize);
+      return entries.sort((a, b) => b.batchTime - a.batchTime).slice(0, this.historySize);
+    });
   }
 
   /**
@@ -221,30 +227,32 @@ export class HBaseOffsetStore implements OffsetStore {
    * next commit finds offsets it did not expect and stops with `StaleOffsetError`. Partitions of
    * the topic that the history row does not name are left as they are.
    */
-  async rewind(group: string, topic: string, batchTime: number): Promise<StoredOffsets> {
-    const entry = (await this.history(group, topic)).find((candidate) => candidate.batchTime === batchTime);
-    if (entry === undefined) {
+  rewind(group: string, topic: string, batchTime: number): Promise<StoredOffsets> {
+    return this.lifecycle.use(async () => {
+      const entry = (await this.history(group, topic)).find((candidate) => candidate.batchTime === batchTime);
+      if (entry === undefined) {
+        throw new OffsetStoreError(
+          STORE,
+          `no history row ${historyPrefix(group, topic)}${pad(batchTime)} in ${this.tableName}; ` +
+            `list the batch times with history(group, topic) and pass one of them`,
+        );
+      }
+      for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
+        const row = await this.readGroupRow(group);
+        const next = new Map(row.offsets);
+        for (const [key, offset] of entry.offsets) next.set(key, offset);
+        const written = await this.writeGroupRow(group, row, next, [topic]);
+        if (written !== null) {
+          await this.writeHistory(group, written, new Set([topic]));
+          return entry.offsets;
+        }
+      }
       throw new OffsetStoreError(
         STORE,
-        `no history row ${historyPrefix(group, topic)}${pad(batchTime)} in ${this.tableName}; ` +
-          `list the batch times with history(group, topic) and pass one of them`,
+        `rewind of group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: row ${groupRowKey(group)} kept changing; stop the job that commits for this group first`,
+        { retriable: true },
       );
-    }
-    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
-      const row = await this.readGroupRow(group);
-      const next = new Map(row.offsets);
-      for (const [key, offset] of entry.offsets) next.set(key, offset);
-      const written = await this.writeGroupRow(group, row, next, [topic]);
-      if (written !== null) {
-        await this.writeHistory(group, written, new Set([topic]));
-        return entry.offsets;
-      }
-    }
-    throw new OffsetStoreError(
-      STORE,
-      `rewind of group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: row ${groupRowKey(group)} kept changing; stop the job that commits for this group first`,
-      { retriable: true },
-    );
+    });
   }
 
   // --- rows -----------------------------------------------------------------

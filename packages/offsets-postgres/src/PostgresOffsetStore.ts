@@ -216,38 +216,42 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
   }
 
   /** Stored offsets of these partitions, in one query. */
-  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    this.connected();
-    const { rows } = await this.call('load offsets', () =>
-      this.pool.query<OffsetRow>(
-        `SELECT topic, partition, next_offset::text AS next_offset FROM ${this.qualifiedTable}
-          WHERE group_id = $1 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
-        [group, partitions.map(({ topic }) => topic), partitions.map(({ partition }) => partition)],
-      ),
-    );
-    return new Map(rows.map((row) => [topicPartitionKey(row.topic, row.partition), this.parseRow(group, row)]));
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    return this.lifecycle.use(async () => {
+      const { rows } = await this.call('load offsets', () =>
+        this.pool.query<OffsetRow>(
+          `SELECT topic, partition, next_offset::text AS next_offset FROM ${this.qualifiedTable}
+            WHERE group_id = $1 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
+          [group, partitions.map(({ topic }) => topic), partitions.map(({ partition }) => partition)],
+        ),
+      );
+      return new Map(rows.map((row) => [topicPartitionKey(row.topic, row.partition), this.parseRow(group, row)]));
+    });
   }
 
   /** Compare-and-set commit of all partitions (and `state`) in one database transaction. */
-  async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
-    await this.transaction(group, commits, async () => undefined, state === undefined ? undefined : () => state);
+  commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
+    return this.lifecycle.use(async () => {
+      await this.transaction(group, commits, async () => undefined, state === undefined ? undefined : () => state);
+    });
   }
 
   /** The stored state of `operator`, in one query of the state table. */
-  async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
-    this.connected();
-    await this.ensureTable('state');
-    const { rows } = await this.call('load state', () =>
-      this.pool.query<StateRow>(`SELECT key, record::text AS record FROM ${this.qualifiedStateTable} WHERE group_id = $1 AND operator = $2`, [
-        group,
-        operator,
-      ]),
-    );
-    const meta = rows.find((row) => row.key === STATE_META_FIELD);
-    if (meta === undefined) return undefined;
-    const entries: (readonly [unknown, unknown])[] = [];
-    for (const row of rows) if (row.key !== STATE_META_FIELD) entries.push(decodeStateRecord(operator, row.record));
-    return { ...decodeStateMeta(operator, meta.record), entries };
+  loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    return this.lifecycle.use(async () => {
+      await this.ensureTable('state');
+      const { rows } = await this.call('load state', () =>
+        this.pool.query<StateRow>(`SELECT key, record::text AS record FROM ${this.qualifiedStateTable} WHERE group_id = $1 AND operator = $2`, [
+          group,
+          operator,
+        ]),
+      );
+      const meta = rows.find((row) => row.key === STATE_META_FIELD);
+      if (meta === undefined) return undefined;
+      const entries: (readonly [unknown, unknown])[] = [];
+      for (const row of rows) if (row.key !== STATE_META_FIELD) entries.push(decodeStateRecord(operator, row.record));
+      return { ...decodeStateMeta(operator, meta.record), entries };
+    });
   }
 
   /**
@@ -258,32 +262,33 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
    * threw is rethrown as is. Don't issue COMMIT or ROLLBACK on `tx` yourself. With `state`, its
    * changes are upserted into and deleted from the state table in the same transaction.
    */
-  async transaction<T>(
+  transaction<T>(
     group: string,
     commits: readonly OffsetCommit[],
     work: (tx: PoolClient) => Promise<T>,
     state?: () => StateWrite,
   ): Promise<T> {
-    this.connected();
-    if (state !== undefined) await this.ensureTable('state');
-    const client = await this.call('get a connection', () => this.pool.connect());
-    let isBroken = false;
-    try {
-      return await this.inTransaction(client, 'commit offsets', async () => {
-        await this.checkExpected(client, group, commits);
-        const result = await work(client);
-        await this.writeOffsets(client, group, commits);
-        if (state !== undefined) await this.writeState(client, group, state());
-        return result;
-      });
-    } catch (error) {
-      // After a stale offset the ROLLBACK leaves the connection clean; after anything else (a lost
-      // connection, a failed COMMIT, an error of the user's) it is dropped rather than reused.
-      isBroken = !(error instanceof StaleOffsetError);
-      throw error;
-    } finally {
-      client.release(isBroken);
-    }
+    return this.lifecycle.use(async () => {
+      if (state !== undefined) await this.ensureTable('state');
+      const client = await this.call('get a connection', () => this.pool.connect());
+      let isBroken = false;
+      try {
+        return await this.inTransaction(client, 'commit offsets', async () => {
+          await this.checkExpected(client, group, commits);
+          const result = await work(client);
+          await this.writeOffsets(client, group, commits);
+          if (state !== undefined) await this.writeState(client, group, state());
+          return result;
+        });
+      } catch (error) {
+        // After a stale offset the ROLLBACK leaves the connection clean; after anything else (a lost
+        // connection, a failed COMMIT, an error of the user's) it is dropped rather than reused.
+        isBroken = !(error instanceof StaleOffsetError);
+        throw error;
+      } finally {
+        client.release(isBroken);
+      }
+    });
   }
 
   /**
@@ -292,43 +297,45 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
    * table is created on first use, under an advisory lock, outside any transaction. Given `tx`,
    * the rows are inserted in that transaction and commit with its offsets.
    */
-  async writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: PoolClient): Promise<void> {
-    this.connected();
-    await this.ensureTable('deadLetters');
-    const insert = (client: Pick<PoolClient, 'query'>) =>
-      client.query(
-        `INSERT INTO ${this.qualifiedDeadLetterTable}
-           (group_id, topic, partition, "offset", key, value, operator, error, attempts, batch_time_ms)
-         SELECT $1::text, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::bigint[])
-         ON CONFLICT DO NOTHING`,
-        [
-          group,
-          letters.map((l) => l.topic),
-          letters.map((l) => l.partition),
-          letters.map((l) => l.offset),
-          letters.map((l) => l.key),
-          letters.map((l) => l.value),
-          letters.map((l) => l.operator),
-          letters.map((l) => l.error),
-          letters.map((l) => l.attempts),
-          letters.map((l) => l.batchTimeMs),
-        ],
-      );
-    await this.call('write dead letters', () => insert(tx ?? this.pool));
+  writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: PoolClient): Promise<void> {
+    return this.lifecycle.use(async () => {
+      await this.ensureTable('deadLetters');
+      const insert = (client: Pick<PoolClient, 'query'>) =>
+        client.query(
+          `INSERT INTO ${this.qualifiedDeadLetterTable}
+             (group_id, topic, partition, "offset", key, value, operator, error, attempts, batch_time_ms)
+           SELECT $1::text, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::bigint[])
+           ON CONFLICT DO NOTHING`,
+          [
+            group,
+            letters.map((l) => l.topic),
+            letters.map((l) => l.partition),
+            letters.map((l) => l.offset),
+            letters.map((l) => l.key),
+            letters.map((l) => l.value),
+            letters.map((l) => l.operator),
+            letters.map((l) => l.error),
+            letters.map((l) => l.attempts),
+            letters.map((l) => l.batchTimeMs),
+          ],
+        );
+      await this.call('write dead letters', () => insert(tx ?? this.pool));
+    });
   }
 
   /** The dead letters kept for `group`, in (topic, partition, offset) order. */
-  async loadDeadLetters(group: string): Promise<DeadLetter[]> {
-    this.connected();
-    await this.ensureTable('deadLetters');
-    const { rows } = await this.call('load dead letters', () =>
-      this.pool.query<DeadLetterRow>(
-        `SELECT topic, partition, "offset"::text AS "offset", key, value, operator, error, attempts, batch_time_ms::text AS batch_time_ms
-           FROM ${this.qualifiedDeadLetterTable} AS d WHERE group_id = $1 ORDER BY d.topic, d.partition, d."offset"`,
-        [group],
-      ),
-    );
-    return rows.map(toDeadLetter);
+  loadDeadLetters(group: string): Promise<DeadLetter[]> {
+    return this.lifecycle.use(async () => {
+      await this.ensureTable('deadLetters');
+      const { rows } = await this.call('load dead letters', () =>
+        this.pool.query<DeadLetterRow>(
+          `SELECT topic, partition, "offset"::text AS "offset", key, value, operator, error, attempts, batch_time_ms::text AS batch_time_ms
+             FROM ${this.qualifiedDeadLetterTable} AS d WHERE group_id = $1 ORDER BY d.topic, d.partition, d."offset"`,
+          [group],
+        ),
+      );
+      return rows.map(toDeadLetter);
+    });
   }
 
   /** Upserts and deletes the rows of a batch's state changes, in two statements. */
@@ -474,10 +481,6 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
       `${this.schema}.${this.table} row (group_id ${JSON.stringify(group)}, topic ${JSON.stringify(row.topic)}, partition ${row.partition}) next_offset`,
       'fix or delete the row to resume',
     );
-  }
-
-  private connected(): void {
-    this.lifecycle.assertOpen();
   }
 
   private async call<R>(what: string, operation: () => Promise<R>): Promise<R> {

@@ -194,51 +194,55 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   }
 
   /** Stored offsets of these partitions, read with one HMGET per topic in one round trip. */
-  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    const { client } = this.lifecycle.connection;
-    const byTopic = new Map<string, number[]>();
-    for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-    const pipeline = client.pipeline();
-    for (const [topic, fields] of byTopic) pipeline.hmget(this.hashKey(group, topic), ...fields.map(String));
-    const replies = (await this.call('load offsets', () => pipeline.exec())) ?? [];
-    const result = new Map<string, number>();
-    [...byTopic].forEach(([topic, fields], i) => {
-      const [error, values] = replies[i] ?? [new Error('no reply')];
-      if (error) throw this.loadError(group, topic, error);
-      fields.forEach((partition, j) => {
-        const stored = (values as Array<string | null>)[j];
-        if (stored !== null) {
-          result.set(topicPartitionKey(topic, partition), this.parseOffset(this.hashKey(group, topic), partition, stored));
-        }
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      const byTopic = new Map<string, number[]>();
+      for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+      const pipeline = client.pipeline();
+      for (const [topic, fields] of byTopic) pipeline.hmget(this.hashKey(group, topic), ...fields.map(String));
+      const replies = (await this.call('load offsets', () => pipeline.exec())) ?? [];
+      const result = new Map<string, number>();
+      [...byTopic].forEach(([topic, fields], i) => {
+        const [error, values] = replies[i] ?? [new Error('no reply')];
+        if (error) throw this.loadError(group, topic, error);
+        fields.forEach((partition, j) => {
+          const stored = (values as Array<string | null>)[j];
+          if (stored !== null) {
+            result.set(topicPartitionKey(topic, partition), this.parseOffset(this.hashKey(group, topic), partition, stored));
+          }
+        });
       });
+      return result;
     });
-    return result;
   }
 
   /**
    * Compare-and-set commit of all partitions at once, through one Lua script; with `state`, a
    * WATCH/MULTI/EXEC that writes the state hashes and the offsets together.
    */
-  async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
-    const { client } = this.lifecycle.connection;
-    if (state !== undefined && state.length > 0) {
-      await this.transaction(group, commits, async () => undefined, () => state);
-      return;
-    }
-    if (commits.length === 0) return;
-    const keys = [...new Set(commits.map(({ range }) => this.hashKey(group, range.topic)))];
-    const args = commits.flatMap(({ range, expectedOffset }) => [
-      String(keys.indexOf(this.hashKey(group, range.topic)) + 1),
-      String(range.partition),
-      expectedOffset === null ? '' : String(expectedOffset),
-      String(range.untilOffset),
-    ]);
-    const reply = await this.call('commit offsets', () => this.evalCommit(client, keys, args));
-    if (reply === 'OK') return;
-    const [position, stored] = reply as [number, string];
-    const { range, expectedOffset } = commits[position - 1];
-    const actual = stored === '' ? null : this.parseOffset(this.hashKey(group, range.topic), range.partition, stored);
-    throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
+  commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      if (state !== undefined && state.length > 0) {
+        await this.transaction(group, commits, async () => undefined, () => state);
+        return;
+      }
+      if (commits.length === 0) return;
+      const keys = [...new Set(commits.map(({ range }) => this.hashKey(group, range.topic)))];
+      const args = commits.flatMap(({ range, expectedOffset }) => [
+        String(keys.indexOf(this.hashKey(group, range.topic)) + 1),
+        String(range.partition),
+        expectedOffset === null ? '' : String(expectedOffset),
+        String(range.untilOffset),
+      ]);
+      const reply = await this.call('commit offsets', () => this.evalCommit(client, keys, args));
+      if (reply === 'OK') return;
+      const [position, stored] = reply as [number, string];
+      const { range, expectedOffset } = commits[position - 1];
+      const actual = stored === '' ? null : this.parseOffset(this.hashKey(group, range.topic), range.partition, stored);
+      throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
+    });
   }
 
   /**
@@ -252,29 +256,32 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
    * writes and the offsets are applied. That case rejects with a non-retriable `OffsetStoreError`
    * naming the failed command, so the job stops instead of silently losing that write.
    */
-  async transaction<T>(
+  transaction<T>(
     group: string,
     commits: readonly OffsetCommit[],
     work: (tx: ChainableCommander) => Promise<T>,
     state?: () => StateWrite,
   ): Promise<T> {
-    const { txClient } = this.lifecycle.connection;
-    const run = this.txQueue.then(() => this.runTransaction(txClient, group, commits, work, state));
-    this.txQueue = run.catch(() => undefined);
-    return run;
+    return this.lifecycle.use(({ txClient }) => {
+      const run = this.txQueue.then(() => this.runTransaction(txClient, group, commits, work, state));
+      this.txQueue = run.catch(() => undefined);
+      return run;
+    });
   }
 
   /** The stored state of `operator`, read with one HGETALL of its hash. */
-  async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
-    const { client } = this.lifecycle.connection;
-    const fields = await this.call(`load state of ${printable(operator)}`, () => client.hgetall(this.stateKey(group, operator)));
-    const meta = fields[STATE_META_FIELD];
-    if (meta === undefined) return undefined;
-    const entries: (readonly [unknown, unknown])[] = [];
-    for (const [field, text] of Object.entries(fields)) {
-      if (field !== STATE_META_FIELD) entries.push(decodeStateRecord(operator, text));
-    }
-    return { ...decodeStateMeta(operator, meta), entries };
+  loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      const fields = await this.call(`load state of ${printable(operator)}`, () => client.hgetall(this.stateKey(group, operator)));
+      const meta = fields[STATE_META_FIELD];
+      if (meta === undefined) return undefined;
+      const entries: (readonly [unknown, unknown])[] = [];
+      for (const [field, text] of Object.entries(fields)) {
+        if (field !== STATE_META_FIELD) entries.push(decodeStateRecord(operator, text));
+      }
+      return { ...decodeStateMeta(operator, meta), entries };
+    });
   }
 
   /**
@@ -283,41 +290,45 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
    * value the letter as JSON. HSETNX: a letter written again changes nothing. Given `tx`, the
    * writes are queued in that MULTI and land with its offsets.
    */
-  async writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: ChainableCommander): Promise<void> {
-    const { client } = this.lifecycle.connection;
-    const key = this.deadLetterKey(group);
-    if (tx !== undefined) {
-      for (const letter of letters) tx.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
-      return;
-    }
-    const replies = await this.call('write dead letters', () => {
-      const pipeline = client.multi();
-      for (const letter of letters) pipeline.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
-      return pipeline.exec();
-    });
-    const failed = replies?.find(([error]) => error);
-    if (failed !== undefined) {
-      throw new OffsetStoreError(this.name, `writing dead letters to ${key} failed: ${messageOf(failed[0])}; the offsets were not committed`, {
-        cause: driverError(failed[0]),
+  writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: ChainableCommander): Promise<void> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      const key = this.deadLetterKey(group);
+      if (tx !== undefined) {
+        for (const letter of letters) tx.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
+        return;
+      }
+      const replies = await this.call('write dead letters', () => {
+        const pipeline = client.multi();
+        for (const letter of letters) pipeline.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
+        return pipeline.exec();
       });
-    }
-  }
-
-  /** The dead letters kept for `group`, in (topic, partition, offset) order. */
-  async loadDeadLetters(group: string): Promise<DeadLetter[]> {
-    const { client } = this.lifecycle.connection;
-    const key = this.deadLetterKey(group);
-    const fields = await this.call('load dead letters', () => client.hgetall(key));
-    const letters = Object.entries(fields).map(([field, json]) => {
-      try {
-        return JSON.parse(json) as DeadLetter;
-      } catch (error) {
-        throw new OffsetStoreError(this.name, `${key} field ${field} holds ${printable(json)}, not a dead letter as JSON; fix or delete it`, {
-          cause: error,
+      const failed = replies?.find(([error]) => error);
+      if (failed !== undefined) {
+        throw new OffsetStoreError(this.name, `writing dead letters to ${key} failed: ${messageOf(failed[0])}; the offsets were not committed`, {
+          cause: driverError(failed[0]),
         });
       }
     });
-    return letters.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset));
+  }
+
+  /** The dead letters kept for `group`, in (topic, partition, offset) order. */
+  loadDeadLetters(group: string): Promise<DeadLetter[]> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      const key = this.deadLetterKey(group);
+      const fields = await this.call('load dead letters', () => client.hgetall(key));
+      const letters = Object.entries(fields).map(([field, json]) => {
+        try {
+          return JSON.parse(json) as DeadLetter;
+        } catch (error) {
+          throw new OffsetStoreError(this.name, `${key} field ${field} holds ${printable(json)}, not a dead letter as JSON; fix or delete it`, {
+            cause: error,
+          });
+        }
+      });
+      return letters.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset));
+    });
   }
 
   private async runTransaction<T>(

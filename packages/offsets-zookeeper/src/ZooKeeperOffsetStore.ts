@@ -149,44 +149,46 @@ export class ZooKeeperOffsetStore implements OffsetStore {
     }
   }
 
-  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    this.lifecycle.assertOpen();
-    const paths = partitions.map(({ topic, partition }) => this.partitionPath(group, topic, partition));
-    const nodes = await Promise.all(paths.map((path) => this.read(path)));
-    const offsets = new Map<string, number>();
-    partitions.forEach(({ topic, partition }, i) => {
-      const node = nodes[i];
-      if (node !== null) offsets.set(topicPartitionKey(topic, partition), node.offset);
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    return this.lifecycle.use(async () => {
+      const paths = partitions.map(({ topic, partition }) => this.partitionPath(group, topic, partition));
+      const nodes = await Promise.all(paths.map((path) => this.read(path)));
+      const offsets = new Map<string, number>();
+      partitions.forEach(({ topic, partition }, i) => {
+        const node = nodes[i];
+        if (node !== null) offsets.set(topicPartitionKey(topic, partition), node.offset);
+      });
+      return offsets;
     });
-    return offsets;
   }
 
-  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
-    this.lifecycle.assertOpen();
-    if (commits.length === 0) return;
-    const paths = commits.map(({ range }) => this.partitionPath(group, range.topic, range.partition));
-    let nodes = await this.readAll(paths);
-    for (let attempt = 1; ; attempt += 1) {
-      checkExpectedOffsets(STORE, group, commits, (_, i) => nodes[i]?.offset ?? null);
-      const outcome = await this.writeAll(group, commits, paths, nodes);
-      if (outcome === 'committed') return;
-      // Both a version conflict and a lost connection are settled by what the znodes hold now:
-      // every until offset means our multi went through before the connection dropped; every
-      // expected offset means it did not (or another writer stored the same values), so write
-      // again; anything else is another writer's progress, which the check above reports.
-      nodes = await this.readAll(paths).catch((error: unknown) => {
-        throw outcome === 'unknown' ? this.unknownOutcome(group, error) : error;
-      });
-      if (outcome === 'unknown' && commits.every(({ range }, i) => nodes[i]?.offset === range.untilOffset)) return;
-      if (attempt >= MAX_WRITE_ATTEMPTS) {
-        throw new OffsetStoreError(
-          STORE,
-          `commit for group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: its znodes kept changing ` +
-            `without leaving the expected offsets; check that no other process writes under ${this.groupPath(group)}`,
-          { retriable: true },
-        );
+  commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    return this.lifecycle.use(async () => {
+      if (commits.length === 0) return;
+      const paths = commits.map(({ range }) => this.partitionPath(group, range.topic, range.partition));
+      let nodes = await this.readAll(paths);
+      for (let attempt = 1; ; attempt += 1) {
+        checkExpectedOffsets(STORE, group, commits, (_, i) => nodes[i]?.offset ?? null);
+        const outcome = await this.writeAll(group, commits, paths, nodes);
+        if (outcome === 'committed') return;
+        // Both a version conflict and a lost connection are settled by what the znodes hold now:
+        // every until offset means our multi went through before the connection dropped; every
+        // expected offset means it did not (or another writer stored the same values), so write
+        // again; anything else is another writer's progress, which the check above reports.
+        nodes = await this.readAll(paths).catch((error: unknown) => {
+          throw outcome === 'unknown' ? this.unknownOutcome(group, error) : error;
+        });
+        if (outcome === 'unknown' && commits.every(({ range }, i) => nodes[i]?.offset === range.untilOffset)) return;
+        if (attempt >= MAX_WRITE_ATTEMPTS) {
+          throw new OffsetStoreError(
+            STORE,
+            `commit for group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: its znodes kept changing ` +
+              `without leaving the expected offsets; check that no other process writes under ${this.groupPath(group)}`,
+            { retriable: true },
+          );
+        }
       }
-    }
+    });
   }
 
   private groupPath(group: string): string {

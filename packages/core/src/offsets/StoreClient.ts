@@ -52,7 +52,7 @@ type Lifecycle<C> =
  */
 export class StoreClient<C> {
   private lifecycle: Lifecycle<C> = { kind: 'new' };
-  /** Operations started through `run` and not yet settled: `close` waits for them. */
+  /** Operations started through `run` or `use` and not yet settled: `close` waits for them. */
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly driver: StoreDriver<C>) {}
@@ -72,7 +72,12 @@ export class StoreClient<C> {
     if (lifecycle.kind === 'closed') throw this.closedError();
     if (lifecycle.kind === 'open') return;
     if (lifecycle.kind === 'connecting') {
-      await lifecycle.attempt;
+      try {
+        await lifecycle.attempt;
+      } catch (error) {
+        throw this.wrap('connect', error);
+      }
+      if ((this.lifecycle as Lifecycle<C>).kind === 'closed') throw this.closedError();
       return;
     }
     // Started on the next microtask, so that the driver's acquire already sees `connecting`.
@@ -91,7 +96,7 @@ export class StoreClient<C> {
   }
 
   /**
-   * Releases the connection, after the connect and the `run` operations in flight have settled
+   * Releases the connection, after the connect and the `run`/`use` operations in flight have settled
    * (new ones are refused from the call on). Idempotent: every call resolves once the release is
    * done; a release that fails is not reported (nothing can be done with a closed store).
    *

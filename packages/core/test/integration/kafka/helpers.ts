@@ -96,6 +96,9 @@ export function streamingJob(
     connectTimeoutMs: 10_000,
     logger: testLogger,
     ...streamOptions,
+    // An instance of its own on the store's memory: the stream closes it when it stops, and the
+    // test (or the next job) goes on with the memory.
+    offsetStore: new InMemoryOffsetStore(store),
   });
   const batches: SeenBatch[] = [];
   stream.foreachBatch(async (records, batch) => {
