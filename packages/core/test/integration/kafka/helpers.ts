@@ -90,7 +90,6 @@ export function streamingJob(
   const { onBatch, ...streamOptions } = options;
   const stream = KafkaUtils.createDirectStream<string | null, string | null>(ssc, {
     kafkaParams: kafkaParams(group),
-    offsetStore: store,
     keyDeserializer: 'string',
     valueDeserializer: 'string',
     connectTimeoutMs: 10_000,
