@@ -118,8 +118,9 @@ const OWNED_PRODUCER_PARAMS: Readonly<Record<string, string>> = {
  * @example
  * const sink = new KafkaTransactionalSink({ brokers: '127.0.0.1:9092', transactionalId: 'enrich-orders-0' });
  * const stream = KafkaUtils.createDirectStream(ssc, { kafkaParams, strategy, offsetStore: sink, delivery: 'exactly-once' });
- * stream.foreachBatch<KafkaTransaction>(async (records, { transaction }) => {
- *   for (const record of records) void transaction!.send('orders-enriched', record.key, enrich(record.value));
+ * stream.foreachBatch(async (records, { transaction }) => {
+ *   // transaction: KafkaTransaction, typed from offsetStore and delivery
+ *   for (const record of records) void transaction.send('orders-enriched', record.key, enrich(record.value));
  * });
  */
 export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {

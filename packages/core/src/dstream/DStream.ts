@@ -93,6 +93,7 @@ export interface DStreamNode<T> {
  * counts.print();
  */
 export class DStream<T, Tx = unknown> {
+  // Tx: what `foreachBatch` outputs receive as `batch.transaction` (see `BatchTransaction`).
   /** Batches kept for at least this long after their time (windows raise it on their parents). */
   private rememberMs: number;
   private readonly generated = new Map<number, Promise<readonly T[]>>();
@@ -649,11 +650,14 @@ export class DStream<T, Tx = unknown> {
    * Runs `fn` on every batch's records and its `BatchContext` (time, offset ranges, the store
    * transaction under exactly-once): Spark's foreachRDD, the general output. The batch's offsets
    * are committed only after the returned promise resolves (at-least-once and exactly-once); a
-   * throw or rejection fails the batch as it is, so a retriable error stays retriable.
+   * throw or rejection fails the batch as it is, so a retriable error stays retriable. The
+   * transaction's type is the stream's `Tx`, set by `createDirectStream` from its store and
+   * delivery (see `BatchTransaction`) and kept by every operator.
    *
    * @example
-   * counts.foreachBatch<PoolClient>(async (records, { transaction }) => {
-   *   for (const [word, n] of records) await transaction!.query('INSERT …', [word, n]);
+   * // counts derives from an exactly-once stream on a PostgresOffsetStore: transaction is a PoolClient
+   * counts.foreachBatch(async (records, { transaction }) => {
+   *   for (const [word, n] of records) await transaction.query('INSERT …', [word, n]);
    * });
    */
   foreachBatch(fn: (records: readonly T[], batch: BatchContext<Tx>) => void | Promise<void>): void {
