@@ -8,8 +8,10 @@
  * - **kafkajs**: KafkaJS `eachBatch` with its defaults;
  * - **dstream**: a job as the README writes one (`Subscribe`, `KafkaOffsetStore`, 1000 ms
  *   batches, defaults), flatMap → map → reduceByKey → foreachBatch;
- * - **dstream-250ms**: the same job with 250 ms batches (a backlog drains at about one
- *   `maxBatchBytes` per batch interval);
+ * - **dstream-workers**: the same job in 2 processes of one consumer group, started and
+ *   supervised by `runWorkers` as `dstream run --workers 2` does (`lib/workerJob.ts`);
+ * - **dstream-250ms** (on request): the same job with 250 ms batches (a backlog drains at about
+ *   one `maxBatchBytes` per batch interval);
  * - **spark**: Spark Streaming 3.5's direct stream on `local[2]`, reduceByKey per 1000 ms batch
  *   (`bench/spark`, built with Maven; left out where `mvn` or `java` is missing).
  *
@@ -22,7 +24,8 @@
  *
  * Build (`npx tsc -b bench`), start the services (`scripts/services up`), then
  * `node bench/dist/throughput.js`. `BENCH_RECORDS` overrides the record count (2 000 000),
- * `BENCH_ROUNDS` the rounds (3), `BENCH_CONTENDERS` the contenders (`raw,kafkajs,dstream,dstream-250ms,spark`), and
+ * `BENCH_ROUNDS` the rounds (3), `BENCH_CONTENDERS` the contenders
+ * (`raw,kafkajs,dstream,dstream-workers,spark`; `dstream-250ms` on request), and
  * `BENCH_PACED=0` skips the 100 ms run.
  */
 import { spawn } from 'node:child_process';
@@ -43,13 +46,14 @@ const CONTENDER_TASKS = {
   raw: { kind: 'raw', label: 'raw node-rdkafka consume(10000), tuned fetch' },
   kafkajs: { kind: 'kafkajs', label: 'KafkaJS 2.2.4 eachBatch' },
   dstream: { kind: 'dstream', label: 'dstream, README job, defaults' },
+  'dstream-workers': { kind: 'dstream-workers', workers: 2, label: 'dstream, README job, runWorkers 2 (--workers 2)' },
   'dstream-250ms': { kind: 'dstream', batchIntervalMs: 250, label: 'dstream, README job, 250 ms batches' },
   spark: { kind: 'spark', label: 'Spark Streaming 3.5 direct stream, local[2]' },
 } as const;
 type ContenderName = keyof typeof CONTENDER_TASKS;
 const SPARK_UNAVAILABLE = sparkUnavailable();
 const CONTENDERS = (
-  process.env.BENCH_CONTENDERS ?? `raw,kafkajs,dstream,dstream-250ms${SPARK_UNAVAILABLE === undefined ? ',spark' : ''}`
+  process.env.BENCH_CONTENDERS ?? `raw,kafkajs,dstream,dstream-workers${SPARK_UNAVAILABLE === undefined ? ',spark' : ''}`
 ).split(',') as ContenderName[];
 if (SPARK_UNAVAILABLE !== undefined) {
   if (CONTENDERS.includes('spark')) throw new Error(`BENCH_CONTENDERS: spark can't run here: ${SPARK_UNAVAILABLE}`);

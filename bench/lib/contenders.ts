@@ -4,7 +4,11 @@
  * `eachBatch`, and by a dstream job written as the README writes one. Each runs in a child
  * process of its own (`throughputContender.ts`), so its resident memory is its own.
  */
-import { ConsumerStrategies, KafkaUtils, StreamingContext, silentLogger } from '@dstream/core';
+import { EventEmitter } from 'node:events';
+import { readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConsumerStrategies, KafkaUtils, StreamingContext, runWorkers, silentLogger } from '@dstream/core';
 import { KafkaOffsetStore } from '@dstream/offsets-kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import * as RdKafka from 'node-rdkafka';
@@ -26,7 +30,7 @@ export const TUNED_FETCH = {
 
 /** What a contender is asked to do: read `records` records of `topic` from the start. */
 export interface ContenderTask {
-  readonly kind: 'raw' | 'kafkajs' | 'dstream' | 'spark';
+  readonly kind: 'raw' | 'kafkajs' | 'dstream' | 'dstream-workers' | 'spark';
   readonly brokers: string;
   readonly topic: string;
   readonly partitions: number;
@@ -35,6 +39,10 @@ export interface ContenderTask {
   readonly batchIntervalMs?: number;
   /** dstream only: a per-partition rate cap (records/s); default none. */
   readonly maxRatePerPartition?: number;
+  /** dstream only: `maxBatchBytes`; default the stream's default. */
+  readonly maxBatchBytes?: number;
+  /** dstream-workers only: how many worker processes `runWorkers` starts (default 2). */
+  readonly workers?: number;
 }
 
 /** What a contender measured of itself. */
@@ -45,7 +53,10 @@ export interface CountResult {
   /** dstream only: each batch's scheduling delay (ms). */
   readonly schedulingDelaysMs?: readonly number[];
   readonly detail: string;
-  /** spark only: the JVM's peak RSS (the child process that reports is not the one that works). */
+  /**
+   * spark: the JVM's peak RSS; dstream-workers: the largest peak RSS of one worker (the child
+   * process that reports is not the one that works).
+   */
   readonly peakRssBytes?: number;
 }
 
@@ -58,6 +69,8 @@ export function runContender(task: ContenderTask): Promise<CountResult> {
       return kafkajsEachBatch(task);
     case 'dstream':
       return dstreamJob(task);
+    case 'dstream-workers':
+      return dstreamWorkers(task);
     case 'spark':
       return sparkJob(task);
   }
@@ -122,24 +135,19 @@ async function kafkajsEachBatch({ brokers, topic, records }: ContenderTask): Pro
   }
 }
 
-/**
- * The word count as the README writes a job: `Subscribe`, `KafkaOffsetStore`, every other option
- * at its default but `startingOffsets: 'earliest'` (the records are there before it starts).
- */
-async function dstreamJob(task: ContenderTask): Promise<CountResult> {
-  const { brokers, topic, records, batchIntervalMs = 1000, maxRatePerPartition } = task;
-  const started = process.hrtime.bigint();
-  const ssc = new StreamingContext({ appName: 'bench-throughput', batchIntervalMs, stopOnSignals: false, logger: silentLogger });
+/** A word-count job as the README writes one, defined on `ssc`; `totals` receives each batch's counts. */
+export function defineWordCount(ssc: StreamingContext, task: ContenderTask, groupId: string, totals: Map<string, number>): void {
+  const { brokers, topic, maxRatePerPartition, maxBatchBytes } = task;
   const lines = KafkaUtils.createDirectStream<Buffer | null, string>(ssc, {
-    kafkaParams: { 'bootstrap.servers': brokers, 'group.id': `dstream-bench-job-${process.pid}-${Date.now()}` },
+    kafkaParams: { 'bootstrap.servers': brokers, 'group.id': groupId },
     strategy: ConsumerStrategies.Subscribe([topic]),
     offsetStore: new KafkaOffsetStore(),
     startingOffsets: 'earliest',
     valueDeserializer: 'string',
     maxRatePerPartition,
+    maxBatchBytes,
     logger: silentLogger,
   });
-  const totals = new Map<string, number>();
   lines
     .flatMap((record) => record.value.split(' '))
     .map((word) => [word, 1] as const)
@@ -147,6 +155,18 @@ async function dstreamJob(task: ContenderTask): Promise<CountResult> {
     .foreachBatch((counts) => {
       for (const [word, count] of counts) totals.set(word, (totals.get(word) ?? 0) + count);
     });
+}
+
+/**
+ * The word count as the README writes a job: `Subscribe`, `KafkaOffsetStore`, every other option
+ * at its default but `startingOffsets: 'earliest'` (the records are there before it starts).
+ */
+async function dstreamJob(task: ContenderTask): Promise<CountResult> {
+  const { records, batchIntervalMs = 1000 } = task;
+  const started = process.hrtime.bigint();
+  const ssc = new StreamingContext({ appName: 'bench-throughput', batchIntervalMs, stopOnSignals: false, logger: silentLogger });
+  const totals = new Map<string, number>();
+  defineWordCount(ssc, task, `dstream-bench-job-${process.pid}-${Date.now()}`, totals);
   let covered = 0;
   let batches = 0;
   let largestBatch = 0;
@@ -179,6 +199,73 @@ async function dstreamJob(task: ContenderTask): Promise<CountResult> {
     };
   } finally {
     await ssc.stop({ graceful: false });
+  }
+}
+
+/** What a worker of `dstreamWorkers` leaves behind when it stops (`workerJob.ts`). */
+export interface WorkerOutcome {
+  readonly totals: ReadonlyArray<readonly [string, number]>;
+  readonly peakRssBytes: number;
+}
+
+/**
+ * The same job run as `dstream run --workers N` runs it: `runWorkers` starts N processes of
+ * `workerJob.js` in one consumer group, which split the partitions. Timed from the start of the
+ * supervisor to the batch report that brings the workers' records to the topic's count; then the
+ * workers are stopped (SIGTERM, graceful), each writes its word totals and peak RSS to a file, and
+ * the totals are added up.
+ */
+async function dstreamWorkers(task: ContenderTask): Promise<CountResult> {
+  const { records, batchIntervalMs = 1000, workers = 2 } = task;
+  const started = process.hrtime.bigint();
+  const outDir = path.join(os.tmpdir(), `dstream-bench-workers-${process.pid}-${Date.now()}`);
+  const signals = new EventEmitter();
+  let covered = 0;
+  let batches = 0;
+  let ms: number | undefined;
+  const schedulingDelaysMs: number[] = [];
+  const result = await runWorkers({
+    jobFile: path.join(__dirname, 'workerJob.js'),
+    workers,
+    env: {
+      ...process.env,
+      DSTREAM_BENCH_TASK: JSON.stringify(task),
+      DSTREAM_BENCH_GROUP: `dstream-bench-workers-${process.pid}-${Date.now()}`,
+      DSTREAM_BENCH_OUT: outDir,
+    },
+    progressIntervalMs: 0,
+    logger: silentLogger,
+    signals,
+    onReport: (_, report) => {
+      if (report.failed) return;
+      schedulingDelaysMs.push(report.schedulingDelayMs);
+      if (report.numRecords === 0) return;
+      batches += 1;
+      covered += report.numRecords;
+      if (covered >= records && ms === undefined) {
+        ms = elapsedMs(started);
+        signals.emit('SIGTERM', 'SIGTERM');
+      }
+    },
+  });
+  try {
+    if (ms === undefined) throw new Error(`dstream-workers: the workers stopped after ${covered} of ${records} records`);
+    const totals = new Map<string, number>();
+    let peakRssBytes = 0;
+    for (let id = 0; id < workers; id++) {
+      const outcome = JSON.parse(readFileSync(path.join(outDir, `${id}.json`), 'utf8')) as WorkerOutcome;
+      for (const [word, count] of outcome.totals) totals.set(word, (totals.get(word) ?? 0) + count);
+      peakRssBytes = Math.max(peakRssBytes, outcome.peakRssBytes);
+    }
+    return {
+      totals,
+      ms,
+      schedulingDelaysMs,
+      peakRssBytes,
+      detail: `${workers} workers, ${batchIntervalMs} ms batches, ${batches} with records, ${result.restarts} restarts`,
+    };
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
   }
 }
 

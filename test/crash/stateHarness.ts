@@ -27,6 +27,11 @@ export interface StateCrashTestOptions {
   readonly slideMs?: number;
   /** Longest the final run may take to read everything. Default 120 s. */
   readonly finishTimeoutMs?: number;
+  /**
+   * 2: two processes in one consumer group (ConsumerStrategies.Subscribe, users co-partitioned),
+   * killed in turn, so partitions and their state move between them. Default 1 (Assign).
+   */
+  readonly workers?: 1 | 2;
 }
 
 /** What the final state and results showed, compared with the offline computation. */
@@ -47,6 +52,8 @@ export interface StateCrashTestResult {
   readonly wrongWindows: readonly string[];
   /** Windows holding batches of more than one run of the job: the ones a restart could have broken. */
   readonly windowsAcrossRestarts: number;
+  /** With two workers: window results holding batches of a partition read by two processes (the state moved). */
+  readonly windowsAcrossMoves: number;
   /** Restore times the runs reported, in milliseconds. */
   readonly restoreMs: readonly number[];
   readonly elapsedMs: number;
@@ -79,6 +86,7 @@ export async function runStateCrashTest(options: StateCrashTestOptions): Promise
   const kills = options.kills ?? 3;
   const gracefulRestarts = options.gracefulRestarts ?? 1;
   const batchIntervalMs = options.batchIntervalMs ?? 250;
+  const workers = options.workers ?? 1;
   const windowMs = options.windowMs ?? 3000;
   const slideMs = options.slideMs ?? 500;
   for (const dist of ['core', `offsets-${options.store}`]) {
@@ -92,9 +100,12 @@ export async function runStateCrashTest(options: StateCrashTestOptions): Promise
   const topic = `dstream-${run}`;
   const perPartition = Math.ceil(records / PARTITIONS);
   const total = perPartition * PARTITIONS;
-  // Spread the records over about 4 batches per run, so every kill and stop lands in work.
+  // Spread the records over about 4 batches per run, so every kill and stop lands in work; with two
+  // workers over about 12 s per kill: a killed member's partitions move after its session times out.
   const runs = kills + gracefulRestarts + 1;
-  const ratePerPartition = Math.ceil((perPartition / (runs * 4)) * (1000 / batchIntervalMs));
+  const ratePerPartition =
+    workers === 1 ? Math.ceil((perPartition / (runs * 4)) * (1000 / batchIntervalMs)) : Math.ceil(perPartition / (runs * 12));
+  const jobs: JobProcess[] = [];
   let job: JobProcess | undefined;
   const restoreMs: number[] = [];
   try {
@@ -112,50 +123,75 @@ export async function runStateCrashTest(options: StateCrashTestOptions): Promise
       CRASH_WINDOW_MS: String(windowMs),
       CRASH_SLIDE_MS: String(slideMs),
       CRASH_RATE_PER_PARTITION: String(ratePerPartition),
+      CRASH_STRATEGY: workers === 1 ? 'assign' : 'subscribe',
       DSTREAM_KAFKA_BROKERS: services.kafkaBrokers,
       DSTREAM_REDIS_URL: services.redisUrl,
       DSTREAM_PG_URL: services.pgUrl,
     };
     const startJob = async (): Promise<JobProcess> => {
       const process = new JobProcess(env, { script: JOB });
+      jobs.push(process);
       const restored = await process.waitForStarted(60_000);
       if (restored !== undefined) restoreMs.push(restored);
       return process;
     };
-    for (let kill = 0; kill < kills; kill += 1) {
+    if (workers === 2) {
+      // Two members; each kill takes one down (in turn, every other one inside a batch) and starts it again.
+      const members = [await startJob(), await startJob()];
+      for (let kill = 0; kill < kills; kill += 1) {
+        const slot = kill % 2;
+        const inFlight = kill % 4 < 2;
+        await members[slot].waitFor(inFlight ? 'batchStarted' : 'batch', 60_000);
+        await sleep(inFlight ? Math.random() * 40 : Math.random() * batchIntervalMs * 2);
+        await members[slot].kill();
+        members[slot] = await startJob();
+        await members[1 - slot].waitFor('batch', 60_000);
+      }
+      await Promise.all(members.map((member) => member.waitForExit(options.finishTimeoutMs ?? 180_000)));
+    }
+    for (let kill = 0; kill < (workers === 1 ? kills : 0); kill += 1) {
       job = await startJob();
       const inFlight = kill % 2 === 0;
       await job.waitFor(inFlight ? 'batchStarted' : 'batch', 60_000);
       await sleep(inFlight ? Math.random() * 40 : Math.random() * batchIntervalMs * 2);
       await job.kill();
     }
-    for (let restart = 0; restart < gracefulRestarts; restart += 1) {
+    for (let restart = 0; restart < (workers === 1 ? gracefulRestarts : 0); restart += 1) {
       job = await startJob();
       await job.waitFor('batch', 60_000);
       await sleep(Math.random() * batchIntervalMs * 2);
       await job.terminate(30_000);
     }
-    job = await startJob();
-    await job.waitForExit(options.finishTimeoutMs ?? 120_000);
+    if (workers === 1) {
+      job = await startJob();
+      await job.waitForExit(options.finishTimeoutMs ?? 120_000);
+    }
 
     // The offline computation, from the records produced.
     const offlineCounts = new Map<string, number>();
     const offlineTotals = new Map<string, number>();
     for (let n = 0; n < perPartition; n += 1) {
-      const user = `u${n % USERS}`;
-      offlineCounts.set(user, (offlineCounts.get(user) ?? 0) + PARTITIONS);
-      offlineTotals.set(user, (offlineTotals.get(user) ?? 0) + PARTITIONS * ((n % 10) + 1));
+      // With two workers users are per partition (co-partitioned keys).
+      for (const user of workers === 1 ? [`u${n % USERS}`] : [0, 1, 2, 3].map((p) => `p${p}u${n % USERS}`)) {
+        const records = workers === 1 ? PARTITIONS : 1;
+        offlineCounts.set(user, (offlineCounts.get(user) ?? 0) + records);
+        offlineTotals.set(user, (offlineTotals.get(user) ?? 0) + records * ((n % 10) + 1));
+      }
     }
 
     const written = await results.read();
-    const batches = new Map([...(written.get('batch') ?? new Map())].map(([time, row]) => [Number(time), row as BatchRow]));
+    // Ids are `<time>`, or `<time>/<pid>` with two workers.
+    const batches: [number, BatchRow][] = [...(written.get('batch') ?? new Map())].map(([id, row]) => [
+      Number(String(id).split('/')[0]),
+      row as BatchRow,
+    ]);
     const totals = written.get('total') ?? new Map();
     const windows = written.get('window') ?? new Map();
 
     const rangeProblems: string[] = [];
     for (let partition = 0; partition < PARTITIONS; partition += 1) {
-      const ranges = [...batches.values()]
-        .flatMap((batch) => batch.ranges.filter(([p]) => p === partition))
+      const ranges = batches
+        .flatMap(([, batch]) => batch.ranges.filter(([p]) => p === partition))
         .filter(([, from, until]) => until > from)
         .sort((a, b) => a[1] - b[1]);
       let next = 0;
@@ -166,7 +202,7 @@ export async function runStateCrashTest(options: StateCrashTestOptions): Promise
       if (next !== perPartition) rangeProblems.push(`partition ${partition}: committed ranges end at ${next}, not ${perPartition}`);
     }
     const batchCounts = new Map<string, number>();
-    for (const batch of batches.values()) {
+    for (const [, batch] of batches) {
       for (const [user, count] of Object.entries(batch.counts)) batchCounts.set(user, (batchCounts.get(user) ?? 0) + count);
     }
     const differing = (expected: ReadonlyMap<string, number>, actual: ReadonlyMap<string, unknown>) =>
@@ -174,22 +210,45 @@ export async function runStateCrashTest(options: StateCrashTestOptions): Promise
         (user) => `${user}: ${String(actual.get(user))} instead of ${String(expected.get(user))}`,
       );
 
-    const stored = await results.loadState('totals');
-    // mapWithState stores { state, updatedMs } per key (see docs/guide/windows-and-state.md).
-    const storedTotals = new Map((stored?.entries ?? []).map(([user, value]) => [String(user), (value as { state: unknown }).state]));
+    // State is kept per source partition (see docs/guide/windows-and-state.md): one state name each.
+    const storedTotals = new Map<string, unknown>();
+    for (const name of ['totals', ...[0, 1, 2, 3].map((p) => `totals@${topic}:${p}`)]) {
+      const stored = await results.loadState(name);
+      // mapWithState stores { state, updatedMs } per key.
+      for (const [user, value] of stored?.entries ?? []) storedTotals.set(String(user), (value as { state: unknown }).state);
+    }
 
     const wrongWindows: string[] = [];
     let windowsAcrossRestarts = 0;
-    for (const [timeText, counts] of windows) {
-      const time = Number(timeText);
-      const inWindow = [...batches].filter(([batchTime]) => batchTime > time - windowMs && batchTime <= time);
+    let windowsAcrossMoves = 0;
+    const partitionOf = (user: string): number => Number(user.slice(1, user.indexOf('u')));
+    for (const [id, row] of windows) {
+      const time = Number(String(id).split('/')[0]);
+      const inWindow = batches.filter(([batchTime]) => batchTime > time - windowMs && batchTime <= time);
       const expected = new Map<string, number>();
       for (const [, batch] of inWindow) {
         for (const [user, count] of Object.entries(batch.counts)) expected.set(user, (expected.get(user) ?? 0) + count);
       }
       if (new Set(inWindow.map(([, batch]) => batch.pid)).size > 1) windowsAcrossRestarts += 1;
-      const problems = differing(expected, new Map(Object.entries(counts as Record<string, number>)));
-      if (problems.length > 0) wrongWindows.push(`window ${time}: ${problems.join(', ')}`);
+      if (workers === 1) {
+        const problems = differing(expected, new Map(Object.entries(row as Record<string, number>)));
+        if (problems.length > 0) wrongWindows.push(`window ${time}: ${problems.join(', ')}`);
+        continue;
+      }
+      // A member's window holds the users of the partitions it owns: every user it wrote must be
+      // right, and none of the partitions its batch read may be missing.
+      const { partitions, counts } = row as { partitions: number[]; counts: Record<string, number> };
+      const actual = new Map(Object.entries(counts));
+      const owned = new Set([...partitions, ...[...actual.keys()].map(partitionOf)]);
+      const problems = differing(new Map([...expected].filter(([user]) => owned.has(partitionOf(user)))), actual);
+      if (problems.length > 0) wrongWindows.push(`window ${String(id)}: ${problems.join(', ')}`);
+      for (const partition of owned) {
+        const readers = new Set(inWindow.filter(([, batch]) => batch.ranges.some(([p, from, until]) => p === partition && until > from)).map(([, b]) => b.pid));
+        if (readers.size > 1) {
+          windowsAcrossMoves += 1;
+          break;
+        }
+      }
     }
 
     const result: StateCrashTestResult = {
@@ -203,12 +262,14 @@ export async function runStateCrashTest(options: StateCrashTestOptions): Promise
       windowsChecked: windows.size,
       wrongWindows,
       windowsAcrossRestarts,
+      windowsAcrossMoves,
       restoreMs,
       elapsedMs: Date.now() - started,
     };
     console.log(
       `state crash test ${options.store}: ${total} records, ${kills} SIGKILLs, ${gracefulRestarts} graceful restarts, ` +
-        `${batches.size} batches, ${windows.size} windows (${windowsAcrossRestarts} across restarts), ` +
+        `${workers} worker(s), ${batches.length} batches, ${windows.size} windows (${windowsAcrossRestarts} across restarts, ` +
+        `${windowsAcrossMoves} across partition moves), ` +
         `${result.wrongTotals.length} wrong totals, ${result.wrongStoredTotals.length} wrong stored totals, ` +
         `${wrongWindows.length} wrong windows, restores ${restoreMs.map((ms) => ms.toFixed(1)).join('/')} ms, ` +
         `${(result.elapsedMs / 1000).toFixed(1)} s`,
@@ -216,6 +277,7 @@ export async function runStateCrashTest(options: StateCrashTestOptions): Promise
     return result;
   } finally {
     await job?.kill();
+    await Promise.all(jobs.map((started) => started.kill()));
     await results.close();
   }
 }

@@ -12,6 +12,12 @@
  * `KafkaTransactionalSink` with a state topic, the results produced to a topic), exactly-once,
  * together with the offsets and the operators' state changes.
  *
+ * With CRASH_STRATEGY=subscribe the job is one member of the consumer group CRASH_GROUP
+ * (ConsumerStrategies.Subscribe): users are then per partition (`p<partition>u<n % USERS>`, so
+ * keys are co-partitioned, as state kept per source partition requires), results are written
+ * under `<time>/<pid>` (two members run batches of the same time), and each window result names
+ * the partitions its batch read.
+ *
  * Plain JavaScript on the packages' compiled `dist`. Prints one JSON line per event on stdout
  * ({"event":"started","restoreMs":…}, {"event":"batchStarted"}, {"event":"batch"}, {"event":"done"})
  * and exits 0 once the store holds offsets for all CRASH_RECORDS records, or on SIGTERM.
@@ -42,6 +48,7 @@ const outputDelayMs = Number(setting('CRASH_OUTPUT_DELAY_MS', '30'));
 const brokers = setting('DSTREAM_KAFKA_BROKERS', '127.0.0.1:9092');
 const redisUrl = setting('DSTREAM_REDIS_URL', 'redis://127.0.0.1:6379');
 const pgUrl = setting('DSTREAM_PG_URL', 'postgres://postgres@127.0.0.1:5432/dstream');
+const isMember = setting('CRASH_STRATEGY', 'assign') === 'subscribe';
 
 /** The offset store, and how a result (`kind`, `id`, JSON value) is written through its transaction. */
 const backends = {
@@ -97,8 +104,14 @@ function emit(event, fields = {}) {
 
 /** User and amount of a record `<partition>:<n>`. */
 function parse(value) {
-  const n = Number(value.slice(value.indexOf(':') + 1));
-  return [`u${n % USERS}`, (n % 10) + 1];
+  const colon = value.indexOf(':');
+  const n = Number(value.slice(colon + 1));
+  return [isMember ? `p${value.slice(0, colon)}u${n % USERS}` : `u${n % USERS}`, (n % 10) + 1];
+}
+
+/** The id a batch's results are written under: its time, and with several members the process too. */
+function idOf(time) {
+  return isMember ? `${time}/${process.pid}` : String(time);
 }
 
 async function main() {
@@ -118,8 +131,9 @@ async function main() {
   // SIGTERM from the harness is a graceful stop; SIGKILL is the crash under test.
   const ssc = new StreamingContext({ appName: 'state-crash-test', batchIntervalMs, logger: silentLogger });
   const stream = KafkaUtils.createDirectStream(ssc, {
-    kafkaParams: { 'bootstrap.servers': brokers, 'group.id': group },
-    strategy: ConsumerStrategies.Assign(partitions),
+    // A dead member's partitions move to the other after its session times out (6 s: the broker's least).
+    kafkaParams: { 'bootstrap.servers': brokers, 'group.id': group, ...(isMember ? { 'session.timeout.ms': 6000 } : {}) },
+    strategy: isMember ? ConsumerStrategies.Subscribe([topic]) : ConsumerStrategies.Assign(partitions),
     offsetStore,
     delivery: 'exactly-once',
     startingOffsets: 'earliest',
@@ -155,14 +169,16 @@ async function main() {
       counts[user] = (counts[user] ?? 0) + 1;
     }
     const ranges = batch.offsetRanges.map((r) => [r.partition, r.fromOffset, r.untilOffset]);
-    await write(batch.transaction, 'batch', String(batch.time), { pid: process.pid, ranges, counts });
+    await write(batch.transaction, 'batch', idOf(batch.time), { pid: process.pid, ranges, counts });
   });
   totals.foreachBatch(async (pairs, batch) => {
     const latest = new Map(pairs);
     for (const [user, total] of latest) await write(batch.transaction, 'total', user, total);
   });
   windowCounts.foreachBatch(async (pairs, batch) => {
-    await write(batch.transaction, 'window', String(batch.time), Object.fromEntries(pairs));
+    const counts = Object.fromEntries(pairs);
+    const value = isMember ? { partitions: batch.offsetRanges.map((r) => r.partition), counts } : counts;
+    await write(batch.transaction, 'window', idOf(batch.time), value);
   });
 
   let isStopping = false;

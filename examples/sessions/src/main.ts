@@ -31,7 +31,8 @@ runMain(async () => {
   const topic = `dstream-sessions-${Date.now()}`;
   // Each run keeps its sessions in a schema of its own (first on the search_path), so runs never
   // mix; offsets and open sessions go to the store's default public.dstream_offsets and
-  // public.dstream_state under the run's group.
+  // public.dstream_state under the run's group; open sessions are stored per source partition,
+  // under the state names sessions@<topic>:<partition>.
   const schema = topic.replace(/-/g, '_');
   const url = new URL(pgUrlFromEnv());
   url.searchParams.set('options', `-c search_path=${schema}`);
@@ -47,8 +48,8 @@ runMain(async () => {
     Number(
       (
         await db.query<{ n: string }>(
-          `SELECT count(*) AS n FROM public.dstream_state WHERE group_id = $1 AND operator = 'sessions' AND key <> '!meta'`,
-          [settings.group],
+          `SELECT count(*) AS n FROM public.dstream_state WHERE group_id = $1 AND operator LIKE $2 AND key <> '!meta'`,
+          [settings.group, `sessions@${topic}:%`],
         )
       ).rows[0].n,
     );

@@ -51,6 +51,7 @@ export type { PrintSink } from './dstream/operators/print';
 export type { WidenLiteral } from './dstream/operators/reduceByKey';
 export type { ReduceByKeyAndWindowOptions } from './dstream/operators/reduceByKeyAndWindow';
 export type { UpdateStateByKeyOptions } from './dstream/operators/updateStateByKey';
+export type { WindowOptions } from './dstream/operators/window';
 export type { MapWithStateDStream } from './dstream/operators/mapWithState';
 
 // state
@@ -59,7 +60,8 @@ export type { MappingFunction } from './state/StateSpec';
 export type { State } from './state/State';
 export { StateRegistry, stateRegistryOf } from './state/StateRegistry';
 export type { StateNameOptions } from './state/StateRegistry';
-export type { StatefulOperator, StateChanges, StoredState } from './state/StatefulOperator';
+export type { StatefulOperator, StateChanges, PartitionStateChanges, StoredState } from './state/StatefulOperator';
+export { stateNameOf, unknownStateNames } from './state/StatePersistence';
 export { toStoredState, fromStoredState } from './state/StatefulOperator';
 export {
   STATE_META_FIELD,

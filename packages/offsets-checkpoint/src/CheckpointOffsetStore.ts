@@ -14,6 +14,7 @@ import type { LoadedState, OffsetCommit, OffsetStore, StateWrite, StoredOffsets,
 import {
   applyState,
   type CheckpointFile,
+  type CheckpointOperatorState,
   FORMAT,
   nest,
   parseCheckpointFile,
@@ -182,6 +183,29 @@ export class CheckpointOffsetStore implements OffsetStore {
     return this.lifecycle.use(async () => {
       const { state } = await this.current(group);
       return Object.prototype.hasOwnProperty.call(state, operator) ? state[operator] : undefined;
+    });
+  }
+
+  /** The state names in the group's current checkpoint. */
+  listState(group: string): Promise<string[]> {
+    return this.lifecycle.use(async () => {
+      return Object.keys((await this.current(group)).state).sort();
+    });
+  }
+
+  /** Publishes a checkpoint without the state of `operator` (a state name, see `listState`). */
+  deleteState(group: string, operator: string): Promise<void> {
+    return this.lifecycle.use(async () => {
+      for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
+        const current = await this.current(group);
+        if (!Object.prototype.hasOwnProperty.call(current.state, operator)) return;
+        const rest: { [operator: string]: CheckpointOperatorState } = { ...current.state };
+        delete rest[operator];
+        if (await this.publish(group, current.sequence + 1, current.offsets, rest)) return;
+      }
+      throw new OffsetStoreError(STORE, `deleting the state of ${printable(operator)} in group ${printable(group)} lost the race for the next checkpoint`, {
+        retriable: true,
+      });
     });
   }
 

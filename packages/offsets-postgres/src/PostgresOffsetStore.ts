@@ -254,6 +254,27 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     });
   }
 
+  /** The state names of `group`: the distinct operators of its rows in the state table. */
+  listState(group: string): Promise<string[]> {
+    return this.lifecycle.use(async () => {
+      await this.ensureTable('state');
+      const { rows } = await this.call('list state', () =>
+        this.pool.query<{ operator: string }>(`SELECT DISTINCT operator FROM ${this.qualifiedStateTable} WHERE group_id = $1 ORDER BY operator`, [group]),
+      );
+      return rows.map((row) => row.operator);
+    });
+  }
+
+  /** Deletes the rows of `operator` (a state name, see `listState`). */
+  deleteState(group: string, operator: string): Promise<void> {
+    return this.lifecycle.use(async () => {
+      await this.ensureTable('state');
+      await this.call('delete state', () =>
+        this.pool.query(`DELETE FROM ${this.qualifiedStateTable} WHERE group_id = $1 AND operator = $2`, [group, operator]),
+      );
+    });
+  }
+
   /**
    * Runs `work` with a `PoolClient` inside BEGIN … COMMIT and writes the offsets in the same
    * transaction. The offset rows are locked and checked before `work` runs, so a stale batch

@@ -284,6 +284,32 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     });
   }
 
+  /** The state names of `group`: a SCAN over its state hashes. */
+  listState(group: string): Promise<string[]> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      const prefix = `${this.keyPrefix}:${escapeKeyPart(group)}:state:`;
+      const names = new Set<string>();
+      await this.call('list state', async () => {
+        let cursor = '0';
+        do {
+          const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
+          cursor = next;
+          for (const key of keys) names.add(decodeURIComponent(key.slice(prefix.length)));
+        } while (cursor !== '0');
+      });
+      return [...names].sort();
+    });
+  }
+
+  /** Deletes the state hash of `operator` (a state name, see `listState`). */
+  deleteState(group: string, operator: string): Promise<void> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      await this.call(`delete state of ${printable(operator)}`, () => client.del(this.stateKey(group, operator)));
+    });
+  }
+
   /**
    * Keeps dead letters in one hash per group, `${keyPrefix}:${group}:@deadletters` (`@` cannot
    * occur in a topic name, so no offsets hash has that key), field `topic:partition:offset`,

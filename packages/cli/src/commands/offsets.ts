@@ -5,6 +5,7 @@ import { offsetsImportCommand } from './offsetsImport';
 import { offsetsMigrateCommand } from './offsetsMigrate';
 import { offsetsResetCommand } from './offsetsReset';
 import { offsetsShowCommand } from './offsetsShow';
+import { offsetsStateCommand } from './offsetsState';
 
 /** `dstream offsets`: see and operate a group's offsets in any store. */
 export function offsetsCommand(io: CliIO): Command {
@@ -14,5 +15,6 @@ export function offsetsCommand(io: CliIO): Command {
     .addCommand(offsetsResetCommand(io))
     .addCommand(offsetsMigrateCommand(io))
     .addCommand(offsetsExportCommand(io))
-    .addCommand(offsetsImportCommand(io));
+    .addCommand(offsetsImportCommand(io))
+    .addCommand(offsetsStateCommand(io));
 }

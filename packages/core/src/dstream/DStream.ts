@@ -32,7 +32,7 @@ import { saveAsTextFiles } from './operators/saveAsTextFiles';
 import { transform } from './operators/transform';
 import { union } from './operators/union';
 import { type UpdateStateByKeyOptions, updateStateByKey } from './operators/updateStateByKey';
-import { window } from './operators/window';
+import { type WindowOptions, window } from './operators/window';
 
 /** The key type of a stream of `[key, value]` pairs (lets `updateStateByKey<S>` name only the state type). */
 export type PairKey<T> = T extends readonly [infer K, unknown] ? K : never;
@@ -69,6 +69,14 @@ export interface DStreamNode<T> {
    * offset as in the log), so that a function failing on one of them charges that source record.
    */
   readonly yieldsSourceRecords?: boolean;
+  /**
+   * True when each output record's source partition is known from the inputs' (see
+   * `sourcePartitions`): what lets the state of a stateful operator downstream be kept per
+   * partition. Narrow chains without mapPartitions, union, window and the by-key aggregations keep it.
+   */
+  readonly keepsSourcePartitions?: boolean;
+  /** Set when a stateful operator downstream keeps state per source partition: a key in two partitions is then an error. */
+  checksKeyPartitions?: boolean;
 }
 
 /**
@@ -186,10 +194,16 @@ export class DStream<T, Tx = unknown> {
     for (const dependency of this.dependencies) dependency.forgetBatch(time);
   }
 
-  /** Forgets batches older than `time - rememberDurationMs`, here and in every dependency. */
+  /**
+   * Called once batch `time` completed: forgets batches older than `time - rememberDurationMs`,
+   * here and in every dependency. A stream nothing asked to remember longer than its slide (no
+   * window, no `remember`) forgets batch `time` too: only computations at `time` read it, and they
+   * are done, so its records need not stay in memory while the next batch runs.
+   */
   clearMetadata(time: number): void {
+    const oldestKept = this.rememberMs <= this.slideDurationMs ? time + 1 : time - this.rememberMs + 1;
     for (const batchTime of this.generated.keys()) {
-      if (batchTime <= time - this.rememberMs) this.generated.delete(batchTime);
+      if (batchTime < oldestKept) this.generated.delete(batchTime);
     }
     for (const dependency of this.dependencies) dependency.clearMetadata(time);
   }
@@ -509,14 +523,15 @@ export class DStream<T, Tx = unknown> {
   /**
    * Every `slideMs` (default: this stream's slide), the records of this stream's batches in
    * `(time - windowMs, time]`, oldest batch first (Spark's window). Both durations must be
-   * multiples of this stream's slide. The first windows after start hold fewer batches: the window
-   * starts at the context's zero time. This stream's batches are kept while they lie in a window.
+   * multiples of this stream's slide. The first windows of a job's first run hold fewer batches. The
+   * batches are kept while they lie in a window, as the window's state (`options.name`), so a
+   * restarted job's windows hold the batches of the run before (see docs/guide/windows-and-state.md).
    *
    * @example
    * events.window(60_000, 10_000); // every 10 s, the last minute of events
    */
-  window(windowMs: number, slideMs?: number): DStream<T, Tx> {
-    return sameTransaction(window(this, windowMs, slideMs));
+  window(windowMs: number, slideMs?: number, options?: WindowOptions): DStream<T, Tx> {
+    return sameTransaction(window(this, windowMs, slideMs, options));
   }
 
   /**
@@ -594,8 +609,13 @@ export class DStream<T, Tx = unknown> {
    * @example
    * clicks.map((click) => [click.userId, click.url] as const).groupByKeyAndWindow(60_000);
    */
-  groupByKeyAndWindow<K, V>(this: DStream<readonly [K, V], Tx>, windowMs: number, slideMs?: number): DStream<[K, V[]], Tx> {
-    return sameTransaction(groupByKeyAndWindow(this, windowMs, slideMs));
+  groupByKeyAndWindow<K, V>(
+    this: DStream<readonly [K, V], Tx>,
+    windowMs: number,
+    slideMs?: number,
+    options?: WindowOptions,
+  ): DStream<[K, V[]], Tx> {
+    return sameTransaction(groupByKeyAndWindow(this, windowMs, slideMs, options));
   }
 
   // ---- state: kept per key across batches; each a stage boundary computed every batch ------

@@ -1,5 +1,6 @@
 import type { DStream, DStreamNode } from './DStream';
 import { batchOf } from './batchOf';
+import { type SourcePartitions, setSourcePartitions, sourcePartitionsOf } from './sourcePartitions';
 import { userFunctionError } from './userFunctionError';
 
 // Stage functions take `any`: each operator types its function against its own stream, and the
@@ -72,6 +73,8 @@ export class FusedNode<T> implements DStreamNode<T> {
    * stage throws: the loop itself carries no per-record bookkeeping.
    */
   private readonly readsSourceRecords: boolean;
+  /** Record stages only (no mapPartitions): each output record's source partition is its input's. */
+  readonly keepsSourcePartitions: boolean;
 
   private constructor(
     readonly parent: DStream<unknown>,
@@ -82,6 +85,7 @@ export class FusedNode<T> implements DStreamNode<T> {
     this.dependencies = [parent];
     this.segments = toSegments(stages);
     this.readsSourceRecords = parent.node.yieldsSourceRecords === true;
+    this.keepsSourcePartitions = this.segments.length === 1 && this.segments[0].partition === undefined;
   }
 
   /**
@@ -97,6 +101,8 @@ export class FusedNode<T> implements DStreamNode<T> {
 
   async compute(time: number): Promise<readonly T[]> {
     let records: readonly unknown[] = await batchOf(this.parent, time);
+    const lineage = this.keepsSourcePartitions ? sourcePartitionsOf(records) : undefined;
+    if (lineage !== undefined && lineage.partitions.length > 0) return this.computeByPartition(records, lineage);
     for (let index = 0; index < this.segments.length; index++) {
       records = runSegment(this.segments[index], records, index === 0 && this.readsSourceRecords);
     }
@@ -109,20 +115,59 @@ export class FusedNode<T> implements DStreamNode<T> {
    * aggregation after the chain folds never outlives the fold (map-side combine). Errors are those
    * of `compute`; what `consume` throws is rethrown unchanged.
    */
-  async forEachOutput(time: number, consume: (record: T) => void): Promise<void> {
+  async forEachOutput(time: number, consume: (record: T) => void, onPartition?: (partition: string) => void): Promise<void> {
     let records: readonly unknown[] = await batchOf(this.parent, time);
+    if (onPartition !== undefined && this.keepsSourcePartitions) {
+      const lineage = sourcePartitionsOf(records);
+      if (lineage !== undefined) {
+        this.runByPartition(records, lineage, toConsumer(consume), onPartition);
+        return;
+      }
+    }
     const last = this.segments.length - 1;
     for (let index = 0; index < last; index++) {
       records = runSegment(this.segments[index], records, index === 0 && this.readsSourceRecords);
     }
-    runSegment(this.segments[last], records, last === 0 && this.readsSourceRecords, (value) => {
-      try {
-        consume(value as T);
-      } catch (error) {
-        throw new ConsumerFailure(error);
-      }
-    });
+    runSegment(this.segments[last], records, last === 0 && this.readsSourceRecords, toConsumer(consume));
   }
+
+  /** `compute` keeping the source partitions: the head loop runs partition by partition and notes where each ends in the output. */
+  private computeByPartition(records: readonly unknown[], lineage: SourcePartitions): readonly T[] {
+    const output: unknown[] = [];
+    const ends: number[] = [];
+    this.runByPartition(records, lineage, (value) => void output.push(value), (_partition, run) => {
+      if (run > 0) ends.push(output.length);
+    });
+    ends.push(output.length);
+    return setSourcePartitions(output, lineage.partitions, ends) as readonly T[];
+  }
+
+  /** Runs the (record-stage only) chain over `records`, telling `onPartition` before each partition's run. */
+  private runByPartition(
+    records: readonly unknown[],
+    lineage: SourcePartitions,
+    end: Sink,
+    onPartition: (partition: string, run: number) => void,
+  ): void {
+    const sink = buildSink(this.segments[0].stages, end);
+    let start = 0;
+    for (let index = 0; index < lineage.partitions.length; index++) {
+      onPartition(lineage.partitions[index], index);
+      pushAll(records, sink, this.readsSourceRecords, start, lineage.ends[index]);
+      start = lineage.ends[index];
+    }
+  }
+}
+
+/** The chain's last sink handing records to an aggregation's consumer, whose own failure passes through the stages untouched. */
+function toConsumer<T>(consume: (record: T) => void): Sink {
+  return (value) => {
+    try {
+      consume(value as T);
+    } catch (error) {
+      throw new ConsumerFailure(error);
+    }
+  };
 }
 
 /**
@@ -134,15 +179,29 @@ export class FusedNode<T> implements DStreamNode<T> {
  * recomputes an uncached RDD's narrow lineage for each action. Off the stream's slide there is
  * no batch and nothing is consumed, as with `batchOf`.
  */
-export async function forEachRecord<T>(stream: DStream<T>, time: number, consume: (record: T) => void): Promise<void> {
+export async function forEachRecord<T>(
+  stream: DStream<T>,
+  time: number,
+  consume: (record: T) => void,
+  onPartition?: (partition: string) => void,
+): Promise<void> {
   const { node } = stream;
   if (node instanceof FusedNode) {
     if ((time - stream.context.zeroTimeMs) % stream.slideDurationMs !== 0) return;
-    await (node as FusedNode<T>).forEachOutput(time, consume);
+    await (node as FusedNode<T>).forEachOutput(time, consume, onPartition);
     return;
   }
   const records = await batchOf(stream, time);
-  for (let index = 0; index < records.length; index++) consume(records[index]);
+  const lineage = onPartition === undefined ? undefined : sourcePartitionsOf(records);
+  if (lineage === undefined) {
+    for (let index = 0; index < records.length; index++) consume(records[index]);
+    return;
+  }
+  let index = 0;
+  for (let run = 0; run < lineage.partitions.length; run++) {
+    onPartition!(lineage.partitions[run]);
+    for (const end = lineage.ends[run]; index < end; index++) consume(records[index]);
+  }
 }
 
 function toSegments(stages: readonly Stage[]): Segment[] {
@@ -202,10 +261,10 @@ function runSegment(segment: Segment, records: readonly unknown[], isSource: boo
  * only thing it tracks: when a stage throws, `records[index]` is the record the chain was
  * processing, whatever stage failed on whatever that record had become.
  */
-function pushAll(records: readonly unknown[], sink: Sink, isSource: boolean): void {
-  let index = 0;
+function pushAll(records: readonly unknown[], sink: Sink, isSource: boolean, start = 0, end = records.length): void {
+  let index = start;
   try {
-    for (; index < records.length; index++) sink(records[index]);
+    for (; index < end; index++) sink(records[index]);
   } catch (error) {
     if (error instanceof ConsumerFailure) throw error.error;
     throw error instanceof StageFailure ? userFunctionError(error.operator, error.cause, records[index], isSource) : error;

@@ -42,12 +42,14 @@ class ReducedWindowNode<K, V> implements DStreamNode<[K, V]> {
   readonly dependencies: readonly DStream<unknown>[];
   /** Set right after construction. */
   stream!: DStream<[K, V]>;
-  /** Parent batch time → that batch reduced by key; in time order. */
-  private slices = new Map<number, Map<K, V>>();
-  /** With an inverse function: the last window's values. */
-  private window = new Map<K, V>();
-  /** With an inverse function: the time of the window `window` holds (slices up to it are in it). */
-  private windowTime = -Infinity;
+  /** State is kept per source partition (see `StatefulOperator.scopeByPartition`). */
+  isScoped = false;
+
+  scopeByPartition(): void {
+    this.isScoped = true;
+  }
+  /** The state by source partition (undefined: the whole operator's, when not kept per partition). */
+  private parts = new Map<string | undefined, WindowPart<K, V>>();
   private lastFoldedTime = -Infinity;
   private lastComputedTime = -Infinity;
   private readonly log = new StateChangeLog();
@@ -90,49 +92,83 @@ class ReducedWindowNode<K, V> implements DStreamNode<[K, V]> {
     return this.spec.invReduce === undefined ? this.recompute(oldestKept) : this.update(time, oldestKept);
   }
 
-  /** Reduces the parent's batch at `time` into a slice. */
+  /** Reduces the parent's batch at `time` into a slice per source partition. */
   private async fold(time: number): Promise<void> {
     const { reduce, operator } = this.spec;
-    const slice = new Map<K, V>();
-    await forEachRecord(this.source, time, (pair) => {
-      const key = pair[0];
-      const accumulated = slice.get(key);
-      if (accumulated === undefined && !slice.has(key)) {
-        slice.set(key, pair[1]);
-        return;
-      }
-      try {
-        slice.set(key, reduce(accumulated as V, pair[1]));
-      } catch (cause) {
-        throw userFunctionError(operator, cause, pair);
-      }
-    });
+    const slices = new Map<string | undefined, Map<K, V>>();
+    let slice = new Map<K, V>();
+    slices.set(undefined, slice);
+    const onPartition = (partition: string): void => {
+      slice = slices.get(partition) ?? new Map<K, V>();
+      slices.set(partition, slice);
+    };
+    await forEachRecord(
+      this.source,
+      time,
+      (pair) => {
+        const key = pair[0];
+        const accumulated = slice.get(key);
+        if (accumulated === undefined && !slice.has(key)) {
+          slice.set(key, pair[1]);
+          return;
+        }
+        try {
+          slice.set(key, reduce(accumulated as V, pair[1]));
+        } catch (cause) {
+          throw userFunctionError(operator, cause, pair);
+        }
+      },
+      this.isScoped ? onPartition : undefined,
+    );
     this.lastFoldedTime = time;
-    // Empty slices are not kept: they add nothing to a window.
-    if (slice.size === 0) return;
-    this.slices.set(time, slice);
-    this.log.upsert(['slice', time], [...slice]);
+    for (const [partition, folded] of slices) {
+      // Empty slices are not kept: they add nothing to a window.
+      if (folded.size === 0) continue;
+      this.partOf(partition).slices.set(time, folded);
+      this.log.upsert(['slice', time], [...folded], partition);
+    }
+  }
+
+  private partOf(partition: string | undefined): WindowPart<K, V> {
+    let part = this.parts.get(partition);
+    if (part === undefined) {
+      part = new WindowPart();
+      this.parts.set(partition, part);
+    }
+    return part;
   }
 
   /** Without an inverse function: the window folded afresh from its slices. */
   private recompute(oldestKept: number): [K, V][] {
-    this.dropSlicesUpTo(oldestKept, undefined);
     const windowed = new Map<K, V>();
-    for (const slice of this.slices.values()) this.mergeInto(windowed, slice);
+    for (const [partition, part] of this.parts) {
+      this.dropSlicesUpTo(partition, part, oldestKept, undefined);
+      for (const slice of part.slices.values()) this.mergeInto(windowed, slice);
+    }
     const output: [K, V][] = [];
     const { filter } = this.spec;
     for (const pair of windowed) if (filter === undefined || this.keeps(pair)) output.push(pair);
     return output;
   }
 
-  /** With an inverse function: the previous window minus the slices that left plus those that entered. */
+  /** With an inverse function: each partition's previous window minus the slices that left plus those that entered. */
   private update(time: number, oldestKept: number): [K, V][] {
+    for (const [partition, part] of this.parts) this.updatePart(partition, part, time, oldestKept);
+    if (this.parts.size === 1) return [...this.parts.values().next().value!.window];
+    // Keys are co-partitioned, so this is a union; during a move from the whole-operator state of
+    // an older format it also adds a key's two halves.
+    const merged = new Map<K, V>();
+    for (const part of this.parts.values()) this.mergeInto(merged, part.window);
+    return [...merged];
+  }
+
+  private updatePart(partition: string | undefined, part: WindowPart<K, V>, time: number, oldestKept: number): void {
     const { reduce, invReduce, operator } = this.spec;
     const removed = new Map<K, V>();
-    this.dropSlicesUpTo(oldestKept, removed);
+    this.dropSlicesUpTo(partition, part, oldestKept, removed);
     const added = new Map<K, V>();
-    for (const [sliceTime, slice] of this.slices) if (sliceTime > this.windowTime) this.mergeInto(added, slice);
-    const { window } = this;
+    for (const [sliceTime, slice] of part.slices) if (sliceTime > part.windowTime) this.mergeInto(added, slice);
+    const { window } = part;
     const touched: K[] = [];
     for (const [key, value] of removed) {
       const previous = window.get(key);
@@ -164,23 +200,22 @@ class ReducedWindowNode<K, V> implements DStreamNode<[K, V]> {
       const value = window.get(key) as V;
       if (filter !== undefined && !this.keeps([key, value])) {
         window.delete(key);
-        this.log.remove(['window', key]);
+        this.log.remove(['window', key], partition);
       } else {
-        this.log.upsert(['window', key], value);
+        this.log.upsert(['window', key], value, partition);
       }
     }
-    this.windowTime = time;
-    this.log.upsert(['windowTime'], time);
-    return [...window];
+    part.windowTime = time;
+    this.log.upsert(['windowTime'], time, partition);
   }
 
-  /** Forgets slices at or before `time`, merging those already in the window into `removed`. */
-  private dropSlicesUpTo(time: number, removed: Map<K, V> | undefined): void {
-    for (const [sliceTime, slice] of this.slices) {
+  /** Forgets a part's slices at or before `time`, merging those already in its window into `removed`. */
+  private dropSlicesUpTo(partition: string | undefined, part: WindowPart<K, V>, time: number, removed: Map<K, V> | undefined): void {
+    for (const [sliceTime, slice] of part.slices) {
       if (sliceTime > time) break;
-      if (removed !== undefined && sliceTime <= this.windowTime) this.mergeInto(removed, slice);
-      this.slices.delete(sliceTime);
-      this.log.remove(['slice', sliceTime]);
+      if (removed !== undefined && sliceTime <= part.windowTime) this.mergeInto(removed, slice);
+      part.slices.delete(sliceTime);
+      this.log.remove(['slice', sliceTime], partition);
     }
   }
 
@@ -215,27 +250,52 @@ class ReducedWindowNode<K, V> implements DStreamNode<[K, V]> {
   }
 
   *entries(): Iterable<readonly [unknown, unknown]> {
-    for (const [time, slice] of this.slices) yield [['slice', time], [...slice]];
-    if (this.spec.invReduce === undefined) return;
-    for (const [key, value] of this.window) yield [['window', key], value];
-    if (this.windowTime !== -Infinity) yield [['windowTime'], this.windowTime];
+    for (const part of this.parts.values()) yield* part.entries(this.spec.invReduce !== undefined);
   }
 
   restore(entries: Iterable<readonly [unknown, unknown]>): void {
+    const part = WindowPart.from<K, V>(entries);
+    this.parts = new Map([[undefined, part]]);
+    this.lastFoldedTime = Math.max(-Infinity, ...part.slices.keys(), part.windowTime);
+  }
+
+  loadPartition(partition: string, entries: Iterable<readonly [unknown, unknown]>): void {
+    this.parts.set(partition, WindowPart.from<K, V>(entries));
+  }
+
+  dropPartition(partition: string): void {
+    this.parts.delete(partition);
+  }
+}
+
+/** The state of one source partition's records in a windowed reduction (or of all records, when not kept per partition). */
+class WindowPart<K, V> {
+  /** Parent batch time → that batch reduced by key; in time order. */
+  slices = new Map<number, Map<K, V>>();
+  /** With an inverse function: the last window's values. */
+  window = new Map<K, V>();
+  /** With an inverse function: the time of the window `window` holds (slices up to it are in it). */
+  windowTime = -Infinity;
+
+  static from<K, V>(entries: Iterable<readonly [unknown, unknown]>): WindowPart<K, V> {
+    const part = new WindowPart<K, V>();
     const slices: [number, Map<K, V>][] = [];
-    const window = new Map<K, V>();
-    let windowTime = -Infinity;
     for (const [key, value] of entries) {
       const stored = key as StoredKey;
       if (stored[0] === 'slice') slices.push([stored[1], new Map(value as [K, V][])]);
-      else if (stored[0] === 'window') window.set(stored[1] as K, value as V);
-      else if (stored[0] === 'windowTime') windowTime = value as number;
+      else if (stored[0] === 'window') part.window.set(stored[1] as K, value as V);
+      else if (stored[0] === 'windowTime') part.windowTime = value as number;
     }
     slices.sort((a, b) => a[0] - b[0]);
-    this.slices = new Map(slices);
-    this.window = window;
-    this.windowTime = windowTime;
-    this.lastFoldedTime = Math.max(-Infinity, ...slices.map(([time]) => time), windowTime);
+    part.slices = new Map(slices);
+    return part;
+  }
+
+  *entries(hasInverse: boolean): Iterable<readonly [unknown, unknown]> {
+    for (const [time, slice] of this.slices) yield [['slice', time], [...slice]];
+    if (!hasInverse) return;
+    for (const [key, value] of this.window) yield [['window', key], value];
+    if (this.windowTime !== -Infinity) yield [['windowTime'], this.windowTime];
   }
 }
 

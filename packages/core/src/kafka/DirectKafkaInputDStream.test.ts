@@ -852,6 +852,51 @@ describe('DirectKafkaInputDStream', () => {
     expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '0:2']);
   });
 
+  it('loads the state of partitions the group assigns before planning them, writes a batch state per partition, drops it on revoke', async () => {
+    const kafka = twoPartitions(2);
+    const store = new InMemoryOffsetStore();
+    await store.commit('g', [], [{ operator: 'counts@t:0', kind: 'mapWithState', stateVersion: 1, upserts: [['0:0', 5]], removals: [] }]);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), offsetStore: store });
+    input = setup.input;
+    const counts = new Map<string, number>();
+    const events: string[] = [];
+    const log = new StateChangeLog();
+    let isScoped = false;
+    stateRegistryOf(setup.context).register({
+      name: 'counts',
+      kind: 'mapWithState',
+      stateVersion: 1,
+      changesOf: (time) => log.changesOf(time),
+      entries: () => counts.entries(),
+      restore: () => undefined,
+      canScopeByPartition: true,
+      scopeByPartition: () => void (isScoped = true),
+      get isScoped() {
+        return isScoped;
+      },
+      loadPartition: (partition, entries) => {
+        events.push(`load ${partition} ${JSON.stringify([...entries])}`);
+        for (const [key, value] of entries) counts.set(key as string, value as number);
+      },
+      dropPartition: (partition) => void events.push(`drop ${partition}`),
+    });
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    expect(isScoped).toBe(true);
+    expect(events).toEqual(['load t:0 [["0:0",5]]', 'load t:1 []']);
+    await runBatch(input, 1000, (records) => {
+      log.begin(1000);
+      for (const { partition, value } of records) {
+        counts.set(String(value), (counts.get(String(value)) ?? 0) + 1);
+        log.upsert(String(value), counts.get(String(value)), `t:${partition}`);
+      }
+    });
+    expect((await store.loadState('g', 'counts@t:0'))?.entries).toEqual([['0:0', 6], ['0:1', 1]]);
+    expect((await store.loadState('g', 'counts@t:1'))?.entries).toEqual([['1:0', 1], ['1:1', 1]]);
+    kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
+    await until(() => events.includes('drop t:0'));
+  });
+
   it('lets a batch whose partitions are revoked while it runs commit them before giving them up', async () => {
     const kafka = twoPartitions(3);
     const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
@@ -901,6 +946,34 @@ describe('DirectKafkaInputDStream', () => {
     expect(input.offsetRanges(1000).map(String)).toEqual(['t-1 [0, 3)']);
     expect(input.recordCount(1000)).toBe(3);
     expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
+  });
+
+  it('drops a revoked partition whose records the running batch still waits for, and delivers and commits the rest', async () => {
+    const kafka = twoPartitions(3);
+    kafka.protocol = 'COOPERATIVE';
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    await fetchedToEnd(kafka);
+    // librdkafka pauses a partition it is about to revoke and delivers none of its records until
+    // it is unassigned: partition 0's new records never arrive.
+    kafka.paused.add('t:0');
+    kafka.write('t', 0, 2);
+    kafka.cached.set('t:0', { low: 0, high: 5 });
+    await input.generate(1000);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 5)', 't-1 [0, 3)']);
+    let values: string[] = [];
+    await input.runBatch(1000, async () => {
+      const computing = input!.compute(1000);
+      await turns(5);
+      kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
+      values = (await computing).map((r) => String(r.value));
+    });
+    expect(values).toEqual(['1:0', '1:1', '1:2']);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-1 [0, 3)']);
+    expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
+    await until(() => kafka.calls.includes('incrementalUnassign t-0'));
   });
 
   it('fails a batch that outlasts revokeTimeoutMs instead of committing the partitions it gave up, and aborts its transaction', async () => {

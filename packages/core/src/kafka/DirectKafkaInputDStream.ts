@@ -12,13 +12,14 @@ import { topicPartitionKey } from '../offsets/OffsetRange';
 import type { KafkaGroupBinding, OffsetCommit } from '../offsets/OffsetStore';
 import type { BatchInfo } from '../scheduler/events';
 import { StatePersistence } from '../state/StatePersistence';
+import { setSourcePartitionRuns, setSourcePartitionsFromRecords } from '../dstream/sourcePartitions';
 import type { Clock } from '../util/Clock';
 import { SystemClock } from '../util/Clock';
 import { BatchPlanner, type PlannedBatch } from './BatchPlanner';
 import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import { createKafkaConsumer, KafkaConsumerClient } from './KafkaClient';
 import { PartitionFetcher } from './PartitionFetcher';
-import { DEFAULT_SESSION_TIMEOUT_MS, PartitionOwnership } from './PartitionOwnership';
+import { type Claim, DEFAULT_SESSION_TIMEOUT_MS, PartitionOwnership } from './PartitionOwnership';
 import { recordBuilder, RecordErrorPolicy, UndeserializableRecord } from './RecordErrorPolicy';
 import { asStoreError, StartOffsets } from './StartOffsets';
 
@@ -57,6 +58,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   readonly name: string;
   /** Its batches hold the records as read from the log: a failure on one names a source record. */
   readonly yieldsSourceRecords = true;
+  readonly keepsSourcePartitions = true;
   readonly dependencies: readonly DStream<unknown>[] = [];
   private client: KafkaConsumerClient | undefined;
   private stages: Stages<K, V> | undefined;
@@ -114,6 +116,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       delivery: options.delivery,
       logger: options.logger,
       source: this.name,
+      isGroupManaged: options.strategy.kind !== 'Assign',
     });
     const client = this.createConsumer({
       ...fetchDefaults(options.maxBatchBytes),
@@ -148,7 +151,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         logger: options.logger,
         clock: this.clock,
       });
-      const ownership = new PartitionOwnership(this.name, client, fetcher, starts, general, this.clock);
+      const ownership = new PartitionOwnership(this.name, client, fetcher, starts, general, this.clock, this.state);
       const planner = new BatchPlanner(this.name, client, ownership, starts, fetcher, general, this.context.batchIntervalMs);
       this.stages = { fetcher, ownership, planner };
       const { strategy } = options;
@@ -218,22 +221,35 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     const batch = this.planned(time);
     const { fetcher, ownership } = this.started;
     if (ownership.failure) throw ownership.failure;
-    batch.claimed ??= ownership.claim(batch.ranges, batch.tokens);
-    const fetched = await Promise.all(batch.claimed.ranges.map((range) => this.take(fetcher, range)));
+    const claim = (batch.claimed ??= ownership.claim(batch.ranges, batch.tokens));
+    const claimed = claim.ranges;
+    const taken = await Promise.all(claimed.map((range) => this.take(fetcher, range, claim)));
+    // Partitions the batch dropped meanwhile (a revoke, see `PartitionOwnership.drain`) are left out.
+    const kept = claimed.filter((range) => claim.keys.has(range.key));
+    const fetched = taken.filter((records, index): records is NonNullable<typeof records> => claim.keys.has(claimed[index].key));
+    claim.isDelivered = true;
     // One partition hands its array over as is; otherwise one copy, no spreads.
     const records = fetched.length === 1 ? fetched[0] : ([] as (ConsumerRecord<K, V> | UndeserializableRecord)[]).concat(...fetched);
     const delivered = this.recordErrors.recordsOf(batch, records);
     batch.numRecords = delivered.length;
-    return delivered;
+    // Which partition each record came from, for state kept per source partition.
+    if (delivered !== records) return setSourcePartitionsFromRecords(delivered) as ConsumerRecord<K, V>[];
+    const partitions = kept.map((range) => range.key);
+    return setSourcePartitionRuns(delivered, partitions, fetched.map((part) => part.length)) as ConsumerRecord<K, V>[];
   }
 
-  /** A claimed range's records. The fetcher keeps a claimed partition until the batch ends, so it cannot be missing. */
+  /**
+   * A claimed range's records. The fetcher keeps a claimed partition until the batch ends, so it
+   * cannot be missing, unless the batch dropped it before delivering (undefined then).
+   */
   private async take(
     fetcher: PartitionFetcher<ConsumerRecord<K, V> | UndeserializableRecord>,
     range: OffsetRange,
-  ): Promise<(ConsumerRecord<K, V> | UndeserializableRecord)[]> {
+    claim: Claim,
+  ): Promise<(ConsumerRecord<K, V> | UndeserializableRecord)[] | undefined> {
     const records = await fetcher.take(range);
     if (records === undefined) {
+      if (!claim.keys.has(range.key)) return undefined;
       throw new IllegalStateError(`${this.name}: ${range} was claimed by a running batch but is no longer fetched`);
     }
     return records;
@@ -254,6 +270,10 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     ownership.run(claim);
     const { delivery, idempotentOutput, offsetStore, groupId, logger, storeOutageBudgetMs, commitRetries } = this.options;
     const commits: OffsetCommit[] = claim.ranges.map((range) => ({ range, expectedOffset: claim.expected.get(range.key) ?? null }));
+    const order = delivery === 'at-most-once' ? 'before-output' : delivery === 'exactly-once' && !idempotentOutput ? 'in-transaction' : 'after-output';
+    // Under at-least-once a revoke may drop a partition the batch has not delivered yet (see `PartitionOwnership.drain`).
+    claim.commits = commits;
+    claim.canDrop = order === 'after-output';
     const withDeadLetters =
       batch.dead.size === 0
         ? outputs
@@ -265,15 +285,11 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       await commitBatch({
         store: offsetStore,
         group: groupId,
-        order:
-          delivery === 'at-most-once'
-            ? 'before-output'
-            : delivery === 'exactly-once' && !idempotentOutput
-              ? 'in-transaction'
-              : 'after-output',
+        order,
         commits,
         outputs: withDeadLetters,
-        state: this.state?.isPersistent ? () => this.state!.changesOf(time) : undefined,
+        // State only of the partitions the batch commits: one given up meanwhile is its next owner's.
+        state: this.state?.isPersistent ? () => this.state!.changesOf(time, committable(claim)) : undefined,
         beforeCommit: () => {
           if (claim.fenced.size === 0) return;
           throw new FencedBatchError(
@@ -386,3 +402,8 @@ function fetchDefaults(maxBatchBytes: number): Record<string, number> {
   };
 }
 
+/** The partitions a batch commits (state included): those it claimed and was not fenced off. */
+function committable(claim: { readonly keys: ReadonlySet<string>; readonly fenced: ReadonlySet<string> }): ReadonlySet<string> {
+  if (claim.fenced.size === 0) return claim.keys;
+  return new Set([...claim.keys].filter((key) => !claim.fenced.has(key)));
+}

@@ -172,6 +172,19 @@ describe('resolveDirectStreamOptions', () => {
     expect(resolved.valueDeserializer(null)).toBeNull();
   });
 
+  it("hands 'buffer' keys and values over as copies in pooled memory when small, and large ones as they are", () => {
+    const resolved = resolveDirectStreamOptions<Buffer | null, Buffer | null>(valid);
+    const small = Buffer.from('key-0001');
+    const key = resolved.keyDeserializer(small)!;
+    expect(key).toEqual(small);
+    expect(key).not.toBe(small);
+    // A view on Node's shared slab, not a backing store of its own.
+    expect(key.buffer.byteLength).toBe(Buffer.poolSize);
+    const large = Buffer.alloc(Buffer.poolSize);
+    expect(resolved.valueDeserializer(large)).toBe(large);
+    expect(resolved.valueDeserializer(null)).toBeNull();
+  });
+
   it("refuses invalid UTF-8 in 'string' and 'json' instead of replacing it with U+FFFD", () => {
     const resolved = resolveDirectStreamOptions<string, unknown>({ ...valid, keyDeserializer: 'string', valueDeserializer: 'json' });
     // "é" in Latin-1, then a lone continuation byte inside a JSON string.

@@ -224,10 +224,29 @@ function toSubscription(topic: string | RegExp): string {
   return topic.source.startsWith('^') ? topic.source : `^.*${topic.source}`;
 }
 
+/** A commit sent asynchronously, waiting for librdkafka's answer (`offset_commit_cb`). */
+interface PendingCommit {
+  readonly offsets: readonly TopicPartitionOffset[];
+  resolve(): void;
+  reject(error: KafkaError): void;
+}
+
+/** Whether an `offset_commit_cb` report is about exactly these offsets (in any order). */
+function sameOffsets(reported: readonly Kafka.TopicPartitionOffset[], offsets: readonly TopicPartitionOffset[]): boolean {
+  if (reported.length !== offsets.length) return false;
+  return offsets.every(({ topic, partition, offset }) =>
+    reported.some((r) => r.topic === topic && r.partition === partition && r.offset === offset),
+  );
+}
+
 class RdKafkaConsumerClient implements KafkaConsumerClient {
   readonly brokers: string;
   readonly groupMetadata: GroupMetadata;
   private readonly consumer: Kafka.KafkaConsumer;
+  /** `consume` calls under way: while one is, librdkafka serves commit answers (see `commit`). */
+  private consumesInFlight = 0;
+  /** Asynchronous commits waiting for their answer, oldest first. */
+  private readonly pendingCommits: PendingCommit[] = [];
   private onRebalance: ((event: RebalanceEvent) => void) | undefined;
   private lastError: Kafka.LibrdKafkaError | undefined;
   private disconnecting: Promise<void> | undefined;
@@ -247,6 +266,9 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
           const partitions = assignment.map(({ topic, partition }) => ({ topic, partition }));
           this.onRebalance?.({ type: error?.code === ERR_ASSIGN_PARTITIONS ? 'assign' : 'revoke', partitions });
         },
+        // The answer to each commit (asynchronous or not), served from inside consume().
+        offset_commit_cb: (error: Kafka.LibrdKafkaError | null, offsets: Kafka.TopicPartitionOffset[]) =>
+          this.onCommitAnswer(error, offsets ?? []),
       } as Kafka.ConsumerGlobalConfig,
       {},
     );
@@ -360,8 +382,12 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
     // per message and a 'partition.eof' event per end reached, work no output here needs (a
     // listener per call, an emit per record). The binding hands over both arrays as they are.
     const native = (this.consumer as unknown as { _client: NativeConsumer })._client;
+    this.consumesInFlight++;
     return callback<{ messages: NativeMessage[]; eofEvents: NativeEofEvent[] }>('consume records', (done) =>
-      native.consume(timeoutMs, maxMessages, (error, messages, eofEvents) => done(error, { messages, eofEvents })),
+      native.consume(timeoutMs, maxMessages, (error, messages, eofEvents) => {
+        this.onConsumeReturned();
+        done(error, { messages, eofEvents });
+      }),
     ).then(({ messages, eofEvents }) => {
       const sizes = new Uint32Array(messages.length);
       return {
@@ -392,11 +418,62 @@ class RdKafkaConsumerClient implements KafkaConsumerClient {
     );
   }
 
-  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
-    // librdkafka serves the asynchronous commit's result callback only from inside consume(),
-    // which the fetch loop may not be calling right now; the synchronous commit returns the
-    // broker's answer directly (a round trip to the group coordinator).
+  /**
+   * Commits without holding the event loop for the round trip to the group coordinator while a
+   * fetch loop is consuming: librdkafka serves a commit's answer (`offset_commit_cb`) only from
+   * inside `consume()`, so the asynchronous commit is used while a `consume` call is under way, and
+   * its promise settles when the answer for these offsets arrives. With no consumer loop running
+   * (before the fetch starts, after it stopped) nothing would serve the answer: the commit is
+   * synchronous then, as are asynchronous commits still waiting when the loop stops (see
+   * `onConsumeReturned`). Either way the promise settles with the broker's answer.
+   */
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    if (this.consumesInFlight === 0) return this.commitNow(offsets);
+    return new Promise<void>((resolve, reject) => {
+      const pending: PendingCommit = { offsets: offsets.map((o) => ({ ...o })), resolve, reject };
+      this.pendingCommits.push(pending);
+      try {
+        this.consumer.commit(pending.offsets.map((o) => ({ ...o })));
+      } catch (error) {
+        this.pendingCommits.splice(this.pendingCommits.indexOf(pending), 1);
+        reject(toKafkaError(error, 'commit offsets to the consumer group'));
+      }
+    });
+  }
+
+  /** The synchronous commit: the broker's answer, with the event loop held meanwhile. */
+  private async commitNow(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     wrapSync('commit offsets to the consumer group', () => this.consumer.commitSync(offsets.map((o) => ({ ...o }))));
+  }
+
+  /**
+   * Settles the oldest waiting commit of exactly these offsets. Answers to synchronous commits
+   * arrive here too and match nothing, unless their offsets are those of a waiting commit: then
+   * they carry the same write's outcome.
+   */
+  private onCommitAnswer(error: Kafka.LibrdKafkaError | null, reported: readonly Kafka.TopicPartitionOffset[]): void {
+    const index = this.pendingCommits.findIndex((pending) => sameOffsets(reported, pending.offsets));
+    if (index < 0) return;
+    const [pending] = this.pendingCommits.splice(index, 1);
+    // A partition's own error (e.g. an offset the broker refused) fails the commit too.
+    const failure = error ?? reported.map((r) => (r as { error?: unknown }).error).find((e) => e !== undefined && e !== null);
+    if (failure) pending.reject(toKafkaError(failure, 'commit offsets to the consumer group'));
+    else pending.resolve();
+  }
+
+  /**
+   * After a `consume` returned: if no other is under way and the fetch loop does not call again
+   * at once (it stopped), commits still waiting would get no answer; each is made again
+   * synchronously, in order, which writes the same offsets and returns the broker's answer.
+   */
+  private onConsumeReturned(): void {
+    this.consumesInFlight--;
+    if (this.consumesInFlight > 0 || this.pendingCommits.length === 0) return;
+    setImmediate(() => {
+      if (this.consumesInFlight > 0) return;
+      const waiting = this.pendingCommits.splice(0);
+      for (const pending of waiting) this.commitNow(pending.offsets).then(pending.resolve, pending.reject);
+    });
   }
 
   committed(partitions: readonly TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]> {

@@ -30,11 +30,12 @@ export interface PartitionFetcherOptions<R extends FetchedRecord> {
 
 /**
  * What a fetched record is reckoned to cost in memory beyond its key and value bytes: the record
- * object, the deserialized value's string header, the key's Buffer with its own backing store.
- * Measured: ~350 bytes of heap and ~130 of external memory per record of a 10-byte key and a
- * 100-byte string value (docs/benchmarks.md); it keeps byte budgets honest for small records.
+ * object, the deserialized value's string header or Buffer view, the key's Buffer view on pooled
+ * memory (`compactBuffer`), and the garbage collector's slack. Measured: ~460 bytes of resident
+ * memory per record of a 10-byte key and a 100-byte string value (docs/benchmarks.md); it keeps
+ * byte budgets honest for small records.
  */
-export const RECORD_OVERHEAD_BYTES = 500;
+export const RECORD_OVERHEAD_BYTES = 350;
 
 /** Records' size seen lately on one partition, for `averageRecordBytes`. */
 interface SizeEstimate {

@@ -6,23 +6,35 @@
  */
 import { DStreamError, KafkaError } from '../errors';
 import { OffsetRange, TopicPartition, topicPartitionKey } from '../offsets/OffsetRange';
+import type { OffsetCommit } from '../offsets/OffsetStore';
 import type { Clock } from '../util/Clock';
 import type { ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import type { FetchedRecord, KafkaConsumerClient, RebalanceEvent, TopicPartitionOffset } from './KafkaClient';
 import type { PartitionFetcher } from './PartitionFetcher';
 import type { StartOffsets, StartReason } from './StartOffsets';
+import type { StatePersistence } from '../state/StatePersistence';
 
 /** Default `session.timeout.ms`: how long a dead member holds its partitions. */
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 
 /** A running batch's hold on its partitions: a revoke of one of them waits for `done`. */
 export interface Claim {
-  readonly ranges: readonly OffsetRange[];
-  readonly keys: ReadonlySet<string>;
+  /** Without partitions dropped before the batch handed its records out (see `drain`). */
+  ranges: readonly OffsetRange[];
+  readonly keys: Set<string>;
   /** What the store held for each claimed partition when the batch started: the commits' expected offsets. */
   readonly expected: ReadonlyMap<string, number | null>;
   /** Partitions given up while the batch ran (a revoke that outwaited `revokeTimeoutMs`): the batch must not commit. */
   readonly fenced: Set<string>;
+  /**
+   * Whether a revoked partition may be dropped from the batch while its records are not handed
+   * out yet: when the commit comes after the outputs and outside a transaction (`runBatch` sets it).
+   */
+  canDrop: boolean;
+  /** Set once `compute` handed the batch's records out: from then on its partitions stay claimed. */
+  isDelivered: boolean;
+  /** The commits `runBatch` will make, which a dropped partition leaves. */
+  commits: OffsetCommit[] | undefined;
   readonly done: Promise<void>;
 }
 
@@ -57,6 +69,8 @@ export class PartitionOwnership {
     private readonly starts: StartOffsets,
     private readonly options: ResolvedDirectStreamOptions<unknown, unknown>,
     private readonly clock: Clock,
+    /** The state kept per source partition: loaded for partitions gained, dropped for partitions given up. */
+    private readonly state?: Pick<StatePersistence, 'loadPartitions' | 'dropPartitions'>,
   ) {}
 
   /** The failure of a rebalance, if one failed: every batch from then on fails with it. */
@@ -67,6 +81,7 @@ export class PartitionOwnership {
   /** Takes the strategy's partitions (`Assign`), from where `StartOffsets` says, and starts fetching. */
   async assign(partitions: readonly TopicPartition[]): Promise<void> {
     const { positions, stored } = await this.starts.resolve(partitions, 'start');
+    await this.state?.loadPartitions(positions.map((p) => topicPartitionKey(p.topic, p.partition)));
     this.client.assign(positions);
     this.own(positions, stored);
     this.fetcher.start();
@@ -167,6 +182,9 @@ export class PartitionOwnership {
       keys: new Set(claimed.map((range) => range.key)),
       expected,
       fenced: new Set(),
+      canDrop: false,
+      isDelivered: false,
+      commits: undefined,
       done,
       finish: () => {
         if (this.running === claim) this.running = undefined;
@@ -207,6 +225,8 @@ export class PartitionOwnership {
         await this.drain(keys);
       } finally {
         for (const key of keys) this.stored.delete(key);
+        // The batch that read them ended (or is fenced off them): their state is the next owner's.
+        this.state?.dropPartitions(keys);
         // Resumes what read-ahead paused: librdkafka keeps a pause across unassign and assign.
         this.fetcher.remove(event.partitions);
         // Always answered: librdkafka (and a closing consumer) waits for the unassign.
@@ -216,6 +236,8 @@ export class PartitionOwnership {
       return;
     }
     const { positions, stored } = await this.starts.resolve(event.partitions, reason);
+    // Their state is in memory before any batch plans them.
+    await this.state?.loadPartitions(positions.map((p) => topicPartitionKey(p.topic, p.partition)));
     if (isCooperative) client.incrementalAssign(positions);
     else client.assign(positions);
     this.own(positions, stored);
@@ -226,6 +248,23 @@ export class PartitionOwnership {
   private async drain(keys: ReadonlySet<string>): Promise<void> {
     const claim = this.running;
     if (claim === undefined || ![...keys].some((key) => claim.keys.has(key))) return;
+    if (claim.canDrop && !claim.isDelivered) {
+      // The batch is still reading its records and its outputs have seen none of them. librdkafka
+      // holds partitions it revokes paused until they are unassigned, so a batch waiting for their
+      // records and a revoke waiting for the batch would block each other until revokeTimeoutMs:
+      // the batch goes on without them instead, and their next owner reads them.
+      const dropped = new Set([...keys].filter((key) => claim.keys.has(key)));
+      for (const key of dropped) claim.keys.delete(key);
+      claim.ranges = claim.ranges.filter((range) => !dropped.has(range.key));
+      if (claim.commits !== undefined) {
+        const kept = claim.commits.filter(({ range }) => !dropped.has(range.key));
+        claim.commits.splice(0, claim.commits.length, ...kept);
+      }
+      this.options.logger.info(`${this.name}: the running batch gives up revoked partitions it had not delivered yet`, {
+        partitions: [...dropped],
+      });
+      return;
+    }
     const { revokeTimeoutMs, logger } = this.options;
     logger.info(`${this.name}: waiting up to ${revokeTimeoutMs} ms for the running batch to commit revoked partitions`);
     const timer = new AbortController();

@@ -115,6 +115,16 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
     return { ...decodeStateMeta(operator, meta), entries };
   }
 
+  async listState(group: string): Promise<string[]> {
+    this.client.assertNotClosed();
+    return [...(this.states.get(group)?.keys() ?? [])].sort();
+  }
+
+  async deleteState(group: string, operator: string): Promise<void> {
+    this.client.assertNotClosed();
+    this.states.get(group)?.delete(operator);
+  }
+
   async transaction<T>(
     group: string,
     commits: readonly OffsetCommit[],

@@ -124,6 +124,14 @@ export interface OffsetStore<Tx = unknown> {
    */
   loadState?(group: string, operator: string): Promise<LoadedState | undefined>;
   /**
+   * The names state is stored under in `group` (operator names, and `<operator>@<topic>:<partition>`
+   * for state kept per source partition), so a job can report state no operator of it reads.
+   * Present on stores that can list them.
+   */
+  listState?(group: string): Promise<string[]>;
+  /** Deletes everything stored under state name `operator` in `group` (nothing stored: no-op). Present with `listState`. */
+  deleteState?(group: string, operator: string): Promise<void>;
+  /**
    * Keeps dead letters of `group` (see `DeadLetter`), one per (topic, partition, offset): a letter
    * written again changes nothing. Given `tx`, the writes join that transaction and persist only
    * with its offsets; otherwise they are written at once. Present on stores that can keep them;

@@ -1,6 +1,7 @@
 import type { StreamingContextLike } from '../context/types';
 import type { DStream } from '../dstream/DStream';
 import { ConfigError } from '../errors';
+import { checkKeyPartitions, sourcePartitionsLostAt } from '../dstream/sourcePartitions';
 import type { StatefulOperator } from './StatefulOperator';
 
 /**
@@ -69,7 +70,8 @@ export interface StateNameOptions {
 }
 
 /** What an operator implements to be registered: a `StatefulOperator` without its name, kind and version. */
-export type StateHandlers = Pick<StatefulOperator, 'changesOf' | 'entries' | 'restore'>;
+export type StateHandlers = Pick<StatefulOperator, 'changesOf' | 'entries' | 'restore'> &
+  Partial<Pick<StatefulOperator, 'loadPartition' | 'dropPartition' | 'isScoped' | 'scopeByPartition'>>;
 
 /**
  * Registers the state of a new `kind` operator over `source` with `source`'s context, under `name`
@@ -83,6 +85,7 @@ export function registerState(
   handlers: StateHandlers,
 ): StatefulOperator {
   const registry = stateRegistryOf(source.context);
+  const { readsKafka, lostAt } = sourcePartitionsLostAt(source);
   const operator: StatefulOperator = {
     name: registry.claimName(kind, source, name),
     kind,
@@ -90,6 +93,18 @@ export function registerState(
     changesOf: (time) => handlers.changesOf(time),
     entries: () => handlers.entries(),
     restore: (entries) => handlers.restore(entries),
+    get isScoped() {
+      return handlers.isScoped === true;
+    },
+    // Possible when the input tells each record's partition all the way here.
+    canScopeByPartition: readsKafka && lostAt === undefined && handlers.scopeByPartition !== undefined,
+    scopeByPartition: () => {
+      checkKeyPartitions(source);
+      handlers.scopeByPartition?.();
+    },
+    partitionsLostAt: readsKafka ? lostAt : undefined,
+    loadPartition: (partition, entries) => handlers.loadPartition?.(partition, entries),
+    dropPartition: (partition) => handlers.dropPartition?.(partition),
   };
   registry.register(operator);
   return operator;

@@ -12,6 +12,18 @@ import { DStreamError } from '../errors';
 export interface StateChanges {
   readonly upserts: readonly (readonly [unknown, unknown])[];
   readonly removals: readonly unknown[];
+  /**
+   * Changes of state kept per source partition, by partition (`topic:partition`); absent when
+   * there are none. `upserts` and `removals` above are then those of the state kept for the whole
+   * operator (an operator whose input lost its records' partitions, or state of an older format).
+   */
+  readonly byPartition?: ReadonlyMap<string, PartitionStateChanges>;
+}
+
+/** One source partition's part of a batch's state changes. */
+export interface PartitionStateChanges {
+  readonly upserts: readonly (readonly [unknown, unknown])[];
+  readonly removals: readonly unknown[];
 }
 
 /** One stateful operator as the commit path sees it. Keys and values are what `StoredState` records carry. */
@@ -36,6 +48,24 @@ export interface StatefulOperator {
    * entries of every partition this process now owns.
    */
   restore(entries: Iterable<readonly [unknown, unknown]>): void;
+  /**
+   * True when the operator keeps its state per source partition (after `scopeByPartition`), so the
+   * state of a partition can be loaded when this process is assigned it and dropped when it is revoked.
+   */
+  readonly isScoped?: boolean;
+  /** True when its input tells each record's Kafka partition all the way (see `sourcePartitions`): it can keep state per partition. */
+  readonly canScopeByPartition?: boolean;
+  /**
+   * Keeps the state per source partition from now on (called before the first batch when a
+   * consumer group assigns the partitions; under Assign state is kept for the whole operator).
+   */
+  scopeByPartition?(): void;
+  /** When the input reads Kafka but loses its records' partitions on the way: the operator that loses them (a join, …). */
+  readonly partitionsLostAt?: string;
+  /** Adds the stored entries of one source partition (this process was just assigned it), replacing what it held for it. */
+  loadPartition?(partition: string, entries: Iterable<readonly [unknown, unknown]>): void;
+  /** Forgets the state of a source partition this process gave up. */
+  dropPartition?(partition: string): void;
 }
 
 /** The stored form of one state entry, version 1: JSON-serializable as long as key and value are. */
@@ -63,8 +93,9 @@ interface BatchChanges {
  * writes of `['window', 'a']` in one batch are one change, the last.
  */
 export class StateChangeLog {
-  private readonly batches = new Map<number, BatchChanges>();
-  private current: BatchChanges | undefined;
+  /** Batch time → source partition (undefined: state of the whole operator) → changes. */
+  private readonly batches = new Map<number, Map<string | undefined, BatchChanges>>();
+  private current: Map<string | undefined, BatchChanges> | undefined;
   private currentTime: number | undefined;
 
   /** Starts (or continues) recording batch `time`, forgetting batches before the previous one. */
@@ -73,7 +104,7 @@ export class StateChangeLog {
     this.currentTime = time;
     let current = this.batches.get(time);
     if (current === undefined) {
-      current = { byValue: new Map(), byJson: new Map() };
+      current = new Map();
       this.batches.set(time, current);
     }
     this.current = current;
@@ -83,34 +114,48 @@ export class StateChangeLog {
     }
   }
 
-  /** `key` now holds `value`. */
-  upsert(key: unknown, value: unknown): void {
-    this.record(key, value);
+  /** `key` now holds `value`, in the state of source partition `partition` (or of the whole operator). */
+  upsert(key: unknown, value: unknown, partition?: string): void {
+    this.record(key, value, partition);
   }
 
-  /** `key` was removed. */
-  remove(key: unknown): void {
-    this.record(key, REMOVED);
+  /** `key` was removed from the state of `partition` (or of the whole operator). */
+  remove(key: unknown, partition?: string): void {
+    this.record(key, REMOVED, partition);
   }
 
   changesOf(time: number): StateChanges {
     const changes = this.batches.get(time);
-    if (changes === undefined || (changes.byValue.size === 0 && changes.byJson.size === 0)) return NO_CHANGES;
-    const upserts: (readonly [unknown, unknown])[] = [];
-    const removals: unknown[] = [];
-    const add = (key: unknown, value: unknown) => {
-      if (value === REMOVED) removals.push(key);
-      else upserts.push([key, value]);
-    };
-    for (const [key, value] of changes.byValue) add(key, value);
-    for (const [key, value] of changes.byJson.values()) add(key, value);
-    return { upserts, removals };
+    if (changes === undefined || changes.size === 0) return NO_CHANGES;
+    const unscoped = changes.get(undefined);
+    const whole = unscoped === undefined ? NO_CHANGES : listed(unscoped);
+    if (changes.size === (unscoped === undefined ? 0 : 1)) return whole;
+    const byPartition = new Map<string, PartitionStateChanges>();
+    for (const [partition, batch] of changes) if (partition !== undefined) byPartition.set(partition, listed(batch));
+    return { upserts: whole.upserts, removals: whole.removals, byPartition };
   }
 
-  private record(key: unknown, value: unknown): void {
-    if (typeof key === 'object' && key !== null) this.current!.byJson.set(JSON.stringify(key), [key, value]);
-    else this.current!.byValue.set(key, value);
+  private record(key: unknown, value: unknown, partition: string | undefined): void {
+    let changes = this.current!.get(partition);
+    if (changes === undefined) {
+      changes = { byValue: new Map(), byJson: new Map() };
+      this.current!.set(partition, changes);
+    }
+    if (typeof key === 'object' && key !== null) changes.byJson.set(JSON.stringify(key), [key, value]);
+    else changes.byValue.set(key, value);
   }
+}
+
+function listed(changes: BatchChanges): StateChanges {
+  const upserts: (readonly [unknown, unknown])[] = [];
+  const removals: unknown[] = [];
+  const add = (key: unknown, value: unknown) => {
+    if (value === REMOVED) removals.push(key);
+    else upserts.push([key, value]);
+  };
+  for (const [key, value] of changes.byValue) add(key, value);
+  for (const [key, value] of changes.byJson.values()) add(key, value);
+  return { upserts, removals };
 }
 
 /** `[key, value]` of `operator`'s state as the version 1 stored record. */

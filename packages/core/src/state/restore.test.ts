@@ -40,6 +40,8 @@ function buildGraph(pairs: DStream<Pair>): Record<string, DStream<unknown>> {
     recomputed: pairs.reduceByKeyAndWindow(add, 3000, 1000),
     counts: pairs.countByWindow(5000, 1000),
     values: pairs.map(([key]) => key).countByValueAndWindow(6000, 2000),
+    windowed: pairs.window(3000, 1000),
+    grouped: pairs.groupByKeyAndWindow(4000, 2000),
   };
 }
 

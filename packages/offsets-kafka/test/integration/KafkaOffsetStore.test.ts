@@ -2,6 +2,7 @@ import {
   ConsumerStrategies,
   KafkaUtils,
   OffsetRange,
+  type OffsetStoreBinding,
   OffsetStoreError,
   StaleOffsetError,
   StreamingContext,
@@ -75,13 +76,38 @@ describe('KafkaOffsetStore in standalone mode', () => {
   });
 });
 
+/**
+ * A KafkaOffsetStore that notes, for each commit it sends through the stream's consumer, whether
+ * the event loop turned (a `setImmediate` ran) before the commit was answered.
+ */
+class LoopWatchingStore extends KafkaOffsetStore {
+  readonly loopTurned: boolean[] = [];
+
+  override connect(binding?: OffsetStoreBinding): Promise<void> {
+    const kafka = binding?.kafka;
+    if (kafka === undefined) return super.connect(binding);
+    return super.connect({
+      ...binding,
+      kafka: {
+        ...kafka,
+        commit: async (offsets) => {
+          let hasTurned = false;
+          setImmediate(() => (hasTurned = true));
+          await kafka.commit(offsets);
+          this.loopTurned.push(hasTurned);
+        },
+      },
+    });
+  }
+}
+
 /** A Subscribe job on `topic` in `group` with a KafkaOffsetStore; its output records each value it sees, after `gate`. */
-function groupJob(topic: string, group: string, gate: () => Promise<void> = async () => undefined) {
+function groupJob(topic: string, group: string, gate: () => Promise<void> = async () => undefined, store = new KafkaOffsetStore()) {
   const ssc = new StreamingContext({ appName: uniqueName('kafka-group'), batchIntervalMs: 200, stopOnSignals: false, logger: silentLogger });
   const stream = KafkaUtils.createDirectStream<string | null, string | null>(ssc, {
     kafkaParams: { 'bootstrap.servers': services.kafkaBrokers, 'group.id': group, 'session.timeout.ms': 6000 },
     strategy: ConsumerStrategies.Subscribe([topic]),
-    offsetStore: new KafkaOffsetStore(),
+    offsetStore: store,
     startingOffsets: 'earliest',
     valueDeserializer: 'string',
     connectTimeoutMs: 10_000,
@@ -125,6 +151,29 @@ describe('KafkaOffsetStore used by a Kafka direct stream', () => {
       expect(rows.get(`${topic}:${partition}`)).toEqual({ offset: read.length, lag: 100 - read.length });
     }
     expect(job.seen.length).toBeGreaterThan(0);
+  });
+
+  it("commits through the stream's consumer without holding the event loop until the coordinator answers", async () => {
+    const topic = uniqueName('group-async-commit');
+    const group = uniqueName('group');
+    await ensureTopic(topic, 2);
+    await produce(topic, [0, 1], 100);
+    const store = new LoopWatchingStore();
+    const job = groupJob(topic, group, async () => undefined, store);
+    await job.ssc.start();
+    try {
+      await waitFor(() => job.seen.length >= 200, 60_000, 'all 200 records');
+      await waitFor(() => store.loopTurned.length >= 3, 60_000, 'three commits');
+    } finally {
+      await job.ssc.stop({ graceful: true });
+    }
+    // While the fetch loop consumes, a commit waits for its answer asynchronously: the event loop
+    // runs meanwhile. (A commit sent in the instant between two consume calls is synchronous.)
+    expect(store.loopTurned.filter(Boolean).length).toBeGreaterThan(0);
+    expect([...(await describeGroup(group))].sort()).toEqual([
+      [`${topic}:0`, { offset: 100, lag: 0 }],
+      [`${topic}:1`, { offset: 100, lag: 0 }],
+    ]);
   });
 
   it('leaves lag 0 after a graceful stop once everything was read', async () => {

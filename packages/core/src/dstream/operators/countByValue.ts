@@ -1,16 +1,28 @@
-import { DStream } from '../DStream';
+import { DStream, type DStreamNode } from '../DStream';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
+import { KeyPartitions } from '../sourcePartitions';
 
 /** `source.countByValue()`: one `[value, count]` per distinct value of the batch, in first-seen order. */
 export function countByValue<T>(source: DStream<T>): DStream<[T, number]> {
-  return new DStream(
-    source.context,
-    derivedNode<[T, number]>('countByValue', [source], async (time) => {
+  const node: DStreamNode<[T, number]> = {
+    ...derivedNode<[T, number]>('countByValue', [source], async (time) => {
       const counts = new Map<T, number>();
+      // Source partitions only for a stateful operator downstream that keeps state per partition.
+      const partitions = node.checksKeyPartitions === true ? new KeyPartitions<T>('countByValue') : undefined;
       // Counted as the records are produced (map-side combine), never gathered into one array.
-      await forEachRecord(source, time, (record) => counts.set(record, (counts.get(record) ?? 0) + 1));
-      return [...counts];
+      await forEachRecord(
+        source,
+        time,
+        (record) => {
+          partitions?.note(record);
+          counts.set(record, (counts.get(record) ?? 0) + 1);
+        },
+        partitions?.onPartition,
+      );
+      return partitions === undefined ? [...counts] : partitions.order([...counts]);
     }),
-  );
+    keepsSourcePartitions: true,
+  };
+  return new DStream(source.context, node);
 }

@@ -1,6 +1,7 @@
-import { DStream } from '../DStream';
+import { DStream, type DStreamNode } from '../DStream';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
+import { KeyPartitions } from '../sourcePartitions';
 
 /** Adds one pair's value to its key's group: values in batch order, keys in first-seen order (`Map` semantics). */
 export function addToGroup<K, V>(groups: Map<K, V[]>, pair: readonly [K, V]): void {
@@ -11,13 +12,24 @@ export function addToGroup<K, V>(groups: Map<K, V[]>, pair: readonly [K, V]): vo
 
 /** `source.groupByKey()`: one `[key, values]` per key of the batch, in first-seen key order. */
 export function groupByKey<K, V>(source: DStream<readonly [K, V]>): DStream<[K, V[]]> {
-  return new DStream(
-    source.context,
-    derivedNode<[K, V[]]>('groupByKey', [source], async (time) => {
+  const node: DStreamNode<[K, V[]]> = {
+    ...derivedNode<[K, V[]]>('groupByKey', [source], async (time) => {
       const groups = new Map<K, V[]>();
+      // Source partitions only for a stateful operator downstream that keeps state per partition.
+      const partitions = node.checksKeyPartitions === true ? new KeyPartitions<K>('groupByKey') : undefined;
       // Grouped as the pairs are produced: only the values outlive the chain, not the pairs.
-      await forEachRecord(source, time, (pair) => addToGroup(groups, pair));
-      return [...groups];
+      await forEachRecord(
+        source,
+        time,
+        (pair) => {
+          partitions?.note(pair[0]);
+          addToGroup(groups, pair);
+        },
+        partitions?.onPartition,
+      );
+      return partitions === undefined ? [...groups] : partitions.order([...groups]);
     }),
-  );
+    keepsSourcePartitions: true,
+  };
+  return new DStream(source.context, node);
 }

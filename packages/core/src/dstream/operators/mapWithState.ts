@@ -1,7 +1,8 @@
 import { ConfigError } from '../../errors';
 import { StateHandle } from '../../state/State';
 import { StateSpec } from '../../state/StateSpec';
-import { type StateChanges, StateChangeLog } from '../../state/StatefulOperator';
+import { type PartitionStateChanges, type StateChanges, StateChangeLog } from '../../state/StatefulOperator';
+import { notCoPartitioned } from '../sourcePartitions';
 import { registerState } from '../../state/StateRegistry';
 import { DStream, type DStreamNode } from '../DStream';
 import { forEachRecord } from '../FusedNode';
@@ -20,6 +21,8 @@ class StateEntry<S> {
   constructor(
     public state: S,
     public updatedMs: number,
+    /** The source partition whose records made it; undefined for state of the whole operator. */
+    public partition: string | undefined,
   ) {}
 }
 
@@ -35,11 +38,22 @@ class MapWithStateNode<K, V, S, M> implements DStreamNode<M> {
   readonly dependencies: readonly DStream<unknown>[];
   /** Set right after construction. */
   stream!: DStream<M>;
-  state: Map<K, StateEntry<S>>;
+  readonly state: Map<K, StateEntry<S>>;
   private hasInitialTimes = false;
   private lastComputedTime = -Infinity;
   private readonly handle = new StateHandle<S>();
   private readonly log = new StateChangeLog();
+  /** State is kept per source partition (see `StatefulOperator.scopeByPartition`). */
+  isScoped = false;
+
+  scopeByPartition(): void {
+    this.isScoped = true;
+  }
+  /** The source partition of the records being read. */
+  private partition: string | undefined;
+  private readonly onPartition = (partition: string): void => {
+    this.partition = partition;
+  };
 
   constructor(
     private readonly source: DStream<readonly [K, V]>,
@@ -48,7 +62,8 @@ class MapWithStateNode<K, V, S, M> implements DStreamNode<M> {
     this.slideDurationMs = source.slideDurationMs;
     this.dependencies = [source];
     // Initial state is stamped with the first batch's time, as Spark does.
-    this.state = new Map(spec.initialStatePairs.map(([key, state]) => [key, new StateEntry(state, Number.NaN)]));
+    // Initial state belongs to no partition until its key's first record.
+    this.state = new Map(spec.initialStatePairs.map(([key, state]) => [key, new StateEntry(state, Number.NaN, undefined)]));
   }
 
   /** Computed every batch, records or not: timeouts fire on empty batches too. */
@@ -70,39 +85,55 @@ class MapWithStateNode<K, V, S, M> implements DStreamNode<M> {
     const { mappingFunction, timeoutMs } = this.spec;
     const hasTimeout = timeoutMs !== undefined;
     const output: M[] = [];
-    await forEachRecord(this.source, time, (pair) => {
-      const key = pair[0];
-      const entry = state.get(key);
-      handle.wrap(entry !== undefined, entry?.state, false);
-      let mapped: M;
-      try {
-        mapped = mappingFunction(key, pair[1], handle);
-      } catch (cause) {
-        throw userFunctionError('mapWithState', cause, pair);
-      }
-      if (handle.isRemoved) {
-        if (entry !== undefined) {
-          state.delete(key);
-          log.remove(key);
+    this.partition = undefined;
+    await forEachRecord(
+      this.source,
+      time,
+      (pair) => {
+        const key = pair[0];
+        const entry = state.get(key);
+        const partition = this.partition;
+        // State of no partition (initial state, state of the older format) moves to the partition of
+        // its key's first record; a key in two partitions breaks the rule state is kept by.
+        let hasMoved = false;
+        if (entry !== undefined && entry.partition !== partition) {
+          if (entry.partition !== undefined && partition !== undefined) throw notCoPartitioned('mapWithState', key, entry.partition, partition);
+          log.remove(key, entry.partition);
+          entry.partition = partition;
+          hasMoved = true;
         }
-      } else if (entry === undefined) {
-        if (handle.isUpdated) {
-          const created = new StateEntry(handle.current as S, time);
-          state.set(key, created);
-          log.upsert(key, created);
+        handle.wrap(entry !== undefined, entry?.state, false);
+        let mapped: M;
+        try {
+          mapped = mappingFunction(key, pair[1], handle);
+        } catch (cause) {
+          throw userFunctionError('mapWithState', cause, pair);
         }
-      } else if (handle.isUpdated || (hasTimeout && entry.updatedMs !== time)) {
-        // With a timeout, a record refreshes its key even without an update (Spark does the same).
-        entry.state = handle.current as S;
-        if (hasTimeout && entry.updatedMs !== time) {
-          state.delete(key);
-          state.set(key, entry);
+        if (handle.isRemoved) {
+          if (entry !== undefined) {
+            state.delete(key);
+            log.remove(key, partition);
+          }
+        } else if (entry === undefined) {
+          if (handle.isUpdated) {
+            const created = new StateEntry(handle.current as S, time, partition);
+            state.set(key, created);
+            log.upsert(key, created, partition);
+          }
+        } else if (handle.isUpdated || hasMoved || (hasTimeout && entry.updatedMs !== time)) {
+          // With a timeout, a record refreshes its key even without an update (Spark does the same).
+          entry.state = handle.current as S;
+          if (hasTimeout && entry.updatedMs !== time) {
+            state.delete(key);
+            state.set(key, entry);
+          }
+          entry.updatedMs = time;
+          log.upsert(key, entry, partition);
         }
-        entry.updatedMs = time;
-        log.upsert(key, entry);
-      }
-      if (mapped !== undefined) output.push(mapped);
-    });
+        if (mapped !== undefined) output.push(mapped);
+      },
+      this.isScoped ? this.onPartition : undefined,
+    );
     if (hasTimeout) this.expire(time - timeoutMs, output);
     this.lastComputedTime = time;
     return output;
@@ -121,17 +152,21 @@ class MapWithStateNode<K, V, S, M> implements DStreamNode<M> {
         throw userFunctionError('mapWithState', cause, { key });
       }
       state.delete(key);
-      log.remove(key);
+      log.remove(key, entry.partition);
       if (mapped !== undefined) output.push(mapped);
     }
   }
 
   changesOf(time: number): StateChanges {
-    const { upserts, removals } = this.log.changesOf(time);
-    return {
-      upserts: upserts.map(([key, entry]) => [key, toStored(entry as StateEntry<S>)] as const),
-      removals,
-    };
+    const { upserts, removals, byPartition } = this.log.changesOf(time);
+    const stored = (changes: PartitionStateChanges): PartitionStateChanges => ({
+      upserts: changes.upserts.map(([key, entry]) => [key, toStored(entry as StateEntry<S>)] as const),
+      removals: changes.removals,
+    });
+    if (byPartition === undefined) return stored({ upserts, removals });
+    const partitions = new Map<string, PartitionStateChanges>();
+    for (const [partition, changes] of byPartition) partitions.set(partition, stored(changes));
+    return { ...stored({ upserts, removals }), byPartition: partitions };
   }
 
   *entries(): Iterable<readonly [unknown, unknown]> {
@@ -139,15 +174,34 @@ class MapWithStateNode<K, V, S, M> implements DStreamNode<M> {
   }
 
   restore(entries: Iterable<readonly [unknown, unknown]>): void {
-    const restored: [K, StateEntry<S>][] = [];
+    this.state.clear();
+    this.load(undefined, entries);
+  }
+
+  loadPartition(partition: string, entries: Iterable<readonly [unknown, unknown]>): void {
+    this.load(partition, entries);
+  }
+
+  dropPartition(partition: string): void {
+    for (const [key, entry] of this.state) if (entry.partition === partition) this.state.delete(key);
+  }
+
+  /** Adds stored entries as the state of `partition`, replacing the keys they name. */
+  private load(partition: string | undefined, entries: Iterable<readonly [unknown, unknown]>): void {
+    const all: [K, StateEntry<S>][] = [];
+    const loaded = new Set<K>();
     for (const [key, value] of entries) {
       const { state, updatedMs } = value as { state: S; updatedMs: number };
-      restored.push([key as K, new StateEntry(state, updatedMs)]);
+      all.push([key as K, new StateEntry(state, updatedMs, partition)]);
+      loaded.add(key as K);
     }
-    // Oldest update first: the order timeouts rely on.
-    restored.sort((a, b) => a[1].updatedMs - b[1].updatedMs);
-    this.state = new Map(restored);
-    this.hasInitialTimes = true;
+    for (const [key, entry] of this.state) if (!loaded.has(key)) all.push([key, entry]);
+    // Oldest update first: the order timeouts rely on (initial state not stamped yet goes first).
+    all.sort((a, b) => (Number.isNaN(a[1].updatedMs) ? -Infinity : a[1].updatedMs) - (Number.isNaN(b[1].updatedMs) ? -Infinity : b[1].updatedMs));
+    // In place: a batch running while partitions are assigned holds this very map.
+    this.state.clear();
+    for (const [key, entry] of all) this.state.set(key, entry);
+    if (partition === undefined) this.hasInitialTimes = true;
   }
 }
 

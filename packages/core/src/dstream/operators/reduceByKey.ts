@@ -1,8 +1,9 @@
-import { DStream } from '../DStream';
+import { DStream, type DStreamNode } from '../DStream';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 import { requireFunction } from '../requireFunction';
 import { userFunctionError } from '../userFunctionError';
+import { KeyPartitions } from '../sourcePartitions';
 
 /**
  * `V` with literal types widened (`1` to `number`, `'a'` to `string`), so that pairs made with
@@ -29,30 +30,39 @@ export function reduceByKey<K, V>(
     fn,
     'Pass an associative function combining two values of one key, e.g. (a, b) => a + b.',
   );
-  return new DStream(
-    source.context,
-    derivedNode<[K, WidenLiteral<V>]>('reduceByKey', [source], async (time) => {
+  const node: DStreamNode<[K, WidenLiteral<V>]> = {
+    ...derivedNode<[K, WidenLiteral<V>]>('reduceByKey', [source], async (time) => {
       const reduced = new Map<K, WidenLiteral<V>>();
+      // Source partitions only for a stateful operator downstream that keeps state per partition.
+      const partitions = node.checksKeyPartitions === true ? new KeyPartitions<K>('reduceByKey') : undefined;
       // Folded as the pairs are produced (map-side combine): a pair dies young instead of waiting
       // in an array the size of the batch. Every V is a WidenLiteral<V>: widening only forgets
       // which literal a value was.
-      await forEachRecord(source as DStream<readonly [K, WidenLiteral<V>]>, time, (pair) => {
-        const key = pair[0];
-        const accumulated = reduced.get(key);
-        // `has` only after a miss: undefined is a legitimate reduced value.
-        if (accumulated === undefined && !reduced.has(key)) {
-          reduced.set(key, pair[1]);
-          return;
-        }
-        let next: WidenLiteral<V>;
-        try {
-          next = fn(accumulated as WidenLiteral<V>, pair[1]);
-        } catch (cause) {
-          throw userFunctionError('reduceByKey', cause, pair);
-        }
-        reduced.set(key, next);
-      });
-      return [...reduced];
+      await forEachRecord(
+        source as DStream<readonly [K, WidenLiteral<V>]>,
+        time,
+        (pair) => {
+          const key = pair[0];
+          partitions?.note(key);
+          const accumulated = reduced.get(key);
+          // `has` only after a miss: undefined is a legitimate reduced value.
+          if (accumulated === undefined && !reduced.has(key)) {
+            reduced.set(key, pair[1]);
+            return;
+          }
+          let next: WidenLiteral<V>;
+          try {
+            next = fn(accumulated as WidenLiteral<V>, pair[1]);
+          } catch (cause) {
+            throw userFunctionError('reduceByKey', cause, pair);
+          }
+          reduced.set(key, next);
+        },
+        partitions?.onPartition,
+      );
+      return partitions === undefined ? [...reduced] : partitions.order([...reduced]);
     }),
-  );
+    keepsSourcePartitions: true,
+  };
+  return new DStream(source.context, node);
 }

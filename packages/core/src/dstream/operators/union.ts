@@ -3,6 +3,7 @@ import { DStream } from '../DStream';
 import { batchOf } from '../batchOf';
 import { derivedNode } from '../derivedNode';
 import { requireCompatibleStreams } from '../requireCompatibleStreams';
+import { concatSourcePartitions } from '../sourcePartitions';
 
 /** `source.union(...others)`: each batch holds `source`'s records, then each other stream's, in argument order. */
 export function union<T>(source: DStream<T>, others: readonly DStream<T>[]): DStream<T> {
@@ -11,11 +12,11 @@ export function union<T>(source: DStream<T>, others: readonly DStream<T>[]): DSt
   }
   requireCompatibleStreams('union', source, others);
   const streams = [source, ...others];
-  return new DStream(
-    source.context,
-    derivedNode<T>('union', streams, async (time) => {
+  return new DStream(source.context, {
+    ...derivedNode<T>('union', streams, async (time) => {
       const batches = await Promise.all(streams.map((stream) => batchOf(stream, time)));
-      return batches.flat() as T[];
+      return concatSourcePartitions(batches, batches.flat() as T[]);
     }),
-  );
+    keepsSourcePartitions: true,
+  });
 }

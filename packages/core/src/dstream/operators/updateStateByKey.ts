@@ -6,6 +6,7 @@ import { forEachRecord } from '../FusedNode';
 import { requireFunction } from '../requireFunction';
 import { userFunctionError } from '../userFunctionError';
 import { addToGroup } from './groupByKey';
+import { KeyPartitions, notCoPartitioned } from '../sourcePartitions';
 
 /** Options of `updateStateByKey`. */
 export interface UpdateStateByKeyOptions<K, S> {
@@ -38,6 +39,14 @@ class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
   private state: Map<K, [K, S]>;
   private lastComputedTime = -Infinity;
   private readonly log = new StateChangeLog();
+  /** State is kept per source partition (see `StatefulOperator.scopeByPartition`). */
+  isScoped = false;
+
+  scopeByPartition(): void {
+    this.isScoped = true;
+  }
+  /** Key → the source partition its state belongs to; keys absent belong to none (initial state, older format). */
+  private readonly partitionOf = new Map<K, string>();
 
   constructor(
     private readonly source: DStream<readonly [K, V]>,
@@ -61,29 +70,58 @@ class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
     }
     this.log.begin(time);
     const groups = new Map<K, V[]>();
-    await forEachRecord(this.source, time, (pair) => addToGroup(groups, pair));
-    const { state, log } = this;
+    const partitions = new KeyPartitions<K>('updateStateByKey');
+    if (this.isScoped) {
+      await forEachRecord(
+        this.source,
+        time,
+        (pair) => {
+          partitions.note(pair[0]);
+          addToGroup(groups, pair);
+        },
+        partitions.onPartition,
+      );
+    } else {
+      await forEachRecord(this.source, time, (pair) => addToGroup(groups, pair));
+    }
+    const { state, log, partitionOf } = this;
     // forEach rather than for…of: no [key, value] entry array per key of a large state.
     state.forEach((pair, key) => {
       const values = groups.get(key);
       if (values !== undefined) groups.delete(key);
+      let partition = partitionOf.get(key);
+      let hasMoved = false;
+      if (values !== undefined && this.isScoped) {
+        // State of no partition moves to its key's partition with the key's first records.
+        const recordsFrom = partitions.partitionOf(key);
+        if (recordsFrom !== partition && recordsFrom !== undefined) {
+          if (partition !== undefined) throw notCoPartitioned('updateStateByKey', key, partition, recordsFrom);
+          log.remove(key, undefined);
+          partitionOf.set(key, recordsFrom);
+          partition = recordsFrom;
+          hasMoved = true;
+        }
+      }
       const previous = pair[1];
       const next = this.call(key, values ?? NO_VALUES, previous);
       if (next === undefined) {
         state.delete(key);
-        log.remove(key);
-      } else if (values !== undefined || !Object.is(next, previous)) {
+        partitionOf.delete(key);
+        log.remove(key, partition);
+      } else if (values !== undefined || hasMoved || !Object.is(next, previous)) {
         // A key without records whose update returned its state as it was is left out of the
         // batch's changes: most keys of a large state are idle in any one batch.
         state.set(key, [key, next]);
-        log.upsert(key, next);
+        log.upsert(key, next, partition);
       }
     });
     for (const [key, values] of groups) {
       const next = this.call(key, values, undefined);
       if (next === undefined) continue;
+      const partition = this.isScoped ? partitions.partitionOf(key) : undefined;
+      if (partition !== undefined) partitionOf.set(key, partition);
       state.set(key, [key, next]);
-      log.upsert(key, next);
+      log.upsert(key, next, partition);
     }
     this.lastComputedTime = time;
     return Array.from(state.values());
@@ -107,6 +145,22 @@ class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
 
   restore(entries: Iterable<readonly [unknown, unknown]>): void {
     this.state = toPairs(entries as Iterable<readonly [K, S]>);
+    this.partitionOf.clear();
+  }
+
+  loadPartition(partition: string, entries: Iterable<readonly [unknown, unknown]>): void {
+    for (const [key, state] of entries as Iterable<readonly [K, S]>) {
+      this.state.set(key, [key, state]);
+      this.partitionOf.set(key, partition);
+    }
+  }
+
+  dropPartition(partition: string): void {
+    for (const [key, owner] of this.partitionOf) {
+      if (owner !== partition) continue;
+      this.partitionOf.delete(key);
+      this.state.delete(key);
+    }
   }
 }
 

@@ -87,6 +87,23 @@ describe('window', () => {
     expect(Math.max(...remembered.map((times) => times.length))).toBe(5);
   });
 
+  it('frees a batch nothing remembers longer than its slide as soon as that batch completed', async () => {
+    const clock = new ManualClock();
+    const ssc = new StreamingContext({ appName: 'w', batchIntervalMs: INTERVAL, clock, stopOnSignals: false, logger: silentLogger });
+    const numbers = queueStream<number>(ssc, [[1], [2], [3]]);
+    const doubled = numbers.map((n) => n * 2);
+    const remembered: number[][] = [];
+    doubled.foreachBatch(() => void remembered.push(numbers.rememberedBatchTimesMs));
+    await ssc.start();
+    const done = waitForBatches(ssc, 3);
+    await clock.advance(3 * INTERVAL);
+    await done;
+    await ssc.stop();
+    // While batch t runs only batch t is held: the previous one was freed when it completed.
+    expect(remembered).toEqual([[1000], [2000], [3000]]);
+    expect(numbers.rememberedBatchTimesMs).toEqual([]);
+  });
+
   it('computes its parent at every batch, also between slides, so each batch is read while current', async () => {
     const clock = new ManualClock();
     const ssc = new StreamingContext({ appName: 'w', batchIntervalMs: INTERVAL, clock, stopOnSignals: false, logger: silentLogger });
