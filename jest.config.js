@@ -6,6 +6,8 @@ const moduleNameMapper = {
   '^@dstream/core/internal$': '<rootDir>/packages/core/src/internal.ts',
   '^@dstream/(offsets-[a-z]+)$': '<rootDir>/packages/$1/src/index.ts',
   '^@dstream/cli$': '<rootDir>/packages/cli/src/index.ts',
+  '^@dstream/test-utils$': '<rootDir>/packages/test-utils/src/index.ts',
+  '^@dstream/test-utils/crash$': '<rootDir>/packages/test-utils/src/crash/index.ts',
 };
 const transform = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json' }],

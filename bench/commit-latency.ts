@@ -21,9 +21,8 @@ import { RedisOffsetStore } from '@dstream/offsets-redis';
 import { ZooKeeperOffsetStore } from '@dstream/offsets-zookeeper';
 import type { ChainableCommander } from 'ioredis';
 import type { PoolClient } from 'pg';
-import { createTopic } from './lib/kafka';
+import { createTopic, services } from '@dstream/test-utils';
 import { elapsedMs, percentile, printTable } from './lib/stats';
-import { services } from './lib/services';
 
 const COMMITS = Number(process.env.COMMITS ?? 2000);
 /** Commits before measuring: connections, prepared plans and the JIT settle first. */
@@ -37,8 +36,6 @@ const RECORDS_PER_PARTITION = 100;
 const GROUP = 'dstream-bench-commit-latency';
 const TOPIC = 'dstream-bench-commits';
 const PARTITIONS: readonly TopicPartition[] = [0, 1, 2, 3].map((partition) => ({ topic: TOPIC, partition }));
-/** librdkafka's TOPIC_ALREADY_EXISTS: the topic is left from an earlier run. */
-const TOPIC_ALREADY_EXISTS = 36;
 
 /** One store under test, with the output write its transaction path carries (absent: no transactions). */
 interface Subject<Tx> {
@@ -101,10 +98,7 @@ function subjects(checkpointDirectory: string): Subject<unknown>[] {
     // Standalone: its own consumer commits to the group, as a stream's consumer would. Kafka
     // commits only offsets of partitions that exist, so the topic is created first.
     store: new KafkaOffsetStore({ brokers: services.kafkaBrokers }),
-    prepare: () =>
-      createTopic(services.kafkaBrokers, TOPIC, PARTITIONS.length).catch((error: unknown) => {
-        if ((error as { cause?: { code?: number } }).cause?.code !== TOPIC_ALREADY_EXISTS) throw error;
-      }),
+    prepare: () => createTopic(TOPIC, PARTITIONS.length, { ifMissing: true }),
   };
   return [memory, redis, pg, zookeeper, hbase, checkpoint, kafka] as Subject<unknown>[];
 }

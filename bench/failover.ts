@@ -18,8 +18,8 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { ConsumerStrategies, KafkaUtils, StreamingContext, silentLogger } from '@dstream/core';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
 import * as Kafka from 'node-rdkafka';
-import { createTopic, deleteTopic, kafkaFailure } from './lib/kafka';
-import { services } from './lib/services';
+import { createTopic, deleteTopic, services } from '@dstream/test-utils';
+import { kafkaFailure } from './lib/kafka';
 import { printTable } from './lib/stats';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -190,13 +190,13 @@ async function main(): Promise<void> {
     const timesMs: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const topic = `dstream-bench-failover-${process.pid}-${Date.now()}`;
-      await createTopic(services.kafkaBrokers, topic, PARTITIONS);
+      await createTopic(topic, PARTITIONS);
       const producing = startProducing(topic);
       try {
         timesMs.push(await measure(topic, `${topic}-group`, failoverCase));
       } finally {
         await producing.stop();
-        await deleteTopic(services.kafkaBrokers, topic).catch(() => undefined);
+        await deleteTopic(topic).catch(() => undefined);
       }
     }
     timesMs.sort((a, b) => a - b);

@@ -18,8 +18,8 @@ import { PostgresOffsetStore } from '@dstream/offsets-postgres';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
+import { services } from '@dstream/test-utils';
 import { elapsedMs, median, printTable } from './lib/stats';
-import { services } from './lib/services';
 
 const KEY_COUNT = Number(process.env.KEYS ?? 100_000);
 const CHUNK = Number(process.env.CHUNK ?? 10_000);

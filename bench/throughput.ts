@@ -31,9 +31,9 @@
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createTopic, deleteTopic, services } from '@dstream/test-utils';
 import type { ContenderTask } from './lib/contenders';
-import { createTopic, deleteTopic, produceSentences } from './lib/kafka';
-import { services } from './lib/services';
+import { produceSentences } from './lib/kafka';
 import { buildSparkJob, sparkUnavailable } from './lib/spark';
 import { formatRate, median, printTable } from './lib/stats';
 import { differenceOf } from './lib/words';
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
       `Node.js ${process.version}, ${new Date().toISOString()}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
   if (CONTENDERS.includes('spark')) buildSparkJob();
-  await createTopic(brokers, topic, PARTITIONS);
+  await createTopic(topic, PARTITIONS, { brokers });
   try {
     const produced = await produceSentences(brokers, topic, RECORD_COUNT, RECORD_BYTES);
     console.log(
@@ -181,7 +181,7 @@ async function main(): Promise<void> {
     console.log(`load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     if (!isCorrect) process.exitCode = 1;
   } finally {
-    await deleteTopic(brokers, topic).catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`));
+    await deleteTopic(topic, { brokers }).catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`));
   }
 }
 

@@ -62,7 +62,7 @@ try {
   console.log(`npm run chaos: ${profile} schedule, seed ${seed} (--seed ${seed} repeats the schedule)`);
   const jest = spawnSync(
     'npx',
-    ['jest', '--selectProjects', 'integration', '--runInBand', '--forceExit', '--testPathPatterns', 'test/chaos/'],
+    ['jest', '--selectProjects', 'integration', '--runInBand', '--testPathPatterns', 'test/chaos/'],
     {
       cwd: root,
       stdio: 'inherit',

@@ -43,6 +43,10 @@ function manifests() {
 const rdkafkaAddon = path.join(root, 'node_modules', 'node-rdkafka', 'build', 'Release', 'node-librdkafka.node');
 
 function install() {
+  // Set by tests that run `npm run demo` inside `npm test`, which installed already: a reinstall
+  // there (a package.json touched since) would be cut short by the test's Ctrl-C and could leave
+  // node-rdkafka half rebuilt for every test after it.
+  if (process.env.DSTREAM_SKIP_INSTALL === '1') return;
   const marker = path.join(root, 'node_modules', '.package-lock.json');
   const installedAt = mtime(marker);
   const stale = installedAt === 0 || manifests().some((file) => mtime(file) > installedAt);

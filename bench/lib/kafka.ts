@@ -1,6 +1,6 @@
 /**
- * Kafka plumbing of the throughput benchmark, straight on node-rdkafka: topic admin, a batching
- * producer of word sentences.
+ * Kafka plumbing of the throughput benchmark, straight on node-rdkafka: a batching producer of
+ * word sentences (topics come from `@dstream/test-utils`).
  * Every librdkafka error is rethrown as an `Error` naming the operation and the librdkafka code.
  */
 import * as Kafka from 'node-rdkafka';
@@ -22,25 +22,6 @@ export function kafkaFailure(operation: string, error: unknown): Error {
   return new Error(`${operation}: ${message ?? String(error)}${code === undefined ? '' : ` (librdkafka code ${code})`}`, {
     cause: error,
   });
-}
-
-function adminCall(brokers: string, operation: string, call: (admin: Kafka.IAdminClient, done: (error?: unknown) => void) => void) {
-  const admin = Kafka.AdminClient.create({ 'bootstrap.servers': brokers, 'client.id': 'dstream-bench' });
-  return new Promise<void>((resolve, reject) =>
-    call(admin, (error) => (error ? reject(kafkaFailure(operation, error)) : resolve())),
-  ).finally(() => admin.disconnect());
-}
-
-/** Creates a topic with replication factor 1. */
-export function createTopic(brokers: string, topic: string, partitions: number): Promise<void> {
-  return adminCall(brokers, `create topic ${topic} at ${brokers}`, (admin, done) =>
-    admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 15_000, done),
-  );
-}
-
-/** Deletes a topic, so repeated runs don't fill the broker's disk. */
-export function deleteTopic(brokers: string, topic: string): Promise<void> {
-  return adminCall(brokers, `delete topic ${topic}`, (admin, done) => admin.deleteTopic(topic, 15_000, done));
 }
 
 /**

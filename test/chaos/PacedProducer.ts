@@ -1,5 +1,5 @@
 import { Producer } from 'node-rdkafka';
-import { services, waitFor } from '../../packages/core/test/integration/helpers/services';
+import { services, waitFor } from '@dstream/test-utils';
 
 /**
  * Produces unique records (`<partition>:<n>`, n counting from 0 in each partition) at a steady

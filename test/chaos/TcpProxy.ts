@@ -1,5 +1,5 @@
 import { AddressInfo, connect, createServer, Server, Socket } from 'node:net';
-import { hostPortOf } from '../../packages/core/test/integration/helpers/services';
+import { hostPortOf } from '@dstream/test-utils';
 
 /**
  * A TCP proxy on a free loopback port in front of one server, whose connections can be cut and

@@ -5,9 +5,8 @@ import { KafkaOffsetStore } from '@dstream/offsets-kafka';
 import { PostgresOffsetStore } from '@dstream/offsets-postgres';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
 import { ZooKeeperOffsetStore } from '@dstream/offsets-zookeeper';
-import { addPartitions } from '../../packages/core/test/integration/kafka/helpers';
-import { createTopic, requireService, services, uniqueName, waitFor } from '../../packages/core/test/integration/helpers/services';
-import { JobEvent, JobProcess, openEffects } from '../crash/harness';
+import { addPartitions, createTopic, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
+import { type JobEvent, JobProcess, openEffects } from '@dstream/test-utils/crash';
 import { PacedProducer } from './PacedProducer';
 import { seededRandom, SeededRandom } from './seededRandom';
 import { expireZooKeeperSession, restartService, ZooKeeperSession } from './serviceFaults';
@@ -94,12 +93,12 @@ export interface ChaosResult {
 }
 
 const ROOT = path.resolve(__dirname, '../..');
-// Where the job keeps ZooKeeper offsets (test/crash/job.js).
+// Where the job keeps ZooKeeper offsets (packages/test-utils/jobs/job.js).
 const ZK_ROOT = '/dstream-crash';
 
 /**
  * Runs one scenario: creates a topic, produces unique records (`<partition>:<n>`) into it at a
- * steady pace, runs `members` processes of `test/crash/job.js` in one consumer group while it
+ * steady pace, runs `members` processes of `packages/test-utils/jobs/job.js` in one consumer group while it
  * injects the scenario's faults at moments drawn from `seed`, lets the group read to the end,
  * stops it gracefully, then counts each record's effects. Prints the scenario's line (and appends
  * the result as JSON to `DSTREAM_CHAOS_REPORT` when set); the caller asserts on `passed`.
@@ -109,7 +108,7 @@ const ZK_ROOT = '/dstream-crash';
  * expect(result).toMatchObject({ lost: 0, duplicated: 0, silent: [] });
  */
 export async function runChaosScenario(scenario: ChaosScenario, seed: number): Promise<ChaosResult> {
-  for (const dist of ['core', `offsets-${scenario.store}`]) {
+  for (const dist of ['core', 'test-utils', `offsets-${scenario.store}`]) {
     if (!existsSync(path.join(ROOT, 'packages', dist, 'dist/index.js'))) {
       throw new Error(`packages/${dist}/dist is missing: the chaos job runs compiled code; run \`npm run build\` first`);
     }

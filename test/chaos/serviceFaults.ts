@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { createClient } from 'node-zookeeper-client';
-import { localServiceAddresses, services } from '../../packages/core/test/integration/helpers/services';
+import { localServiceAddresses, services } from '@dstream/test-utils';
 import type { TcpProxy } from './TcpProxy';
 
 const ROOT = path.resolve(__dirname, '../..');

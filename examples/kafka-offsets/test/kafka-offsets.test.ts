@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { runExample } from '@dstream/example-support';
-import { describeGroup } from '../../../packages/offsets-kafka/test/integration/kafkaTestKit';
+import { describeGroup } from '@dstream/test-utils';
 
 // Runs the example as a user would (compiled, against the real broker), then asks Kafka's own
 // tool where the group stands.

@@ -1,7 +1,8 @@
 /**
  * Where the examples find the services: the variables `scripts/services env` prints, with the
- * loopback addresses `scripts/services up` listens on as defaults.
+ * loopback addresses `scripts/services up` listens on as defaults (the tests' `services`).
  */
+import { services } from '@dstream/test-utils';
 
 /**
  * The Kafka bootstrap servers: `DSTREAM_KAFKA_BROKERS`, else `127.0.0.1:9092`.
@@ -10,7 +11,7 @@
  * kafkaParams: { 'bootstrap.servers': brokersFromEnv(), 'group.id': 'wordcount' }
  */
 export function brokersFromEnv(): string {
-  return process.env.DSTREAM_KAFKA_BROKERS ?? '127.0.0.1:9092';
+  return services.kafkaBrokers;
 }
 
 /**
@@ -20,7 +21,7 @@ export function brokersFromEnv(): string {
  * new RedisOffsetStore({ url: redisUrlFromEnv() });
  */
 export function redisUrlFromEnv(): string {
-  return process.env.DSTREAM_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  return services.redisUrl;
 }
 
 /**
@@ -30,12 +31,12 @@ export function redisUrlFromEnv(): string {
  * new ZooKeeperOffsetStore({ connectionString: zkFromEnv() });
  */
 export function zkFromEnv(): string {
-  return process.env.DSTREAM_ZK ?? '127.0.0.1:2181';
+  return services.zkConnect;
 }
 
 /** The URL of HBase's REST gateway: `DSTREAM_HBASE_REST`, else `http://127.0.0.1:18080` (what `scripts/services up` runs). */
 export function hbaseRestFromEnv(): string {
-  return process.env.DSTREAM_HBASE_REST ?? 'http://127.0.0.1:18080';
+  return services.hbaseRest;
 }
 
 /**
@@ -46,5 +47,5 @@ export function hbaseRestFromEnv(): string {
  * new PostgresOffsetStore({ connectionString: pgUrlFromEnv() });
  */
 export function pgUrlFromEnv(): string {
-  return process.env.DSTREAM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/dstream';
+  return services.pgUrl;
 }

@@ -51,6 +51,8 @@ describe('npm run demo -- --forever', () => {
     DSTREAM_REDIS_URL: redisUrlFromEnv(),
     DSTREAM_ZK: zkFromEnv(),
     DSTREAM_PG_URL: pgUrlFromEnv(),
+    // The tree is installed already; see scripts/prepare.js.
+    DSTREAM_SKIP_INSTALL: '1',
   };
 
   afterAll(async () => {

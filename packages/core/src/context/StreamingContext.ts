@@ -16,7 +16,7 @@ import { type LoggingOptions, pinoLogger } from '../util/pinoLogger';
 import { toError } from '../util/toError';
 import { type MetricsOptions, Monitoring, type UiOptions } from './Monitoring';
 import { type ObservableStreamOptions, fromObservable } from './fromObservable';
-import type { InputSource, OutputOperation, StreamingContextLike } from './types';
+import type { InputSource, OutputOperation, ScheduledStream, StreamingContextLike } from './types';
 import { supervisorReporter } from '../workers/workerReport';
 
 /** Options of `new StreamingContext(…)`. */
@@ -332,7 +332,7 @@ export class StreamingContext implements StreamingContextLike {
   }
 
   /** Every stream an output reads must belong to this context and slide on a multiple of the interval. */
-  private checkGraph(stream: DStream<unknown>, visited: Set<DStream<unknown>>): void {
+  private checkGraph(stream: ScheduledStream, visited: Set<ScheduledStream>): void {
     if (visited.has(stream)) return;
     visited.add(stream);
     if (stream.context !== this) {

@@ -1,5 +1,4 @@
 import type { OffsetRange } from '../offsets/OffsetRange';
-import type { DStream } from '../dstream/DStream';
 import type { BatchInfo, InputEvent } from '../scheduler/events';
 import type { Logger } from '../util/Logger';
 
@@ -19,10 +18,27 @@ export interface BatchContext<Tx = unknown> {
   readonly transaction: Tx;
 }
 
+/**
+ * What the context and the scheduler use of a stream in the graph: where it belongs, what it is
+ * computed from, and its memory of batches. `DStream` is one; this layer never imports it.
+ */
+export interface ScheduledStream {
+  readonly context: StreamingContextLike;
+  /** The stream's node; its name appears in errors. */
+  readonly node: { readonly name: string };
+  /** Interval at which the stream produces batches. */
+  readonly slideDurationMs: number;
+  readonly dependencies: readonly ScheduledStream[];
+  /** Forgets batch `time` here and upstream, so that a retry computes it afresh. */
+  forgetBatch(time: number): void;
+  /** Forgets batches older than the stream's remember duration, here and upstream. */
+  clearMetadata(time: number): void;
+}
+
 /** An output operation registered on the graph: run once per batch, in registration order. */
 export interface OutputOperation {
   readonly name: string;
-  readonly stream: DStream<unknown>;
+  readonly stream: ScheduledStream;
   run(batch: BatchContext): Promise<void>;
 }
 

@@ -1,4 +1,4 @@
-import type { DStream, DStreamNode } from './DStream';
+import type { DStream, DStreamNode } from './graph';
 import { batchOf } from './batchOf';
 import { type SourcePartitions, setSourcePartitions, sourcePartitionsOf } from './sourcePartitions';
 import { userFunctionError } from './userFunctionError';

@@ -1,6 +1,6 @@
 import { type StateChanges, StateChangeLog } from '../state/StatefulOperator';
 import { registerState } from '../state/StateRegistry';
-import { DStream, type DStreamNode } from './DStream';
+import { DStream, type DStreamNode } from './graph';
 import { forEachRecord } from './FusedNode';
 import { userFunctionError } from './userFunctionError';
 

@@ -1,4 +1,4 @@
-import type { DStream } from './DStream';
+import type { DStream } from './graph';
 
 const NO_RECORDS: readonly never[] = Object.freeze([]);
 

@@ -1,4 +1,4 @@
-import type { DStream, DStreamNode } from './DStream';
+import type { DStream, DStreamNode } from './graph';
 
 /**
  * A node computed from `dependencies` (all on one slide, checked by the operator) by `compute`:

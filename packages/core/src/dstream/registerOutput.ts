@@ -1,5 +1,5 @@
 import type { BatchContext } from '../context/types';
-import type { DStream } from './DStream';
+import type { DStream } from './graph';
 
 /**
  * Registers an output operation on `source`'s context that hands each batch's records and

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors';
-import { DStream } from './DStream';
+import { DStream } from './graph';
 
 /**
  * Throws `ConfigError` unless every one of `others` is a DStream of the same StreamingContext

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors';
-import type { DStream } from './DStream';
+import type { DStream } from './graph';
 
 /**
  * Throws `ConfigError` unless `windowMs` and `slideMs` are positive whole multiples of `source`'s

@@ -1,5 +1,5 @@
 import { DStreamError } from '../errors';
-import type { DStream } from './DStream';
+import type { DStream } from './graph';
 
 /**
  * Which Kafka partition each record of a batch came from, as runs: records `[ends[i - 1], ends[i])`

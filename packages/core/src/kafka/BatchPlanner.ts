@@ -4,6 +4,7 @@
  * backpressure) and the byte budget `maxBatchBytes`. Spark's `DirectKafkaInputDStream.compute`
  * and `maxMessagesPerPartition` are the reference.
  */
+import type { DeadLetter } from '../offsets/DeadLetter';
 import type { BatchInfo } from '../scheduler/events';
 import { OffsetRange, TopicPartition, topicPartitionKey } from '../offsets/OffsetRange';
 import type { ResolvedDirectStreamOptions } from './DirectStreamOptions';
@@ -11,7 +12,6 @@ import type { KafkaConsumerClient, WatermarkOffsets } from './KafkaClient';
 import { type PartitionFetcher, RECORD_OVERHEAD_BYTES } from './PartitionFetcher';
 import type { Claim, PartitionOwnership } from './PartitionOwnership';
 import { PIDRateEstimator } from './PIDRateEstimator';
-import type { DeadRecord } from './RecordErrorPolicy';
 import type { StartOffsets } from './StartOffsets';
 
 /** Where one partition stands when a batch is planned. */
@@ -127,6 +127,11 @@ const MAX_PLANNING_FAILURES = 20;
  * first batch of unknown records stays within its budget unless they exceed ~4 KiB.
  */
 const UNKNOWN_RECORD_BYTES = 4096 + RECORD_OVERHEAD_BYTES;
+
+/** A record the dead-letter policy set aside in one batch; the payload is filled in when the batch is read again. */
+export interface DeadRecord {
+  letter: DeadLetter;
+}
 
 /** What one batch reads, fixed when it is planned, and what its runs learn about it. */
 export interface PlannedBatch {

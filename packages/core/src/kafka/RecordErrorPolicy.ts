@@ -8,7 +8,7 @@ import { userFunctionError } from '../dstream/userFunctionError';
 import { RecordProcessingError } from '../errors';
 import { type DeadLetter, deadLetterId, renderPayload } from '../offsets/DeadLetter';
 import { topicPartitionKey } from '../offsets/OffsetRange';
-import type { PlannedBatch } from './BatchPlanner';
+import type { DeadRecord, PlannedBatch } from './BatchPlanner';
 import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import type { KafkaHeader, RecordBuilder } from './KafkaClient';
 
@@ -26,11 +26,6 @@ export class UndeserializableRecord {
     readonly key: Buffer | null,
     readonly value: Buffer | null,
   ) {}
-}
-
-/** A record the dead-letter policy set aside in one batch; the payload is filled in when the batch is read again. */
-export interface DeadRecord {
-  letter: DeadLetter;
 }
 
 /**

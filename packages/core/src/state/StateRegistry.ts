@@ -1,5 +1,5 @@
 import type { StreamingContextLike } from '../context/types';
-import type { DStream } from '../dstream/DStream';
+import type { DStream } from '../dstream/graph';
 import { ConfigError } from '../errors';
 import { checkKeyPartitions, sourcePartitionsLostAt } from '../dstream/sourcePartitions';
 import type { StatefulOperator } from './StatefulOperator';

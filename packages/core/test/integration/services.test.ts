@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import { KafkaConsumer, Producer, type LibrdKafkaError, type Message } from 'node-rdkafka';
 import { createClient, CreateMode, Exception, type Stat } from 'node-zookeeper-client';
 import { Client as PgClient } from 'pg';
-import { createTopic, requireService, services, uniqueName, waitFor } from './helpers/services';
+import { createTopic, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 
 describe('scripts/services', () => {
   const script = path.resolve(__dirname, '../../../../scripts/services');

@@ -1,8 +1,8 @@
 // Windows and state over the Kafka direct stream: every batch is read while current, also the
 // batches a slower window's slide skips, so no record is committed unread.
 import { ConsumerStrategies, InMemoryOffsetStore, KafkaUtils, StreamingContext, silentLogger } from '@dstream/core';
-import { createTopic, requireService, services, uniqueName, waitFor } from './helpers/services';
-import { kafkaParams, produce } from './kafka/helpers';
+import { createTopic, produce, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
+import { kafkaParams } from './kafka/helpers';
 
 jest.setTimeout(90_000);
 

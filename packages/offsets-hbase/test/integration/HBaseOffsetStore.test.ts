@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { ConfigError, ConsumerStrategies, KafkaUtils, OffsetRange, OffsetStoreError, silentLogger, StaleOffsetError, StreamingContext } from '@dstream/core';
 import { describeOffsetStoreContract } from '@dstream/core/testing';
 import { groupRowKey, HBaseOffsetStore, historyPrefix } from '@dstream/offsets-hbase';
-import { requireService, services } from '../../../core/test/integration/helpers/services';
+import { requireService, services } from '@dstream/test-utils';
 
 const REST = services.hbaseRest;
 const REPO = join(__dirname, '../../../..');

@@ -11,9 +11,7 @@ import {
 import { describeOffsetStoreContract } from '@dstream/core/testing';
 import { KafkaOffsetStore } from '@dstream/offsets-kafka';
 import * as Kafka from 'node-rdkafka';
-import { produce } from '../../../core/test/integration/kafka/helpers';
-import { requireService, services, uniqueName, waitFor } from '../../../core/test/integration/helpers/services';
-import { describeGroup, ensureTopic } from './kafkaTestKit';
+import { describeGroup, ensureTopic, produce, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 
 // The group coordinator rejects offsets of topics the cluster does not have: the contract suite's
 // topics (orders 0-1, payments 0-3, payments.v2 0) must exist on the broker.

@@ -7,9 +7,7 @@ import {
 } from '@dstream/core';
 import type { ConsumerStrategy } from '@dstream/core';
 import { KafkaOffsetStore, KafkaTransactionalSink } from '@dstream/offsets-kafka';
-import { produce } from '../../../core/test/integration/kafka/helpers';
-import { requireService, services, uniqueName, waitFor } from '../../../core/test/integration/helpers/services';
-import { ensureTopic, readTopic } from './kafkaTestKit';
+import { ensureTopic, produce, readTopic, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 
 jest.setTimeout(120_000);
 

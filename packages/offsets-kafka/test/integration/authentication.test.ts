@@ -4,7 +4,7 @@
 import { AuthenticationError } from '@dstream/core';
 import { captureOutput } from '@dstream/core/testing';
 import { KafkaOffsetStore, KafkaTransactionalSink } from '@dstream/offsets-kafka';
-import { requireService, saslListener, uniqueName } from '../../../core/test/integration/helpers/services';
+import { requireService, saslListener, uniqueName } from '@dstream/test-utils';
 
 const WRONG = `SaslWrong-${Math.random().toString(36).slice(2, 10)}`;
 /**

@@ -1,4 +1,4 @@
-import { runCrashTest } from '../../../../test/crash/harness';
+import { runCrashTest } from '@dstream/test-utils/crash';
 
 // DSTREAM_CRASH_RECORDS and DSTREAM_CRASH_KILLS scale this up for a soak run (e.g. 100000 and 10).
 const records = Number(process.env.DSTREAM_CRASH_RECORDS ?? 10_000);

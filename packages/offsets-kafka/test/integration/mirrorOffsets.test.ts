@@ -2,9 +2,7 @@
 // Kafka's own lag tools see the job.
 import { ConsumerStrategies, InMemoryOffsetStore, KafkaUtils, StreamingContext, silentLogger } from '@dstream/core';
 import { KafkaOffsetStore } from '@dstream/offsets-kafka';
-import { produce } from '../../../core/test/integration/kafka/helpers';
-import { requireService, services, uniqueName, waitFor } from '../../../core/test/integration/helpers/services';
-import { ensureTopic } from './kafkaTestKit';
+import { ensureTopic, produce, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 
 jest.setTimeout(90_000);
 

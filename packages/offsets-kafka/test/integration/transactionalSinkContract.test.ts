@@ -2,8 +2,7 @@ import type { KafkaGroupBinding, OffsetStore } from '@dstream/core';
 import { describeOffsetStoreContract } from '@dstream/core/testing';
 import { KafkaTransactionalSink, type KafkaTransaction } from '@dstream/offsets-kafka';
 import { createKafkaConsumer } from '@dstream/core/internal';
-import { requireService, services, uniqueName } from '../../../core/test/integration/helpers/services';
-import { ensureTopic, readTopic } from './kafkaTestKit';
+import { ensureTopic, readTopic, requireService, services, uniqueName } from '@dstream/test-utils';
 
 // The sink runs the OffsetStore contract as a Kafka direct stream uses it: bound to one group
 // through a consumer of that group (here one that never subscribes, as with Assign strategies).

@@ -1,8 +1,6 @@
 import { ConsumerStrategies, KafkaUtils, StateSpec, StreamingContext, silentLogger, type Logger, type State } from '@dstream/core';
 import { KafkaTransactionalSink } from '@dstream/offsets-kafka';
-import { produce } from '../../../core/test/integration/kafka/helpers';
-import { requireService, services, uniqueName, waitFor } from '../../../core/test/integration/helpers/services';
-import { ensureTopic, readTopic } from './kafkaTestKit';
+import { ensureTopic, produce, readTopic, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 
 jest.setTimeout(120_000);
 
@@ -56,16 +54,22 @@ describe('KafkaTransactionalSink with a stateTopic', () => {
 
     const first = countingJob(settings, silentLogger);
     await first.ssc.start();
-    await waitFor(() => first.committed() >= 200, 60_000, 'the first run to commit 200 records');
-    await first.ssc.stop({ graceful: true });
+    try {
+      await waitFor(() => first.committed() >= 200, 60_000, 'the first run to commit 200 records');
+    } finally {
+      await first.ssc.stop({ graceful: true });
+    }
 
     await produce(settings.input, [0, 1], 50, 100);
     const restored: string[] = [];
     const logger: Logger = { ...silentLogger, info: (message) => void (message.includes('restored the state') && restored.push(message)) };
     const second = countingJob(settings, logger);
     await second.ssc.start();
-    await waitFor(() => second.committed() >= 100, 60_000, 'the second run to commit the 100 new records');
-    await second.ssc.stop({ graceful: true });
+    try {
+      await waitFor(() => second.committed() >= 100, 60_000, 'the second run to commit the 100 new records');
+    } finally {
+      await second.ssc.stop({ graceful: true });
+    }
 
     expect(restored).toEqual([expect.stringMatching(/restored the state of 1 operator\(s\), 5 entries, from kafka-transactional/)]);
     // The last count written per user, read as a consumer of the output would.

@@ -1,9 +1,9 @@
 import { Pool, type PoolClient } from 'pg';
 import { PostgresOffsetStore } from '@dstream/offsets-postgres';
-import { runCrashTest } from '../../../../test/crash/harness';
-import { runPoisonJob } from '../../../../test/crash/poisonJob';
+import { runCrashTest, runPoisonJob } from '@dstream/test-utils/crash';
+import { services } from '@dstream/test-utils';
 
-const PG_URL = process.env.DSTREAM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/dstream';
+const PG_URL = services.pgUrl;
 
 describe('dead letters in PostgreSQL', () => {
   let pool: Pool;

@@ -1,4 +1,4 @@
-import { runStateCrashTest } from '../../../../test/crash/stateHarness';
+import { runStateCrashTest } from '@dstream/test-utils/crash';
 
 // DSTREAM_CRASH_RECORDS, DSTREAM_CRASH_KILLS and DSTREAM_CRASH_RESTARTS scale this up (the full proof: 10 and 2).
 const records = Number(process.env.DSTREAM_CRASH_RECORDS ?? 4000);

@@ -1,4 +1,4 @@
-import { runStateCrashTest } from '../../../../test/crash/stateHarness';
+import { runStateCrashTest } from '@dstream/test-utils/crash';
 
 // DSTREAM_CRASH_RECORDS and DSTREAM_CRASH_KILLS scale this up.
 const records = Number(process.env.DSTREAM_CRASH_RECORDS ?? 4000);

@@ -1,9 +1,9 @@
 import { Redis, type ChainableCommander } from 'ioredis';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
-import { runCrashTest } from '../../../../test/crash/harness';
-import { runPoisonJob } from '../../../../test/crash/poisonJob';
+import { runCrashTest, runPoisonJob } from '@dstream/test-utils/crash';
+import { services } from '@dstream/test-utils';
 
-const REDIS_URL = process.env.DSTREAM_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = services.redisUrl;
 
 describe('dead letters in Redis', () => {
   let raw: Redis;

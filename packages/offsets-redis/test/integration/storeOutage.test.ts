@@ -3,8 +3,7 @@
 import { ConsumerStrategies, KafkaUtils, StreamingContext, silentLogger } from '@dstream/core';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
 import { Redis } from 'ioredis';
-import { createTopic, requireService, services, uniqueName, waitFor } from '../../../core/test/integration/helpers/services';
-import { produce } from '../../../core/test/integration/kafka/helpers';
+import { createTopic, produce, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 import { PrivateRedisServer } from './privateRedisServer';
 
 jest.setTimeout(120_000);

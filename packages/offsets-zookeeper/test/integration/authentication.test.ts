@@ -5,8 +5,9 @@ import { AuthenticationError, ConfigError, OffsetRange } from '@dstream/core';
 import { captureOutput } from '@dstream/core/testing';
 import { ACL, Client, createClient, Id, Permission } from 'node-zookeeper-client';
 import { ZooKeeperOffsetStore } from '@dstream/offsets-zookeeper';
+import { services } from '@dstream/test-utils';
 
-const ZK = process.env.DSTREAM_ZK ?? '127.0.0.1:2181';
+const ZK = services.zkConnect;
 const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const ROOT = `/dstream-auth-${run}`;
 const PASSWORD = `ZkPw-${run}`;

@@ -1,4 +1,4 @@
-import { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { batchOf } from '../batchOf';
 import { derivedNode } from '../derivedNode';
 import { requireCompatibleStreams } from '../requireCompatibleStreams';
@@ -36,8 +36,7 @@ export function cogroupedStream<K, V, W, R>(
   emit: (key: K, values: V[], others: W[], output: R[]) => void,
 ): DStream<R> {
   requireCompatibleStreams(name, left, [right]);
-  return new DStream(
-    left.context,
+  return left.derive(
     derivedNode<R>(name, [left, right], async (time) => {
       const [leftPairs, rightPairs] = await Promise.all([batchOf(left, time), batchOf(right, time)]);
       const output: R[] = [];
@@ -53,3 +52,19 @@ export function cogroup<K, V, W>(left: DStream<readonly [K, V]>, right: DStream<
     output.push([key, [values, others]]);
   });
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * One `[key, [values, otherValues]]` per key present in either batch, with that key's values
+     * here and in `other` (one side may be empty). Keys compared with `Map` semantics; this
+     * stream's keys first, in first-seen order, then keys only `other` has. Same slide rule as `join`.
+     *
+     * @example
+     * views.cogroup(clicks); // [page, [viewsOfPage, clicksOfPage]]
+     */
+    cogroup<K, V, W>(this: DStream<readonly [K, V], Tx>, other: DStream<readonly [K, W]>): DStream<[K, [V[], W[]]], Tx>;
+  }
+}
+
+defineOperator('cogroup', cogroup);

@@ -1,4 +1,4 @@
-import { DStream, type DStreamNode } from '../DStream';
+import { defineOperator, type DStream, type DStreamNode } from '../graph';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 import { KeyPartitions } from '../sourcePartitions';
@@ -24,5 +24,20 @@ export function countByValue<T>(source: DStream<T>): DStream<[T, number]> {
     }),
     keepsSourcePartitions: true,
   };
-  return new DStream(source.context, node);
+  return source.derive(node);
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * One `[value, count]` per distinct record of the batch, in first-seen order. Records are
+     * compared with `Map` semantics (SameValueZero: primitives by value, objects by identity).
+     *
+     * @example
+     * words.countByValue(); // batch ['a', 'b', 'a'] → [['a', 2], ['b', 1]]
+     */
+    countByValue(): DStream<[T, number], Tx>;
+  }
+}
+
+defineOperator('countByValue', countByValue);

@@ -1,4 +1,4 @@
-import type { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { reducedWindowStream } from '../ReducedWindowNode';
 import { requireWindowDurations } from '../requireWindowDurations';
 import type { StateNameOptions } from '../../state/StateRegistry';
@@ -31,3 +31,18 @@ export function countByValueAndWindow<T>(
     name: options.name,
   });
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * Every `slideMs` (default: this stream's slide), one `[record, count]` per distinct record in
+     * `(time - windowMs, time]`, counted incrementally; records whose count fell to 0 are dropped.
+     *
+     * @example
+     * pages.countByValueAndWindow(300_000, 60_000);
+     */
+    countByValueAndWindow(windowMs: number, slideMs?: number, options?: StateNameOptions): DStream<[T, number], Tx>;
+  }
+}
+
+defineOperator('countByValueAndWindow', countByValueAndWindow);

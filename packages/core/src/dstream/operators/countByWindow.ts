@@ -1,4 +1,4 @@
-import type { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { reducedWindowStream } from '../ReducedWindowNode';
 import { requireWindowDurations } from '../requireWindowDurations';
 import type { StateNameOptions } from '../../state/StateRegistry';
@@ -33,3 +33,19 @@ export function countByWindow<T>(
     name: options.name,
   }).mapPartitions(countOf);
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * Every `slideMs`, one record: how many records `(time - windowMs, time]` holds (0 when none).
+     * Counted incrementally: each slide adds the counts of the batches that entered the window and
+     * subtracts those of the batches that left it.
+     *
+     * @example
+     * clicks.countByWindow(60_000, 5_000);
+     */
+    countByWindow(windowMs: number, slideMs: number, options?: StateNameOptions): DStream<number, Tx>;
+  }
+}
+
+defineOperator('countByWindow', countByWindow);

@@ -1,4 +1,4 @@
-import type { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { cogroupedStream } from './cogroup';
 import { NO_MATCH, pushPairs } from './join';
 
@@ -20,3 +20,22 @@ export function fullOuterJoin<K, V, W>(
       ),
   );
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * Every value of either side, paired with each of the other side's values for its key, or
+     * with `undefined` when that side lacks the key. Keys compared with `Map` semantics; this
+     * stream's keys first, in first-seen order, then keys only `other` has. Same slide rule as `join`.
+     *
+     * @example
+     * orders.fullOuterJoin(payments);
+     */
+    fullOuterJoin<K, V, W>(
+      this: DStream<readonly [K, V], Tx>,
+      other: DStream<readonly [K, W]>,
+    ): DStream<[K, [V | undefined, W | undefined]], Tx>;
+  }
+}
+
+defineOperator('fullOuterJoin', fullOuterJoin);

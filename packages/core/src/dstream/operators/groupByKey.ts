@@ -1,4 +1,4 @@
-import { DStream, type DStreamNode } from '../DStream';
+import { defineOperator, type DStream, type DStreamNode } from '../graph';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 import { KeyPartitions } from '../sourcePartitions';
@@ -31,5 +31,20 @@ export function groupByKey<K, V>(source: DStream<readonly [K, V]>): DStream<[K, 
     }),
     keepsSourcePartitions: true,
   };
-  return new DStream(source.context, node);
+  return source.derive(node);
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * One `[key, values]` per key of the batch, values in batch order. Keys are compared with `Map`
+     * semantics (SameValueZero: primitives by value, objects by identity), in first-seen order.
+     *
+     * @example
+     * clicks.map((click) => [click.userId, click.url] as const).groupByKey();
+     */
+    groupByKey<K, V>(this: DStream<readonly [K, V], Tx>): DStream<[K, V[]], Tx>;
+  }
+}
+
+defineOperator('groupByKey', groupByKey);

@@ -1,4 +1,4 @@
-import type { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { cogroupedStream } from './cogroup';
 
 /** The stand-in for the values of a side that lacks a key, in outer joins: one `undefined`. */
@@ -13,3 +13,20 @@ export function pushPairs<K, V, W>(key: K, values: readonly V[], others: readonl
 export function join<K, V, W>(left: DStream<readonly [K, V]>, right: DStream<readonly [K, W]>): DStream<[K, [V, W]]> {
   return cogroupedStream<K, V, W, [K, [V, W]]>('join', left, right, pushPairs);
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * `[key, [v, w]]` for every value `v` here and `w` in `other` of a key both batches have
+     * (inner join). Keys are compared with `Map` semantics (SameValueZero: primitives by value,
+     * objects by identity); output follows this stream's first-seen key order. Both streams must
+     * share this context and slide (else `ConfigError`).
+     *
+     * @example
+     * orders.join(payments); // [orderId, [order, payment]]
+     */
+    join<K, V, W>(this: DStream<readonly [K, V], Tx>, other: DStream<readonly [K, W]>): DStream<[K, [V, W]], Tx>;
+  }
+}
+
+defineOperator('join', join);

@@ -1,4 +1,4 @@
-import type { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { cogroupedStream } from './cogroup';
 import { NO_MATCH, pushPairs } from './join';
 
@@ -11,3 +11,21 @@ export function leftOuterJoin<K, V, W>(
     pushPairs<K, V, W | undefined>(key, values, others.length > 0 ? others : NO_MATCH, output),
   );
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * Like `join`, and also `[key, [v, undefined]]` for every value `v` whose key `other` lacks.
+     * Keys compared with `Map` semantics; same ordering and slide rules as `join`.
+     *
+     * @example
+     * orders.leftOuterJoin(payments); // unpaid orders come with undefined
+     */
+    leftOuterJoin<K, V, W>(
+      this: DStream<readonly [K, V], Tx>,
+      other: DStream<readonly [K, W]>,
+    ): DStream<[K, [V, W | undefined]], Tx>;
+  }
+}
+
+defineOperator('leftOuterJoin', leftOuterJoin);

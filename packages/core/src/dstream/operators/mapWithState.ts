@@ -4,7 +4,7 @@ import { StateSpec } from '../../state/StateSpec';
 import { type PartitionStateChanges, type StateChanges, StateChangeLog } from '../../state/StatefulOperator';
 import { notCoPartitioned } from '../sourcePartitions';
 import { registerState } from '../../state/StateRegistry';
-import { DStream, type DStreamNode } from '../DStream';
+import { defineOperator, DStream, type DStreamNode } from '../graph';
 import { forEachRecord } from '../FusedNode';
 import { batchOf } from '../batchOf';
 import { userFunctionError } from '../userFunctionError';
@@ -243,3 +243,32 @@ export function mapWithState<K, V, S, M>(
   };
   return stream;
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * State per key, visited only for keys with records (Spark's mapWithState): `spec`'s function
+     * runs for every `[key, value]` with the key's `State` handle and its result is emitted
+     * (`undefined` results are left out). With `spec.timeout(idleMs)`, a key without records for
+     * longer is called once more with `undefined` and `state.isTimingOut()`, then removed.
+     * `stateSnapshots()` on the result is every `[key, state]` after each batch. The state is
+     * registered under `options.name`, else `spec.name(…)`, else a name derived from the lineage.
+     *
+     * @example
+     * const sessions = clicks.mapWithState(
+     *   StateSpec.function((user: string, click: Click | undefined, state: State<number>) => {
+     *     if (state.isTimingOut()) return { user, clicks: state.get(), ended: true };
+     *     state.update((state.getOption() ?? 0) + 1);
+     *     return undefined;
+     *   }).timeout(30 * 60_000),
+     * );
+     */
+    mapWithState<K, V, S, M>(
+      this: DStream<readonly [K, V], Tx>,
+      spec: StateSpec<K, V, S, M>,
+      options?: StateNameOptions,
+    ): MapWithStateDStream<K, S, M, Tx>;
+  }
+}
+
+defineOperator('mapWithState', mapWithState);

@@ -1,5 +1,5 @@
 import { ConfigError } from '../../errors';
-import type { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { formatRecord } from '../formatRecord';
 import { registerOutput } from '../registerOutput';
 
@@ -26,3 +26,20 @@ export function print<T>(source: DStream<T>, count: number, out: PrintSink): voi
     out.write(`${lines.join('\n')}\n\n`);
   });
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * Prints the first `count` records of every batch to `out` (default `process.stdout`) in
+     * Spark's layout: a rule, `Time: <ms> ms`, a rule, the records (strings as they are, anything
+     * else as JSON), `...` when the batch has more, and a blank line.
+     *
+     * @example
+     * counts.print(); // first 10 records of each batch
+     * counts.print(5, { write: (text) => void lines.push(text) });
+     */
+    print(count?: number, out?: PrintSink): void;
+  }
+}
+
+defineOperator('print', (source, count = 10, out = process.stdout) => print(source, count, out));

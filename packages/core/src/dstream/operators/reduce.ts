@@ -1,4 +1,4 @@
-import { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 import { requireFunction } from '../requireFunction';
@@ -7,8 +7,7 @@ import { userFunctionError } from '../userFunctionError';
 /** `source.reduce(fn)`: the batch folded left to right by `fn`; no record for an empty batch. */
 export function reduce<T>(source: DStream<T>, fn: (accumulated: T, record: T) => T): DStream<T> {
   requireFunction('reduce', 'fn', fn, 'Pass an associative function combining two records into one, e.g. (a, b) => a + b.');
-  return new DStream(
-    source.context,
+  return source.derive(
     derivedNode<T>('reduce', [source], async (time) => {
       let isEmpty = true;
       let accumulated: T | undefined;
@@ -29,3 +28,17 @@ export function reduce<T>(source: DStream<T>, fn: (accumulated: T, record: T) =>
     }),
   );
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * The batch's records folded left to right with `fn`: one record, or none for an empty batch.
+     *
+     * @example
+     * amounts.reduce((a, b) => a + b);
+     */
+    reduce(fn: (accumulated: T, record: T) => T): DStream<T, Tx>;
+  }
+}
+
+defineOperator('reduce', reduce);

@@ -1,4 +1,4 @@
-import { DStream, type DStreamNode } from '../DStream';
+import { defineOperator, type DStream, type DStreamNode } from '../graph';
 import { forEachRecord } from '../FusedNode';
 import { derivedNode } from '../derivedNode';
 import { requireFunction } from '../requireFunction';
@@ -64,5 +64,25 @@ export function reduceByKey<K, V>(
     }),
     keepsSourcePartitions: true,
   };
-  return new DStream(source.context, node);
+  return source.derive(node);
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * One `[key, value]` per key of the batch, its values folded with `fn` in batch order. Keys are
+     * compared with `Map` semantics (SameValueZero: primitives by value, objects by identity) and
+     * come out in first-seen order. Literal value types are widened (`1` to `number`), so pairs
+     * built with `as const` reduce to numbers.
+     *
+     * @example
+     * words.map((word) => [word, 1] as const).reduceByKey((a, b) => a + b); // DStream<[string, number]>
+     */
+    reduceByKey<K, V>(
+      this: DStream<readonly [K, V], Tx>,
+      fn: (accumulated: WidenLiteral<V>, value: WidenLiteral<V>) => WidenLiteral<V>,
+    ): DStream<[K, WidenLiteral<V>], Tx>;
+  }
+}
+
+defineOperator('reduceByKey', reduceByKey);

@@ -1,5 +1,5 @@
 import { ConfigError } from '../../errors';
-import type { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { reducedWindowStream } from '../ReducedWindowNode';
 import { requireFunction } from '../requireFunction';
 import { requireWindowDurations } from '../requireWindowDurations';
@@ -53,3 +53,33 @@ export function reduceByKeyAndWindow<K, V>(
     name,
   });
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * Every `slideMs` (default: this stream's slide), one `[key, value]` per key of the pairs in
+     * `(time - windowMs, time]`, folded with `fn` oldest batch first. With `options.invFunc`, the
+     * inverse of `fn`, the window is updated incrementally (previous window, plus the batches that
+     * entered, minus with `invFunc` those that left) and `options.filterFunc` then drops keys, e.g.
+     * those whose count fell to 0; without it, keys stay with the inverse's result. Each batch is
+     * reduced by key while current, so records do not outlive their batch. The state (reduced
+     * batches, last window) is registered under `options.name` (default: derived from the lineage).
+     *
+     * @example
+     * words.map((word) => [word, 1] as const)
+     *   .reduceByKeyAndWindow((a, b) => a + b, 60_000, 10_000, {
+     *     invFunc: (a, b) => a - b,
+     *     filterFunc: ([, count]) => count > 0,
+     *   });
+     */
+    reduceByKeyAndWindow<K, V>(
+      this: DStream<readonly [K, V], Tx>,
+      fn: (accumulated: WidenLiteral<V>, value: WidenLiteral<V>) => WidenLiteral<V>,
+      windowMs: number,
+      slideMs?: number,
+      options?: ReduceByKeyAndWindowOptions<K, WidenLiteral<V>>,
+    ): DStream<[K, WidenLiteral<V>], Tx>;
+  }
+}
+
+defineOperator('reduceByKeyAndWindow', reduceByKeyAndWindow);

@@ -1,4 +1,4 @@
-import type { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { reducedWindowStream } from '../ReducedWindowNode';
 import { requireFunction } from '../requireFunction';
 import type { StateNameOptions } from '../../state/StateRegistry';
@@ -38,3 +38,26 @@ export function reduceByWindow<T>(
     name: options.name,
   }).map(valueOf);
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * Every `slideMs`, the records of `(time - windowMs, time]` folded with `fn` into one record
+     * (none if no record was ever seen). With `invFunc`, the inverse of `fn`, each window is the
+     * previous one plus the new batches minus the old ones, and once a record was seen every window
+     * has a value, as in Spark.
+     *
+     * @example
+     * amounts.reduceByWindow((a, b) => a + b, 60_000, 10_000, (a, b) => a - b);
+     */
+    reduceByWindow(
+      fn: (accumulated: T, record: T) => T,
+      windowMs: number,
+      slideMs: number,
+      invFunc?: (accumulated: T, removed: T) => T,
+      options?: StateNameOptions,
+    ): DStream<T, Tx>;
+  }
+}
+
+defineOperator('reduceByWindow', reduceByWindow);

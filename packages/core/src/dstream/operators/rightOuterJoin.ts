@@ -1,4 +1,4 @@
-import type { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { cogroupedStream } from './cogroup';
 import { NO_MATCH, pushPairs } from './join';
 
@@ -11,3 +11,22 @@ export function rightOuterJoin<K, V, W>(
     pushPairs<K, V | undefined, W>(key, values.length > 0 ? values : NO_MATCH, others, output),
   );
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * Like `join`, and also `[key, [undefined, w]]` for every value `w` of `other` whose key this
+     * stream lacks. Keys compared with `Map` semantics; keys found here come first, in first-seen
+     * order, then keys only `other` has. Same slide rule as `join`.
+     *
+     * @example
+     * orders.rightOuterJoin(payments); // payments without an order come with undefined
+     */
+    rightOuterJoin<K, V, W>(
+      this: DStream<readonly [K, V], Tx>,
+      other: DStream<readonly [K, W]>,
+    ): DStream<[K, [V | undefined, W]], Tx>;
+  }
+}
+
+defineOperator('rightOuterJoin', rightOuterJoin);

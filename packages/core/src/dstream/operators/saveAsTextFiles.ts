@@ -1,5 +1,5 @@
 import { ConfigError, DStreamError } from '../../errors';
-import type { DStream } from '../DStream';
+import { defineOperator, DStream } from '../graph';
 import { formatRecord } from '../formatRecord';
 import { registerOutput } from '../registerOutput';
 import { writeFileAtomic } from '../writeFileAtomic';
@@ -40,3 +40,23 @@ export function saveAsTextFiles<T>(source: DStream<T>, prefix: string, suffix?: 
     }
   });
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * Writes every batch to the file `<prefix>-<time>` (plus `.<suffix>` when given), one record per
+     * line (strings as they are, anything else as JSON), creating the directory if needed. Each
+     * file is written atomically (temporary file in the same directory, fsync, rename): a reader
+     * never sees a partial file. Files are named by batch time, as Spark names them, and batch times
+     * are not kept across restarts: under at-least-once, records of a batch that was in flight at a
+     * crash reappear in a file with a later time. Key files by offset range in `foreachBatch` when
+     * each record must land once. A string record containing a newline spans several lines.
+     *
+     * @example
+     * counts.saveAsTextFiles('out/counts', 'txt'); // out/counts-1700000000000.txt, …
+     */
+    saveAsTextFiles(prefix: string, suffix?: string): void;
+  }
+}
+
+defineOperator('saveAsTextFiles', saveAsTextFiles);

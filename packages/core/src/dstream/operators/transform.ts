@@ -1,4 +1,4 @@
-import { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { batchOf } from '../batchOf';
 import { derivedNode } from '../derivedNode';
 import { requireFunction } from '../requireFunction';
@@ -15,8 +15,7 @@ export function transform<T, U>(
     fn,
     'Pass a function from (records, time) to an iterable of results, or a promise of one.',
   );
-  return new DStream(
-    source.context,
+  return source.derive(
     derivedNode<U>('transform', [source], async (time) => {
       const records = await batchOf(source, time);
       try {
@@ -29,3 +28,19 @@ export function transform<T, U>(
     }),
   );
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * Each batch replaced by what `fn(records, time)` returns or resolves to (Spark's transform):
+     * any batch-level logic, including asynchronous lookups. A throw or rejection becomes a
+     * `RecordProcessingError` naming `transform`.
+     *
+     * @example
+     * const enriched = events.transform(async (records) => enrich(records, await loadRates()));
+     */
+    transform<U>(fn: (records: readonly T[], time: number) => Iterable<U> | Promise<Iterable<U>>): DStream<U, Tx>;
+  }
+}
+
+defineOperator('transform', transform);

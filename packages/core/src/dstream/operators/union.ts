@@ -1,5 +1,5 @@
 import { ConfigError } from '../../errors';
-import { DStream } from '../DStream';
+import { defineOperator, type DStream } from '../graph';
 import { batchOf } from '../batchOf';
 import { derivedNode } from '../derivedNode';
 import { requireCompatibleStreams } from '../requireCompatibleStreams';
@@ -12,7 +12,7 @@ export function union<T>(source: DStream<T>, others: readonly DStream<T>[]): DSt
   }
   requireCompatibleStreams('union', source, others);
   const streams = [source, ...others];
-  return new DStream(source.context, {
+  return source.derive({
     ...derivedNode<T>('union', streams, async (time) => {
       const batches = await Promise.all(streams.map((stream) => batchOf(stream, time)));
       return concatSourcePartitions(batches, batches.flat() as T[]);
@@ -20,3 +20,18 @@ export function union<T>(source: DStream<T>, others: readonly DStream<T>[]): DSt
     keepsSourcePartitions: true,
   });
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * This stream's records followed by each other stream's, batch by batch. All streams must
+     * belong to this context and have this stream's slide (else `ConfigError`).
+     *
+     * @example
+     * const all = clicks.union(views, purchases);
+     */
+    union(...others: DStream<T>[]): DStream<T, Tx>;
+  }
+}
+
+defineOperator('union', (source, ...others) => union(source, others));

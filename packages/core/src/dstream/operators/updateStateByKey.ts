@@ -1,7 +1,7 @@
 import { ConfigError } from '../../errors';
 import { type StateChanges, StateChangeLog } from '../../state/StatefulOperator';
 import { registerState } from '../../state/StateRegistry';
-import { DStream, type DStreamNode } from '../DStream';
+import { defineOperator, DStream, type DStreamNode } from '../graph';
 import { forEachRecord } from '../FusedNode';
 import { requireFunction } from '../requireFunction';
 import { userFunctionError } from '../userFunctionError';
@@ -198,3 +198,26 @@ export function updateStateByKey<K, V, S>(
   registerState(source as DStream<unknown>, 'updateStateByKey', name, 1, node);
   return stream;
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * State per key (Spark's updateStateByKey): every batch, `update(values, previous)` runs for
+     * every key with state or with records in the batch (`values` empty for the former, `previous`
+     * undefined for the latter) and returns the new state, or `undefined` to remove the key. Each
+     * batch is every `[key, state]` afterwards. Cost grows with the state, not the batch: prefer
+     * `mapWithState` for large state. Registered under `options.name` (default: from the lineage).
+     *
+     * @example
+     * words.map((word) => [word, 1] as const)
+     *   .updateStateByKey<number>((ones, total = 0) => total + ones.length);
+     */
+    updateStateByKey<S>(
+      this: DStream<readonly [unknown, unknown], Tx>,
+      update: (values: PairValue<T>[], previous: S | undefined) => S | undefined,
+      options?: UpdateStateByKeyOptions<PairKey<T>, S>,
+    ): DStream<[PairKey<T>, S], Tx>;
+  }
+}
+
+defineOperator('updateStateByKey', updateStateByKey);

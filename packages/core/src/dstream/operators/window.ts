@@ -1,6 +1,6 @@
 import { type StateChanges, StateChangeLog } from '../../state/StatefulOperator';
 import { registerState } from '../../state/StateRegistry';
-import { DStream, type DStreamNode } from '../DStream';
+import { defineOperator, DStream, type DStreamNode } from '../graph';
 import { batchOf } from '../batchOf';
 import { requireWindowDurations } from '../requireWindowDurations';
 import { setSourcePartitions, sourcePartitionsOf } from '../sourcePartitions';
@@ -168,3 +168,21 @@ export function window<T>(source: DStream<T>, windowMs: number, slideMs: number 
   registerState(source as DStream<unknown>, 'window', options.name, 1, node);
   return stream;
 }
+
+declare module '../graph' {
+  interface DStream<T, Tx = unknown> {
+    /**
+     * Every `slideMs` (default: this stream's slide), the records of this stream's batches in
+     * `(time - windowMs, time]`, oldest batch first (Spark's window). Both durations must be
+     * multiples of this stream's slide. The first windows of a job's first run hold fewer batches. The
+     * batches are kept while they lie in a window, as the window's state (`options.name`), so a
+     * restarted job's windows hold the batches of the run before (see docs/guide/windows-and-state.md).
+     *
+     * @example
+     * events.window(60_000, 10_000); // every 10 s, the last minute of events
+     */
+    window(windowMs: number, slideMs?: number, options?: WindowOptions): DStream<T, Tx>;
+  }
+}
+
+defineOperator('window', window);

@@ -12,8 +12,7 @@ import {
   type StreamingEvent,
 } from '@dstream/core';
 import { captureOutput } from '@dstream/core/testing';
-import { createTopic, requireService, saslListener, services, uniqueName, waitFor } from '../helpers/services';
-import { produce } from './helpers';
+import { createTopic, produce, requireService, saslListener, services, uniqueName, waitFor } from '@dstream/test-utils';
 
 jest.setTimeout(60_000);
 
@@ -64,7 +63,7 @@ afterAll(() => new Promise((resolve) => setTimeout(resolve, REFUSED_TIMEOUT_MS +
 beforeAll(async () => {
   await requireService('Kafka', saslListener.brokers);
   topic = uniqueName('sasl-topic');
-  await createTopic(topic, 1, 15_000, { ...sasl(saslListener.password), 'metadata.broker.list': saslListener.brokers });
+  await createTopic(topic, 1, { brokers: saslListener.brokers, config: sasl(saslListener.password) });
   await produce(topic, [0], 20, 0, sasl(saslListener.password));
 });
 

@@ -2,8 +2,8 @@
 // topics and partitions that appear while the stream runs.
 import { ConsumerStrategies, InMemoryOffsetStore, KafkaError } from '@dstream/core';
 import type { InMemoryTransaction } from '@dstream/core';
-import { createTopic, requireService, services, uniqueName, waitFor } from '../helpers/services';
-import { addPartitions, expectTiling, kafkaParams, produce, streamingJob, valuesOf } from './helpers';
+import { addPartitions, createTopic, produce, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
+import { expectTiling, kafkaParams, streamingJob, valuesOf } from './helpers';
 
 // Rebalances and restarts take seconds on a real broker.
 jest.setTimeout(90_000);
@@ -115,14 +115,16 @@ describe('direct stream in a consumer group', () => {
       await produce(topic, [0, 1, 2], 3000);
       await resident.ssc.start();
       let produced = 3000;
+      let visitor: ReturnType<typeof member> | undefined;
       try {
         for (let cycle = 0; cycle < 5; cycle++) {
-          const visitor = member();
-          await visitor.ssc.start();
-          await waitFor(() => visitor.batches.some((batch) => batch.records.length > 0), 30_000, `visitor ${cycle} to process records`);
+          const current = member();
+          visitor = current;
+          await current.ssc.start();
+          await waitFor(() => current.batches.some((batch) => batch.records.length > 0), 30_000, `visitor ${cycle} to process records`);
           await produce(topic, [0, 1, 2], 100, produced);
           produced += 100;
-          await visitor.ssc.stop({ graceful: true });
+          await current.ssc.stop({ graceful: true });
         }
         const partitions = [0, 1, 2].map((partition) => ({ topic, partition }));
         await waitFor(
@@ -135,6 +137,8 @@ describe('direct stream in a consumer group', () => {
         );
         expect(resident.ssc.state).toBe('active');
       } finally {
+        // A failed wait leaves the visitor of that cycle running: its consumer would keep the run alive.
+        await visitor?.ssc.stop({ graceful: true });
         await resident.ssc.stop({ graceful: true });
       }
       const counts = new Map<string, number>();

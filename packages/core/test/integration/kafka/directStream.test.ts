@@ -1,7 +1,7 @@
 // The direct stream against the real broker: ranges, fetching, commits and restarts.
 import { ConsumerStrategies, InMemoryOffsetStore, KafkaError, OffsetOutOfRangeError, OffsetRange } from '@dstream/core';
-import { createTopic, requireService, services, uniqueName, waitFor } from '../helpers/services';
-import { expectTiling, produce, streamingJob, valuesOf } from './helpers';
+import { createTopic, produce, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
+import { expectTiling, streamingJob, valuesOf } from './helpers';
 
 // Rebalances and restarts take seconds on a real broker.
 jest.setTimeout(90_000);
@@ -71,8 +71,11 @@ describe('direct stream over assigned partitions', () => {
     const strategy = ConsumerStrategies.Assign([{ topic, partition: 0 }]);
     const first = streamingJob({ strategy, startingOffsets: 'earliest', offsetStore: store }, { group });
     await first.ssc.start();
-    await waitFor(() => valuesOf(first.batches).length >= 100, 30_000, 'the first 100 records');
-    await first.ssc.stop({ graceful: true });
+    try {
+      await waitFor(() => valuesOf(first.batches).length >= 100, 30_000, 'the first 100 records');
+    } finally {
+      await first.ssc.stop({ graceful: true });
+    }
     expect((await new InMemoryOffsetStore(store).load(group, [{ topic, partition: 0 }])).get(`${topic}:0`)).toBe(100);
 
     await produce(topic, [0], 50, 100);

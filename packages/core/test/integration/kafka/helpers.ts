@@ -1,52 +1,6 @@
 import { InMemoryOffsetStore, KafkaUtils, OffsetRange, StreamingContext, consoleLogger, silentLogger } from '@dstream/core';
 import type { BatchContext, ConsumerRecord, DirectStreamOptions } from '@dstream/core';
-import { AdminClient, Producer } from 'node-rdkafka';
-import { services, uniqueName, waitFor } from '../helpers/services';
-
-/** Sends `count` records to each listed partition, with values `<partition>:<n>` (n from `startAt`), and waits for every ack. */
-export async function produce(
-  topic: string,
-  partitions: readonly number[],
-  count: number,
-  startAt = 0,
-  config: Record<string, string | number | boolean> = {},
-): Promise<void> {
-  const producer = new Producer({ 'bootstrap.servers': services.kafkaBrokers, dr_cb: true, 'linger.ms': 5, ...config });
-  let acknowledged = 0;
-  let failure: Error | undefined;
-  producer.on('delivery-report', (error) => {
-    if (error) failure ??= new Error(`producing to ${topic} failed: ${error.message}`);
-    acknowledged += 1;
-  });
-  await new Promise<void>((resolve, reject) =>
-    producer.connect({ timeout: 10_000 }, (error) => (error ? reject(new Error(`connecting a producer failed: ${error.message}`)) : resolve())),
-  );
-  producer.setPollInterval(10);
-  try {
-    for (const partition of partitions) {
-      for (let i = 0; i < count; i++) producer.produce(topic, partition, Buffer.from(`${partition}:${startAt + i}`));
-    }
-    const expected = partitions.length * count;
-    await waitFor(() => acknowledged === expected || failure !== undefined, 30_000, `acks for ${expected} records to ${topic}`);
-    if (failure) throw failure;
-  } finally {
-    await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
-  }
-}
-
-/** Raises a topic's partition count. */
-export async function addPartitions(topic: string, totalPartitions: number): Promise<void> {
-  const admin = AdminClient.create({ 'bootstrap.servers': services.kafkaBrokers });
-  try {
-    await new Promise<void>((resolve, reject) =>
-      admin.createPartitions(topic, totalPartitions, 15_000, (error) =>
-        error ? reject(new Error(`adding partitions to ${topic} failed: ${error.message}`)) : resolve(),
-      ),
-    );
-  } finally {
-    admin.disconnect();
-  }
-}
+import { services, uniqueName } from '@dstream/test-utils';
 
 /** Silent, unless DSTREAM_TEST_LOG is set: then the jobs' log lines go to the console. */
 const testLogger = process.env.DSTREAM_TEST_LOG ? consoleLogger : silentLogger;

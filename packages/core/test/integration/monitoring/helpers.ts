@@ -1,8 +1,8 @@
 import { ConsumerStrategies, InMemoryOffsetStore, KafkaUtils, StreamingContext, silentLogger } from '@dstream/core';
 import type { BatchInfo, MetricsOptions, OffsetCommitCompletedEvent, UiOptions } from '@dstream/core';
 import { filter, firstValueFrom } from 'rxjs';
+import { uniqueName } from '@dstream/test-utils';
 import { kafkaParams } from '../kafka/helpers';
-import { uniqueName } from '../helpers/services';
 
 /** A running job over `partitions` of `topic` that records every batch and every commit it reports. */
 export function monitoredJob(

@@ -1,6 +1,5 @@
 // A running job's /metrics, scraped over HTTP, against the batches and commits it reported.
-import { createTopic, requireService, services, uniqueName, waitFor } from '../helpers/services';
-import { produce } from '../kafka/helpers';
+import { createTopic, produce, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 import { monitoredJob } from './helpers';
 
 jest.setTimeout(90_000);

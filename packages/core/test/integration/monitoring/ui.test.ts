@@ -4,8 +4,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
-import { createTopic, requireService, services, uniqueName, waitFor } from '../helpers/services';
-import { produce } from '../kafka/helpers';
+import { createTopic, produce, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 import { monitoredJob } from './helpers';
 
 jest.setTimeout(120_000);

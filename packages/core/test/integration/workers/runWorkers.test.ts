@@ -30,18 +30,25 @@ describe('runWorkers with real processes', () => {
       onReport: (id: number, report: WorkerReport) => batchesByWorker.set(id, (batchesByWorker.get(id) ?? 0) + (report.failed ? 0 : 1)),
     });
     const files = () => fs.readdirSync(dir);
-    const restartedAndRunning = () =>
-      files().filter((name) => name.startsWith('started-1-')).length === 2 && (batchesByWorker.get(0) ?? 0) >= 3;
-    const deadline = Date.now() + 30_000;
-    while (!restartedAndRunning()) {
-      if (Date.now() > deadline) throw new Error(`worker 1 was not restarted in time: ${files().join(', ')}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    // Let the restarted worker complete batches of its own before stopping.
-    const reportedBefore = batchesByWorker.get(1) ?? 0;
-    while ((batchesByWorker.get(1) ?? 0) < reportedBefore + 3) {
-      if (Date.now() > deadline) throw new Error('the restarted worker 1 reports no batches');
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    try {
+      const restartedAndRunning = () =>
+        files().filter((name) => name.startsWith('started-1-')).length === 2 && (batchesByWorker.get(0) ?? 0) >= 3;
+      const deadline = Date.now() + 30_000;
+      while (!restartedAndRunning()) {
+        if (Date.now() > deadline) throw new Error(`worker 1 was not restarted in time: ${files().join(', ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // Let the restarted worker complete batches of its own before stopping.
+      const reportedBefore = batchesByWorker.get(1) ?? 0;
+      while ((batchesByWorker.get(1) ?? 0) < reportedBefore + 3) {
+        if (Date.now() > deadline) throw new Error('the restarted worker 1 reports no batches');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } catch (error) {
+      // A failed wait must not leave the supervisor and its workers running past the test.
+      signals.emit('SIGTERM', 'SIGTERM');
+      await running.catch(() => undefined);
+      throw error;
     }
     signals.emit('SIGTERM', 'SIGTERM');
     const result = await running;

@@ -27,7 +27,7 @@
  */
 const path = require('node:path');
 
-const root = path.resolve(__dirname, '../..');
+const root = path.resolve(__dirname, '../../..');
 const { ConsumerStrategies, KafkaUtils, StreamingContext } = require(path.join(root, 'packages/core/dist/index.js'));
 
 function setting(name, fallback) {
@@ -148,15 +148,8 @@ const backends = {
 
 /** Creates a topic with replication factor 1 unless it exists. */
 function createTopicIfMissing(name, partitions) {
-  const { AdminClient, CODES } = require('node-rdkafka');
-  const admin = AdminClient.create({ 'bootstrap.servers': brokers });
-  return new Promise((resolve, reject) =>
-    admin.createTopic({ topic: name, num_partitions: partitions, replication_factor: 1 }, 30000, (error) => {
-      admin.disconnect();
-      if (error && error.code !== CODES.ERRORS.ERR_TOPIC_ALREADY_EXISTS) reject(error);
-      else resolve();
-    }),
-  );
+  const { createTopic } = require(path.join(root, 'packages/test-utils/dist/index.js'));
+  return createTopic(name, partitions, { brokers, timeoutMs: 30000, ifMissing: true });
 }
 
 function emit(event, fields = {}) {

@@ -3,12 +3,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
-import { produce } from '../../packages/core/test/integration/kafka/helpers';
-import { createTopic, requireService, services, uniqueName } from '../../packages/core/test/integration/helpers/services';
-import { readTopic } from '../../packages/offsets-kafka/test/integration/kafkaTestKit';
-import type { DeadLetter } from '../../packages/core/src';
-import { PostgresOffsetStore } from '../../packages/offsets-postgres/src';
-import { RedisOffsetStore } from '../../packages/offsets-redis/src';
+import type { DeadLetter } from '@dstream/core';
+import { PostgresOffsetStore } from '@dstream/offsets-postgres';
+import { RedisOffsetStore } from '@dstream/offsets-redis';
+import { produce, readTopic } from '../records';
+import { requireService, services } from '../services';
+import { createTopic } from '../topics';
+import { uniqueName } from '../uniqueName';
+import { sleep } from '../waitFor';
 
 /**
  * The stores `job.js` can commit to. Redis and PostgreSQL are also where the job counts its
@@ -64,8 +66,11 @@ export interface CrashTestResult {
 }
 
 const PARTITIONS = 4;
-const JOB = path.join(__dirname, 'job.js');
-const ROOT = path.resolve(__dirname, '../..');
+/** The repository root (from `src/crash` or `dist/crash`); the jobs run its packages' `dist`. */
+export const ROOT = path.resolve(__dirname, '../../../..');
+/** The plain JavaScript jobs the harness runs as child processes. */
+export const JOBS_DIR = path.resolve(__dirname, '../../jobs');
+const JOB = path.join(JOBS_DIR, 'job.js');
 
 /**
  * Produces unique records into a new 4-partition topic, runs `job.js` as a child process, SIGKILLs
@@ -88,7 +93,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
   const ratePerPartition =
     options.ratePerPartition ?? Math.ceil(Math.ceil(records / PARTITIONS / batchesWanted) * (1000 / batchIntervalMs));
   const maxBatchRecords = Math.ceil((PARTITIONS * ratePerPartition * batchIntervalMs) / 1000);
-  for (const dist of ['core', `offsets-${options.store}`]) {
+  for (const dist of ['core', 'test-utils', `offsets-${options.store}`]) {
     if (!existsSync(path.join(ROOT, 'packages', dist, 'dist/index.js'))) {
       throw new Error(`packages/${dist}/dist is missing: the crash job runs compiled code; run \`npm run build\` first`);
     }
@@ -366,8 +371,4 @@ export async function openEffects(store: CrashStore, delivery: CrashTestOptions[
       await pool.end();
     },
   };
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

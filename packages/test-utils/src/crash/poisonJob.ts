@@ -1,7 +1,10 @@
 import { KafkaUtils, StreamingContext, ConsumerStrategies, silentLogger } from '@dstream/core';
 import type { BatchInfo, DeadLetter, OffsetStore } from '@dstream/core';
-import { produce } from '../../packages/core/test/integration/kafka/helpers';
-import { createTopic, services, uniqueName, waitFor } from '../../packages/core/test/integration/helpers/services';
+import { produce } from '../records';
+import { services } from '../services';
+import { createTopic } from '../topics';
+import { uniqueName } from '../uniqueName';
+import { waitFor } from '../waitFor';
 
 /** What one run of `runPoisonJob` saw. */
 export interface PoisonJobResult {

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
+// Where tests, examples' tests and benchmarks find the services, and the check that they are up.
 import { connect } from 'node:net';
-import { AdminClient, type LibrdKafkaError } from 'node-rdkafka';
 
 const port = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 
@@ -16,8 +15,8 @@ export const localServiceAddresses = {
 } as const;
 
 /**
- * Where the integration tests find the real services: the variables `scripts/services env`
- * prints, with defaults matching what `scripts/services up` starts.
+ * Where the tests find the real services: the variables `scripts/services env` prints, with
+ * defaults matching what `scripts/services up` starts (loopback only).
  */
 export const services = {
   kafkaBrokers: process.env.DSTREAM_KAFKA_BROKERS ?? localServiceAddresses.kafkaBrokers,
@@ -37,7 +36,7 @@ export const saslListener = {
   password: process.env.DSTREAM_KAFKA_SASL_PASSWORD ?? 'dstream-test-password',
 } as const;
 
-type ServiceName = 'Kafka' | 'Redis' | 'ZooKeeper' | 'PostgreSQL' | 'HBase';
+export type ServiceName = 'Kafka' | 'Redis' | 'ZooKeeper' | 'PostgreSQL' | 'HBase';
 
 const envVarOf: Record<ServiceName, string> = {
   Kafka: 'DSTREAM_KAFKA_BROKERS',
@@ -81,48 +80,4 @@ export async function requireService(service: ServiceName, address: string, time
       resolve();
     });
   });
-}
-
-/** A name no other test or earlier run uses: `<prefix>-<time>-<random>`. */
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-}
-
-/** Creates a topic with replication factor 1 through librdkafka's admin API. */
-export async function createTopic(
-  name: string,
-  partitions: number,
-  timeoutMs = 15000,
-  config: Record<string, string | number | boolean> = {},
-): Promise<void> {
-  const admin = AdminClient.create({ 'metadata.broker.list': services.kafkaBrokers, 'client.id': 'dstream-tests', ...config });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      admin.createTopic(
-        { topic: name, num_partitions: partitions, replication_factor: 1 },
-        timeoutMs,
-        (err: LibrdKafkaError | undefined) =>
-          err ? reject(new Error(`creating topic ${name} failed: ${err.message} (code ${err.code})`)) : resolve(),
-      );
-    });
-  } finally {
-    admin.disconnect();
-  }
-}
-
-/**
- * Polls `predicate` until it returns true; rejects after `timeoutMs` with `what` in the message.
- * For real services only: unit tests use a ManualClock instead of waiting.
- */
-export async function waitFor(
-  predicate: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what = 'condition',
-  intervalMs = 50,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }

@@ -5,10 +5,12 @@ import { Pool } from 'pg';
 import type { LoadedState, OffsetStore } from '@dstream/core';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
 import { PostgresOffsetStore } from '@dstream/offsets-postgres';
-import { produce } from '../../packages/core/test/integration/kafka/helpers';
-import { createTopic, requireService, services, uniqueName } from '../../packages/core/test/integration/helpers/services';
-import { readTopic } from '../../packages/offsets-kafka/test/integration/kafkaTestKit';
-import { JobProcess, sleep } from './harness';
+import { produce, readTopic } from '../records';
+import { requireService, services } from '../services';
+import { createTopic } from '../topics';
+import { uniqueName } from '../uniqueName';
+import { sleep } from '../waitFor';
+import { JOBS_DIR, JobProcess, ROOT } from './harness';
 
 /** Where the job keeps offsets, state and results: Redis, PostgreSQL, or Kafka (`KafkaTransactionalSink` with a state topic). */
 export type StateCrashStore = 'redis' | 'postgres' | 'kafka';
@@ -61,8 +63,7 @@ export interface StateCrashTestResult {
 
 const PARTITIONS = 4;
 const USERS = 13;
-const JOB = path.join(__dirname, 'statefulJob.js');
-const ROOT = path.resolve(__dirname, '../..');
+const JOB = path.join(JOBS_DIR, 'statefulJob.js');
 
 interface BatchRow {
   readonly pid: number;
@@ -89,7 +90,7 @@ export async function runStateCrashTest(options: StateCrashTestOptions): Promise
   const workers = options.workers ?? 1;
   const windowMs = options.windowMs ?? 3000;
   const slideMs = options.slideMs ?? 500;
-  for (const dist of ['core', `offsets-${options.store}`]) {
+  for (const dist of ['core', 'test-utils', `offsets-${options.store}`]) {
     if (!existsSync(path.join(ROOT, 'packages', dist, 'dist/index.js'))) {
       throw new Error(`packages/${dist}/dist is missing: the crash job runs compiled code; run \`npm run build\` first`);
     }
