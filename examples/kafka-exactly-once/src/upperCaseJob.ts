@@ -1,6 +1,6 @@
 import { ConsumerStrategies, KafkaUtils, StreamingContext } from '@dstream/core';
 import type { TopicPartition } from '@dstream/core';
-import { KafkaTransactionalSink, type KafkaTransaction } from '@dstream/offsets-kafka';
+import { KafkaTransactionalSink } from '@dstream/offsets-kafka';
 
 /** Where the job reads and writes. */
 export interface UpperCaseSettings {
@@ -29,7 +29,7 @@ export function upperCaseJob(settings: UpperCaseSettings): StreamingContext {
   const ssc = new StreamingContext({ appName: 'kafka-upper-case', batchIntervalMs: 500 });
   const partitionSet = settings.partitions.map((p) => `${p.topic}-${p.partition}`).join(',');
 
-  const words = KafkaUtils.createDirectStream<string | null, string>(ssc, {
+  const words = KafkaUtils.createDirectStream(ssc, {
     kafkaParams: { 'bootstrap.servers': settings.brokers, 'group.id': settings.group },
     strategy: ConsumerStrategies.Assign(settings.partitions),
     offsetStore: new KafkaTransactionalSink({
@@ -53,9 +53,9 @@ export function upperCaseJob(settings: UpperCaseSettings): StreamingContext {
     return record;
   });
 
-  checked.foreachBatch<KafkaTransaction>(async (records, { transaction }) => {
+  checked.foreachBatch(async (records, { transaction }) => {
     for (const record of records) {
-      const sent = transaction!.send(settings.output, record.key, record.value.toUpperCase());
+      const sent = transaction.send(settings.output, record.key, record.value.toUpperCase());
       if (record.value === settings.failAfter) {
         await sent;
         throw new Error(`refusing to go on after ${record.value} (on purpose)`);

@@ -1,6 +1,5 @@
 import { ConsumerStrategies, KafkaUtils, StreamingContext } from '@dstream/core';
 import { PostgresOffsetStore } from '@dstream/offsets-postgres';
-import type { PoolClient } from 'pg';
 
 /** Where the job reads and writes. */
 export interface BalancesSettings {
@@ -42,7 +41,7 @@ export function parsePayment(text: string): readonly [string, number] {
 export function balancesJob(settings: BalancesSettings): StreamingContext {
   const ssc = new StreamingContext({ appName: 'account-balances', batchIntervalMs: 500 });
 
-  const payments = KafkaUtils.createDirectStream<Buffer | null, string>(ssc, {
+  const payments = KafkaUtils.createDirectStream(ssc, {
     kafkaParams: { 'bootstrap.servers': settings.brokers, 'group.id': settings.group },
     strategy: ConsumerStrategies.Subscribe([settings.topic]),
     offsetStore: new PostgresOffsetStore({ connectionString: settings.connectionString }),
@@ -57,10 +56,10 @@ export function balancesJob(settings: BalancesSettings): StreamingContext {
   payments
     .map((payment) => parsePayment(payment.value))
     .reduceByKey((a, b) => a + b)
-    .foreachBatch<PoolClient>(async (sums, { transaction }) => {
+    .foreachBatch(async (sums, { transaction }) => {
       if (sums.length === 0) return;
       // One statement per batch: the accounts and amounts travel as two arrays.
-      await transaction!.query(
+      await transaction.query(
         `INSERT INTO account_balances (account, balance)
          SELECT * FROM unnest($1::text[], $2::bigint[])
          ON CONFLICT (account) DO UPDATE SET balance = account_balances.balance + EXCLUDED.balance`,

@@ -1,6 +1,5 @@
 import { ConsumerStrategies, KafkaUtils, StreamingContext } from '@dstream/core';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
-import type { ChainableCommander } from 'ioredis';
 
 /** Where the job reads and writes. */
 export interface WordCountSettings {
@@ -26,7 +25,7 @@ export const countsKey = (topic: string) => `wordcount:${topic}`;
 export function wordCountJob(settings: WordCountSettings): StreamingContext {
   const ssc = new StreamingContext({ appName: 'redis-word-count', batchIntervalMs: 500 });
 
-  const lines = KafkaUtils.createDirectStream<Buffer | null, string>(ssc, {
+  const lines = KafkaUtils.createDirectStream(ssc, {
     kafkaParams: { 'bootstrap.servers': settings.brokers, 'group.id': settings.group },
     strategy: ConsumerStrategies.Subscribe([settings.topic]),
     offsetStore: new RedisOffsetStore({ url: settings.redisUrl }),
@@ -41,8 +40,8 @@ export function wordCountJob(settings: WordCountSettings): StreamingContext {
     .flatMap((line) => line.value.split(' '))
     .map((word) => [word, 1] as const)
     .reduceByKey((a, b) => a + b)
-    .foreachBatch<ChainableCommander>((counts, { transaction }) => {
-      for (const [word, n] of counts) transaction!.hincrby(countsKey(settings.topic), word, n);
+    .foreachBatch((counts, { transaction }) => {
+      for (const [word, n] of counts) transaction.hincrby(countsKey(settings.topic), word, n);
     });
 
   return ssc;

@@ -1,6 +1,5 @@
 import { ConsumerStrategies, KafkaUtils, StateSpec, StreamingContext, type State } from '@dstream/core';
 import { PostgresOffsetStore } from '@dstream/offsets-postgres';
-import type { PoolClient } from 'pg';
 
 /** Where the job reads and writes, and when a session ends. */
 export interface SessionsSettings {
@@ -49,7 +48,7 @@ export interface EndedSession extends OpenSession {
 export function sessionsJob(settings: SessionsSettings): StreamingContext {
   const ssc = new StreamingContext({ appName: 'user-sessions', batchIntervalMs: 500 });
 
-  const clicks = KafkaUtils.createDirectStream<string, string>(ssc, {
+  const clicks = KafkaUtils.createDirectStream(ssc, {
     kafkaParams: { 'bootstrap.servers': settings.brokers, 'group.id': settings.group },
     strategy: ConsumerStrategies.Subscribe([settings.topic]),
     offsetStore: new PostgresOffsetStore({ connectionString: settings.connectionString }),
@@ -79,9 +78,9 @@ export function sessionsJob(settings: SessionsSettings): StreamingContext {
     .mapWithState(sessions)
     // mapWithState leaves undefined results out already; this narrows the records' type to match.
     .filter((session): session is EndedSession => session !== undefined)
-    .foreachBatch<PoolClient>(async (ended, { transaction }) => {
+    .foreachBatch(async (ended, { transaction }) => {
       if (ended.length === 0) return;
-      await transaction!.query(
+      await transaction.query(
         `INSERT INTO user_sessions (user_id, first_click, last_click, clicks)
          SELECT u, to_timestamp(f / 1000.0), to_timestamp(l / 1000.0), c
            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[]) AS s(u, f, l, c)`,

@@ -32,6 +32,9 @@ export type {
   OperatorStateWrite,
   LoadedState,
 } from './offsets/OffsetStore';
+export { StoreClient } from './offsets/StoreClient';
+export type { StoreDriver } from './offsets/StoreClient';
+export { checkExpectedOffsets, findStaleCommit, parseStoredOffset } from './offsets/expectedOffsets';
 export { InMemoryOffsetStore } from './offsets/InMemoryOffsetStore';
 export type { InMemoryTransaction } from './offsets/InMemoryOffsetStore';
 export { renderPayload, deadLetterId } from './offsets/DeadLetter';
@@ -111,6 +114,7 @@ export type { RetryOptions } from './util/retry';
 
 // kafka
 export { KafkaUtils } from './kafka/KafkaUtils';
+export type { BatchTransaction, StoreTransaction, Deserialized, KeyOf, ValueOf } from './kafka/BatchTransaction';
 export { ConsumerStrategies } from './kafka/ConsumerStrategies';
 export type { ConsumerStrategy } from './kafka/ConsumerStrategies';
 export type {

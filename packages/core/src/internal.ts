@@ -3,7 +3,13 @@
  * (@dstream/offsets-kafka), so that the client library is reached from core's `KafkaClient.ts`
  * only. Not part of the public API: it may change in any release.
  */
-export { connectGroupOffsetsClient, createRecordProducer, createStateTopicClient, createTransactionalProducer } from './kafka/KafkaClient';
+export {
+  connectGroupOffsetsClient,
+  createKafkaConsumer,
+  createRecordProducer,
+  createStateTopicClient,
+  createTransactionalProducer,
+} from './kafka/KafkaClient';
 export type {
   GroupOffsetsClient,
   KafkaParams,

@@ -25,7 +25,7 @@ const next = (topic: string, partition: number, from: number, until: number) => 
   expectedOffset: from,
 });
 
-describeOffsetStoreContract('CheckpointOffsetStore', { create: () => open() });
+describeOffsetStoreContract('CheckpointOffsetStore', { create: () => open() }, { describe, it, expect });
 
 describe('CheckpointOffsetStore', () => {
   it.each([

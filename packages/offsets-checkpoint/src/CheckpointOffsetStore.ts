@@ -1,8 +1,29 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, driverError, encodeStateKey, OffsetStoreError, printable, StaleOffsetError, topicPartitionKey } from '@dstream/core';
+import {
+  checkExpectedOffsets,
+  ConfigError,
+  driverError,
+  OffsetStoreError,
+  printable,
+  StoreClient,
+  topicPartitionKey,
+} from '@dstream/core';
 import type { LoadedState, OffsetCommit, OffsetStore, StateWrite, StoredOffsets, TopicPartition } from '@dstream/core';
+import {
+  applyState,
+  type CheckpointFile,
+  type CheckpointOperatorState,
+  FORMAT,
+  nest,
+  parseCheckpointFile,
+  readNoFollow,
+  type StateSection,
+  syncDirectory,
+  VERSION,
+  writeDurably,
+} from './checkpointFile';
 
 /** Options of `CheckpointOffsetStore`. */
 export interface CheckpointOffsetStoreOptions {
@@ -19,36 +40,6 @@ export interface CheckpointOffsetStoreOptions {
   readonly dirMode?: number;
 }
 
-/**
- * One checkpoint file: every stored offset of a group after one commit. Plain JSON with no trace
- * of the job's code, so a new version of the job reads what the old one wrote.
- */
-export interface CheckpointFile {
-  readonly format: 'dstream-offsets';
-  readonly version: 1;
-  readonly group: string;
-  /** The batch whose commit wrote the checkpoint, when the committer knows it. */
-  readonly batchTimeMs?: number;
-  /** When the checkpoint was written (ISO 8601). */
-  readonly savedAt: string;
-  /** Next offset to read, by topic and partition. */
-  readonly offsets: { readonly [topic: string]: { readonly [partition: string]: number } };
-  /**
-   * The whole state of the group's stateful operators after the commit, by operator name (absent
-   * when the job keeps none). Each entry is a `[key, value]` pair as the operator stores it.
-   */
-  readonly state?: { readonly [operator: string]: CheckpointOperatorState };
-}
-
-/** One operator's state in a checkpoint. */
-export interface CheckpointOperatorState {
-  readonly kind: string;
-  readonly stateVersion: number;
-  readonly entries: readonly (readonly [unknown, unknown])[];
-}
-
-type StateSection = { readonly [operator: string]: CheckpointOperatorState };
-
 /** The newest checkpoint of a group: its sequence number and offsets by `topic:partition`. */
 interface Current {
   readonly sequence: number;
@@ -57,8 +48,6 @@ interface Current {
 }
 
 const STORE = 'checkpoint';
-const FORMAT = 'dstream-offsets';
-const VERSION = 1;
 const DEFAULT_RETAIN = 10;
 const DEFAULT_FILE_MODE = 0o600;
 const DEFAULT_DIR_MODE = 0o700;
@@ -103,6 +92,8 @@ export class CheckpointOffsetStore implements OffsetStore {
   private readonly retain: number;
   private readonly fileMode: number;
   private readonly dirMode: number;
+  /** Every operation opens and closes its own files: the life cycle is what every store has. */
+  private readonly lifecycle: StoreClient<void>;
 
   constructor(options: CheckpointOffsetStoreOptions) {
     const directory: unknown = options?.directory;
@@ -117,6 +108,13 @@ export class CheckpointOffsetStore implements OffsetStore {
     this.retain = retain;
     this.fileMode = checkMode('fileMode', options.fileMode ?? DEFAULT_FILE_MODE);
     this.dirMode = checkMode('dirMode', options.dirMode ?? DEFAULT_DIR_MODE);
+    this.lifecycle = new StoreClient<void>({
+      store: STORE,
+      address: directory,
+      acquire: () => this.prepareDirectory(),
+      release: async () => undefined,
+      wrap: (what, error) => this.wrap(error, what),
+    });
   }
 
   /**
@@ -124,7 +122,16 @@ export class CheckpointOffsetStore implements OffsetStore {
    * is a file, lies under a file, or cannot be written fails with an `OffsetStoreError` naming the
    * path and the fix.
    */
-  async connect(): Promise<void> {
+  connect(): Promise<void> {
+    return this.lifecycle.connect();
+  }
+
+  /** Nothing to release: every operation opens and closes its own files. Idempotent. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
+  }
+
+  private async prepareDirectory(): Promise<void> {
     try {
       await this.makeDirectories(this.directory);
       await fs.access(this.directory, fs.constants.W_OK);
@@ -158,77 +165,79 @@ export class CheckpointOffsetStore implements OffsetStore {
     return this.wrap(error, doing);
   }
 
-  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    const { offsets } = await this.current(group);
-    const loaded = new Map<string, number>();
-    for (const { topic, partition } of partitions) {
-      const key = topicPartitionKey(topic, partition);
-      const offset = offsets.get(key);
-      if (offset !== undefined) loaded.set(key, offset);
-    }
-    return loaded;
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    return this.lifecycle.use(async () => {
+      const { offsets } = await this.current(group);
+      const loaded = new Map<string, number>();
+      for (const { topic, partition } of partitions) {
+        const key = topicPartitionKey(topic, partition);
+        const offset = offsets.get(key);
+        if (offset !== undefined) loaded.set(key, offset);
+      }
+      return loaded;
+    });
   }
 
   /** The state of `operator` in the group's current checkpoint. */
-  async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
-    const { state } = await this.current(group);
-    return Object.prototype.hasOwnProperty.call(state, operator) ? state[operator] : undefined;
+  loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    return this.lifecycle.use(async () => {
+      const { state } = await this.current(group);
+      return Object.prototype.hasOwnProperty.call(state, operator) ? state[operator] : undefined;
+    });
   }
 
   /** The state names in the group's current checkpoint. */
-  async listState(group: string): Promise<string[]> {
-    return Object.keys((await this.current(group)).state).sort();
+  listState(group: string): Promise<string[]> {
+    return this.lifecycle.use(async () => {
+      return Object.keys((await this.current(group)).state).sort();
+    });
   }
 
   /** Publishes a checkpoint without the state of `operator` (a state name, see `listState`). */
-  async deleteState(group: string, operator: string): Promise<void> {
-    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
-      const current = await this.current(group);
-      if (!Object.prototype.hasOwnProperty.call(current.state, operator)) return;
-      const rest: { [operator: string]: CheckpointOperatorState } = { ...current.state };
-      delete rest[operator];
-      if (await this.publish(group, current.sequence + 1, current.offsets, rest)) return;
-    }
-    throw new OffsetStoreError(STORE, `deleting the state of ${printable(operator)} in group ${printable(group)} lost the race for the next checkpoint`, {
-      retriable: true,
+  deleteState(group: string, operator: string): Promise<void> {
+    return this.lifecycle.use(async () => {
+      for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
+        const current = await this.current(group);
+        if (!Object.prototype.hasOwnProperty.call(current.state, operator)) return;
+        const rest: { [operator: string]: CheckpointOperatorState } = { ...current.state };
+        delete rest[operator];
+        if (await this.publish(group, current.sequence + 1, current.offsets, rest)) return;
+      }
+      throw new OffsetStoreError(STORE, `deleting the state of ${printable(operator)} in group ${printable(group)} lost the race for the next checkpoint`, {
+        retriable: true,
+      });
     });
   }
 
   /** Publishes a new checkpoint with the offsets (compare-and-set) and the state changes applied. */
-  async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
-    if (commits.length === 0 && (state === undefined || state.length === 0)) return;
-    const dir = this.groupDirectory(group);
-    await this.mkdir(dir);
-    for (let attempt = 1; ; attempt += 1) {
-      const current = await this.current(group);
-      const offsets = new Map(current.offsets);
-      for (const { range, expectedOffset } of commits) {
-        const actual = current.offsets.get(range.key) ?? null;
-        if (actual !== expectedOffset) {
-          throw new StaleOffsetError(STORE, group, range.topic, range.partition, expectedOffset, actual);
+  commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
+    return this.lifecycle.use(async () => {
+      if (commits.length === 0 && (state === undefined || state.length === 0)) return;
+      const dir = this.groupDirectory(group);
+      await this.mkdir(dir);
+      for (let attempt = 1; ; attempt += 1) {
+        const current = await this.current(group);
+        checkExpectedOffsets(STORE, group, commits, current.offsets);
+        const offsets = new Map(current.offsets);
+        for (const { range } of commits) offsets.set(range.key, range.untilOffset);
+        // A batch that read nothing and changed no state commits what is already stored: no new
+        // checkpoint, so an idle job does not write (and fsync) a file every batch interval or push
+        // history out.
+        const hasStateChanges = state !== undefined && state.some((w) => w.upserts.length > 0 || w.removals.length > 0);
+        if (!hasStateChanges && commits.every(({ range }) => current.offsets.get(range.key) === range.untilOffset)) return;
+        if (await this.publish(group, current.sequence + 1, offsets, applyState(current.state, state))) break;
+        if (attempt >= MAX_WRITE_ATTEMPTS) {
+          throw new OffsetStoreError(
+            STORE,
+            `commit for group ${printable(group)} lost the race for the next checkpoint ${MAX_WRITE_ATTEMPTS} times in a row; ` +
+              `other processes commit for this group in ${dir} without touching these partitions`,
+            { retriable: true },
+          );
         }
-        offsets.set(range.key, range.untilOffset);
       }
-      // A batch that read nothing and changed no state commits what is already stored: no new
-      // checkpoint, so an idle job does not write (and fsync) a file every batch interval or push
-      // history out.
-      const hasStateChanges = state !== undefined && state.some((w) => w.upserts.length > 0 || w.removals.length > 0);
-      if (!hasStateChanges && commits.every(({ range }) => current.offsets.get(range.key) === range.untilOffset)) return;
-      if (await this.publish(group, current.sequence + 1, offsets, applyState(current.state, state))) break;
-      if (attempt >= MAX_WRITE_ATTEMPTS) {
-        throw new OffsetStoreError(
-          STORE,
-          `commit for group ${printable(group)} lost the race for the next checkpoint ${MAX_WRITE_ATTEMPTS} times in a row; ` +
-            `other processes commit for this group in ${dir} without touching these partitions`,
-          { retriable: true },
-        );
-      }
-    }
-    await this.prune(dir);
+      await this.prune(dir);
+    });
   }
-
-  /** Nothing to release: every operation opens and closes its own files. Idempotent. */
-  async close(): Promise<void> {}
 
   /** The directory of a group's checkpoints: its id, percent-encoded so that any id is one safe name. */
   private groupDirectory(group: string): string {
@@ -372,139 +381,8 @@ export class CheckpointOffsetStore implements OffsetStore {
   }
 }
 
-/**
- * Reads a checkpoint file's text into offsets by `topic:partition`, rejecting anything that is
- * not a version-1 dstream checkpoint of `group` with an `OffsetStoreError` naming the file and the fix.
- */
-export function parseCheckpoint(path: string, group: string, text: string): Map<string, number> {
-  return parseCheckpointFile(path, group, text).offsets;
-}
-
-/** Offsets and state section of a checkpoint file's text (see `parseCheckpoint`). */
-function parseCheckpointFile(path: string, group: string, text: string): { offsets: Map<string, number>; state: StateSection } {
-  const fail = (problem: string, fix: string): never => {
-    throw new OffsetStoreError(STORE, `checkpoint ${path} ${problem}. ${fix}`);
-  };
-  const restore = `Restore it from a backup, or move it out of the directory to resume from the checkpoint before it`;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    // Not the parser's message: it quotes the start of the file, which need not be a checkpoint.
-    const position = /position (\d+)/.exec(error instanceof Error ? error.message : '');
-    fail(`is not valid JSON${position === null ? '' : ` (at character ${position[1]})`}`, restore);
-  }
-  if (!isRecord(json) || json.format !== FORMAT) {
-    fail(`is not a dstream offsets checkpoint (no "format": "${FORMAT}")`, restore);
-  }
-  const checkpoint = json as Record<string, unknown>;
-  if (checkpoint.version !== VERSION) {
-    fail(
-      `has version ${JSON.stringify(checkpoint.version)}; this dstream reads version ${VERSION}`,
-      typeof checkpoint.version === 'number' && checkpoint.version > VERSION
-        ? 'It was written by a newer dstream: upgrade @dstream/offsets-checkpoint'
-        : restore,
-    );
-  }
-  if (checkpoint.group !== group) {
-    fail(`belongs to group ${JSON.stringify(checkpoint.group)}, not ${JSON.stringify(group)}`, restore);
-  }
-  const offsets = new Map<string, number>();
-  if (!isRecord(checkpoint.offsets)) fail('has no "offsets" object', restore);
-  for (const [topic, partitions] of Object.entries(checkpoint.offsets as Record<string, unknown>)) {
-    if (!isRecord(partitions)) fail(`has offsets for topic ${JSON.stringify(topic)} that are not an object`, restore);
-    for (const [partition, offset] of Object.entries(partitions as Record<string, unknown>)) {
-      if (!/^\d+$/.test(partition) || typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
-        fail(
-          `holds ${JSON.stringify(offset)} for ${topic} partition ${JSON.stringify(partition)}, which is not an offset`,
-          restore,
-        );
-      }
-      offsets.set(topicPartitionKey(topic, Number(partition)), offset as number);
-    }
-  }
-  const state = checkpoint.state ?? {};
-  if (!isRecord(state)) fail('has a "state" that is not an object', restore);
-  for (const [operator, section] of Object.entries(state as Record<string, unknown>)) {
-    if (
-      !isRecord(section) ||
-      typeof section.kind !== 'string' ||
-      typeof section.stateVersion !== 'number' ||
-      !Array.isArray(section.entries) ||
-      !section.entries.every((entry) => Array.isArray(entry) && entry.length === 2)
-    ) {
-      fail(`has state for operator ${JSON.stringify(operator)} that is not { kind, stateVersion, entries: [[key, value], …] }`, restore);
-    }
-  }
-  return { offsets, state: state as StateSection };
-}
-
-/** `state` with a batch's changes applied: upserted and removed keys matched by their JSON. */
-function applyState(state: StateSection, write: StateWrite | undefined): StateSection {
-  if (write === undefined || write.length === 0) return state;
-  const next: { [operator: string]: CheckpointOperatorState } = { ...state };
-  for (const { operator, kind, stateVersion, upserts, removals } of write) {
-    const entries = new Map<string, readonly [unknown, unknown]>();
-    for (const entry of Object.prototype.hasOwnProperty.call(state, operator) ? state[operator].entries : []) {
-      entries.set(encodeStateKey(operator, entry[0]), entry);
-    }
-    for (const [key, value] of upserts) entries.set(encodeStateKey(operator, key), [key, value]);
-    for (const key of removals) entries.delete(encodeStateKey(operator, key));
-    next[operator] = { kind, stateVersion, entries: [...entries.values()] };
-  }
-  return next;
-}
-
 function checkpointName(sequence: number): string {
   return `offsets-${String(sequence).padStart(16, '0')}.json`;
-}
-
-/** Offsets by `topic:partition` as the checkpoint's `{ topic: { partition: offset } }`. */
-function nest(offsets: ReadonlyMap<string, number>): { [topic: string]: { [partition: string]: number } } {
-  const nested: { [topic: string]: { [partition: string]: number } } = {};
-  for (const [key, offset] of offsets) {
-    // Topic names may contain ':' in no Kafka version, but split at the last one to be safe.
-    const colon = key.lastIndexOf(':');
-    const topic = key.slice(0, colon);
-    (nested[topic] ??= {})[key.slice(colon + 1)] = offset;
-  }
-  return nested;
-}
-
-/**
- * Writes `text` to a new file with `mode` and fsyncs it, so that the link publishing it never
- * exposes a torn file. `wx` (O_CREAT|O_EXCL) never follows a link planted at `path`.
- */
-async function writeDurably(path: string, text: string, mode: number): Promise<void> {
-  const file = await fs.open(path, 'wx', mode);
-  try {
-    // open's mode is filtered by the umask; the option promises the mode itself.
-    await file.chmod(mode);
-    await file.writeFile(text, 'utf8');
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-}
-
-/** Fsyncs a directory so that a new name in it survives a power loss, not only a process crash. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Reads a file, refusing (ELOOP) when the name is a symbolic link. */
-async function readNoFollow(path: string): Promise<string> {
-  const file = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    return await file.readFile('utf8');
-  } finally {
-    await file.close();
-  }
 }
 
 function symlinkError(path: string): OffsetStoreError {
@@ -520,10 +398,6 @@ function checkMode(option: string, value: unknown): number {
     throw new ConfigError(option, value, 'must be a permission mode between 0o000 and 0o777', 'Pass e.g. 0o600, or omit it.');
   }
   return value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The first path from the root down to `path` that exists and is not a directory, if any. */

@@ -3,4 +3,5 @@
  * a local or mounted file system and readable by any later version of the job.
  */
 export { CheckpointOffsetStore } from './CheckpointOffsetStore';
-export type { CheckpointOffsetStoreOptions, CheckpointFile, CheckpointOperatorState } from './CheckpointOffsetStore';
+export type { CheckpointOffsetStoreOptions } from './CheckpointOffsetStore';
+export type { CheckpointFile, CheckpointOperatorState } from './checkpointFile';

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { ConfigError, OffsetRange, OffsetStoreError, StaleOffsetError } from '@dstream/core';
-import { encodeKeyPart, groupRowKey, HBaseOffsetStore, historyPrefix } from './HBaseOffsetStore';
+import { HBaseOffsetStore } from './HBaseOffsetStore';
+import { encodeKeyPart, groupRowKey, historyPrefix } from './hbaseRowKeys';
 
 const URL = 'http://hbase-rest.test:8080';
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -95,13 +96,13 @@ describe('HBaseOffsetStore', () => {
   it('shows its URL, table and settings when inspected', () => {
     const store = new HBaseOffsetStore({ url: `${URL}/`, table: 'jobs' });
     expect(inspect(store, { breakLength: Infinity })).toBe(
-      "HBaseOffsetStore { url: 'http://hbase-rest.test:8080', table: 'dstream:jobs', columnFamily: 'o', historySize: 100, isOpen: false }",
+      "HBaseOffsetStore { url: 'http://hbase-rest.test:8080', table: 'dstream:jobs', columnFamily: 'o', historySize: 100, state: 'new' }",
     );
   });
 
   it('refuses to be used before connect', async () => {
     const store = new HBaseOffsetStore({ url: URL });
-    await expect(store.load('g', [{ topic: 'orders', partition: 0 }])).rejects.toThrow('call connect() before using it');
+    await expect(store.load('g', [{ topic: 'orders', partition: 0 }])).rejects.toThrow('await connect() first');
   });
 
   it('writes all partitions of a commit with one check-and-put on the version it read', async () => {

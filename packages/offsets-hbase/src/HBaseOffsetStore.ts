@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigError, driverError, OffsetStoreError, redactedView, StaleOffsetError, topicPartitionKey } from '@dstream/core';
+import {
+  checkExpectedOffsets,
+  ConfigError,
+  driverError,
+  OffsetStoreError,
+  parseStoredOffset,
+  redactedView,
+  StoreClient,
+  topicPartitionKey,
+} from '@dstream/core';
 import type { OffsetCommit, OffsetStore, StoredOffsets, TopicPartition } from '@dstream/core';
+import { checkCount, checkTopic, checkUrl, groupRowKey, historyPrefix } from './hbaseRowKeys';
+import { fromBase64, pad, TIME_DIGITS, toBase64 } from './hbaseRowKeys';
 
 /** Options of `HBaseOffsetStore`. */
 export interface HBaseOffsetStoreOptions {
@@ -71,10 +82,6 @@ const MAX_WRITE_ATTEMPTS = 5;
 const DECIMAL = /^\d+$/;
 /** Table, namespace and family names HBase accepts (a subset: no `:` or `/`, no leading `.` or `-`). */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
-/** Kafka's legal topic characters. */
-const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
-/** Batch times are written with 13 digits so that history rows sort by time. */
-const TIME_DIGITS = 13;
 
 /**
  * An `OffsetStore` on HBase, through HBase's REST gateway, in the row layout Spark Streaming jobs
@@ -107,7 +114,8 @@ export class HBaseOffsetStore implements OffsetStore {
   private readonly family: string;
   private readonly historySize: number;
   private readonly requestTimeoutMs: number;
-  private isOpen = false;
+  /** HTTP keeps no connection to release: the life cycle is what every store has. */
+  private readonly lifecycle: StoreClient<void>;
 
   constructor(options: HBaseOffsetStoreOptions) {
     this.url = checkUrl(options?.url);
@@ -121,8 +129,9 @@ export class HBaseOffsetStore implements OffsetStore {
       table: this.tableName,
       columnFamily: this.family,
       historySize: this.historySize,
-      isOpen: this.isOpen,
+      state: this.lifecycle.state,
     }));
+    this.lifecycle = new StoreClient<void>({ store: STORE, address: this.url, acquire: () => this.ensureTable(), release: async () => undefined });
   }
 
   /** `namespace:table`, as HBase names the table. */
@@ -134,82 +143,82 @@ export class HBaseOffsetStore implements OffsetStore {
    * Checks that the gateway answers and creates the namespace and the table where missing.
    * An unreachable gateway rejects with a retriable `OffsetStoreError` after `requestTimeoutMs`.
    */
-  async connect(): Promise<void> {
-    this.isOpen = true;
-    try {
-      await this.ensureTable();
-    } catch (error) {
-      this.isOpen = false;
-      throw error;
-    }
+  connect(): Promise<void> {
+    return this.lifecycle.connect();
   }
 
-  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    partitions.forEach(({ topic }) => checkTopic(topic));
-    const row = await this.readGroupRow(group);
-    const offsets = new Map<string, number>();
-    for (const { topic, partition } of partitions) {
-      const key = topicPartitionKey(topic, partition);
-      const offset = row.offsets.get(key);
-      if (offset !== undefined) offsets.set(key, offset);
-    }
-    return offsets;
+  /** Closes the store. Idempotent; `fetch` keeps no connection that needs ending. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
   }
 
-  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
-    if (commits.length === 0) return;
-    commits.forEach(({ range }) => checkTopic(range.topic));
-    let row = await this.readGroupRow(group);
-    for (let attempt = 1; ; attempt += 1) {
-      for (const { range, expectedOffset } of commits) {
-        const actual = row.offsets.get(topicPartitionKey(range.topic, range.partition)) ?? null;
-        if (actual !== expectedOffset) {
-          throw new StaleOffsetError(STORE, group, range.topic, range.partition, expectedOffset, actual);
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    return this.lifecycle.use(async () => {
+      partitions.forEach(({ topic }) => checkTopic(topic));
+      const row = await this.readGroupRow(group);
+      const offsets = new Map<string, number>();
+      for (const { topic, partition } of partitions) {
+        const key = topicPartitionKey(topic, partition);
+        const offset = row.offsets.get(key);
+        if (offset !== undefined) offsets.set(key, offset);
+      }
+      return offsets;
+    });
+  }
+
+  commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    return this.lifecycle.use(async () => {
+      if (commits.length === 0) return;
+      commits.forEach(({ range }) => checkTopic(range.topic));
+      let row = await this.readGroupRow(group);
+      for (let attempt = 1; ; attempt += 1) {
+        checkExpectedOffsets(STORE, group, commits, row.offsets);
+        const next = new Map(row.offsets);
+        for (const { range } of commits) next.set(topicPartitionKey(range.topic, range.partition), range.untilOffset);
+        const written = await this.writeGroupRow(group, row, next, commits.map(({ range }) => range.topic));
+        if (written !== null) {
+          await this.writeHistory(group, written, new Set(commits.map(({ range }) => range.topic)));
+          return;
+        }
+        // Refused: another writer bumped the version. If it left every expected offset in place
+        // (it committed other partitions, or the same values), the loop writes again on top of it.
+        row = await this.readGroupRow(group);
+        if (attempt >= MAX_WRITE_ATTEMPTS) {
+          throw new OffsetStoreError(
+            STORE,
+            `commit for group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: row ${groupRowKey(group)} of ` +
+              `${this.tableName} kept changing without leaving the expected offsets; check that no other process commits for this group`,
+            { retriable: true },
+          );
         }
       }
-      const next = new Map(row.offsets);
-      for (const { range } of commits) next.set(topicPartitionKey(range.topic, range.partition), range.untilOffset);
-      const written = await this.writeGroupRow(group, row, next, commits.map(({ range }) => range.topic));
-      if (written !== null) {
-        await this.writeHistory(group, written, new Set(commits.map(({ range }) => range.topic)));
-        return;
-      }
-      // Refused: another writer bumped the version. If it left every expected offset in place
-      // (it committed other partitions, or the same values), the loop writes again on top of it.
-      row = await this.readGroupRow(group);
-      if (attempt >= MAX_WRITE_ATTEMPTS) {
-        throw new OffsetStoreError(
-          STORE,
-          `commit for group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: row ${groupRowKey(group)} of ` +
-            `${this.tableName} kept changing without leaving the expected offsets; check that no other process commits for this group`,
-          { retriable: true },
-        );
-      }
-    }
+    });
   }
 
   /**
    * The history rows of `topic` for `group`, newest first: the offsets after each of the last
    * `historySize` commits that included the topic.
    */
-  async history(group: string, topic: string): Promise<HBaseOffsetHistoryEntry[]> {
-    checkTopic(topic);
-    const prefix = `${historyPrefix(group, topic)}`;
-    const rows = await this.scanPrefix(prefix);
-    const entries: HBaseOffsetHistoryEntry[] = [];
-    for (const row of rows) {
-      const key = fromBase64(row.key);
-      const time = key.slice(prefix.length);
-      if (!DECIMAL.test(time) || time.length !== TIME_DIGITS) continue;
-      const cells = this.cellsOf(row, key);
-      const version = cells.get(VERSION);
-      const offsets = new Map<string, number>();
-      for (const [qualifier, value] of cells) {
-        if (qualifier.startsWith(`${topic}:`)) offsets.set(qualifier, parseOffset(this.tableName, key, qualifier, value));
+  history(group: string, topic: string): Promise<HBaseOffsetHistoryEntry[]> {
+    return this.lifecycle.use(async () => {
+      checkTopic(topic);
+      const prefix = `${historyPrefix(group, topic)}`;
+      const rows = await this.scanPrefix(prefix);
+      const entries: HBaseOffsetHistoryEntry[] = [];
+      for (const row of rows) {
+        const key = fromBase64(row.key);
+        const time = key.slice(prefix.length);
+        if (!DECIMAL.test(time) || time.length !== TIME_DIGITS) continue;
+        const cells = this.cellsOf(row, key);
+        const version = cells.get(VERSION);
+        const offsets = new Map<string, number>();
+        for (const [qualifier, value] of cells) {
+          if (qualifier.startsWith(`${topic}:`)) offsets.set(qualifier, parseOffset(this.tableName, key, qualifier, value));
+        }
+        entries.push({ topic, batchTime: Number(time), version: version === undefined ? 0 : parseOffset(this.tableName, key, VERSION, version), offsets });
       }
-      entries.push({ topic, batchTime: Number(time), version: version === undefined ? 0 : parseOffset(this.tableName, key, VERSION, version), offsets });
-    }
-    return entries.sort((a, b) => b.batchTime - a.batchTime).slice(0, this.historySize);
+      return entries.sort((a, b) => b.batchTime - a.batchTime).slice(0, this.historySize);
+    });
   }
 
   /**
@@ -218,35 +227,32 @@ export class HBaseOffsetStore implements OffsetStore {
    * next commit finds offsets it did not expect and stops with `StaleOffsetError`. Partitions of
    * the topic that the history row does not name are left as they are.
    */
-  async rewind(group: string, topic: string, batchTime: number): Promise<StoredOffsets> {
-    const entry = (await this.history(group, topic)).find((candidate) => candidate.batchTime === batchTime);
-    if (entry === undefined) {
+  rewind(group: string, topic: string, batchTime: number): Promise<StoredOffsets> {
+    return this.lifecycle.use(async () => {
+      const entry = (await this.history(group, topic)).find((candidate) => candidate.batchTime === batchTime);
+      if (entry === undefined) {
+        throw new OffsetStoreError(
+          STORE,
+          `no history row ${historyPrefix(group, topic)}${pad(batchTime)} in ${this.tableName}; ` +
+            `list the batch times with history(group, topic) and pass one of them`,
+        );
+      }
+      for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
+        const row = await this.readGroupRow(group);
+        const next = new Map(row.offsets);
+        for (const [key, offset] of entry.offsets) next.set(key, offset);
+        const written = await this.writeGroupRow(group, row, next, [topic]);
+        if (written !== null) {
+          await this.writeHistory(group, written, new Set([topic]));
+          return entry.offsets;
+        }
+      }
       throw new OffsetStoreError(
         STORE,
-        `no history row ${historyPrefix(group, topic)}${pad(batchTime)} in ${this.tableName}; ` +
-          `list the batch times with history(group, topic) and pass one of them`,
+        `rewind of group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: row ${groupRowKey(group)} kept changing; stop the job that commits for this group first`,
+        { retriable: true },
       );
-    }
-    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
-      const row = await this.readGroupRow(group);
-      const next = new Map(row.offsets);
-      for (const [key, offset] of entry.offsets) next.set(key, offset);
-      const written = await this.writeGroupRow(group, row, next, [topic]);
-      if (written !== null) {
-        await this.writeHistory(group, written, new Set([topic]));
-        return entry.offsets;
-      }
-    }
-    throw new OffsetStoreError(
-      STORE,
-      `rewind of group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: row ${groupRowKey(group)} kept changing; stop the job that commits for this group first`,
-      { retriable: true },
-    );
-  }
-
-  /** Marks the store closed. Idempotent; `fetch` keeps no connection that needs ending. */
-  async close(): Promise<void> {
-    this.isOpen = false;
+    });
   }
 
   // --- rows -----------------------------------------------------------------
@@ -421,7 +427,9 @@ export class HBaseOffsetStore implements OffsetStore {
     doing: string,
     options: { allow?: readonly number[]; body?: string } = {},
   ): Promise<Response> {
-    if (!this.isOpen) throw new OffsetStoreError(STORE, 'the store is closed; call connect() before using it');
+    // The table is checked while connecting; only a closed store is refused then.
+    if (this.lifecycle.state === 'connecting') this.lifecycle.assertNotClosed();
+    else this.lifecycle.assertOpen();
     let response: Response;
     try {
       response = await fetch(`${this.url}${path}`, {
@@ -450,41 +458,6 @@ export class HBaseOffsetStore implements OffsetStore {
   }
 }
 
-/**
- * A group or topic as a row-key part: characters outside `[A-Za-z0-9._-]` percent-encoded
- * (UTF-8), so that `:` separates the parts unambiguously and keys need no escaping in URLs.
- */
-export function encodeKeyPart(value: string): string {
-  return Array.from(new TextEncoder().encode(value), (byte) => {
-    const c = String.fromCharCode(byte);
-    return /[A-Za-z0-9._-]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }).join('');
-}
-
-/** Row key of a group's latest offsets. */
-export function groupRowKey(group: string): string {
-  checkGroup(group);
-  return `group:${encodeKeyPart(group)}`;
-}
-
-/** Prefix of the history rows of a topic and group (`<topic>:<group>:`), as Spark Streaming jobs key them. */
-export function historyPrefix(group: string, topic: string): string {
-  checkGroup(group);
-  return `${encodeKeyPart(topic)}:${encodeKeyPart(group)}:`;
-}
-
-function pad(time: number): string {
-  return String(time).padStart(TIME_DIGITS, '0');
-}
-
-function toBase64(text: string): string {
-  return Buffer.from(text, 'utf8').toString('base64');
-}
-
-function fromBase64(text: string): string {
-  return Buffer.from(text, 'base64').toString('utf8');
-}
-
 function parseRows(text: string, key: string): RestRow[] {
   let body: { Row?: unknown };
   try {
@@ -496,39 +469,18 @@ function parseRows(text: string, key: string): RestRow[] {
 }
 
 function parseOffset(table: string, key: string, qualifier: string, value: string): number {
-  const offset = Number(value);
-  if (!DECIMAL.test(value) || !Number.isSafeInteger(offset)) {
-    throw new OffsetStoreError(
-      STORE,
-      `cell ${qualifier} of row ${key} in ${table} holds ${JSON.stringify(value.slice(0, 40))}, which is not a decimal offset; ` +
-        `put the next offset to read there (hbase shell: put '${table}', '${key}', '<family>:${qualifier}', '<offset>') or delete the cell`,
-    );
-  }
-  return offset;
+  return parseStoredOffset(
+    STORE,
+    value,
+    `cell ${qualifier} of row ${key} in ${table}`,
+    `put the next offset to read there (hbase shell: put '${table}', '${key}', '<family>:${qualifier}', '<offset>') or delete the cell`,
+  );
 }
 
 function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = (error as { cause?: unknown }).cause;
   return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
-}
-
-function checkUrl(value: unknown): string {
-  let parsed: URL | undefined;
-  try {
-    parsed = typeof value === 'string' ? new URL(value) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.search !== '' || parsed.hash !== '') {
-    throw new ConfigError(
-      'url',
-      value,
-      "must be the http(s) URL of HBase's REST gateway, without query or fragment",
-      'Pass e.g. "http://127.0.0.1:8080" (start the gateway with `hbase rest start -p 8080`).',
-    );
-  }
-  return String(value).replace(/\/+$/, '');
 }
 
 function checkName(option: string, value: unknown): string {
@@ -541,23 +493,4 @@ function checkName(option: string, value: unknown): string {
     );
   }
   return value;
-}
-
-function checkCount(option: string, value: unknown, minimum: number, fix: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) {
-    throw new ConfigError(option, value, `must be an integer >= ${minimum}`, fix);
-  }
-  return value;
-}
-
-function checkGroup(group: unknown): void {
-  if (typeof group !== 'string' || group === '') {
-    throw new ConfigError('group', group, 'must be a non-empty string', 'Pass the consumer group id of the job.');
-  }
-}
-
-function checkTopic(topic: unknown): void {
-  if (typeof topic !== 'string' || !TOPIC.test(topic)) {
-    throw new ConfigError('topic', topic, 'must be a Kafka topic name (1 to 249 of letters, digits, ".", "_" and "-")', 'Rename the topic.');
-  }
 }

@@ -3,5 +3,6 @@
  * with a version cell for compare-and-set, and `<topic>:<group>:<batchTime>` history rows to
  * rewind to.
  */
-export { HBaseOffsetStore, encodeKeyPart, groupRowKey, historyPrefix } from './HBaseOffsetStore';
+export { HBaseOffsetStore } from './HBaseOffsetStore';
+export { encodeKeyPart, groupRowKey, historyPrefix } from './hbaseRowKeys';
 export type { HBaseOffsetStoreOptions, HBaseOffsetHistoryEntry } from './HBaseOffsetStore';

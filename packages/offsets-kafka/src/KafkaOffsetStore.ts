@@ -1,4 +1,4 @@
-import { ConfigError, IllegalStateError, OffsetStoreError, SystemClock, redactedView, retry } from '@dstream/core';
+import { checkExpectedOffsets, ConfigError, OffsetStoreError, StoreClient, SystemClock, redactedView, retry } from '@dstream/core';
 import type {
   DeadLetter,
   KafkaGroupBinding,
@@ -9,7 +9,6 @@ import type {
   TopicPartition,
 } from '@dstream/core';
 import {
-  checkExpectedOffsets,
   offsetsOf,
   partitionsOf,
   serializeByGroup,
@@ -61,11 +60,14 @@ const STORE = 'kafka';
 /** The clock of the standalone reads' retries (a store has no context clock). */
 const STANDALONE_CLOCK = new SystemClock();
 
-type Mode =
-  | { readonly kind: 'new' }
+/** How an open store reaches the group: through its stream's consumer, or its own consumers. */
+type Mode = (
   | { readonly kind: 'bound'; readonly binding: KafkaGroupBinding }
   | { readonly kind: 'standalone'; readonly brokers: string; readonly clients: Map<string, Promise<GroupOffsetsClient>> }
-  | { readonly kind: 'closed' };
+) & {
+  /** The dead-letter topic's producer and reader, with `deadLetterTopic`. */
+  readonly deadLetters?: DeadLetterClients;
+};
 
 /**
  * Keeps offsets in the consumer group itself, where `kafka-consumer-groups --describe` shows them
@@ -99,9 +101,7 @@ export class KafkaOffsetStore implements OffsetStore {
   private readonly brokers: string | undefined;
   private readonly kafkaParams: KafkaParams;
   private readonly requestTimeoutMs: number;
-  private mode: Mode = { kind: 'new' };
   private readonly deadLetterTopic: string | undefined;
-  private deadLetterClients: Promise<DeadLetterClients> | undefined;
   /**
    * Produces the letters to `deadLetterTopic` and waits for the broker to acknowledge each (the
    * stream calls it before the batch's offsets commit). Present with `deadLetterTopic`.
@@ -109,6 +109,7 @@ export class KafkaOffsetStore implements OffsetStore {
   readonly writeDeadLetters?: (group: string, letters: readonly DeadLetter[]) => Promise<void>;
   /** The letters of `group` in the dead-letter topic, one per record, in (topic, partition, offset) order. Present with `deadLetterTopic`. */
   readonly loadDeadLetters?: (group: string) => Promise<DeadLetter[]>;
+  private readonly lifecycle: StoreClient<Mode>;
 
   constructor(
     options: KafkaOffsetStoreOptions = {},
@@ -149,10 +150,25 @@ export class KafkaOffsetStore implements OffsetStore {
       this.loadDeadLetters = (group) => this.readDeadLetters(this.deadLetterTopic!, group);
     }
     // kafkaParams may hold SASL and TLS secrets, and a bound stream's consumer holds them too.
+    this.lifecycle = new StoreClient<Mode>({
+      store: STORE,
+      address: brokers ?? 'the brokers of its Kafka direct stream',
+      acquire: async (binding) => {
+        const mode = this.modeFor(binding);
+        return { ...mode, deadLetters: await this.connectDeadLetters() };
+      },
+      release: async (mode) => {
+        await mode.deadLetters?.producer.disconnect();
+        if (mode.kind !== 'standalone') return;
+        const clients = await Promise.allSettled(mode.clients.values());
+        await Promise.all(clients.map((client) => (client.status === 'fulfilled' ? client.value.disconnect() : undefined)));
+      },
+      wrap: (what, error) => toStoreError(STORE, what, error),
+    });
     redactedView(this, 'KafkaOffsetStore', () => ({
       brokers: this.brokers,
       kafkaParams: this.kafkaParams,
-      mode: this.mode.kind,
+      state: this.lifecycle.state,
     }));
   }
 
@@ -160,13 +176,17 @@ export class KafkaOffsetStore implements OffsetStore {
    * Binds to the Kafka direct stream that passes `binding.kafka`; without one, goes standalone on
    * the `brokers` option (a consumer per group is created on first use).
    */
-  async connect(binding?: OffsetStoreBinding): Promise<void> {
-    if (this.mode.kind === 'closed') throw new IllegalStateError('KafkaOffsetStore was closed; create a new one');
-    if (binding?.kafka !== undefined) {
-      this.mode = { kind: 'bound', binding: binding.kafka };
-      await this.connectDeadLetters();
-      return;
-    }
+  connect(binding?: OffsetStoreBinding): Promise<void> {
+    return this.lifecycle.connect(binding);
+  }
+
+  /** Forgets the stream's binding (the stream owns its consumer) or disconnects the standalone consumers. Idempotent. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
+  }
+
+  private modeFor(binding: OffsetStoreBinding | undefined): Mode {
+    if (binding?.kafka !== undefined) return { kind: 'bound', binding: binding.kafka };
     if (this.brokers === undefined) {
       throw new ConfigError(
         'brokers',
@@ -175,55 +195,39 @@ export class KafkaOffsetStore implements OffsetStore {
         'Pass the store as offsetStore of KafkaUtils.createDirectStream, or create it as new KafkaOffsetStore({ brokers }).',
       );
     }
-    if (this.mode.kind !== 'standalone') this.mode = { kind: 'standalone', brokers: this.brokers, clients: new Map() };
-    await this.connectDeadLetters();
+    return { kind: 'standalone', brokers: this.brokers, clients: new Map() };
   }
 
-  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    if (partitions.length === 0) return new Map();
-    try {
-      return await this.committed(group, partitions);
-    } catch (error) {
-      throw toStoreError(this.name, `could not read the committed offsets of group ${group}`, error);
-    }
+  /** The group's committed offsets; through the store's life cycle, so that close waits for the read. */
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    return this.lifecycle.run(`could not read the committed offsets of group ${group}`, async () =>
+      partitions.length === 0 ? new Map() : this.committed(group, partitions),
+    );
   }
 
   /** Compare-and-set commit (see the class summary): reads, compares, then commits every partition in one request. */
-  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
-    if (commits.length === 0) return;
-    await serializeByGroup(group, async () => {
-      let stored: StoredOffsets;
-      try {
-        stored = await this.committed(group, partitionsOf(commits));
-      } catch (error) {
-        throw toStoreError(this.name, `could not read the committed offsets of group ${group} before committing`, error);
-      }
-      checkExpectedOffsets(this.name, group, commits, stored);
-      try {
-        await this.write(group, commits);
-      } catch (error) {
-        throw toStoreError(this.name, `could not commit to group ${group}`, error);
-      }
+  commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    return this.lifecycle.use(async () => {
+      if (commits.length === 0) return;
+      await serializeByGroup(group, async () => {
+        let stored: StoredOffsets;
+        try {
+          stored = await this.committed(group, partitionsOf(commits));
+        } catch (error) {
+          throw toStoreError(this.name, `could not read the committed offsets of group ${group} before committing`, error);
+        }
+        checkExpectedOffsets(this.name, group, commits, stored);
+        try {
+          await this.write(group, commits);
+        } catch (error) {
+          throw toStoreError(this.name, `could not commit to group ${group}`, error);
+        }
+      });
     });
   }
 
-  /** Forgets the stream's binding (the stream owns its consumer) or disconnects the standalone consumers. Idempotent. */
-  async close(): Promise<void> {
-    const mode = this.mode;
-    this.mode = { kind: 'closed' };
-    const deadLetters = this.deadLetterClients;
-    this.deadLetterClients = undefined;
-    await deadLetters?.then(
-      ({ producer }) => producer.disconnect(),
-      () => undefined,
-    );
-    if (mode.kind !== 'standalone') return;
-    const clients = await Promise.allSettled(mode.clients.values());
-    await Promise.all(clients.map((client) => (client.status === 'fulfilled' ? client.value.disconnect() : undefined)));
-  }
-
   private async committed(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    const mode = this.mode;
+    const mode = this.lifecycle.connection;
     if (mode.kind === 'bound') return this.bindingOf(mode.binding, group).committed(partitions, this.requestTimeoutMs);
     const client = await this.client(group);
     // Right after a broker starts, or while the group's coordinator moves, the read is refused as
@@ -238,63 +242,42 @@ export class KafkaOffsetStore implements OffsetStore {
   }
 
   private async write(group: string, commits: readonly OffsetCommit[]): Promise<void> {
-    const mode = this.mode;
+    const mode = this.lifecycle.connection;
     if (mode.kind === 'bound') return this.bindingOf(mode.binding, group).commit(offsetsOf(commits));
     (await this.client(group)).commit(offsetsOf(commits));
   }
 
-  /** Creates the dead-letter topic if missing and connects the producer, once; a failed attempt is tried again at the next connect. */
-  private async connectDeadLetters(): Promise<void> {
+  /** Creates the dead-letter topic if missing and connects its producer (with `deadLetterTopic`); part of `connect`. */
+  private async connectDeadLetters(): Promise<DeadLetterClients | undefined> {
     const topic = this.deadLetterTopic;
-    if (topic === undefined || this.brokers === undefined) return;
-    this.deadLetterClients ??= (async () => {
-      const params = { ...this.kafkaParams, 'bootstrap.servers': this.brokers! };
-      const topics = this.createTopicClient(params);
-      try {
-        await topics.ensureTopic(topic, this.requestTimeoutMs);
-      } catch (error) {
-        throw toStoreError(this.name, `could not create the dead-letter topic ${topic}`, error);
-      }
-      const producer = this.createProducer(params);
-      try {
-        await producer.connect(this.requestTimeoutMs);
-      } catch (error) {
-        await producer.disconnect();
-        throw toStoreError(this.name, `could not connect the dead-letter producer to ${this.brokers}`, error);
-      }
-      return { producer, topics };
-    })();
+    if (topic === undefined || this.brokers === undefined) return undefined;
+    const params = { ...this.kafkaParams, 'bootstrap.servers': this.brokers };
+    const topics = this.createTopicClient(params);
     try {
-      await this.deadLetterClients;
+      await topics.ensureTopic(topic, this.requestTimeoutMs);
     } catch (error) {
-      this.deadLetterClients = undefined;
-      throw error;
+      throw toStoreError(this.name, `could not create the dead-letter topic ${topic}`, error);
     }
+    const producer = this.createProducer(params);
+    try {
+      await producer.connect(this.requestTimeoutMs);
+    } catch (error) {
+      await producer.disconnect();
+      throw toStoreError(this.name, `could not connect the dead-letter producer to ${this.brokers}`, error);
+    }
+    return { producer, topics };
   }
 
-  private connectedDeadLetters(): Promise<DeadLetterClients> {
-    if (this.deadLetterClients === undefined) {
-      throw new IllegalStateError(`KafkaOffsetStore is ${this.mode.kind === 'closed' ? 'closed' : 'not connected'}`);
-    }
-    return this.deadLetterClients;
+  private produceDeadLetters(topic: string, group: string, letters: readonly DeadLetter[]): Promise<void> {
+    return this.lifecycle.run(`could not write dead letters to ${topic}`, async ({ deadLetters }) => {
+      await Promise.all(deadLetterRecords(topic, group, letters).map((record) => deadLetters!.producer.send(record)));
+    });
   }
 
-  private async produceDeadLetters(topic: string, group: string, letters: readonly DeadLetter[]): Promise<void> {
-    const { producer } = await this.connectedDeadLetters();
-    try {
-      await Promise.all(deadLetterRecords(topic, group, letters).map((record) => producer.send(record)));
-    } catch (error) {
-      throw toStoreError(this.name, `could not write dead letters to ${topic}`, error);
-    }
-  }
-
-  private async readDeadLetters(topic: string, group: string): Promise<DeadLetter[]> {
-    const { topics } = await this.connectedDeadLetters();
-    try {
-      return deadLettersOf(await topics.readAll(topic, this.requestTimeoutMs), group);
-    } catch (error) {
-      throw toStoreError(this.name, `could not read the dead-letter topic ${topic}`, error);
-    }
+  private readDeadLetters(topic: string, group: string): Promise<DeadLetter[]> {
+    return this.lifecycle.run(`could not read the dead-letter topic ${topic}`, async ({ deadLetters }) =>
+      deadLettersOf(await deadLetters!.topics.readAll(topic, this.requestTimeoutMs), group),
+    );
   }
 
   /** The stream's binding, which serves its own group only. */
@@ -311,10 +294,8 @@ export class KafkaOffsetStore implements OffsetStore {
 
   /** The standalone consumer of `group`, connected on first use. */
   private client(group: string): Promise<GroupOffsetsClient> {
-    const mode = this.mode;
-    if (mode.kind !== 'standalone') {
-      throw new IllegalStateError(`KafkaOffsetStore is ${mode.kind === 'closed' ? 'closed' : 'not connected'}`);
-    }
+    const mode = this.lifecycle.connection;
+    if (mode.kind !== 'standalone') throw new OffsetStoreError(STORE, 'is bound to its stream and has no consumer of its own');
     let client = mode.clients.get(group);
     if (client === undefined) {
       client = connectGroupOffsetsClient(mode.brokers, group, this.kafkaParams, this.requestTimeoutMs);

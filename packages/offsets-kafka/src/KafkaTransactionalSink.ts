@@ -1,4 +1,5 @@
 import {
+  checkExpectedOffsets,
   ConfigError,
   decodeStateMeta,
   decodeStateRecord,
@@ -8,6 +9,7 @@ import {
   OffsetStoreError,
   redactedView,
   STATE_META_FIELD,
+  StoreClient,
 } from '@dstream/core';
 import type {
   DeadLetter,
@@ -21,7 +23,7 @@ import type {
   TopicPartition,
 } from '@dstream/core';
 import { checkDeadLetterTopic, deadLetterRecords, deadLettersOf } from './deadLetterTopic';
-import { checkExpectedOffsets, offsetsOf, partitionsOf, serializeByGroup, toStoreError } from './groupOffsets';
+import { offsetsOf, partitionsOf, serializeByGroup, toStoreError } from './groupOffsets';
 import {
   createStateTopicClient,
   createTransactionalProducer,
@@ -83,6 +85,13 @@ export interface KafkaTransaction {
   ): Promise<void>;
 }
 
+/** What an open sink holds: the stream's binding, its producer, and the state topic's client when it keeps state. */
+interface SinkConnection {
+  readonly binding: KafkaGroupBinding;
+  readonly producer: TransactionalProducer;
+  readonly stateClient: StateTopicClient | undefined;
+}
+
 const DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const STORE = 'kafka-transactional';
@@ -119,8 +128,9 @@ const OWNED_PRODUCER_PARAMS: Readonly<Record<string, string>> = {
  * @example
  * const sink = new KafkaTransactionalSink({ brokers: '127.0.0.1:9092', transactionalId: 'enrich-orders-0' });
  * const stream = KafkaUtils.createDirectStream(ssc, { kafkaParams, strategy, offsetStore: sink, delivery: 'exactly-once' });
- * stream.foreachBatch<KafkaTransaction>(async (records, { transaction }) => {
- *   for (const record of records) void transaction!.send('orders-enriched', record.key, enrich(record.value));
+ * stream.foreachBatch(async (records, { transaction }) => {
+ *   // transaction: KafkaTransaction, typed from offsetStore and delivery
+ *   for (const record of records) void transaction.send('orders-enriched', record.key, enrich(record.value));
  * });
  */
 export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
@@ -130,8 +140,6 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
   private readonly config: KafkaParams;
   private readonly stateTopic: string | undefined;
   private readonly deadLetterTopic: string | undefined;
-  /** Creates and reads the state and dead-letter topics. */
-  private stateClient: StateTopicClient | undefined;
   /**
    * Produces the letters in the batch's transaction `tx`; without one, in a transaction of their
    * own that commits before the batch's offsets (a crash in between may write a letter twice, as
@@ -141,11 +149,9 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
   /** The letters of `group` in the dead-letter topic, one per record, in (topic, partition, offset) order. Present with `deadLetterTopic`. */
   readonly loadDeadLetters?: (group: string) => Promise<DeadLetter[]>;
   private readonly requestTimeoutMs: number;
-  private binding: KafkaGroupBinding | undefined;
-  private producer: TransactionalProducer | undefined;
+  private readonly lifecycle: StoreClient<SinkConnection>;
   /** Set when the producer hit a fatal error (fenced by a newer instance): it can do nothing more. */
   private fatal: KafkaError | undefined;
-  private isClosed = false;
 
   constructor(
     options: KafkaTransactionalSinkOptions,
@@ -207,16 +213,31 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
       this.loadDeadLetters = (group) => this.readDeadLetters(this.deadLetterTopic!, group);
     }
     this.requestTimeoutMs = requestTimeoutMs;
+    this.lifecycle = new StoreClient<SinkConnection>({
+      store: STORE,
+      address: brokers,
+      acquire: (binding) => this.open(binding),
+      release: ({ producer }) => producer.disconnect(),
+      wrap: (what, error) => toStoreError(STORE, what, error),
+    });
     // The producer settings may hold SASL and TLS secrets, and the bound consumer holds them too.
-    redactedView(this, 'KafkaTransactionalSink', () => ({ config: this.config, isClosed: this.isClosed }));
+    redactedView(this, 'KafkaTransactionalSink', () => ({ config: this.config, state: this.lifecycle.state }));
   }
 
   /**
    * Takes the stream's consumer and registers the transactional.id, which fences older producers
    * with the same id and aborts a transaction a killed predecessor left open.
    */
-  async connect(binding?: OffsetStoreBinding): Promise<void> {
-    if (this.isClosed) throw new IllegalStateError('KafkaTransactionalSink was closed; create a new one');
+  connect(binding?: OffsetStoreBinding): Promise<void> {
+    return this.lifecycle.connect(binding);
+  }
+
+  /** Disconnects the producer (the stream owns its consumer). Idempotent. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
+  }
+
+  private async open(binding: OffsetStoreBinding | undefined): Promise<SinkConnection> {
     if (binding?.kafka === undefined) {
       throw new ConfigError(
         'offsetStore',
@@ -225,15 +246,14 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
         'Pass the sink as offsetStore of KafkaUtils.createDirectStream with delivery: \'exactly-once\'.',
       );
     }
-    this.binding = binding.kafka;
-    if (this.producer !== undefined) return;
+    let stateClient: StateTopicClient | undefined;
     const topics = [
       ...(this.stateTopic === undefined ? [] : [['state', this.stateTopic]]),
       ...(this.deadLetterTopic === undefined ? [] : [['dead-letter', this.deadLetterTopic]]),
     ];
-    if (topics.length > 0 && this.stateClient === undefined) {
+    if (topics.length > 0) {
       const { 'transactional.id': _id, 'transaction.timeout.ms': _timeout, ...clientParams } = this.config;
-      const stateClient = this.createStateClient(clientParams);
+      stateClient = this.createStateClient(clientParams);
       for (const [what, topic] of topics) {
         try {
           await stateClient.ensureTopic(topic, this.requestTimeoutMs);
@@ -241,7 +261,6 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
           throw toStoreError(this.name, `could not create the ${what} topic ${topic}`, error);
         }
       }
-      this.stateClient = stateClient;
     }
     const producer = this.createProducer(this.config);
     try {
@@ -250,17 +269,17 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
       await producer.disconnect();
       throw toStoreError(this.name, `could not initialize transactions for ${this.config['transactional.id']}`, error);
     }
-    this.producer = producer;
+    return { binding: binding.kafka, producer, stateClient };
   }
 
   /** The group's committed offsets, read through the stream's consumer (stable: pending transactional offsets are waited out). */
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    this.lifecycle.assertOpen();
     if (partitions.length === 0) return new Map();
-    try {
-      return await this.bindingFor(group).committed(partitions, this.requestTimeoutMs);
-    } catch (error) {
-      throw toStoreError(this.name, `could not read the committed offsets of group ${group}`, error);
-    }
+    // Through `run`, so that close waits for the read: it borrows the stream's consumer.
+    return this.lifecycle.run(`could not read the committed offsets of group ${group}`, () =>
+      this.bindingFor(group).committed(partitions, this.requestTimeoutMs),
+    );
   }
 
   /** Commits offsets (and `state`) alone, as a transaction without output records (fenced like any other). */
@@ -270,12 +289,13 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
 
   /** The state of `operator`: the state topic read to its end, the last record of each key winning. */
   async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
-    if (this.stateClient === undefined || this.stateTopic === undefined) {
-      throw new IllegalStateError(`KafkaTransactionalSink ${this.stateTopic === undefined ? 'has no stateTopic' : 'is not connected'}`);
+    const { stateClient } = this.lifecycle.connection;
+    if (stateClient === undefined || this.stateTopic === undefined) {
+      throw new OffsetStoreError(STORE, 'has no stateTopic: pass one to keep the state of stateful operators');
     }
     let records;
     try {
-      records = await this.stateClient.readAll(this.stateTopic, this.requestTimeoutMs);
+      records = await stateClient.readAll(this.stateTopic, this.requestTimeoutMs);
     } catch (error) {
       throw toStoreError(this.name, `could not read the state topic ${this.stateTopic}`, error);
     }
@@ -304,8 +324,20 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     state?: () => StateWrite,
   ): Promise<T> {
     const binding = this.bindingFor(group);
+    // Through `use`, so that close waits for the transaction; what `work` throws passes as it is.
+    return this.lifecycle.use(({ producer }) => this.runTransaction(producer, binding, group, commits, work, state));
+  }
+
+  private runTransaction<T>(
+    producer: TransactionalProducer,
+    binding: KafkaGroupBinding,
+    group: string,
+    commits: readonly OffsetCommit[],
+    work: (tx: KafkaTransaction) => Promise<T>,
+    state: (() => StateWrite) | undefined,
+  ): Promise<T> {
     return serializeByGroup(group, async () => {
-      const producer = this.usableProducer();
+      if (this.fatal !== undefined) throw this.fencedError();
       let stored: StoredOffsets = new Map();
       try {
         if (commits.length > 0) stored = await binding.committed(partitionsOf(commits), this.requestTimeoutMs);
@@ -355,15 +387,6 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     });
   }
 
-  /** Disconnects the producer (the stream owns its consumer). Idempotent. */
-  async close(): Promise<void> {
-    this.isClosed = true;
-    this.binding = undefined;
-    const producer = this.producer;
-    this.producer = undefined;
-    await producer?.disconnect();
-  }
-
   private async produceDeadLetters(topic: string, group: string, letters: readonly DeadLetter[], tx?: KafkaTransaction): Promise<void> {
     const records = deadLetterRecords(topic, group, letters);
     const send = async (transaction: KafkaTransaction) => {
@@ -373,13 +396,10 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
     else await this.transaction(group, [], send);
   }
 
-  private async readDeadLetters(topic: string, group: string): Promise<DeadLetter[]> {
-    if (this.stateClient === undefined) throw new IllegalStateError('KafkaTransactionalSink is not connected');
-    try {
-      return deadLettersOf(await this.stateClient.readAll(topic, this.requestTimeoutMs), group);
-    } catch (error) {
-      throw toStoreError(this.name, `could not read the dead-letter topic ${topic}`, error);
-    }
+  private readDeadLetters(topic: string, group: string): Promise<DeadLetter[]> {
+    return this.lifecycle.run(`could not read the dead-letter topic ${topic}`, async ({ stateClient }) =>
+      deadLettersOf(await stateClient!.readAll(topic, this.requestTimeoutMs), group),
+    );
   }
 
   /** Produces a batch's state changes to the state topic, in the open transaction, and waits for every acknowledgement. */
@@ -396,10 +416,7 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
   }
 
   private bindingFor(group: string): KafkaGroupBinding {
-    const binding = this.binding;
-    if (binding === undefined) {
-      throw new IllegalStateError(`KafkaTransactionalSink is ${this.isClosed ? 'closed' : 'not connected'}`);
-    }
+    const { binding } = this.lifecycle.connection;
     if (group !== binding.groupId) {
       throw new OffsetStoreError(
         this.name,
@@ -407,12 +424,6 @@ export class KafkaTransactionalSink implements OffsetStore<KafkaTransaction> {
       );
     }
     return binding;
-  }
-
-  private usableProducer(): TransactionalProducer {
-    if (this.fatal !== undefined) throw this.fencedError();
-    if (this.producer === undefined) throw new IllegalStateError('KafkaTransactionalSink is not connected');
-    return this.producer;
   }
 
   private fencedError(): OffsetStoreError {

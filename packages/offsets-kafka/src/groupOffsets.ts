@@ -1,8 +1,8 @@
 /**
- * What the group offset store and the transactional sink share: the compare step of their
- * compare-and-set, its serialization within the process, and the wrapping of Kafka errors.
+ * What the group offset store and the transactional sink share: the serialization of their
+ * read-compare-commit within the process, and the wrapping of Kafka errors.
  */
-import { AuthenticationError, DStreamError, driverError, OffsetStoreError, StaleOffsetError, topicPartitionKey } from '@dstream/core';
+import { AuthenticationError, ConfigError, DStreamError, driverError, OffsetStoreError, topicPartitionKey } from '@dstream/core';
 import type { OffsetCommit, StoredOffsets, TopicPartition, TopicPartitionOffset } from '@dstream/core';
 
 /** Work running per consumer group, so a second compare-and-set waits for the first one's write. */
@@ -39,21 +39,6 @@ export function offsetsOf(commits: readonly OffsetCommit[]): TopicPartitionOffse
   return commits.map(({ range }) => ({ topic: range.topic, partition: range.partition, offset: range.untilOffset }));
 }
 
-/** Rejects with `StaleOffsetError` at the first partition whose stored offset is not the commit's `expectedOffset`. */
-export function checkExpectedOffsets(
-  store: string,
-  group: string,
-  commits: readonly OffsetCommit[],
-  stored: StoredOffsets,
-): void {
-  for (const { range, expectedOffset } of commits) {
-    const actual = stored.get(topicPartitionKey(range.topic, range.partition)) ?? null;
-    if (actual !== expectedOffset) {
-      throw new StaleOffsetError(store, group, range.topic, range.partition, expectedOffset, actual);
-    }
-  }
-}
-
 /** Committed offsets as `StoredOffsets`: negative offsets (nothing committed) are left out. */
 export function toStoredOffsets(offsets: readonly TopicPartitionOffset[]): StoredOffsets {
   const stored = new Map<string, number>();
@@ -69,7 +54,7 @@ export function toStoredOffsets(offsets: readonly TopicPartitionOffset[]): Store
  */
 export function toStoreError(store: string, what: string, error: unknown): DStreamError {
   // A refusal says what to fix on its own: callers check for it by class.
-  if (error instanceof OffsetStoreError || error instanceof AuthenticationError) return error;
+  if (error instanceof OffsetStoreError || error instanceof AuthenticationError || error instanceof ConfigError) return error;
   const retriable = error instanceof DStreamError && error.retriable;
   return new OffsetStoreError(store, `${what}: ${(error as Error)?.message ?? String(error)}`, {
     cause: driverError(error),

@@ -1,24 +1,45 @@
-import { DatabaseError, escapeIdentifier, Pool, type PoolClient } from 'pg';
+import { escapeIdentifier, Pool, type PoolClient } from 'pg';
 import {
-  AuthenticationError,
+  checkExpectedOffsets,
   ConfigError,
   decodeStateMeta,
   decodeStateRecord,
   type DeadLetter,
-  driverError,
   encodeStateWrite,
   LoadedState,
   OffsetCommit,
   OffsetStore,
-  OffsetStoreError,
+  parseStoredOffset,
   redactedView,
   STATE_META_FIELD,
   StaleOffsetError,
   StateWrite,
+  StoreClient,
   StoredOffsets,
   TopicPartition,
   topicPartitionKey,
 } from '@dstream/core';
+import {
+  addressOf,
+  checkConnectionString,
+  checkIdentifier,
+  checkOffsetColumns,
+  DEFAULT_CONNECTION_STRING,
+  firstConnection,
+  isPool,
+  postgresError,
+  type PostgresEndpoint,
+  userOf,
+} from './postgresConnection';
+import {
+  createTableLocked,
+  DEAD_LETTER_TABLE,
+  type DeadLetterRow,
+  deadLetterTableDdl,
+  offsetsTableDdl,
+  stateTableDdl,
+  toDeadLetter,
+} from './postgresTables';
 
 /** Options of `PostgresOffsetStore`. Give either `connectionString` or `pool`, not both. */
 export interface PostgresOffsetStoreOptions {
@@ -39,31 +60,11 @@ export interface PostgresOffsetStoreOptions {
   readonly connectTimeoutMs?: number;
 }
 
-const DEFAULT_CONNECTION_STRING = 'postgres://postgres@127.0.0.1:5432/postgres';
 const DEFAULT_SCHEMA = 'public';
 const DEFAULT_TABLE = 'dstream_offsets';
 const DEFAULT_STATE_TABLE = 'dstream_state';
 /** The table of dead letters, in the store's schema: created on first use. */
-const DEAD_LETTER_TABLE = 'dstream_dead_letters';
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** Unquoted PostgreSQL identifiers, so names in errors and in psql read the same as in options. */
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-/**
- * SQLSTATEs after which the same statement may succeed: connection exceptions (08), serialization
- * failures and deadlocks (40001, 40P01), insufficient resources (53), server shutting down or
- * starting (57P01-57P03).
- */
-const RETRIABLE_SQLSTATE = /^(08|53|40001$|40P01$|57P0[123]$)/;
-/**
- * SQLSTATEs of a refused client: invalid authorization specification and invalid password (28…),
- * insufficient privilege (42501: the role may not create or write the offsets table).
- */
-const REFUSED_SQLSTATE = /^(28|42501$)/;
-/** pg's own errors when the server asks for a password and none (or no string) was given. */
-const MISSING_PASSWORD = /client password must be a string|password authentication|no password supplied/i;
-
-type State = 'new' | 'connecting' | 'connected' | 'closed';
-
 /** One row of the state table as `loadState` reads it. */
 interface StateRow {
   key: string;
@@ -105,15 +106,15 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
   /** The role the pool logs in as. */
   private readonly user: string | undefined;
   private readonly qualifiedTable: string;
-  private deadLetterTableReady: Promise<void> | undefined;
   private readonly schema: string;
   private readonly table: string;
   private readonly stateTable: string;
   private readonly qualifiedStateTable: string;
-  /** Creation of the state table, started on first use. */
-  private stateTableReady: Promise<void> | undefined;
-  private readonly connectTimeoutMs: number;
-  private state: State = 'new';
+  /** Creation of the state and dead-letter tables, started on first use. */
+  private readonly tablesReady = new Map<'state' | 'deadLetters', Promise<void>>();
+  private readonly qualifiedDeadLetterTable: string;
+  private readonly lifecycle: StoreClient<Pool>;
+  private readonly endpoint: PostgresEndpoint;
 
   constructor(options: PostgresOffsetStoreOptions = {}) {
     const {
@@ -145,7 +146,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     this.qualifiedTable = `${escapeIdentifier(schema)}.${escapeIdentifier(table)}`;
     this.stateTable = stateTable;
     this.qualifiedStateTable = `${escapeIdentifier(schema)}.${escapeIdentifier(stateTable)}`;
-    this.connectTimeoutMs = connectTimeoutMs;
+    this.qualifiedDeadLetterTable = `${escapeIdentifier(schema)}.${escapeIdentifier(DEAD_LETTER_TABLE)}`;
     this.ownsPool = pool === undefined;
     if (pool === undefined) {
       const url = connectionString ?? DEFAULT_CONNECTION_STRING;
@@ -167,12 +168,22 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     this.pool.on('acquire', (client) => {
       if (!client.listeners('error').includes(ignoreClientError)) client.on('error', ignoreClientError);
     });
+    this.lifecycle = new StoreClient<Pool>({
+      store: this.name,
+      address: this.address,
+      acquire: () => this.open(),
+      release: async (pool) => {
+        if (this.ownsPool) await pool.end();
+      },
+      wrap: (what, error) => postgresError(this.endpoint, what, error),
+    });
+    this.endpoint = { address: this.address, user: this.user, schema, table, stateTable, connectTimeoutMs };
     // The pool holds the connection string with its password: show where the store points, nothing more.
     redactedView(this, 'PostgresOffsetStore', () => ({
       address: this.address,
       user: this.user,
       table: `${this.schema}.${this.table}`,
-      state: this.state,
+      state: this.lifecycle.state,
     }));
   }
 
@@ -181,91 +192,94 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
    * are missing, under an advisory lock: `CREATE … IF NOT EXISTS` alone can fail with a
    * duplicate-key error when two processes start at once.
    */
-  async connect(): Promise<void> {
-    if (this.state === 'closed') throw this.closedError();
-    if (this.state !== 'new') return;
-    this.state = 'connecting';
+  connect(): Promise<void> {
+    return this.lifecycle.connect();
+  }
+
+  /** Ends the pool this store created (not a pool passed as `pool`). Idempotent. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
+  }
+
+  private async open(): Promise<Pool> {
     try {
-      const client = await this.firstConnection();
+      const client = await firstConnection(this.pool, this.endpoint);
       try {
         await this.inTransaction(client, 'create the offsets table', async () => {
           await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`dstream_offsets:${this.schema}.${this.table}`]);
           const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
           if (rowCount === 0) await client.query(`CREATE SCHEMA ${escapeIdentifier(this.schema)}`);
-          await client.query(
-            `CREATE TABLE IF NOT EXISTS ${this.qualifiedTable} (
-               group_id text NOT NULL,
-               topic text NOT NULL,
-               partition int NOT NULL,
-               next_offset bigint NOT NULL,
-               updated_at timestamptz NOT NULL DEFAULT now(),
-               PRIMARY KEY (group_id, topic, partition))`,
-          );
-          await this.checkOffsetColumns(client);
+          await client.query(offsetsTableDdl(this.qualifiedTable));
+          await checkOffsetColumns(client, this.endpoint);
         });
       } finally {
         client.release();
       }
-      this.state = 'connected';
     } catch (error) {
-      await this.close();
       // The statements above run on the bare client: their errors are pg's, wrapped here.
-      throw this.wrap('create the offsets table', error);
+      throw postgresError(this.endpoint, 'create the offsets table', error);
     }
+    return this.pool;
   }
 
   /** Stored offsets of these partitions, in one query. */
-  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    this.connected();
-    const { rows } = await this.call('load offsets', () =>
-      this.pool.query<OffsetRow>(
-        `SELECT topic, partition, next_offset::text AS next_offset FROM ${this.qualifiedTable}
-          WHERE group_id = $1 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
-        [group, partitions.map(({ topic }) => topic), partitions.map(({ partition }) => partition)],
-      ),
-    );
-    return new Map(rows.map((row) => [topicPartitionKey(row.topic, row.partition), this.parseRow(group, row)]));
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    return this.lifecycle.use(async () => {
+      const { rows } = await this.call('load offsets', () =>
+        this.pool.query<OffsetRow>(
+          `SELECT topic, partition, next_offset::text AS next_offset FROM ${this.qualifiedTable}
+            WHERE group_id = $1 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
+          [group, partitions.map(({ topic }) => topic), partitions.map(({ partition }) => partition)],
+        ),
+      );
+      return new Map(rows.map((row) => [topicPartitionKey(row.topic, row.partition), this.parseRow(group, row)]));
+    });
   }
 
   /** Compare-and-set commit of all partitions (and `state`) in one database transaction. */
-  async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
-    await this.transaction(group, commits, async () => undefined, state === undefined ? undefined : () => state);
+  commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
+    return this.lifecycle.use(async () => {
+      await this.transaction(group, commits, async () => undefined, state === undefined ? undefined : () => state);
+    });
   }
 
   /** The stored state of `operator`, in one query of the state table. */
-  async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
-    this.connected();
-    await this.ensureStateTable();
-    const { rows } = await this.call('load state', () =>
-      this.pool.query<StateRow>(`SELECT key, record::text AS record FROM ${this.qualifiedStateTable} WHERE group_id = $1 AND operator = $2`, [
-        group,
-        operator,
-      ]),
-    );
-    const meta = rows.find((row) => row.key === STATE_META_FIELD);
-    if (meta === undefined) return undefined;
-    const entries: (readonly [unknown, unknown])[] = [];
-    for (const row of rows) if (row.key !== STATE_META_FIELD) entries.push(decodeStateRecord(operator, row.record));
-    return { ...decodeStateMeta(operator, meta.record), entries };
+  loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    return this.lifecycle.use(async () => {
+      await this.ensureTable('state');
+      const { rows } = await this.call('load state', () =>
+        this.pool.query<StateRow>(`SELECT key, record::text AS record FROM ${this.qualifiedStateTable} WHERE group_id = $1 AND operator = $2`, [
+          group,
+          operator,
+        ]),
+      );
+      const meta = rows.find((row) => row.key === STATE_META_FIELD);
+      if (meta === undefined) return undefined;
+      const entries: (readonly [unknown, unknown])[] = [];
+      for (const row of rows) if (row.key !== STATE_META_FIELD) entries.push(decodeStateRecord(operator, row.record));
+      return { ...decodeStateMeta(operator, meta.record), entries };
+    });
   }
 
   /** The state names of `group`: the distinct operators of its rows in the state table. */
-  async listState(group: string): Promise<string[]> {
-    this.connected();
-    await this.ensureStateTable();
-    const { rows } = await this.call('list state', () =>
-      this.pool.query<{ operator: string }>(`SELECT DISTINCT operator FROM ${this.qualifiedStateTable} WHERE group_id = $1 ORDER BY operator`, [group]),
-    );
-    return rows.map((row) => row.operator);
+  listState(group: string): Promise<string[]> {
+    return this.lifecycle.use(async () => {
+      await this.ensureTable('state');
+      const { rows } = await this.call('list state', () =>
+        this.pool.query<{ operator: string }>(`SELECT DISTINCT operator FROM ${this.qualifiedStateTable} WHERE group_id = $1 ORDER BY operator`, [group]),
+      );
+      return rows.map((row) => row.operator);
+    });
   }
 
   /** Deletes the rows of `operator` (a state name, see `listState`). */
-  async deleteState(group: string, operator: string): Promise<void> {
-    this.connected();
-    await this.ensureStateTable();
-    await this.call('delete state', () =>
-      this.pool.query(`DELETE FROM ${this.qualifiedStateTable} WHERE group_id = $1 AND operator = $2`, [group, operator]),
-    );
+  deleteState(group: string, operator: string): Promise<void> {
+    return this.lifecycle.use(async () => {
+      await this.ensureTable('state');
+      await this.call('delete state', () =>
+        this.pool.query(`DELETE FROM ${this.qualifiedStateTable} WHERE group_id = $1 AND operator = $2`, [group, operator]),
+      );
+    });
   }
 
   /**
@@ -276,32 +290,33 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
    * threw is rethrown as is. Don't issue COMMIT or ROLLBACK on `tx` yourself. With `state`, its
    * changes are upserted into and deleted from the state table in the same transaction.
    */
-  async transaction<T>(
+  transaction<T>(
     group: string,
     commits: readonly OffsetCommit[],
     work: (tx: PoolClient) => Promise<T>,
     state?: () => StateWrite,
   ): Promise<T> {
-    this.connected();
-    if (state !== undefined) await this.ensureStateTable();
-    const client = await this.call('get a connection', () => this.pool.connect());
-    let isBroken = false;
-    try {
-      return await this.inTransaction(client, 'commit offsets', async () => {
-        await this.checkExpected(client, group, commits);
-        const result = await work(client);
-        await this.writeOffsets(client, group, commits);
-        if (state !== undefined) await this.writeState(client, group, state());
-        return result;
-      });
-    } catch (error) {
-      // After a stale offset the ROLLBACK leaves the connection clean; after anything else (a lost
-      // connection, a failed COMMIT, an error of the user's) it is dropped rather than reused.
-      isBroken = !(error instanceof StaleOffsetError);
-      throw error;
-    } finally {
-      client.release(isBroken);
-    }
+    return this.lifecycle.use(async () => {
+      if (state !== undefined) await this.ensureTable('state');
+      const client = await this.call('get a connection', () => this.pool.connect());
+      let isBroken = false;
+      try {
+        return await this.inTransaction(client, 'commit offsets', async () => {
+          await this.checkExpected(client, group, commits);
+          const result = await work(client);
+          await this.writeOffsets(client, group, commits);
+          if (state !== undefined) await this.writeState(client, group, state());
+          return result;
+        });
+      } catch (error) {
+        // After a stale offset the ROLLBACK leaves the connection clean; after anything else (a lost
+        // connection, a failed COMMIT, an error of the user's) it is dropped rather than reused.
+        isBroken = !(error instanceof StaleOffsetError);
+        throw error;
+      } finally {
+        client.release(isBroken);
+      }
+    });
   }
 
   /**
@@ -310,115 +325,45 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
    * table is created on first use, under an advisory lock, outside any transaction. Given `tx`,
    * the rows are inserted in that transaction and commit with its offsets.
    */
-  async writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: PoolClient): Promise<void> {
-    this.connected();
-    await this.deadLetterTable();
-    const insert = (client: Pick<PoolClient, 'query'>) =>
-      client.query(
-        `INSERT INTO ${this.qualifiedDeadLetterTable()}
-           (group_id, topic, partition, "offset", key, value, operator, error, attempts, batch_time_ms)
-         SELECT $1::text, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::bigint[])
-         ON CONFLICT DO NOTHING`,
-        [
-          group,
-          letters.map((l) => l.topic),
-          letters.map((l) => l.partition),
-          letters.map((l) => l.offset),
-          letters.map((l) => l.key),
-          letters.map((l) => l.value),
-          letters.map((l) => l.operator),
-          letters.map((l) => l.error),
-          letters.map((l) => l.attempts),
-          letters.map((l) => l.batchTimeMs),
-        ],
-      );
-    await this.call('write dead letters', () => insert(tx ?? this.pool));
+  writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: PoolClient): Promise<void> {
+    return this.lifecycle.use(async () => {
+      await this.ensureTable('deadLetters');
+      const insert = (client: Pick<PoolClient, 'query'>) =>
+        client.query(
+          `INSERT INTO ${this.qualifiedDeadLetterTable}
+             (group_id, topic, partition, "offset", key, value, operator, error, attempts, batch_time_ms)
+           SELECT $1::text, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::bigint[])
+           ON CONFLICT DO NOTHING`,
+          [
+            group,
+            letters.map((l) => l.topic),
+            letters.map((l) => l.partition),
+            letters.map((l) => l.offset),
+            letters.map((l) => l.key),
+            letters.map((l) => l.value),
+            letters.map((l) => l.operator),
+            letters.map((l) => l.error),
+            letters.map((l) => l.attempts),
+            letters.map((l) => l.batchTimeMs),
+          ],
+        );
+      await this.call('write dead letters', () => insert(tx ?? this.pool));
+    });
   }
 
   /** The dead letters kept for `group`, in (topic, partition, offset) order. */
-  async loadDeadLetters(group: string): Promise<DeadLetter[]> {
-    this.connected();
-    await this.deadLetterTable();
-    const { rows } = await this.call('load dead letters', () =>
-      this.pool.query<{
-        topic: string;
-        partition: number;
-        offset: string;
-        key: string | null;
-        value: string | null;
-        operator: string;
-        error: string;
-        attempts: number;
-        batch_time_ms: string;
-      }>(
-        `SELECT topic, partition, "offset"::text AS "offset", key, value, operator, error, attempts, batch_time_ms::text AS batch_time_ms
-           FROM ${this.qualifiedDeadLetterTable()} AS d WHERE group_id = $1 ORDER BY d.topic, d.partition, d."offset"`,
-        [group],
-      ),
-    );
-    return rows.map((row) => ({
-      topic: row.topic,
-      partition: row.partition,
-      offset: Number(row.offset),
-      key: row.key,
-      value: row.value,
-      operator: row.operator,
-      error: row.error,
-      attempts: row.attempts,
-      batchTimeMs: Number(row.batch_time_ms),
-    }));
-  }
-
-  /** Creates the dead-letter table once per store, if it is missing. */
-  private deadLetterTable(): Promise<void> {
-    this.deadLetterTableReady ??= this.createDeadLetterTable().catch((error: unknown) => {
-      this.deadLetterTableReady = undefined;
-      throw error;
-    });
-    return this.deadLetterTableReady;
-  }
-
-  private async createDeadLetterTable(): Promise<void> {
-    const client = await this.call('get a connection', () => this.pool.connect());
-    let isBroken = false;
-    try {
-      await this.inTransaction(client, 'create the dead-letter table', () =>
-        this.call('create the dead-letter table', async () => {
-          await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`dstream_offsets:${this.schema}.${DEAD_LETTER_TABLE}`]);
-          await client.query(
-            `CREATE TABLE IF NOT EXISTS ${this.qualifiedDeadLetterTable()} (
-               group_id text NOT NULL,
-               topic text NOT NULL,
-               partition int NOT NULL,
-               "offset" bigint NOT NULL,
-               key text,
-               value text,
-               operator text NOT NULL,
-               error text NOT NULL,
-               attempts int NOT NULL,
-               batch_time_ms bigint NOT NULL,
-               created_at timestamptz NOT NULL DEFAULT now(),
-               PRIMARY KEY (group_id, topic, partition, "offset"))`,
-          );
-        }),
+  loadDeadLetters(group: string): Promise<DeadLetter[]> {
+    return this.lifecycle.use(async () => {
+      await this.ensureTable('deadLetters');
+      const { rows } = await this.call('load dead letters', () =>
+        this.pool.query<DeadLetterRow>(
+          `SELECT topic, partition, "offset"::text AS "offset", key, value, operator, error, attempts, batch_time_ms::text AS batch_time_ms
+             FROM ${this.qualifiedDeadLetterTable} AS d WHERE group_id = $1 ORDER BY d.topic, d.partition, d."offset"`,
+          [group],
+        ),
       );
-    } catch (error) {
-      isBroken = true;
-      throw error;
-    } finally {
-      client.release(isBroken);
-    }
-  }
-
-  private qualifiedDeadLetterTable(): string {
-    return `${escapeIdentifier(this.schema)}.${escapeIdentifier(DEAD_LETTER_TABLE)}`;
-  }
-
-  /** Ends the pool this store created (not a pool passed as `pool`). Idempotent. */
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    if (this.ownsPool) await this.pool.end().catch(() => undefined);
+      return rows.map(toDeadLetter);
+    });
   }
 
   /** Upserts and deletes the rows of a batch's state changes, in two statements. */
@@ -459,48 +404,30 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
   }
 
   /**
-   * Creates the state table if it is missing, once per store instance, under an advisory lock (as
-   * `connect` does for the offsets table). Outside the commit's transaction, so that a batch's
-   * locks never wait on DDL.
+   * Creates the state or the dead-letter table if it is missing, once per store instance, under an
+   * advisory lock (as `connect` does for the offsets table). Outside any commit's transaction, so
+   * that a batch's locks never wait on DDL.
    */
-  private ensureStateTable(): Promise<void> {
-    this.stateTableReady ??= (async () => {
-      const client = await this.call('get a connection', () => this.pool.connect());
-      try {
-        await this.inTransaction(client, 'create the state table', async () => {
-          await this.call('create the state table', async () => {
-            await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`dstream_state:${this.schema}.${this.stateTable}`]);
-            await client.query(
-              `CREATE TABLE IF NOT EXISTS ${this.qualifiedStateTable} (
-                 group_id text NOT NULL,
-                 operator text NOT NULL,
-                 key text NOT NULL,
-                 record jsonb NOT NULL,
-                 updated_at timestamptz NOT NULL DEFAULT now(),
-                 PRIMARY KEY (group_id, operator, key))`,
-            );
-          });
-        });
-      } finally {
-        client.release();
-      }
-    })().catch((error: unknown) => {
-      this.stateTableReady = undefined;
-      throw error;
-    });
-    return this.stateTableReady;
+  private ensureTable(which: 'state' | 'deadLetters'): Promise<void> {
+    let ready = this.tablesReady.get(which);
+    if (ready === undefined) {
+      const [what, lockKey, ddl] =
+        which === 'state'
+          ? ['create the state table', `dstream_state:${this.schema}.${this.stateTable}`, stateTableDdl(this.qualifiedStateTable)]
+          : ['create the dead-letter table', `dstream_offsets:${this.schema}.${DEAD_LETTER_TABLE}`, deadLetterTableDdl(this.qualifiedDeadLetterTable)];
+      ready = this.call(what, () => createTableLocked(this.pool, lockKey, ddl)).catch((error: unknown) => {
+        this.tablesReady.delete(which);
+        throw error;
+      });
+      this.tablesReady.set(which, ready);
+    }
+    return ready;
   }
 
   /** Locks the commit's rows and rejects with `StaleOffsetError` at the first mismatch. */
   private async checkExpected(client: PoolClient, group: string, commits: readonly OffsetCommit[]): Promise<void> {
     if (commits.length === 0) return;
-    const stored = await this.storedOffsets(client, group, commits, 'FOR UPDATE');
-    for (const { range, expectedOffset } of commits) {
-      const actual = stored.get(range.key) ?? null;
-      if (actual !== expectedOffset) {
-        throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
-      }
-    }
+    checkExpectedOffsets(this.name, group, commits, await this.storedOffsets(client, group, commits, 'FOR UPDATE'));
   }
 
   /**
@@ -538,8 +465,9 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     if (written === commits.length) return;
     // Some partition changed under us: name it with the value another writer committed.
     const stored = await this.storedOffsets(client, group, commits, '');
-    const stale = commits.find(({ range, expectedOffset }) => (stored.get(range.key) ?? null) !== expectedOffset) ?? commits[0];
-    throw new StaleOffsetError(this.name, group, stale.range.topic, stale.range.partition, stale.expectedOffset, stored.get(stale.range.key) ?? null);
+    checkExpectedOffsets(this.name, group, commits, stored);
+    const [{ range, expectedOffset }] = commits;
+    throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, stored.get(range.key) ?? null);
   }
 
   private async storedOffsets(
@@ -573,133 +501,23 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     return result;
   }
 
-  /**
-   * An offsets table that existed before, made by something else (or by hand, with other names),
-   * would fail every load and commit with a bare "column does not exist": refuse it at connect,
-   * naming the table, the columns it lacks and the fix.
-   */
-  private async checkOffsetColumns(client: PoolClient): Promise<void> {
-    const { rows } = await client.query<{ column_name: string }>(
-      'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
-      [this.schema, this.table],
-    );
-    const present = rows.map((row) => row.column_name);
-    const missing = OFFSET_COLUMNS.filter((column) => !present.includes(column));
-    if (missing.length === 0) return;
-    throw new OffsetStoreError(
-      this.name,
-      `the offsets table ${this.schema}.${this.table} at ${this.address} lacks column${missing.length === 1 ? '' : 's'} ` +
-        `${missing.join(', ')} (it has ${present.join(', ') || 'none'}): it was not made by this store. ` +
-        `Pass another table (the store creates it), or rename or drop this one if nothing else uses it`,
-      { retriable: false },
-    );
-  }
-
-  /** The pool's first connection, retried until `connectTimeoutMs` so a server still starting is waited for. */
-  private async firstConnection(): Promise<PoolClient> {
-    const deadline = Date.now() + this.connectTimeoutMs;
-    for (let delayMs = 50; ; delayMs = Math.min(delayMs * 2, 1000)) {
-      try {
-        return await this.pool.connect();
-      } catch (error) {
-        // A server that answered and refused (no such database, bad password) won't change its mind.
-        const missing = missingDatabase(error);
-        if (missing !== undefined) {
-          throw new OffsetStoreError(
-            this.name,
-            `connect at ${this.address} failed: database ${JSON.stringify(missing)} does not exist (SQLSTATE 3D000). ` +
-              `Create it (CREATE DATABASE ${escapeIdentifier(missing)};), or fix the database name of the connectionString`,
-            { retriable: false, cause: driverError(error) },
-          );
-        }
-        const wrapped = this.wrap('connect', error);
-        if (!wrapped.retriable) throw wrapped;
-        if (Date.now() + delayMs >= deadline) {
-          throw new OffsetStoreError(
-            this.name,
-            `no PostgreSQL server accepted a connection at ${this.address} within ${this.connectTimeoutMs} ms: ${messageOf(error)}. ` +
-              `Start PostgreSQL there, or fix the host and port of the connectionString (or of the pool's options); ` +
-              `raise connectTimeoutMs if the server is slow to come up`,
-            { retriable: true, cause: driverError(error) },
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-      }
-    }
-  }
-
   /** The row's offset, or an `OffsetStoreError` naming the row and the value. */
   private parseRow(group: string, row: OffsetRow): number {
-    const offset = /^(0|[1-9][0-9]*)$/.test(row.next_offset) ? Number(row.next_offset) : NaN;
-    if (!Number.isSafeInteger(offset)) {
-      throw new OffsetStoreError(
-        this.name,
-        `${this.schema}.${this.table} row (group_id ${JSON.stringify(group)}, topic ${JSON.stringify(row.topic)}, ` +
-          `partition ${row.partition}) holds next_offset ${row.next_offset}, not an offset (0 to 2^53-1); ` +
-          `fix or delete the row to resume`,
-      );
-    }
-    return offset;
-  }
-
-  private connected(): void {
-    if (this.state === 'closed') throw this.closedError();
-    if (this.state !== 'connected') {
-      throw new OffsetStoreError(this.name, `not connected to ${this.address}; await connect() first`);
-    }
-  }
-
-  private closedError(): OffsetStoreError {
-    return new OffsetStoreError(this.name, `the store for ${this.address} is closed; create a new one`);
+    return parseStoredOffset(
+      this.name,
+      row.next_offset,
+      `${this.schema}.${this.table} row (group_id ${JSON.stringify(group)}, topic ${JSON.stringify(row.topic)}, partition ${row.partition}) next_offset`,
+      'fix or delete the row to resume',
+    );
   }
 
   private async call<R>(what: string, operation: () => Promise<R>): Promise<R> {
     try {
       return await operation();
     } catch (error) {
-      throw this.wrap(what, error);
+      throw this.lifecycle.wrap(what, error);
     }
   }
-
-  /**
-   * pg errors become `OffsetStoreError`, retriable for connection-level failures (see
-   * `RETRIABLE_SQLSTATE`), or `AuthenticationError` when the server refuses the role or its
-   * password (`REFUSED_SQLSTATE`). The cause is a `driverError` copy.
-   */
-  private wrap(what: string, error: unknown): OffsetStoreError | AuthenticationError {
-    if (error instanceof OffsetStoreError || error instanceof AuthenticationError) return error;
-    const code = error instanceof DatabaseError ? error.code : undefined;
-    const detail = code === undefined ? messageOf(error) : `${messageOf(error)} (SQLSTATE ${code})`;
-    if ((code !== undefined && REFUSED_SQLSTATE.test(code)) || (code === undefined && MISSING_PASSWORD.test(messageOf(error)))) {
-      return new AuthenticationError(
-        this.name,
-        this.address,
-        this.user,
-        `${what}: ${detail}`,
-        code === '42501'
-          ? `Grant the role what the store needs on ${this.schema}.${this.table} and ${this.schema}.${this.stateTable} (CREATE on the schema once, SELECT, INSERT, UPDATE, DELETE)`
-          : /^role ".*" does not exist$/.test(messageOf(error))
-            ? `Create the role (CREATE ROLE ${escapeIdentifier(this.user ?? '')} LOGIN;) and grant it what the store needs, ` +
-              'or fix the user name of the connectionString (or the pool\'s options)'
-            : "Check the user name and password of the connectionString (or the pool's options) and the server's " +
-              'pg_hba.conf; trying again with the same credentials fails the same way',
-        { cause: driverError(error) },
-      );
-    }
-    return new OffsetStoreError(this.name, `${what} at ${this.address} failed: ${detail}`, {
-      retriable: code === undefined || RETRIABLE_SQLSTATE.test(code),
-      cause: driverError(error),
-    });
-  }
-}
-
-/** The columns the store reads and writes in the offsets table. */
-const OFFSET_COLUMNS = ['group_id', 'topic', 'partition', 'next_offset', 'updated_at'] as const;
-
-/** The database named by a "database … does not exist" refusal (SQLSTATE 3D000), if that is what `error` is. */
-function missingDatabase(error: unknown): string | undefined {
-  if (!(error instanceof DatabaseError) || error.code !== '3D000') return undefined;
-  return /^database "(.*)" does not exist$/.exec(error.message)?.[1] ?? undefined;
 }
 
 /** Topic, partition and until columns of a batch of commits, for `unnest`. */
@@ -710,55 +528,6 @@ function columns(commits: readonly OffsetCommit[]): [string[], number[], string[
     // As text: a bigint parameter built from a string never passes through a float.
     commits.map(({ range }) => String(range.untilOffset)),
   ];
-}
-
-function checkIdentifier(option: string, value: unknown, fallback: string): void {
-  if (typeof value !== 'string' || !IDENTIFIER.test(value)) {
-    throw new ConfigError(
-      option,
-      value,
-      'must be an unquoted PostgreSQL identifier (letters, digits, underscores; not starting with a digit; at most 63)',
-      `Pass e.g. "${fallback}".`,
-    );
-  }
-}
-
-function checkConnectionString(value: unknown): void {
-  let parsed: URL | undefined;
-  try {
-    parsed = typeof value === 'string' ? new URL(value) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')) {
-    throw new ConfigError(
-      'connectionString',
-      value,
-      'must be a postgres:// or postgresql:// URL',
-      `Pass e.g. "${DEFAULT_CONNECTION_STRING}".`,
-    );
-  }
-}
-
-/** host:port/database of a connection string, never its password. */
-function addressOf(url: string): string {
-  const { hostname, port, pathname } = new URL(url);
-  return `${hostname || '127.0.0.1'}:${port || 5432}${pathname}`;
-}
-
-/** The user name of a connection string, if it has one. */
-function userOf(url: string): string | undefined {
-  const { username } = new URL(url);
-  return username === '' ? undefined : decodeURIComponent(username);
-}
-
-function isPool(value: unknown): value is Pool {
-  const candidate = value as Partial<Pool> | null;
-  return typeof candidate === 'object' && candidate !== null && typeof candidate.connect === 'function' && typeof candidate.query === 'function';
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message || error.constructor.name : String(error);
 }
 
 /** Listens to a checked-out client's 'error' events, which its failing query reports too. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Redis, ReplyError, type ChainableCommander } from 'ioredis';
+import { Redis, type ChainableCommander } from 'ioredis';
 import {
-  AuthenticationError,
+  checkExpectedOffsets,
   ConfigError,
   decodeStateMeta,
   decodeStateRecord,
@@ -13,15 +13,29 @@ import {
   OffsetCommit,
   OffsetStore,
   OffsetStoreError,
+  parseStoredOffset,
   printable,
   redactedView,
   STATE_META_FIELD,
   StaleOffsetError,
   StateWrite,
+  StoreClient,
   StoredOffsets,
   TopicPartition,
   topicPartitionKey,
 } from '@dstream/core';
+import {
+  addressOf,
+  checkUrl,
+  isRedisClient,
+  messageOf,
+  quit,
+  redisClientOptions,
+  redisError,
+  type RedisEndpoint,
+  userOf,
+  waitReady,
+} from './redisClient';
 
 /** Options of `RedisOffsetStore`. Give either `url` or `redis`, not both. */
 export interface RedisOffsetStoreOptions {
@@ -68,19 +82,16 @@ return 'OK'
 `;
 const COMMIT_SCRIPT_SHA = createHash('sha1').update(COMMIT_SCRIPT).digest('hex');
 
-/**
- * Server replies that mean "not now" rather than "never": a server loading its data, a busy
- * script, a replica that cannot take writes during a failover.
- */
-const RETRIABLE_REPLIES = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|READONLY|CLUSTERDOWN)\b/;
-/**
- * Replies that refuse the client: a wrong user or password (WRONGPASS), none given to a server
- * that wants one (NOAUTH), an ACL that denies a command or key (NOPERM). ioredis retries a failed
- * AUTH on every reconnect, so these end `connect` at once instead of after `connectTimeoutMs`.
- */
-const REFUSED_REPLY = /\b(WRONGPASS|NOAUTH|NOPERM)\b/;
-
-type State = 'new' | 'connecting' | 'connected' | 'closed';
+/** The connections of an open store: commands, and the transactions' own (see `txClient`). */
+interface Connections {
+  readonly client: Redis;
+  /**
+   * WATCH is state of one connection, so transactions get a connection of their own that never
+   * queues commands while disconnected and never resends them after a reconnect: either would
+   * let a MULTI/EXEC reach a new connection that no longer watches the offsets.
+   */
+  readonly txClient: Redis;
+}
 
 /**
  * Keeps offsets in Redis, one hash per group and topic (`${keyPrefix}:${group}:${topic}`, field =
@@ -109,16 +120,12 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   private readonly connectTimeoutMs: number;
   private readonly ownsClient: boolean;
   private readonly client: Redis;
-  /**
-   * WATCH is state of one connection, so transactions get a connection of their own that never
-   * queues commands while disconnected and never resends them after a reconnect: either would
-   * let a MULTI/EXEC reach a new connection that no longer watches the offsets.
-   */
-  private txClient: Redis | undefined;
+  private readonly lifecycle: StoreClient<Connections>;
+  private readonly endpoint: RedisEndpoint;
+  /** Bumped whenever the transaction connection closes: a WATCH from before is gone. */
   private txConnectionEpoch = 0;
   /** Transactions of this instance run one at a time: they share the watching connection. */
   private txQueue: Promise<unknown> = Promise.resolve();
-  private state: State = 'new';
 
   constructor(options: RedisOffsetStoreOptions = {}) {
     const { url, redis, keyPrefix = DEFAULT_KEY_PREFIX, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS } = options;
@@ -138,84 +145,104 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     this.keyPrefix = keyPrefix;
     this.connectTimeoutMs = connectTimeoutMs;
     this.ownsClient = redis === undefined;
-    this.client = redis ?? new Redis(url ?? DEFAULT_URL, this.clientOptions());
+    this.client = redis ?? new Redis(url ?? DEFAULT_URL, redisClientOptions(this.connectTimeoutMs));
     this.address = redis === undefined ? addressOf(url ?? DEFAULT_URL) : `${redis.options.host}:${redis.options.port}`;
     this.user = (redis === undefined ? userOf(url ?? DEFAULT_URL) : redis.options.username) || undefined;
+    this.endpoint = { address: this.address, user: this.user, keyPrefix, connectTimeoutMs };
     // Connection errors reach callers as rejected commands; the 'error' event would only repeat them.
     if (this.ownsClient) this.client.on('error', () => undefined);
+    this.lifecycle = new StoreClient<Connections>({
+      store: this.name,
+      address: this.address,
+      acquire: () => this.open(),
+      release: async ({ client, txClient }) => {
+        await Promise.all((this.ownsClient ? [client, txClient] : [txClient]).map(quit));
+      },
+      wrap: (what, error) => redisError(this.endpoint, what, error),
+    });
     // The clients hold the password in their options: show where the store points, nothing more.
     redactedView(this, 'RedisOffsetStore', () => ({
       address: this.address,
       user: this.user,
       keyPrefix: this.keyPrefix,
-      state: this.state,
+      state: this.lifecycle.state,
     }));
   }
 
   /** Connects (both the command and the transaction connection), failing after `connectTimeoutMs`. */
-  async connect(): Promise<void> {
-    if (this.state === 'closed') throw this.closedError();
-    if (this.state !== 'new') return;
-    this.state = 'connecting';
-    const txClient = this.client.duplicate(this.clientOptions());
+  connect(): Promise<void> {
+    return this.lifecycle.connect();
+  }
+
+  /** Closes the connections this store opened (not a client passed as `redis`). Idempotent. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
+  }
+
+  private async open(): Promise<Connections> {
+    const txClient = this.client.duplicate(redisClientOptions(this.connectTimeoutMs));
     txClient.on('error', () => undefined);
     txClient.on('close', () => void (this.txConnectionEpoch += 1));
-    this.txClient = txClient;
     try {
-      await Promise.all([this.waitReady(this.client), this.waitReady(txClient)]);
-      this.state = 'connected';
+      await Promise.all([waitReady(this.client, this.endpoint), waitReady(txClient, this.endpoint)]);
     } catch (error) {
-      await this.close();
+      txClient.disconnect();
+      if (this.ownsClient) this.client.disconnect();
       throw error;
     }
+    return { client: this.client, txClient };
   }
 
   /** Stored offsets of these partitions, read with one HMGET per topic in one round trip. */
-  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    const client = this.connected();
-    const byTopic = new Map<string, number[]>();
-    for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-    const pipeline = client.pipeline();
-    for (const [topic, fields] of byTopic) pipeline.hmget(this.hashKey(group, topic), ...fields.map(String));
-    const replies = (await this.call('load offsets', () => pipeline.exec())) ?? [];
-    const result = new Map<string, number>();
-    [...byTopic].forEach(([topic, fields], i) => {
-      const [error, values] = replies[i] ?? [new Error('no reply')];
-      if (error) throw this.loadError(group, topic, error);
-      fields.forEach((partition, j) => {
-        const stored = (values as Array<string | null>)[j];
-        if (stored !== null) {
-          result.set(topicPartitionKey(topic, partition), parseStoredOffset(this.hashKey(group, topic), partition, stored));
-        }
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      const byTopic = new Map<string, number[]>();
+      for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+      const pipeline = client.pipeline();
+      for (const [topic, fields] of byTopic) pipeline.hmget(this.hashKey(group, topic), ...fields.map(String));
+      const replies = (await this.call('load offsets', () => pipeline.exec())) ?? [];
+      const result = new Map<string, number>();
+      [...byTopic].forEach(([topic, fields], i) => {
+        const [error, values] = replies[i] ?? [new Error('no reply')];
+        if (error) throw this.loadError(group, topic, error);
+        fields.forEach((partition, j) => {
+          const stored = (values as Array<string | null>)[j];
+          if (stored !== null) {
+            result.set(topicPartitionKey(topic, partition), this.parseOffset(this.hashKey(group, topic), partition, stored));
+          }
+        });
       });
+      return result;
     });
-    return result;
   }
 
   /**
    * Compare-and-set commit of all partitions at once, through one Lua script; with `state`, a
    * WATCH/MULTI/EXEC that writes the state hashes and the offsets together.
    */
-  async commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
-    const client = this.connected();
-    if (state !== undefined && state.length > 0) {
-      await this.transaction(group, commits, async () => undefined, () => state);
-      return;
-    }
-    if (commits.length === 0) return;
-    const keys = [...new Set(commits.map(({ range }) => this.hashKey(group, range.topic)))];
-    const args = commits.flatMap(({ range, expectedOffset }) => [
-      String(keys.indexOf(this.hashKey(group, range.topic)) + 1),
-      String(range.partition),
-      expectedOffset === null ? '' : String(expectedOffset),
-      String(range.untilOffset),
-    ]);
-    const reply = await this.call('commit offsets', () => this.evalCommit(client, keys, args));
-    if (reply === 'OK') return;
-    const [position, stored] = reply as [number, string];
-    const { range, expectedOffset } = commits[position - 1];
-    const actual = stored === '' ? null : parseStoredOffset(this.hashKey(group, range.topic), range.partition, stored);
-    throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
+  commit(group: string, commits: readonly OffsetCommit[], state?: StateWrite): Promise<void> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      if (state !== undefined && state.length > 0) {
+        await this.transaction(group, commits, async () => undefined, () => state);
+        return;
+      }
+      if (commits.length === 0) return;
+      const keys = [...new Set(commits.map(({ range }) => this.hashKey(group, range.topic)))];
+      const args = commits.flatMap(({ range, expectedOffset }) => [
+        String(keys.indexOf(this.hashKey(group, range.topic)) + 1),
+        String(range.partition),
+        expectedOffset === null ? '' : String(expectedOffset),
+        String(range.untilOffset),
+      ]);
+      const reply = await this.call('commit offsets', () => this.evalCommit(client, keys, args));
+      if (reply === 'OK') return;
+      const [position, stored] = reply as [number, string];
+      const { range, expectedOffset } = commits[position - 1];
+      const actual = stored === '' ? null : this.parseOffset(this.hashKey(group, range.topic), range.partition, stored);
+      throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
+    });
   }
 
   /**
@@ -229,51 +256,58 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
    * writes and the offsets are applied. That case rejects with a non-retriable `OffsetStoreError`
    * naming the failed command, so the job stops instead of silently losing that write.
    */
-  async transaction<T>(
+  transaction<T>(
     group: string,
     commits: readonly OffsetCommit[],
     work: (tx: ChainableCommander) => Promise<T>,
     state?: () => StateWrite,
   ): Promise<T> {
-    this.connected();
-    const run = this.txQueue.then(() => this.runTransaction(group, commits, work, state));
-    this.txQueue = run.catch(() => undefined);
-    return run;
+    return this.lifecycle.use(({ txClient }) => {
+      const run = this.txQueue.then(() => this.runTransaction(txClient, group, commits, work, state));
+      this.txQueue = run.catch(() => undefined);
+      return run;
+    });
   }
 
   /** The stored state of `operator`, read with one HGETALL of its hash. */
-  async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
-    const client = this.connected();
-    const fields = await this.call(`load state of ${printable(operator)}`, () => client.hgetall(this.stateKey(group, operator)));
-    const meta = fields[STATE_META_FIELD];
-    if (meta === undefined) return undefined;
-    const entries: (readonly [unknown, unknown])[] = [];
-    for (const [field, text] of Object.entries(fields)) {
-      if (field !== STATE_META_FIELD) entries.push(decodeStateRecord(operator, text));
-    }
-    return { ...decodeStateMeta(operator, meta), entries };
+  loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      const fields = await this.call(`load state of ${printable(operator)}`, () => client.hgetall(this.stateKey(group, operator)));
+      const meta = fields[STATE_META_FIELD];
+      if (meta === undefined) return undefined;
+      const entries: (readonly [unknown, unknown])[] = [];
+      for (const [field, text] of Object.entries(fields)) {
+        if (field !== STATE_META_FIELD) entries.push(decodeStateRecord(operator, text));
+      }
+      return { ...decodeStateMeta(operator, meta), entries };
+    });
   }
 
   /** The state names of `group`: a SCAN over its state hashes. */
-  async listState(group: string): Promise<string[]> {
-    const client = this.connected();
-    const prefix = `${this.keyPrefix}:${escapeKeyPart(group)}:state:`;
-    const names = new Set<string>();
-    await this.call('list state', async () => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
-        cursor = next;
-        for (const key of keys) names.add(decodeURIComponent(key.slice(prefix.length)));
-      } while (cursor !== '0');
+  listState(group: string): Promise<string[]> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      const prefix = `${this.keyPrefix}:${escapeKeyPart(group)}:state:`;
+      const names = new Set<string>();
+      await this.call('list state', async () => {
+        let cursor = '0';
+        do {
+          const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
+          cursor = next;
+          for (const key of keys) names.add(decodeURIComponent(key.slice(prefix.length)));
+        } while (cursor !== '0');
+      });
+      return [...names].sort();
     });
-    return [...names].sort();
   }
 
   /** Deletes the state hash of `operator` (a state name, see `listState`). */
-  async deleteState(group: string, operator: string): Promise<void> {
-    const client = this.connected();
-    await this.call(`delete state of ${printable(operator)}`, () => client.del(this.stateKey(group, operator)));
+  deleteState(group: string, operator: string): Promise<void> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      await this.call(`delete state of ${printable(operator)}`, () => client.del(this.stateKey(group, operator)));
+    });
   }
 
   /**
@@ -282,58 +316,54 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
    * value the letter as JSON. HSETNX: a letter written again changes nothing. Given `tx`, the
    * writes are queued in that MULTI and land with its offsets.
    */
-  async writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: ChainableCommander): Promise<void> {
-    this.connected();
-    const key = this.deadLetterKey(group);
-    if (tx !== undefined) {
-      for (const letter of letters) tx.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
-      return;
-    }
-    const replies = await this.call('write dead letters', () => {
-      const pipeline = this.client.multi();
-      for (const letter of letters) pipeline.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
-      return pipeline.exec();
-    });
-    const failed = replies?.find(([error]) => error);
-    if (failed !== undefined) {
-      throw new OffsetStoreError(this.name, `writing dead letters to ${key} failed: ${messageOf(failed[0])}; the offsets were not committed`, {
-        cause: driverError(failed[0]),
+  writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: ChainableCommander): Promise<void> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      const key = this.deadLetterKey(group);
+      if (tx !== undefined) {
+        for (const letter of letters) tx.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
+        return;
+      }
+      const replies = await this.call('write dead letters', () => {
+        const pipeline = client.multi();
+        for (const letter of letters) pipeline.hsetnx(key, deadLetterId(letter), JSON.stringify(letter));
+        return pipeline.exec();
       });
-    }
-  }
-
-  /** The dead letters kept for `group`, in (topic, partition, offset) order. */
-  async loadDeadLetters(group: string): Promise<DeadLetter[]> {
-    this.connected();
-    const key = this.deadLetterKey(group);
-    const fields = await this.call('load dead letters', () => this.client.hgetall(key));
-    const letters = Object.entries(fields).map(([field, json]) => {
-      try {
-        return JSON.parse(json) as DeadLetter;
-      } catch (error) {
-        throw new OffsetStoreError(this.name, `${key} field ${field} holds ${printable(json)}, not a dead letter as JSON; fix or delete it`, {
-          cause: error,
+      const failed = replies?.find(([error]) => error);
+      if (failed !== undefined) {
+        throw new OffsetStoreError(this.name, `writing dead letters to ${key} failed: ${messageOf(failed[0])}; the offsets were not committed`, {
+          cause: driverError(failed[0]),
         });
       }
     });
-    return letters.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset));
   }
 
-  /** Closes the connections this store opened (not a client passed as `redis`). Idempotent. */
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    const owned = this.ownsClient ? [this.client, this.txClient] : [this.txClient];
-    await Promise.all(owned.map((client) => (client === undefined ? undefined : quit(client))));
+  /** The dead letters kept for `group`, in (topic, partition, offset) order. */
+  loadDeadLetters(group: string): Promise<DeadLetter[]> {
+    return this.lifecycle.use(async () => {
+      const { client } = this.lifecycle.connection;
+      const key = this.deadLetterKey(group);
+      const fields = await this.call('load dead letters', () => client.hgetall(key));
+      const letters = Object.entries(fields).map(([field, json]) => {
+        try {
+          return JSON.parse(json) as DeadLetter;
+        } catch (error) {
+          throw new OffsetStoreError(this.name, `${key} field ${field} holds ${printable(json)}, not a dead letter as JSON; fix or delete it`, {
+            cause: error,
+          });
+        }
+      });
+      return letters.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset));
+    });
   }
 
   private async runTransaction<T>(
+    client: Redis,
     group: string,
     commits: readonly OffsetCommit[],
     work: (tx: ChainableCommander) => Promise<T>,
     state: (() => StateWrite) | undefined,
   ): Promise<T> {
-    const client = this.txClient as Redis;
     const keys = [...new Set(commits.map(({ range }) => this.hashKey(group, range.topic)))];
     for (let attempt = 1; attempt <= MAX_TRANSACTION_ATTEMPTS; attempt += 1) {
       const epoch = this.txConnectionEpoch;
@@ -388,13 +418,14 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     const stored = await this.call('read offsets', () =>
       Promise.all(commits.map(({ range }) => client.hget(this.hashKey(group, range.topic), String(range.partition)))),
     );
-    commits.forEach(({ range, expectedOffset }, i) => {
-      const key = this.hashKey(group, range.topic);
-      const actual = stored[i] === null ? null : parseStoredOffset(key, range.partition, stored[i] as string);
-      if (actual !== expectedOffset) {
-        throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
-      }
-    });
+    checkExpectedOffsets(this.name, group, commits, ({ range }, i) =>
+      stored[i] === null ? null : this.parseOffset(this.hashKey(group, range.topic), range.partition, stored[i] as string),
+    );
+  }
+
+  /** The offset a hash field holds (see core's `parseStoredOffset`). */
+  private parseOffset(key: string, partition: number, stored: string): number {
+    return parseStoredOffset(this.name, stored, `hash ${key} field ${partition}`, 'fix or delete the field (HSET/HDEL) to resume');
   }
 
   /** EVALSHA, loading the script with EVAL when the server does not have it (restart, SCRIPT FLUSH). */
@@ -420,76 +451,13 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
   }
 
   /**
-   * The owned connections fail fast while disconnected (no offline queue) and reconnect in the
-   * background, so a command during an outage rejects with a retriable error instead of waiting
-   * unboundedly; the stream's retry policy decides what happens next. They never resend a command
-   * after a reconnect: a resent commit whose first copy landed would come back stale, where a
-   * retriable error lets the stream see that the store already holds the batch's offsets.
-   */
-  private clientOptions() {
-    return {
-      lazyConnect: true,
-      connectTimeout: this.connectTimeoutMs,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
-    };
-  }
-
-  private async waitReady(client: Redis): Promise<void> {
-    if (client.status === 'ready') return;
-    let lastError: unknown;
-    let onError: (error: unknown) => void = () => undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          client.off('ready', onReady);
-          const why = lastError instanceof Error ? `: ${lastError.message}` : '';
-          reject(
-            new OffsetStoreError(
-              this.name,
-              `no Redis server answered at ${this.address} within ${this.connectTimeoutMs} ms${why}. ` +
-                `Start Redis there, or fix the host and port of the url (or of the client passed as redis); ` +
-                `raise connectTimeoutMs if the server is slow to come up`,
-              {
-                retriable: true,
-                cause: driverError(lastError),
-              },
-            ),
-          );
-        }, this.connectTimeoutMs);
-        const onReady = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        onError = (error: unknown) => {
-          lastError = error;
-          // The server answered and refused: no reconnect will change its mind.
-          if (isRefusal(error)) {
-            clearTimeout(timer);
-            client.off('ready', onReady);
-            reject(this.wrap('connect', error));
-          }
-        };
-        client.on('error', onError);
-        client.once('ready', onReady);
-        // A failed first attempt rejects here, but retryStrategy keeps reconnecting until the deadline.
-        if (client.status === 'wait') client.connect().catch(onError);
-      });
-    } finally {
-      client.off('error', onError);
-    }
-  }
-
-  /**
    * A failed HMGET of a topic's offsets hash. `WRONGTYPE` means the key holds something other
    * than a hash: another program's key under the prefix, not offsets of this store, so the message
    * names the key and the way out rather than the bare reply.
    */
   private loadError(group: string, topic: string, error: unknown): Error {
     const message = messageOf(error);
-    if (!/^WRONGTYPE/.test(message)) return this.wrap(`load offsets of ${topic}`, error);
+    if (!/^WRONGTYPE/.test(message)) return redisError(this.endpoint, `load offsets of ${topic}`, error);
     const key = this.hashKey(group, topic);
     return new OffsetStoreError(
       this.name,
@@ -500,121 +468,18 @@ export class RedisOffsetStore implements OffsetStore<ChainableCommander> {
     );
   }
 
-  private connected(): Redis {
-    if (this.state === 'closed') throw this.closedError();
-    if (this.state !== 'connected') {
-      throw new OffsetStoreError(this.name, `not connected to ${this.address}; await connect() first`);
-    }
-    return this.client;
-  }
-
-  private closedError(): OffsetStoreError {
-    return new OffsetStoreError(this.name, `the store for ${this.address} is closed; create a new one`);
-  }
-
   private async call<R>(what: string, operation: () => Promise<R>): Promise<R> {
     try {
       return await operation();
     } catch (error) {
-      throw this.wrap(what, error);
+      throw this.lifecycle.wrap(what, error);
     }
   }
 
-  /**
-   * Client errors become `OffsetStoreError`, and refusals (`REFUSED_REPLY`) `AuthenticationError`;
-   * server replies are final unless they mean "not now". The cause is a `driverError` copy: an
-   * ioredis `ReplyError` carries the failed command's arguments, the password of an AUTH among them.
-   */
-  private wrap(what: string, error: unknown): Error {
-    if (error instanceof OffsetStoreError || error instanceof AuthenticationError) return error;
-    const message = messageOf(error);
-    if (isRefusal(error)) {
-      return new AuthenticationError(
-        this.name,
-        this.address,
-        this.user,
-        `${what}: ${message}`,
-        /NOPERM/.test(message)
-          ? `Grant the ACL user the commands and keys the store uses (EVALSHA, EVAL, HMGET, HGET, HSET, HDEL, HGETALL, WATCH, MULTI, EXEC on ${this.keyPrefix}:*)`
-          : 'Check the user name and password of the url (or of the client passed as redis) against the server\'s ' +
-              'requirepass or ACL users; trying again with the same credentials fails the same way',
-        { cause: driverError(error) },
-      );
-    }
-    const isReply = error instanceof ReplyError;
-    return new OffsetStoreError(this.name, `${what} at ${this.address} failed: ${message}`, {
-      retriable: !isReply || RETRIABLE_REPLIES.test(message),
-      cause: driverError(error),
-    });
-  }
-}
 
-function isRefusal(error: unknown): boolean {
-  return REFUSED_REPLY.test(messageOf(error));
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** A group or topic as one part of a hash key: `%` and the separator `:` percent-encoded. */
 function escapeKeyPart(name: string): string {
   return name.replace(/%/g, '%25').replace(/:/g, '%3A');
-}
-
-/** The offset a hash field holds, or an `OffsetStoreError` naming the key and the value. */
-function parseStoredOffset(key: string, partition: number, stored: string): number {
-  const offset = /^(0|[1-9][0-9]*)$/.test(stored) ? Number(stored) : NaN;
-  if (!Number.isSafeInteger(offset)) {
-    throw new OffsetStoreError(
-      'redis',
-      `hash ${key} field ${partition} holds ${JSON.stringify(stored)}, not an offset (a non-negative integer up to 2^53-1); ` +
-        `fix or delete the field (HSET/HDEL) to resume`,
-    );
-  }
-  return offset;
-}
-
-function checkUrl(url: unknown): void {
-  let parsed: URL | undefined;
-  try {
-    parsed = typeof url === 'string' ? new URL(url) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')) {
-    throw new ConfigError('url', url, 'must be a redis:// or rediss:// URL', `Pass e.g. "${DEFAULT_URL}".`);
-  }
-}
-
-/** host:port of a URL, never its password. */
-function addressOf(url: string): string {
-  const { hostname, port } = new URL(url);
-  return `${hostname || '127.0.0.1'}:${port || 6379}`;
-}
-
-/** The user name of a URL (`redis://user:password@…`), if it has one. */
-function userOf(url: string): string | undefined {
-  const { username } = new URL(url);
-  return username === '' ? undefined : decodeURIComponent(username);
-}
-
-function isRedisClient(value: unknown): value is Redis {
-  const candidate = value as Partial<Redis> | null;
-  return (
-    typeof candidate === 'object' &&
-    candidate !== null &&
-    typeof candidate.duplicate === 'function' &&
-    typeof candidate.multi === 'function' &&
-    typeof candidate.options === 'object'
-  );
-}
-
-async function quit(client: Redis): Promise<void> {
-  if (client.status === 'end' || client.status === 'wait') {
-    client.disconnect();
-    return;
-  }
-  // QUIT lets replies in flight arrive; a server that is gone gets a plain disconnect.
-  await client.quit().catch(() => client.disconnect());
 }

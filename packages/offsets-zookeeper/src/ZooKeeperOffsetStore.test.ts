@@ -24,7 +24,7 @@ describe('ZooKeeperOffsetStore options', () => {
 
   it('refuses to be used before connect', async () => {
     const store = new ZooKeeperOffsetStore({ connectionString: '127.0.0.1:2181' });
-    await expect(store.load('g', [{ topic: 't', partition: 0 }])).rejects.toThrow(/call connect\(\)/);
+    await expect(store.load('g', [{ topic: 't', partition: 0 }])).rejects.toThrow(/await connect\(\) first/);
   });
 });
 

@@ -1,14 +1,16 @@
 import {
   AuthenticationError,
-  ConfigError,
+  checkExpectedOffsets,
   driverError,
   OffsetStoreError,
+  parseStoredOffset,
   redactedView,
-  StaleOffsetError,
+  StoreClient,
   topicPartitionKey,
 } from '@dstream/core';
 import type { OffsetCommit, OffsetStore, StoredOffsets, TopicPartition } from '@dstream/core';
 import { ACL, Client, createClient, Exception, Id, Permission, State, Transaction } from 'node-zookeeper-client';
+import { checkAuthInfo, checkConnectionString, checkDuration, checkPathSegment, checkRoot } from './checkZooKeeperOptions';
 
 /** Options of `ZooKeeperOffsetStore`. */
 export interface ZooKeeperOffsetStoreOptions {
@@ -55,8 +57,6 @@ const RECONNECT_DELAY_MS = 250;
 const MAX_WRITE_ATTEMPTS = 5;
 /** What a session refused over its credentials is told (the server sends no reason). */
 const AUTH_FAILED_REASON = 'the server rejected the credentials of authInfo and closed the session (AUTH_FAILED)';
-/** Kafka's offsets: the next offset to read, as the decimal string its old consumers wrote. */
-const DECIMAL = /^\d+$/;
 
 /**
  * An `OffsetStore` on ZooKeeper, in the layout Kafka's ZooKeeper-based consumers and tools read:
@@ -84,7 +84,8 @@ export class ZooKeeperOffsetStore implements OffsetStore {
   /** The identity `authInfo` presents (the part of digest credentials before ':'). */
   private readonly user: string | undefined;
   private client: Client | undefined;
-  private isOpen = false;
+  /** The store's life cycle; the session inside it is replaced when it expires (see `session`). */
+  private readonly lifecycle: StoreClient<void>;
   /** Set when the server refused the session's credentials: every later call fails with that. */
   private authFailure: AuthenticationError | undefined;
 
@@ -100,8 +101,15 @@ export class ZooKeeperOffsetStore implements OffsetStore {
       root: this.root,
       authScheme: this.authInfo?.scheme,
       user: this.user,
-      isOpen: this.isOpen,
+      state: this.lifecycle.state,
     }));
+    this.lifecycle = new StoreClient<void>({
+      store: STORE,
+      address: this.connectionString,
+      acquire: () => this.open(),
+      release: async () => this.dropClient(),
+      wrap: (what, error) => this.wrap(error, what),
+    });
   }
 
   /**
@@ -113,8 +121,16 @@ export class ZooKeeperOffsetStore implements OffsetStore {
   }
 
   /** Opens a session; rejects with a retriable `OffsetStoreError` after `connectTimeoutMs` when no server answers. */
-  async connect(): Promise<void> {
-    this.isOpen = true;
+  connect(): Promise<void> {
+    return this.lifecycle.connect();
+  }
+
+  /** Ends the session. Idempotent. */
+  close(): Promise<void> {
+    return this.lifecycle.close();
+  }
+
+  private async open(): Promise<void> {
     try {
       const client = await this.session();
       // The server answers the credentials after the session is up; a request behind them
@@ -129,58 +145,50 @@ export class ZooKeeperOffsetStore implements OffsetStore {
       }
     } catch (error) {
       this.dropClient();
-      this.isOpen = false;
       throw error;
     }
   }
 
-  async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
-    const paths = partitions.map(({ topic, partition }) => this.partitionPath(group, topic, partition));
-    const nodes = await Promise.all(paths.map((path) => this.read(path)));
-    const offsets = new Map<string, number>();
-    partitions.forEach(({ topic, partition }, i) => {
-      const node = nodes[i];
-      if (node !== null) offsets.set(topicPartitionKey(topic, partition), node.offset);
+  load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    return this.lifecycle.use(async () => {
+      const paths = partitions.map(({ topic, partition }) => this.partitionPath(group, topic, partition));
+      const nodes = await Promise.all(paths.map((path) => this.read(path)));
+      const offsets = new Map<string, number>();
+      partitions.forEach(({ topic, partition }, i) => {
+        const node = nodes[i];
+        if (node !== null) offsets.set(topicPartitionKey(topic, partition), node.offset);
+      });
+      return offsets;
     });
-    return offsets;
   }
 
-  async commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
-    if (commits.length === 0) return;
-    const paths = commits.map(({ range }) => this.partitionPath(group, range.topic, range.partition));
-    let nodes = await this.readAll(paths);
-    for (let attempt = 1; ; attempt += 1) {
-      commits.forEach(({ range, expectedOffset }, i) => {
-        const actual = nodes[i]?.offset ?? null;
-        if (actual !== expectedOffset) {
-          throw new StaleOffsetError(STORE, group, range.topic, range.partition, expectedOffset, actual);
+  commit(group: string, commits: readonly OffsetCommit[]): Promise<void> {
+    return this.lifecycle.use(async () => {
+      if (commits.length === 0) return;
+      const paths = commits.map(({ range }) => this.partitionPath(group, range.topic, range.partition));
+      let nodes = await this.readAll(paths);
+      for (let attempt = 1; ; attempt += 1) {
+        checkExpectedOffsets(STORE, group, commits, (_, i) => nodes[i]?.offset ?? null);
+        const outcome = await this.writeAll(group, commits, paths, nodes);
+        if (outcome === 'committed') return;
+        // Both a version conflict and a lost connection are settled by what the znodes hold now:
+        // every until offset means our multi went through before the connection dropped; every
+        // expected offset means it did not (or another writer stored the same values), so write
+        // again; anything else is another writer's progress, which the check above reports.
+        nodes = await this.readAll(paths).catch((error: unknown) => {
+          throw outcome === 'unknown' ? this.unknownOutcome(group, error) : error;
+        });
+        if (outcome === 'unknown' && commits.every(({ range }, i) => nodes[i]?.offset === range.untilOffset)) return;
+        if (attempt >= MAX_WRITE_ATTEMPTS) {
+          throw new OffsetStoreError(
+            STORE,
+            `commit for group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: its znodes kept changing ` +
+              `without leaving the expected offsets; check that no other process writes under ${this.groupPath(group)}`,
+            { retriable: true },
+          );
         }
-      });
-      const outcome = await this.writeAll(group, commits, paths, nodes);
-      if (outcome === 'committed') return;
-      // Both a version conflict and a lost connection are settled by what the znodes hold now:
-      // every until offset means our multi went through before the connection dropped; every
-      // expected offset means it did not (or another writer stored the same values), so write
-      // again; anything else is another writer's progress, which the check above reports.
-      nodes = await this.readAll(paths).catch((error: unknown) => {
-        throw outcome === 'unknown' ? this.unknownOutcome(group, error) : error;
-      });
-      if (outcome === 'unknown' && commits.every(({ range }, i) => nodes[i]?.offset === range.untilOffset)) return;
-      if (attempt >= MAX_WRITE_ATTEMPTS) {
-        throw new OffsetStoreError(
-          STORE,
-          `commit for group ${group} did not go through in ${MAX_WRITE_ATTEMPTS} attempts: its znodes kept changing ` +
-            `without leaving the expected offsets; check that no other process writes under ${this.groupPath(group)}`,
-          { retriable: true },
-        );
       }
-    }
-  }
-
-  /** Ends the session. Idempotent. */
-  async close(): Promise<void> {
-    this.isOpen = false;
-    this.dropClient();
+    });
   }
 
   private groupPath(group: string): string {
@@ -288,9 +296,8 @@ export class ZooKeeperOffsetStore implements OffsetStore {
 
   /** A connected client: the current one once it (re)connects, or a new one after the session expired. */
   private async session(): Promise<Client> {
-    if (!this.isOpen) {
-      throw new OffsetStoreError(STORE, 'the store is closed; call connect() before using it');
-    }
+    // Requests run while connecting too (the credentials check), so only a closed store is refused here.
+    this.lifecycle.assertNotClosed();
     if (this.authFailure !== undefined) throw this.authFailure;
     const deadline = Date.now() + this.connectTimeoutMs;
     for (;;) {
@@ -396,20 +403,6 @@ export class ZooKeeperOffsetStore implements OffsetStore {
   }
 }
 
-function checkAuthInfo(value: unknown): { scheme: string; credentials: string } | undefined {
-  if (value === undefined) return undefined;
-  const { scheme, credentials } = (value ?? {}) as { scheme?: unknown; credentials?: unknown };
-  if (typeof value !== 'object' || value === null || typeof scheme !== 'string' || scheme === '' || typeof credentials !== 'string') {
-    throw new ConfigError(
-      'authInfo',
-      value,
-      'must be { scheme, credentials } with a non-empty scheme and string credentials',
-      'Pass e.g. { scheme: "digest", credentials: "user:password" }, or omit it.',
-    );
-  }
-  return { scheme, credentials };
-}
-
 /**
  * Adds a `setData` conditioned on `version` to a multi. node-zookeeper-client 1.1.3's
  * Transaction does `version = version || -1`, turning version 0, the version of every znode
@@ -432,16 +425,12 @@ function setDataAtVersion(multi: Transaction, path: string, data: Buffer, versio
 
 /** Reads a znode's offset; anything but a decimal safe integer is reported with the znode's path. */
 export function parseOffset(path: string, data: Buffer | null | undefined): number {
-  const text = data?.toString('utf8') ?? '';
-  const offset = Number(text);
-  if (!DECIMAL.test(text) || !Number.isSafeInteger(offset)) {
-    throw new OffsetStoreError(
-      STORE,
-      `znode ${path} holds ${JSON.stringify(text)}, which is not an offset (the next offset to read, in decimal); ` +
-        `set it to one with zkCli.sh "set ${path} <offset>", or delete it to start from the configured start offset`,
-    );
-  }
-  return offset;
+  return parseStoredOffset(
+    STORE,
+    data?.toString('utf8') ?? '',
+    `znode ${path}`,
+    `set it to the next offset to read with zkCli.sh "set ${path} <offset>", or delete it to start from the configured start offset`,
+  );
 }
 
 function codeOf(error: unknown): number | undefined {
@@ -457,67 +446,4 @@ function isConnectionLevel(error: unknown): boolean {
 
 function describeError(error: unknown): string {
   return error instanceof Exception ? error.toString() : error instanceof Error ? error.message : String(error);
-}
-
-function checkConnectionString(value: unknown): string {
-  if (typeof value !== 'string' || !/^[^\s,/]+:\d{1,5}(,[^\s,/]+:\d{1,5})*(\/[^\s]*)?$/.test(value)) {
-    throw new ConfigError(
-      'connectionString',
-      value,
-      'must list host:port pairs separated by commas, optionally followed by a chroot path',
-      'Pass e.g. "127.0.0.1:2181" or "zk1:2181,zk2:2181/kafka".',
-    );
-  }
-  const chroot = value.slice(value.indexOf('/') === -1 ? value.length : value.indexOf('/'));
-  if (chroot !== '') checkRootLike('connectionString', value, chroot);
-  return value;
-}
-
-function checkRoot(value: unknown): string {
-  if (typeof value !== 'string') {
-    throw new ConfigError('root', value, 'must be a string', 'Pass "" (the default) or an absolute path such as "/dstream".');
-  }
-  if (value !== '') checkRootLike('root', value, value);
-  return value;
-}
-
-function checkRootLike(option: string, value: string, path: string): void {
-  const segments = path.split('/').slice(1);
-  if (!path.startsWith('/') || segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
-    throw new ConfigError(
-      option,
-      value,
-      'must have a path that starts with "/", has no empty, "." or ".." segment and no trailing "/"',
-      'Pass e.g. "/dstream".',
-    );
-  }
-}
-
-function checkDuration(option: string, value: unknown, minimum: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) {
-    throw new ConfigError(option, value, `must be an integer number of milliseconds >= ${minimum}`, `Pass e.g. ${option === 'sessionTimeoutMs' ? 30_000 : 10_000}.`);
-  }
-  return value;
-}
-
-/** A group or topic becomes one znode name: it must not add levels to the layout. */
-function checkPathSegment(what: string, value: string): void {
-  if (
-    typeof value !== 'string' ||
-    value === '' ||
-    value === '.' ||
-    value === '..' ||
-    value.includes('/') ||
-    // ZooKeeper refuses these in paths (PathUtils.validatePath); refused here, the error names
-    // the value escaped instead of echoing a raw CR/LF into a log line.
-    /[\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff]/.test(value)
-  ) {
-    throw new ConfigError(
-      what,
-      value,
-      'must be a non-empty name without "/", control characters or characters ZooKeeper refuses in paths ' +
-        '(and not "." or "..") to be a znode name',
-      `Rename the ${what}; Kafka ${what === 'topic' ? 'topic names' : 'group ids used with ZooKeeper'} never contain "/".`,
-    );
-  }
 }

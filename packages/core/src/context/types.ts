@@ -11,9 +11,11 @@ export interface BatchContext<Tx = unknown> {
   /**
    * With `delivery: 'exactly-once'` on a transactional store, the store's transaction that commits
    * the batch's offsets: write results through it and they commit atomically with the offsets.
-   * Undefined otherwise.
+   * Undefined otherwise. Its type follows from the options of the stream the output reads
+   * (`BatchTransaction`): `PoolClient` for an exactly-once stream on a `PostgresOffsetStore`,
+   * `undefined` for an at-least-once stream.
    */
-  readonly transaction: Tx | undefined;
+  readonly transaction: Tx;
 }
 
 /**

@@ -68,7 +68,9 @@ export interface DStreamNode<T> {
  *   .reduceByKey((a, b) => a + b);
  * counts.print();
  */
-export class DStream<T> {
+export class DStream<T, Tx = unknown> {
+  // Tx: what `foreachBatch` outputs receive as `batch.transaction` (see `BatchTransaction`); every
+  // operator's method keeps it (the `declare module` block beside each operator).
   /** Batches kept for at least this long after their time (windows raise it on their parents). */
   private rememberMs: number;
   private readonly generated = new Map<number, Promise<readonly T[]>>();

@@ -266,7 +266,8 @@ async function runBatch(
 }
 
 function stored(store: InMemoryOffsetStore, ...partitions: number[]) {
-  return store
+  // A new instance on the store's memory: the stream closed the one it used when it stopped.
+  return new InMemoryOffsetStore(store)
     .load(
       'g',
       partitions.map((partition) => ({ topic: 't', partition })),
@@ -532,10 +533,10 @@ describe('DirectKafkaInputDStream', () => {
     await input.start();
     await runBatch(input, 1000, (records) => before.count(1000, records));
     await input.stop();
-    expect((await first.store.loadState('g', 'counts'))?.entries).toHaveLength(4);
+    expect((await new InMemoryOffsetStore(first.store).loadState('g', 'counts'))?.entries).toHaveLength(4);
 
     kafka.write('t', 0, 1);
-    const second = setUp(kafka, { delivery: 'exactly-once', offsetStore: first.store });
+    const second = setUp(kafka, { delivery: 'exactly-once', offsetStore: new InMemoryOffsetStore(first.store) });
     const after = countingState(second.context);
     input = second.input;
     await input.start();
@@ -543,7 +544,7 @@ describe('DirectKafkaInputDStream', () => {
     expect([...after.counts.keys()].sort()).toEqual(['0:0', '0:1', '1:0', '1:1']);
     await fetchedToEnd(kafka);
     await runBatch(input, 2000, (records) => after.count(2000, records));
-    expect(new Map((await first.store.loadState('g', 'counts'))!.entries as [string, number][])).toEqual(
+    expect(new Map((await new InMemoryOffsetStore(first.store).loadState('g', 'counts'))!.entries as [string, number][])).toEqual(
       new Map([['0:0', 1], ['0:1', 1], ['1:0', 1], ['1:1', 1], ['0:2', 1]]),
     );
   });
@@ -1329,7 +1330,7 @@ describe('dead-letter policy (recordErrors)', () => {
     expect(info.numRecords).toBe(9);
     expect(await stored(store, 0, 1)).toEqual([5, 5]);
     expect(store.data.get(`out:${BATCH_MS}`)).toBe(9);
-    expect(await store.loadDeadLetters('g')).toEqual([
+    expect(await new InMemoryOffsetStore(store).loadDeadLetters('g')).toEqual([
       {
         topic: 't',
         partition: 0,
@@ -1358,7 +1359,7 @@ describe('dead-letter policy (recordErrors)', () => {
     expect(info.failure).toBeUndefined();
     expect(info).toMatchObject({ numDeadLetters: 0, numAttempts: 2, numRecords: 6 });
     expect(delivered).toHaveLength(6);
-    expect(await store.loadDeadLetters('g')).toEqual([]);
+    expect(await new InMemoryOffsetStore(store).loadDeadLetters('g')).toEqual([]);
     expect(await stored(store, 0, 1)).toEqual([3, 3]);
   });
 
@@ -1391,7 +1392,7 @@ describe('dead-letter policy (recordErrors)', () => {
     );
     expect(info.failure).toBeUndefined();
     expect(delivered).toEqual(['0:0', '0:1', '0:2', '1:1', '1:2']);
-    expect(await store.loadDeadLetters('g')).toEqual([
+    expect(await new InMemoryOffsetStore(store).loadDeadLetters('g')).toEqual([
       expect.objectContaining({
         partition: 1,
         offset: 0,
@@ -1429,7 +1430,7 @@ describe('dead-letter policy (recordErrors)', () => {
     );
     expect(info.failure).toBeUndefined();
     expect(delivered).toEqual(['0:0a', '0:0b', '0:1a', '0:1b', '1:0a', '1:0b']);
-    expect(await store.loadDeadLetters('g')).toEqual([expect.objectContaining({ partition: 1, offset: 1, value: '1:1', operator: 'map' })]);
+    expect(await new InMemoryOffsetStore(store).loadDeadLetters('g')).toEqual([expect.objectContaining({ partition: 1, offset: 1, value: '1:1', operator: 'map' })]);
   });
 
   it('charges a failure after a mapPartitions to no source record', async () => {
@@ -1456,7 +1457,7 @@ describe('dead-letter policy (recordErrors)', () => {
     );
     expect(info.failure).toBeUndefined();
     expect(info).toMatchObject({ numDeadLetters: 1, numAttempts: 3 });
-    expect((await store.loadDeadLetters('g')).map((letter) => letter.offset)).toEqual([1]);
+    expect((await new InMemoryOffsetStore(store).loadDeadLetters('g')).map((letter) => letter.offset)).toEqual([1]);
   });
 
   it('fails the batch once more than maxPerBatch records would be set aside', async () => {
@@ -1470,7 +1471,7 @@ describe('dead-letter policy (recordErrors)', () => {
     );
     expect(info.failure!.message).toMatch(/already set aside recordErrors.maxPerBatch \(2\) records/);
     expect(info.numAttempts).toBe(3);
-    expect(await store.loadDeadLetters('g')).toEqual([]);
+    expect(await new InMemoryOffsetStore(store).loadDeadLetters('g')).toEqual([]);
     expect(await stored(store, 0, 1)).toEqual([undefined, undefined]);
   });
 
@@ -1499,7 +1500,7 @@ describe('dead-letter policy (recordErrors)', () => {
         }),
     );
     expect(info.failure).toBeUndefined();
-    expect((await store.loadDeadLetters('g')).map((letter) => `${letter.partition}@${letter.offset}`)).toEqual(['1@2']);
+    expect((await new InMemoryOffsetStore(store).loadDeadLetters('g')).map((letter) => `${letter.partition}@${letter.offset}`)).toEqual(['1@2']);
     expect(await stored(store, 0, 1)).toEqual([3, 3]);
   });
 

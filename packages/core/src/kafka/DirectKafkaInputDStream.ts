@@ -434,7 +434,9 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     await this.stages?.ownership.settled();
     // The last batch's mirror commit lands before the consumer leaves the group.
     await this.mirrorCommits;
-    await this.client?.disconnect();
+    // The store first: it may borrow the consumer (a Kafka store reads committed offsets through
+    // it), and a read still running when the consumer disconnects waits out its whole timeout in
+    // a libuv thread, which then holds up process.exit.
     if (this.hasStoreConnection) {
       this.hasStoreConnection = false;
       try {
@@ -443,6 +445,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         this.options.logger.warn(`${this.name}: closing offset store ${this.options.offsetStore.name} failed`, { error });
       }
     }
+    await this.client?.disconnect();
   }
 }
 

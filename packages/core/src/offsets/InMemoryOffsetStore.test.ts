@@ -3,19 +3,27 @@ import { describeOffsetStoreContract } from '../testing/offsetStoreContract';
 import { InMemoryOffsetStore, InMemoryTransaction } from './InMemoryOffsetStore';
 import { OffsetRange } from './OffsetRange';
 
-// An in-memory store's state lives in its instance, so "another instance" of the same backing
-// state is the same object: close() releases nothing and the data stays.
+// Every instance the suite opens shares one memory, as instances of another store share a server.
 const shared = new InMemoryOffsetStore();
 
-describeOffsetStoreContract<InMemoryTransaction>('InMemoryOffsetStore', {
-  create: async () => shared,
-  transactionalWrite: (tx, key, value) => tx.set(key, value),
-  readWritten: async (key) => shared.data.get(key),
-});
+describeOffsetStoreContract<InMemoryTransaction>(
+  'InMemoryOffsetStore',
+  {
+    create: async () => {
+      const store = new InMemoryOffsetStore(shared);
+      await store.connect();
+      return store;
+    },
+    transactionalWrite: (tx, key, value) => tx.set(key, value),
+    readWritten: async (key) => shared.data.get(key),
+  },
+  { describe, it, expect },
+);
 
 describe('InMemoryOffsetStore', () => {
   it('fails the next commits with a retriable error and leaves the offsets unchanged', async () => {
     const store = new InMemoryOffsetStore();
+    await store.connect();
     const commit = [{ range: OffsetRange.create('orders', 0, 0, 10), expectedOffset: null }];
     store.failNextCommits(1);
 

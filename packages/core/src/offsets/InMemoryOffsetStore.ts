@@ -1,8 +1,10 @@
-import { OffsetStoreError, StaleOffsetError } from '../errors';
+import { OffsetStoreError } from '../errors';
 import { decodeStateMeta, decodeStateRecord, encodeStateWrite, STATE_META_FIELD } from '../state/storedStateCodec';
 import { type DeadLetter, deadLetterId } from './DeadLetter';
 import { LoadedState, OffsetCommit, OffsetStore, StateWrite, StoredOffsets } from './OffsetStore';
 import { TopicPartition, topicPartitionKey } from './OffsetRange';
+import { checkExpectedOffsets } from './expectedOffsets';
+import { StoreClient } from './StoreClient';
 
 /**
  * The writes an `InMemoryOffsetStore` transaction stages: applied to `store.data` together with
@@ -21,6 +23,7 @@ export interface InMemoryTransaction {
  *
  * @example
  * const store = new InMemoryOffsetStore();
+ * await store.connect();
  * await store.transaction('g', commits, async (tx) => tx.set('word:kafka', 3));
  * store.data.get('word:kafka'); // 3
  */
@@ -31,15 +34,34 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
   readonly supportsTransactions = true;
   readonly supportsState = true;
   /** Values written through transactions, by key. */
-  readonly data = new Map<string, unknown>();
-  private readonly offsets = new Map<string, Map<string, number>>();
+  readonly data: Map<string, unknown>;
+  private readonly offsets: Map<string, Map<string, number>>;
   /** Encoded state fields by group, then operator. */
-  private readonly states = new Map<string, Map<string, Map<string, string>>>();
+  private readonly states: Map<string, Map<string, Map<string, string>>>;
   private failuresLeft = 0;
+  /**
+   * Holds no connection, so it is usable from construction (tests seed it before a stream
+   * connects it), but keeps the rest of every store's life cycle: no use after close.
+   */
+  private readonly client = new StoreClient<void>({ store: this.name, address: 'process memory', acquire: async () => undefined, release: async () => undefined });
 
-  async connect(): Promise<void> {}
+  /**
+   * A new store, or with `sharing`, a new instance on the same memory as that store (what a
+   * second process on the same backend would be): closing one leaves the other open.
+   */
+  constructor(sharing?: InMemoryOffsetStore) {
+    this.data = sharing?.data ?? new Map();
+    this.offsets = sharing?.offsets ?? new Map();
+    this.states = sharing?.states ?? new Map();
+  }
 
-  async close(): Promise<void> {}
+  connect(): Promise<void> {
+    return this.client.connect();
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
 
   /** Makes the next `count` commits or transactions fail with a retriable error (for failure tests). */
   failNextCommits(count: number): void {
@@ -47,6 +69,7 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
   }
 
   async writeDeadLetters(group: string, letters: readonly DeadLetter[], tx?: InMemoryTransaction): Promise<void> {
+    this.client.assertNotClosed();
     for (const letter of letters) {
       const key = `${DEAD_LETTER_PREFIX}${group}:${deadLetterId(letter)}`;
       // The first letter of a record stays, as in the other stores.
@@ -57,6 +80,7 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
   }
 
   async loadDeadLetters(group: string): Promise<DeadLetter[]> {
+    this.client.assertNotClosed();
     const prefix = `${DEAD_LETTER_PREFIX}${group}:`;
     const letters: DeadLetter[] = [];
     for (const [key, value] of this.data) if (key.startsWith(prefix)) letters.push(value as DeadLetter);
@@ -66,6 +90,7 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
   }
 
   async load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
+    this.client.assertNotClosed();
     const stored = this.offsets.get(group);
     const result = new Map<string, number>();
     for (const { topic, partition } of partitions) {
@@ -81,6 +106,7 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
   }
 
   async loadState(group: string, operator: string): Promise<LoadedState | undefined> {
+    this.client.assertNotClosed();
     const fields = this.states.get(group)?.get(operator);
     const meta = fields?.get(STATE_META_FIELD);
     if (fields === undefined || meta === undefined) return undefined;
@@ -90,10 +116,12 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
   }
 
   async listState(group: string): Promise<string[]> {
+    this.client.assertNotClosed();
     return [...(this.states.get(group)?.keys() ?? [])].sort();
   }
 
   async deleteState(group: string, operator: string): Promise<void> {
+    this.client.assertNotClosed();
     this.states.get(group)?.delete(operator);
   }
 
@@ -103,6 +131,7 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
     work: (tx: InMemoryTransaction) => Promise<T>,
     state?: () => StateWrite,
   ): Promise<T> {
+    this.client.assertNotClosed();
     const staged = new Map<string, unknown>();
     const result = await work({ set: (key, value) => void staged.set(key, value) });
     const stateWrites = (state?.() ?? []).map((write) => ({ operator: write.operator, ...encodeStateWrite(write) }));
@@ -111,12 +140,7 @@ export class InMemoryOffsetStore implements OffsetStore<InMemoryTransaction> {
       throw new OffsetStoreError(this.name, 'injected commit failure', { retriable: true });
     }
     const stored = this.offsets.get(group) ?? new Map<string, number>();
-    for (const { range, expectedOffset } of commits) {
-      const actual = stored.get(range.key) ?? null;
-      if (actual !== expectedOffset) {
-        throw new StaleOffsetError(this.name, group, range.topic, range.partition, expectedOffset, actual);
-      }
-    }
+    checkExpectedOffsets(this.name, group, commits, stored);
     for (const { range } of commits) stored.set(range.key, range.untilOffset);
     this.offsets.set(group, stored);
     for (const [key, value] of staged) this.data.set(key, value);

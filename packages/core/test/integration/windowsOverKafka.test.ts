@@ -31,7 +31,7 @@ async function job(name: string) {
 }
 
 async function expectCommitted(store: InMemoryOffsetStore, group: string, topic: string): Promise<void> {
-  const stored = await store.load(group, [0, 1].map((partition) => ({ topic, partition })));
+  const stored = await new InMemoryOffsetStore(store).load(group, [0, 1].map((partition) => ({ topic, partition })));
   expect([stored.get(`${topic}:0`), stored.get(`${topic}:1`)]).toEqual([300, 300]);
 }
 

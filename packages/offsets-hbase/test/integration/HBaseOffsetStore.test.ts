@@ -61,7 +61,7 @@ describeOffsetStoreContract('HBaseOffsetStore', {
         },
       }
     : {}),
-});
+}, { describe, it, expect });
 
 describe('HBaseOffsetStore on a real HBase', () => {
   const opened: HBaseOffsetStore[] = [];

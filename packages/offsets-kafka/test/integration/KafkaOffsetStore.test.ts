@@ -26,7 +26,7 @@ async function standalone(): Promise<KafkaOffsetStore> {
   return store;
 }
 
-describeOffsetStoreContract('KafkaOffsetStore (standalone)', { create: standalone });
+describeOffsetStoreContract('KafkaOffsetStore (standalone)', { create: standalone }, { describe, it, expect });
 
 describe('KafkaOffsetStore in standalone mode', () => {
   it('wraps an unknown topic rejected by the group coordinator in a non-retriable OffsetStoreError', async () => {

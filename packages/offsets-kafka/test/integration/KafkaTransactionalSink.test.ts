@@ -6,7 +6,7 @@ import {
   silentLogger,
 } from '@dstream/core';
 import type { ConsumerStrategy } from '@dstream/core';
-import { KafkaOffsetStore, KafkaTransactionalSink, type KafkaTransaction } from '@dstream/offsets-kafka';
+import { KafkaOffsetStore, KafkaTransactionalSink } from '@dstream/offsets-kafka';
 import { ensureTopic, produce, readTopic, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 
 jest.setTimeout(120_000);
@@ -34,7 +34,7 @@ function copyJob(settings: {
     transactionalId: settings.transactionalId,
     producerParams: settings.producerParams,
   });
-  const stream = KafkaUtils.createDirectStream<string | null, string | null>(ssc, {
+  const stream = KafkaUtils.createDirectStream(ssc, {
     kafkaParams: { 'bootstrap.servers': services.kafkaBrokers, 'group.id': settings.group, 'session.timeout.ms': 6000 },
     strategy: settings.strategy,
     offsetStore: sink,
@@ -47,10 +47,10 @@ function copyJob(settings: {
     logger: silentLogger,
   });
   let committedRecords = 0;
-  stream.foreachBatch<KafkaTransaction>(async (records, { transaction }) => {
+  stream.foreachBatch(async (records, { transaction }) => {
     for (const record of records) {
       // Not awaited: the sink waits for every acknowledgement before it commits.
-      const sent = transaction!.send(settings.output, record.key, record.value);
+      const sent = transaction.send(settings.output, record.key, record.value);
       if (record.value === settings.failAfter) {
         // The record (and those before it) reach the broker before the batch fails.
         await sent;

@@ -34,7 +34,7 @@ it('mirrors what another store committed to the consumer group, up to the last b
   } finally {
     await ssc.stop({ graceful: true });
   }
-  const inStore = await store.load(group, partitions);
+  const inStore = await new InMemoryOffsetStore(store).load(group, partitions);
   const groupView = new KafkaOffsetStore({ brokers: services.kafkaBrokers });
   await groupView.connect();
   try {

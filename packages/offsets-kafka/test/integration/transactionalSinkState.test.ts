@@ -1,5 +1,5 @@
 import { ConsumerStrategies, KafkaUtils, StateSpec, StreamingContext, silentLogger, type Logger, type State } from '@dstream/core';
-import { KafkaTransactionalSink, type KafkaTransaction } from '@dstream/offsets-kafka';
+import { KafkaTransactionalSink } from '@dstream/offsets-kafka';
 import { ensureTopic, produce, readTopic, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 
 jest.setTimeout(120_000);
@@ -20,7 +20,7 @@ function countingJob(settings: { input: string; output: string; group: string; s
     transactionalId: `${settings.group}-tx`,
     stateTopic: settings.stateTopic,
   });
-  const stream = KafkaUtils.createDirectStream<string | null, string>(ssc, {
+  const stream = KafkaUtils.createDirectStream(ssc, {
     kafkaParams: { 'bootstrap.servers': services.kafkaBrokers, 'group.id': settings.group },
     strategy: ConsumerStrategies.Assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: settings.input, partition }))),
     offsetStore: sink,
@@ -39,8 +39,8 @@ function countingJob(settings: { input: string; output: string; group: string; s
         return [user, state.get()] as const;
       }).name('counts'),
     )
-    .foreachBatch<KafkaTransaction>(async (pairs, { transaction }) => {
-      for (const [user, count] of new Map(pairs)) void transaction!.send(settings.output, user, `${user}=${count}`);
+    .foreachBatch(async (pairs, { transaction }) => {
+      for (const [user, count] of new Map(pairs)) void transaction.send(settings.output, user, `${user}=${count}`);
     });
   ssc.addStreamingListener({ onBatchCompleted: ({ info }) => void (info.failure === undefined && (committed += info.numRecords)) });
   return { ssc, committed: () => committed };

@@ -3,7 +3,6 @@
 import { ConsumerStrategies, KafkaUtils, StreamingContext, silentLogger } from '@dstream/core';
 import { RedisOffsetStore } from '@dstream/offsets-redis';
 import { Redis } from 'ioredis';
-import type { ChainableCommander } from 'ioredis';
 import { createTopic, produce, requireService, services, uniqueName, waitFor } from '@dstream/test-utils';
 import { PrivateRedisServer } from './privateRedisServer';
 
@@ -28,7 +27,7 @@ describe('an exactly-once job on Redis', () => {
     await produce(topic, [0, 1], 500);
     const warnings: string[] = [];
     const ssc = new StreamingContext({ appName: uniqueName('outage'), batchIntervalMs: 200, stopOnSignals: false, logger: silentLogger });
-    const stream = KafkaUtils.createDirectStream<string | null, string | null>(ssc, {
+    const stream = KafkaUtils.createDirectStream(ssc, {
       kafkaParams: { 'bootstrap.servers': services.kafkaBrokers, 'group.id': group },
       strategy: ConsumerStrategies.Subscribe([topic]),
       offsetStore: new RedisOffsetStore({ url: server.url }),
@@ -38,8 +37,8 @@ describe('an exactly-once job on Redis', () => {
       maxRatePerPartition: 500,
       logger: { ...silentLogger, warn: (message: string) => void warnings.push(message) },
     });
-    stream.foreachBatch<ChainableCommander>((records, batch) => {
-      for (const record of records) batch.transaction!.hincrby(countsKey, String(record.value), 1);
+    stream.foreachBatch((records, batch) => {
+      for (const record of records) batch.transaction.hincrby(countsKey, String(record.value), 1);
     });
     const reader = () => new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
     const committed = async (): Promise<number> => {

@@ -97,7 +97,7 @@ describeOffsetStoreContract('ZooKeeperOffsetStore', {
     await promisify(execFile)('bash', [services, 'down', 'zookeeper'], { cwd: REPO });
     await promisify(execFile)('bash', [services, 'up', 'zookeeper'], { cwd: REPO });
   },
-});
+}, { describe, it, expect });
 
 describe('ZooKeeperOffsetStore on a real ZooKeeper', () => {
   const opened: Array<{ close(): unknown }> = [];

@@ -28,7 +28,7 @@ export function batches$<T>(source: DStream<T>): Observable<Batch<T>> {
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * An output that emits every batch (`{ time, records, offsetRanges }`) into a hot Observable,
      * for RxJS code. Emission is synchronous when the batch's outputs run: the batch does not wait

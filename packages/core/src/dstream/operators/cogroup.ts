@@ -54,7 +54,7 @@ export function cogroup<K, V, W>(left: DStream<readonly [K, V]>, right: DStream<
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * One `[key, [values, otherValues]]` per key present in either batch, with that key's values
      * here and in `other` (one side may be empty). Keys compared with `Map` semantics; this
@@ -63,7 +63,7 @@ declare module '../graph' {
      * @example
      * views.cogroup(clicks); // [page, [viewsOfPage, clicksOfPage]]
      */
-    cogroup<K, V, W>(this: DStream<readonly [K, V]>, other: DStream<readonly [K, W]>): DStream<[K, [V[], W[]]]>;
+    cogroup<K, V, W>(this: DStream<readonly [K, V], Tx>, other: DStream<readonly [K, W]>): DStream<[K, [V[], W[]]], Tx>;
   }
 }
 

@@ -17,14 +17,14 @@ export function count<T>(source: DStream<T>): DStream<number> {
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * One record per batch: how many records it has (0 for an empty batch).
      *
      * @example
      * events.count().print();
      */
-    count(): DStream<number>;
+    count(): DStream<number, Tx>;
   }
 }
 

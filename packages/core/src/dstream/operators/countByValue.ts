@@ -28,7 +28,7 @@ export function countByValue<T>(source: DStream<T>): DStream<[T, number]> {
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * One `[value, count]` per distinct record of the batch, in first-seen order. Records are
      * compared with `Map` semantics (SameValueZero: primitives by value, objects by identity).
@@ -36,7 +36,7 @@ declare module '../graph' {
      * @example
      * words.countByValue(); // batch ['a', 'b', 'a'] → [['a', 2], ['b', 1]]
      */
-    countByValue(): DStream<[T, number]>;
+    countByValue(): DStream<[T, number], Tx>;
   }
 }
 

@@ -33,7 +33,7 @@ export function countByValueAndWindow<T>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Every `slideMs` (default: this stream's slide), one `[record, count]` per distinct record in
      * `(time - windowMs, time]`, counted incrementally; records whose count fell to 0 are dropped.
@@ -41,7 +41,7 @@ declare module '../graph' {
      * @example
      * pages.countByValueAndWindow(300_000, 60_000);
      */
-    countByValueAndWindow(windowMs: number, slideMs?: number, options?: StateNameOptions): DStream<[T, number]>;
+    countByValueAndWindow(windowMs: number, slideMs?: number, options?: StateNameOptions): DStream<[T, number], Tx>;
   }
 }
 

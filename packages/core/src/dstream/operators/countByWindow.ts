@@ -35,7 +35,7 @@ export function countByWindow<T>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Every `slideMs`, one record: how many records `(time - windowMs, time]` holds (0 when none).
      * Counted incrementally: each slide adds the counts of the batches that entered the window and
@@ -44,7 +44,7 @@ declare module '../graph' {
      * @example
      * clicks.countByWindow(60_000, 5_000);
      */
-    countByWindow(windowMs: number, slideMs: number, options?: StateNameOptions): DStream<number>;
+    countByWindow(windowMs: number, slideMs: number, options?: StateNameOptions): DStream<number, Tx>;
   }
 }
 

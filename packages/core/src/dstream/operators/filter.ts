@@ -9,15 +9,15 @@ export function filter<T>(source: DStream<T>, fn: (record: T) => unknown): DStre
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * The records for which `fn` returns true (a type guard narrows the element type). Fused.
      *
      * @example
      * const errors = lines.filter((line) => line.includes('ERROR'));
      */
-    filter<S extends T>(fn: (record: T) => record is S): DStream<S>;
-    filter(fn: (record: T) => boolean): DStream<T>;
+    filter<S extends T>(fn: (record: T) => record is S): DStream<S, Tx>;
+    filter(fn: (record: T) => boolean): DStream<T, Tx>;
   }
 }
 

@@ -9,14 +9,14 @@ export function flatMap<T, U>(source: DStream<T>, fn: (record: T) => Iterable<U>
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Every element of the iterable `fn` returns for each record (an array, a Set, a generator). Fused.
      *
      * @example
      * const words = lines.flatMap((line) => line.split(' '));
      */
-    flatMap<U>(fn: (record: T) => Iterable<U>): DStream<U>;
+    flatMap<U>(fn: (record: T) => Iterable<U>): DStream<U, Tx>;
   }
 }
 

@@ -11,14 +11,14 @@ export function flatMapValues<K, V, W>(source: DStream<readonly [K, V]>, fn: (va
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * One `[key, w]` per element `w` of the iterable `fn(value)`, for every `[key, value]` pair. Fused.
      *
      * @example
      * const tags = posts.flatMapValues((post) => post.tags);
      */
-    flatMapValues<K, V, W>(this: DStream<readonly [K, V]>, fn: (value: V) => Iterable<W>): DStream<[K, W]>;
+    flatMapValues<K, V, W>(this: DStream<readonly [K, V], Tx>, fn: (value: V) => Iterable<W>): DStream<[K, W], Tx>;
   }
 }
 

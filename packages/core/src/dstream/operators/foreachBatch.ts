@@ -18,19 +18,22 @@ export function foreachBatch<T, Tx = unknown>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Runs `fn` on every batch's records and its `BatchContext` (time, offset ranges, the store
      * transaction under exactly-once): Spark's foreachRDD, the general output. The batch's offsets
      * are committed only after the returned promise resolves (at-least-once and exactly-once); a
-     * throw or rejection fails the batch as it is, so a retriable error stays retriable.
+     * throw or rejection fails the batch as it is, so a retriable error stays retriable. The
+     * transaction's type is the stream's `Tx`, set by `createDirectStream` from its store and
+     * delivery (see `BatchTransaction`) and kept by every operator.
      *
      * @example
-     * counts.foreachBatch<PoolClient>(async (records, { transaction }) => {
-     *   for (const [word, n] of records) await transaction!.query('INSERT …', [word, n]);
+     * // counts derives from an exactly-once stream on a PostgresOffsetStore: transaction is a PoolClient
+     * counts.foreachBatch(async (records, { transaction }) => {
+     *   for (const [word, n] of records) await transaction.query('INSERT …', [word, n]);
      * });
      */
-    foreachBatch<Tx = unknown>(fn: (records: readonly T[], batch: BatchContext<Tx>) => void | Promise<void>): void;
+    foreachBatch(fn: (records: readonly T[], batch: BatchContext<Tx>) => void | Promise<void>): void;
   }
 }
 

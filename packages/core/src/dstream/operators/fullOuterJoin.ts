@@ -22,7 +22,7 @@ export function fullOuterJoin<K, V, W>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Every value of either side, paired with each of the other side's values for its key, or
      * with `undefined` when that side lacks the key. Keys compared with `Map` semantics; this
@@ -32,9 +32,9 @@ declare module '../graph' {
      * orders.fullOuterJoin(payments);
      */
     fullOuterJoin<K, V, W>(
-      this: DStream<readonly [K, V]>,
+      this: DStream<readonly [K, V], Tx>,
       other: DStream<readonly [K, W]>,
-    ): DStream<[K, [V | undefined, W | undefined]]>;
+    ): DStream<[K, [V | undefined, W | undefined]], Tx>;
   }
 }
 

@@ -35,7 +35,7 @@ export function groupByKey<K, V>(source: DStream<readonly [K, V]>): DStream<[K, 
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * One `[key, values]` per key of the batch, values in batch order. Keys are compared with `Map`
      * semantics (SameValueZero: primitives by value, objects by identity), in first-seen order.
@@ -43,7 +43,7 @@ declare module '../graph' {
      * @example
      * clicks.map((click) => [click.userId, click.url] as const).groupByKey();
      */
-    groupByKey<K, V>(this: DStream<readonly [K, V]>): DStream<[K, V[]]>;
+    groupByKey<K, V>(this: DStream<readonly [K, V], Tx>): DStream<[K, V[]], Tx>;
   }
 }
 

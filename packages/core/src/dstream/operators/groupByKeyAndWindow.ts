@@ -20,7 +20,7 @@ export function groupByKeyAndWindow<K, V>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Every `slideMs` (default: this stream's slide), one `[key, values]` per key of the pairs in
      * `(time - windowMs, time]`, values oldest first (a `window` then a `groupByKey`).
@@ -28,7 +28,7 @@ declare module '../graph' {
      * @example
      * clicks.map((click) => [click.userId, click.url] as const).groupByKeyAndWindow(60_000);
      */
-    groupByKeyAndWindow<K, V>(this: DStream<readonly [K, V]>, windowMs: number, slideMs?: number, options?: WindowOptions): DStream<[K, V[]]>;
+    groupByKeyAndWindow<K, V>(this: DStream<readonly [K, V], Tx>, windowMs: number, slideMs?: number, options?: WindowOptions): DStream<[K, V[]], Tx>;
   }
 }
 

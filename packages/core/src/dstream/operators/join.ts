@@ -15,7 +15,7 @@ export function join<K, V, W>(left: DStream<readonly [K, V]>, right: DStream<rea
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * `[key, [v, w]]` for every value `v` here and `w` in `other` of a key both batches have
      * (inner join). Keys are compared with `Map` semantics (SameValueZero: primitives by value,
@@ -25,7 +25,7 @@ declare module '../graph' {
      * @example
      * orders.join(payments); // [orderId, [order, payment]]
      */
-    join<K, V, W>(this: DStream<readonly [K, V]>, other: DStream<readonly [K, W]>): DStream<[K, [V, W]]>;
+    join<K, V, W>(this: DStream<readonly [K, V], Tx>, other: DStream<readonly [K, W]>): DStream<[K, [V, W]], Tx>;
   }
 }
 

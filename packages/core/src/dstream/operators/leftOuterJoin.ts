@@ -13,7 +13,7 @@ export function leftOuterJoin<K, V, W>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Like `join`, and also `[key, [v, undefined]]` for every value `v` whose key `other` lacks.
      * Keys compared with `Map` semantics; same ordering and slide rules as `join`.
@@ -22,9 +22,9 @@ declare module '../graph' {
      * orders.leftOuterJoin(payments); // unpaid orders come with undefined
      */
     leftOuterJoin<K, V, W>(
-      this: DStream<readonly [K, V]>,
+      this: DStream<readonly [K, V], Tx>,
       other: DStream<readonly [K, W]>,
-    ): DStream<[K, [V, W | undefined]]>;
+    ): DStream<[K, [V, W | undefined]], Tx>;
   }
 }
 

@@ -9,7 +9,7 @@ export function map<T, U>(source: DStream<T>, fn: (record: T) => U): DStream<U> 
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * A stream of `fn(record)` for every record. Fused with the narrow operators around it.
      * A throw becomes a `RecordProcessingError` naming the Kafka record being processed.
@@ -17,7 +17,7 @@ declare module '../graph' {
      * @example
      * const values = kafkaStream.map((record) => record.value.toString());
      */
-    map<U>(fn: (record: T) => U): DStream<U>;
+    map<U>(fn: (record: T) => U): DStream<U, Tx>;
   }
 }
 

@@ -14,7 +14,7 @@ export function mapPartitions<T, U>(source: DStream<T>, fn: (records: readonly T
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * The elements of the iterable `fn` returns for the batch's records taken all at once. In
      * dstream a batch is one partition, so `fn` runs once per batch: the place to set up something
@@ -27,7 +27,7 @@ declare module '../graph' {
      *   return records.map((line) => parser.parse(line));
      * });
      */
-    mapPartitions<U>(fn: (records: readonly T[]) => Iterable<U>): DStream<U>;
+    mapPartitions<U>(fn: (records: readonly T[]) => Iterable<U>): DStream<U, Tx>;
   }
 }
 

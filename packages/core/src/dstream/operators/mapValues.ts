@@ -9,14 +9,14 @@ export function mapValues<K, V, W>(source: DStream<readonly [K, V]>, fn: (value:
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * `[key, fn(value)]` for every `[key, value]` pair. Fused.
      *
      * @example
      * const lengths = pairs.mapValues((text) => text.length);
      */
-    mapValues<K, V, W>(this: DStream<readonly [K, V]>, fn: (value: V) => W): DStream<[K, W]>;
+    mapValues<K, V, W>(this: DStream<readonly [K, V], Tx>, fn: (value: V) => W): DStream<[K, W], Tx>;
   }
 }
 

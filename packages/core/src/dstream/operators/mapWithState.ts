@@ -11,9 +11,9 @@ import { userFunctionError } from '../userFunctionError';
 import type { StateNameOptions } from '../../state/StateRegistry';
 
 /** A `mapWithState` stream: the mapped records, and the state of every key through `stateSnapshots()`. */
-export type MapWithStateDStream<K, S, M> = DStream<M> & {
+export type MapWithStateDStream<K, S, M, Tx = unknown> = DStream<M, Tx> & {
   /** Every batch, one `[key, state]` per key with state after the batch (Spark's `stateSnapshots`). */
-  stateSnapshots(): DStream<[K, S]>;
+  stateSnapshots(): DStream<[K, S], Tx>;
 };
 
 /** One key's state and the time of the last batch that gave the key a record or a new state. */
@@ -245,7 +245,7 @@ export function mapWithState<K, V, S, M>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * State per key, visited only for keys with records (Spark's mapWithState): `spec`'s function
      * runs for every `[key, value]` with the key's `State` handle and its result is emitted
@@ -264,10 +264,10 @@ declare module '../graph' {
      * );
      */
     mapWithState<K, V, S, M>(
-      this: DStream<readonly [K, V]>,
+      this: DStream<readonly [K, V], Tx>,
       spec: StateSpec<K, V, S, M>,
       options?: StateNameOptions,
-    ): MapWithStateDStream<K, S, M>;
+    ): MapWithStateDStream<K, S, M, Tx>;
   }
 }
 

@@ -55,7 +55,7 @@ function kindOf(value: unknown): string {
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Each batch run through RxJS operators: the batch at `time` is what the chain emits for an
      * Observable of that batch's records, which completes at the end of the batch. Operators see
@@ -70,23 +70,23 @@ declare module '../graph' {
      * import { bufferCount, distinct, map } from 'rxjs';
      * const pages = clicks.pipe(map((click) => click.page), distinct(), bufferCount(100));
      */
-    pipe(): DStream<T>;
-    pipe<A>(op1: OperatorFunction<T, A>): DStream<A>;
-    pipe<A, B>(op1: OperatorFunction<T, A>, op2: OperatorFunction<A, B>): DStream<B>;
-    pipe<A, B, C>(op1: OperatorFunction<T, A>, op2: OperatorFunction<A, B>, op3: OperatorFunction<B, C>): DStream<C>;
+    pipe(): DStream<T, Tx>;
+    pipe<A>(op1: OperatorFunction<T, A>): DStream<A, Tx>;
+    pipe<A, B>(op1: OperatorFunction<T, A>, op2: OperatorFunction<A, B>): DStream<B, Tx>;
+    pipe<A, B, C>(op1: OperatorFunction<T, A>, op2: OperatorFunction<A, B>, op3: OperatorFunction<B, C>): DStream<C, Tx>;
     pipe<A, B, C, D>(
       op1: OperatorFunction<T, A>,
       op2: OperatorFunction<A, B>,
       op3: OperatorFunction<B, C>,
       op4: OperatorFunction<C, D>,
-    ): DStream<D>;
+    ): DStream<D, Tx>;
     pipe<A, B, C, D, E>(
       op1: OperatorFunction<T, A>,
       op2: OperatorFunction<A, B>,
       op3: OperatorFunction<B, C>,
       op4: OperatorFunction<C, D>,
       op5: OperatorFunction<D, E>,
-    ): DStream<E>;
+    ): DStream<E, Tx>;
     pipe<A, B, C, D, E, F>(
       op1: OperatorFunction<T, A>,
       op2: OperatorFunction<A, B>,
@@ -94,7 +94,7 @@ declare module '../graph' {
       op4: OperatorFunction<C, D>,
       op5: OperatorFunction<D, E>,
       op6: OperatorFunction<E, F>,
-    ): DStream<F>;
+    ): DStream<F, Tx>;
     pipe<A, B, C, D, E, F, G>(
       op1: OperatorFunction<T, A>,
       op2: OperatorFunction<A, B>,
@@ -103,7 +103,7 @@ declare module '../graph' {
       op5: OperatorFunction<D, E>,
       op6: OperatorFunction<E, F>,
       op7: OperatorFunction<F, G>,
-    ): DStream<G>;
+    ): DStream<G, Tx>;
     pipe<A, B, C, D, E, F, G, H>(
       op1: OperatorFunction<T, A>,
       op2: OperatorFunction<A, B>,
@@ -113,7 +113,7 @@ declare module '../graph' {
       op6: OperatorFunction<E, F>,
       op7: OperatorFunction<F, G>,
       op8: OperatorFunction<G, H>,
-    ): DStream<H>;
+    ): DStream<H, Tx>;
     pipe<A, B, C, D, E, F, G, H, I>(
       op1: OperatorFunction<T, A>,
       op2: OperatorFunction<A, B>,
@@ -124,7 +124,7 @@ declare module '../graph' {
       op7: OperatorFunction<F, G>,
       op8: OperatorFunction<G, H>,
       op9: OperatorFunction<H, I>,
-    ): DStream<I>;
+    ): DStream<I, Tx>;
     pipe<A, B, C, D, E, F, G, H, I>(
       op1: OperatorFunction<T, A>,
       op2: OperatorFunction<A, B>,
@@ -136,7 +136,7 @@ declare module '../graph' {
       op8: OperatorFunction<G, H>,
       op9: OperatorFunction<H, I>,
       ...operators: OperatorFunction<any, any>[]
-    ): DStream<unknown>;
+    ): DStream<unknown, Tx>;
   }
 }
 

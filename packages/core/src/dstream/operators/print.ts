@@ -28,7 +28,7 @@ export function print<T>(source: DStream<T>, count: number, out: PrintSink): voi
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Prints the first `count` records of every batch to `out` (default `process.stdout`) in
      * Spark's layout: a rule, `Time: <ms> ms`, a rule, the records (strings as they are, anything

@@ -30,14 +30,14 @@ export function reduce<T>(source: DStream<T>, fn: (accumulated: T, record: T) =>
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * The batch's records folded left to right with `fn`: one record, or none for an empty batch.
      *
      * @example
      * amounts.reduce((a, b) => a + b);
      */
-    reduce(fn: (accumulated: T, record: T) => T): DStream<T>;
+    reduce(fn: (accumulated: T, record: T) => T): DStream<T, Tx>;
   }
 }
 

@@ -68,7 +68,7 @@ export function reduceByKey<K, V>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * One `[key, value]` per key of the batch, its values folded with `fn` in batch order. Keys are
      * compared with `Map` semantics (SameValueZero: primitives by value, objects by identity) and
@@ -79,9 +79,9 @@ declare module '../graph' {
      * words.map((word) => [word, 1] as const).reduceByKey((a, b) => a + b); // DStream<[string, number]>
      */
     reduceByKey<K, V>(
-      this: DStream<readonly [K, V]>,
+      this: DStream<readonly [K, V], Tx>,
       fn: (accumulated: WidenLiteral<V>, value: WidenLiteral<V>) => WidenLiteral<V>,
-    ): DStream<[K, WidenLiteral<V>]>;
+    ): DStream<[K, WidenLiteral<V>], Tx>;
   }
 }
 

@@ -55,7 +55,7 @@ export function reduceByKeyAndWindow<K, V>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Every `slideMs` (default: this stream's slide), one `[key, value]` per key of the pairs in
      * `(time - windowMs, time]`, folded with `fn` oldest batch first. With `options.invFunc`, the
@@ -73,12 +73,12 @@ declare module '../graph' {
      *   });
      */
     reduceByKeyAndWindow<K, V>(
-      this: DStream<readonly [K, V]>,
+      this: DStream<readonly [K, V], Tx>,
       fn: (accumulated: WidenLiteral<V>, value: WidenLiteral<V>) => WidenLiteral<V>,
       windowMs: number,
       slideMs?: number,
       options?: ReduceByKeyAndWindowOptions<K, WidenLiteral<V>>,
-    ): DStream<[K, WidenLiteral<V>]>;
+    ): DStream<[K, WidenLiteral<V>], Tx>;
   }
 }
 

@@ -40,7 +40,7 @@ export function reduceByWindow<T>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Every `slideMs`, the records of `(time - windowMs, time]` folded with `fn` into one record
      * (none if no record was ever seen). With `invFunc`, the inverse of `fn`, each window is the
@@ -56,7 +56,7 @@ declare module '../graph' {
       slideMs: number,
       invFunc?: (accumulated: T, removed: T) => T,
       options?: StateNameOptions,
-    ): DStream<T>;
+    ): DStream<T, Tx>;
   }
 }
 

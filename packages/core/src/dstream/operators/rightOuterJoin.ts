@@ -13,7 +13,7 @@ export function rightOuterJoin<K, V, W>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Like `join`, and also `[key, [undefined, w]]` for every value `w` of `other` whose key this
      * stream lacks. Keys compared with `Map` semantics; keys found here come first, in first-seen
@@ -23,9 +23,9 @@ declare module '../graph' {
      * orders.rightOuterJoin(payments); // payments without an order come with undefined
      */
     rightOuterJoin<K, V, W>(
-      this: DStream<readonly [K, V]>,
+      this: DStream<readonly [K, V], Tx>,
       other: DStream<readonly [K, W]>,
-    ): DStream<[K, [V | undefined, W]]>;
+    ): DStream<[K, [V | undefined, W]], Tx>;
   }
 }
 

@@ -42,7 +42,7 @@ export function saveAsTextFiles<T>(source: DStream<T>, prefix: string, suffix?: 
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Writes every batch to the file `<prefix>-<time>` (plus `.<suffix>` when given), one record per
      * line (strings as they are, anything else as JSON), creating the directory if needed. Each

@@ -30,7 +30,7 @@ export function transform<T, U>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Each batch replaced by what `fn(records, time)` returns or resolves to (Spark's transform):
      * any batch-level logic, including asynchronous lookups. A throw or rejection becomes a
@@ -39,7 +39,7 @@ declare module '../graph' {
      * @example
      * const enriched = events.transform(async (records) => enrich(records, await loadRates()));
      */
-    transform<U>(fn: (records: readonly T[], time: number) => Iterable<U> | Promise<Iterable<U>>): DStream<U>;
+    transform<U>(fn: (records: readonly T[], time: number) => Iterable<U> | Promise<Iterable<U>>): DStream<U, Tx>;
   }
 }
 

@@ -22,7 +22,7 @@ export function union<T>(source: DStream<T>, others: readonly DStream<T>[]): DSt
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * This stream's records followed by each other stream's, batch by batch. All streams must
      * belong to this context and have this stream's slide (else `ConfigError`).
@@ -30,7 +30,7 @@ declare module '../graph' {
      * @example
      * const all = clicks.union(views, purchases);
      */
-    union(...others: DStream<T>[]): DStream<T>;
+    union(...others: DStream<T>[]): DStream<T, Tx>;
   }
 }
 

@@ -200,7 +200,7 @@ export function updateStateByKey<K, V, S>(
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * State per key (Spark's updateStateByKey): every batch, `update(values, previous)` runs for
      * every key with state or with records in the batch (`values` empty for the former, `previous`
@@ -213,10 +213,10 @@ declare module '../graph' {
      *   .updateStateByKey<number>((ones, total = 0) => total + ones.length);
      */
     updateStateByKey<S>(
-      this: DStream<readonly [unknown, unknown]>,
+      this: DStream<readonly [unknown, unknown], Tx>,
       update: (values: PairValue<T>[], previous: S | undefined) => S | undefined,
       options?: UpdateStateByKeyOptions<PairKey<T>, S>,
-    ): DStream<[PairKey<T>, S]>;
+    ): DStream<[PairKey<T>, S], Tx>;
   }
 }
 

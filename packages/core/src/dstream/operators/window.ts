@@ -170,7 +170,7 @@ export function window<T>(source: DStream<T>, windowMs: number, slideMs: number 
 }
 
 declare module '../graph' {
-  interface DStream<T> {
+  interface DStream<T, Tx = unknown> {
     /**
      * Every `slideMs` (default: this stream's slide), the records of this stream's batches in
      * `(time - windowMs, time]`, oldest batch first (Spark's window). Both durations must be
@@ -181,7 +181,7 @@ declare module '../graph' {
      * @example
      * events.window(60_000, 10_000); // every 10 s, the last minute of events
      */
-    window(windowMs: number, slideMs?: number, options?: WindowOptions): DStream<T>;
+    window(windowMs: number, slideMs?: number, options?: WindowOptions): DStream<T, Tx>;
   }
 }
 

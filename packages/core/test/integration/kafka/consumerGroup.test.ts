@@ -29,7 +29,7 @@ describe('direct stream in a consumer group', () => {
       [0, 1].flatMap((p) => Array.from({ length: 50 }, (_, i) => `${p}:${i}`)).sort(),
     );
     expectTiling(batches);
-    const stored = await store.load(group, [{ topic, partition: 0 }, { topic, partition: 1 }]);
+    const stored = await new InMemoryOffsetStore(store).load(group, [{ topic, partition: 0 }, { topic, partition: 1 }]);
     expect([stored.get(`${topic}:0`), stored.get(`${topic}:1`)]).toEqual([50, 50]);
   });
 
@@ -57,7 +57,7 @@ describe('direct stream in a consumer group', () => {
     try {
       await waitFor(
         async () => {
-          const stored = await store.load(group, partitions);
+          const stored = await new InMemoryOffsetStore(store).load(group, partitions);
           return all().size >= 400 && partitions.every((p) => stored.get(`${topic}:${p.partition}`) === 100);
         },
         60_000,
@@ -129,7 +129,7 @@ describe('direct stream in a consumer group', () => {
         const partitions = [0, 1, 2].map((partition) => ({ topic, partition }));
         await waitFor(
           async () => {
-            const stored = await store.load(group, partitions);
+            const stored = await new InMemoryOffsetStore(store).load(group, partitions);
             return partitions.every((p) => stored.get(`${topic}:${p.partition}`) === produced);
           },
           60_000,

@@ -29,7 +29,7 @@ describe('direct stream over assigned partitions', () => {
     expect(values).toHaveLength(900);
     expect(new Set(values).size).toBe(900);
     const ends = expectTiling(batches);
-    const stored = await store.load(group, [0, 1, 2].map((partition) => ({ topic, partition })));
+    const stored = await new InMemoryOffsetStore(store).load(group, [0, 1, 2].map((partition) => ({ topic, partition })));
     for (const partition of [0, 1, 2]) {
       expect(ends.get(`${topic}:${partition}`)).toBe(300);
       expect(stored.get(`${topic}:${partition}`)).toBe(300);
@@ -76,7 +76,7 @@ describe('direct stream over assigned partitions', () => {
     } finally {
       await first.ssc.stop({ graceful: true });
     }
-    expect((await store.load(group, [{ topic, partition: 0 }])).get(`${topic}:0`)).toBe(100);
+    expect((await new InMemoryOffsetStore(store).load(group, [{ topic, partition: 0 }])).get(`${topic}:0`)).toBe(100);
 
     await produce(topic, [0], 50, 100);
     const second = streamingJob({ strategy, startingOffsets: 'earliest', offsetStore: store }, { group });
@@ -103,7 +103,7 @@ describe('direct stream over assigned partitions', () => {
     );
     await first.ssc.start();
     await expect(first.ssc.awaitTermination()).rejects.toThrow('refusing record 0:12');
-    const committed = (await store.load(group, [{ topic, partition: 0 }])).get(`${topic}:0`) ?? 0;
+    const committed = (await new InMemoryOffsetStore(store).load(group, [{ topic, partition: 0 }])).get(`${topic}:0`) ?? 0;
     expect(committed).toBeLessThanOrEqual(12);
     expect(valuesOf(first.batches)).toEqual(Array.from({ length: committed }, (_, i) => `0:${i}`));
 
@@ -139,7 +139,7 @@ describe('direct stream over assigned partitions', () => {
       await resetting.ssc.stop({ graceful: true });
     }
     expect(valuesOf(resetting.batches)).toEqual(Array.from({ length: 10 }, (_, i) => `0:${i}`));
-    expect((await store.load(group, [{ topic, partition: 0 }])).get(`${topic}:0`)).toBe(10);
+    expect((await new InMemoryOffsetStore(store).load(group, [{ topic, partition: 0 }])).get(`${topic}:0`)).toBe(10);
   });
 
   it('fails to start with a KafkaError naming the brokers within connectTimeoutMs when no broker answers', async () => {

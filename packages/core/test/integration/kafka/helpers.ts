@@ -44,12 +44,14 @@ export function streamingJob(
   const { onBatch, ...streamOptions } = options;
   const stream = KafkaUtils.createDirectStream<string | null, string | null>(ssc, {
     kafkaParams: kafkaParams(group),
-    offsetStore: store,
     keyDeserializer: 'string',
     valueDeserializer: 'string',
     connectTimeoutMs: 10_000,
     logger: testLogger,
     ...streamOptions,
+    // An instance of its own on the store's memory: the stream closes it when it stops, and the
+    // test (or the next job) goes on with the memory.
+    offsetStore: new InMemoryOffsetStore(store),
   });
   const batches: SeenBatch[] = [];
   stream.foreachBatch(async (records, batch) => {
