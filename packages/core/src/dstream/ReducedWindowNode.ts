@@ -1,6 +1,6 @@
 import { type StateChanges, StateChangeLog } from '../state/StatefulOperator';
 import { registerState } from '../state/StateRegistry';
-import { DStream, type DStreamNode } from './graph';
+import type { DStream, DStreamNode } from './graph';
 import { forEachRecord } from './FusedNode';
 import { userFunctionError } from './userFunctionError';
 
@@ -305,7 +305,7 @@ class WindowPart<K, V> {
  */
 export function reducedWindowStream<K, V>(source: DStream<readonly [K, V]>, spec: ReducedWindowSpec<K, V>): DStream<[K, V]> {
   const node = new ReducedWindowNode(source, spec);
-  const stream = new DStream<[K, V]>(source.context, node);
+  const stream = source.derive<[K, V]>(node);
   node.stream = stream;
   stream.remember(stream.rememberDurationMs);
   registerState(source as DStream<unknown>, spec.operator, spec.name, 1, node);

@@ -4,7 +4,7 @@ import { StateSpec } from '../../state/StateSpec';
 import { type PartitionStateChanges, type StateChanges, StateChangeLog } from '../../state/StatefulOperator';
 import { notCoPartitioned } from '../sourcePartitions';
 import { registerState } from '../../state/StateRegistry';
-import { defineOperator, DStream, type DStreamNode } from '../graph';
+import { defineOperator, type DStream, type DStreamNode } from '../graph';
 import { forEachRecord } from '../FusedNode';
 import { batchOf } from '../batchOf';
 import { userFunctionError } from '../userFunctionError';
@@ -223,12 +223,12 @@ export function mapWithState<K, V, S, M>(
     throw new ConfigError('mapWithState(spec)', spec, 'must be a StateSpec', 'Build one with StateSpec.function((key, value, state) => …).');
   }
   const node = new MapWithStateNode(source, spec);
-  const stream = new DStream<M>(source.context, node) as MapWithStateDStream<K, S, M>;
+  const stream = source.derive<M>(node) as MapWithStateDStream<K, S, M>;
   node.stream = stream;
   registerState(source as DStream<unknown>, 'mapWithState', options.name ?? spec.stateName, 1, node);
   let snapshots: DStream<[K, S]> | undefined;
   stream.stateSnapshots = () => {
-    snapshots ??= new DStream<[K, S]>(stream.context, {
+    snapshots ??= stream.derive<[K, S]>({
       name: 'stateSnapshots',
       slideDurationMs: stream.slideDurationMs,
       dependencies: [stream],

@@ -1,7 +1,7 @@
 import { ConfigError } from '../../errors';
 import { type StateChanges, StateChangeLog } from '../../state/StatefulOperator';
 import { registerState } from '../../state/StateRegistry';
-import { defineOperator, DStream, type DStreamNode } from '../graph';
+import { defineOperator, type DStream, type DStreamNode } from '../graph';
 import { forEachRecord } from '../FusedNode';
 import { requireFunction } from '../requireFunction';
 import { userFunctionError } from '../userFunctionError';
@@ -193,7 +193,7 @@ export function updateStateByKey<K, V, S>(
     throw new ConfigError('updateStateByKey initialState', initialState, 'must be an iterable of [key, state] pairs', 'Pass e.g. [["a", 1]] or a Map.');
   }
   const node = new UpdateStateNode(source, update, initialState);
-  const stream = new DStream(source.context, node);
+  const stream = source.derive(node);
   node.stream = stream;
   registerState(source as DStream<unknown>, 'updateStateByKey', name, 1, node);
   return stream;

@@ -1,6 +1,6 @@
 import { type StateChanges, StateChangeLog } from '../../state/StatefulOperator';
 import { registerState } from '../../state/StateRegistry';
-import { defineOperator, DStream, type DStreamNode } from '../graph';
+import { defineOperator, type DStream, type DStreamNode } from '../graph';
 import { batchOf } from '../batchOf';
 import { requireWindowDurations } from '../requireWindowDurations';
 import { setSourcePartitions, sourcePartitionsOf } from '../sourcePartitions';
@@ -163,7 +163,7 @@ class WindowNode<T> implements DStreamNode<T> {
 export function window<T>(source: DStream<T>, windowMs: number, slideMs: number = source.slideDurationMs, options: WindowOptions = {}): DStream<T> {
   requireWindowDurations('window', source, windowMs, slideMs);
   const node = new WindowNode(source, windowMs, slideMs);
-  const stream = new DStream<T>(source.context, node);
+  const stream = source.derive<T>(node);
   stream.remember(stream.rememberDurationMs);
   registerState(source as DStream<unknown>, 'window', options.name, 1, node);
   return stream;
