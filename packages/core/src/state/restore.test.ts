@@ -219,6 +219,52 @@ describe('state restore', () => {
     expect(() => pairs.updateStateByKey<number>(() => 1, { name: '' })).toThrow(ConfigError);
   });
 
+  it('resumes named state after the code changed: narrow and stateful operators added before it', async () => {
+    const batches = randomPairBatches(seededRandom(11), { count: 16, keys: ['a', 'b', 'c'], minValue: 0, maxValue: 6 });
+    const totals = StateSpec.function((key: string, value: number | undefined, state: State<number>) => {
+      state.update((state.getOption() ?? 0) + value!);
+      return `${key}=${state.get()}`;
+    }).name('totals');
+    /** Runs `build`'s output over `batches` from `startMs`, committing state changes to `store` (restoring first when asked). */
+    const runJob = async (build: (pairs: DStream<Pair>) => DStream<string>, slice: readonly Pair[][], startMs: number, store: Store, restore: boolean) => {
+      const clock = new ManualClock(startMs);
+      const ssc = new StreamingContext({ appName: 'upgrade', batchIntervalMs: INTERVAL, clock, stopOnSignals: false, logger: silentLogger });
+      const pairs = queueStream<Pair>(ssc, slice.map((batch) => [...batch]));
+      const seen = new Map<number, string[]>();
+      build(pairs).foreachBatch((records, { time }) => void seen.set(time, normalized(records)));
+      pairs.foreachBatch((_records, { time }) => commitChanges(ssc, time, store));
+      if (restore) restoreFrom(ssc, store);
+      await ssc.start();
+      const done = waitForBatches(ssc, slice.length);
+      await clock.advance(slice.length * INTERVAL);
+      await done;
+      await ssc.stop();
+      return seen;
+    };
+    const version1 = (pairs: DStream<Pair>) => pairs.mapWithState(totals);
+    // Version 2 keeps zeros out and counts distinct values in a stateful operator of its own, before the old one.
+    const version2 = (pairs: DStream<Pair>) => {
+      pairs.updateStateByKey<number>((values, count = 0) => count + values.length, { name: 'counts' });
+      return pairs.filter(([, value]) => value !== 0).map(([key, value]) => [key, value] as const).mapWithState(totals);
+    };
+    const stopAt = 7;
+    const store: Store = new Map();
+    await runJob(version1, batches.slice(0, stopAt), 0, store, false);
+    const resumed = await runJob(version2, batches.slice(stopAt), stopAt * INTERVAL, store, true);
+    // Offline: running totals over every batch, and version 2's output for each record it keeps.
+    const running = new Map<string, number>();
+    batches.forEach((batch, index) => {
+      const outputs: string[] = [];
+      for (const [key, value] of batch) {
+        running.set(key, (running.get(key) ?? 0) + value);
+        if (value !== 0) outputs.push(`${key}=${running.get(key)}`);
+      }
+      const time = (index + 1) * INTERVAL;
+      if (index >= stopAt) expect({ time, records: resumed.get(time) }).toEqual({ time, records: normalized(outputs) });
+    });
+    expect(resumed.size).toBe(batches.length - stopAt);
+  });
+
   it('reads only version-1 records of the operator asked for', () => {
     expect(fromStoredState({ v: 1, operator: 'x', key: 'k', value: 2 }, 'x')).toEqual(['k', 2]);
     expect(() => fromStoredState({ v: 2, operator: 'x', key: 'k', value: 2 }, 'x')).toThrow('must be a { v: 1, operator, key, value } record');
