@@ -976,6 +976,38 @@ describe('DirectKafkaInputDStream', () => {
     await until(() => kafka.calls.includes('incrementalUnassign t-0'));
   });
 
+  it('under exactly-once reads the records before the transaction opens, so a revoke meanwhile drops the partition instead of waiting for the batch', async () => {
+    const kafka = twoPartitions(3);
+    // The eager protocol: the revoke waits for the running batch before the group moves on.
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), delivery: 'exactly-once', revokeTimeoutMs: 60_000 });
+    input = setup.input;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    await fetchedToEnd(kafka);
+    // Partition 0's new records never arrive: librdkafka holds a partition it revokes paused.
+    kafka.paused.add('t:0');
+    kafka.write('t', 0, 2);
+    kafka.cached.set('t:0', { low: 0, high: 5 });
+    await input.generate(1000);
+    let values: string[] = [];
+    let transactions = 0;
+    const running = input.runBatch(1000, async (tx) => {
+      transactions += 1;
+      const records = await input!.compute(1000);
+      values = records.map((r) => String(r.value));
+      (tx as { set(key: string, value: unknown): void }).set('count', records.length);
+    });
+    await turns(5);
+    expect(transactions).toBe(0);
+    kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
+    await running;
+    expect(values).toEqual(['1:0', '1:1', '1:2']);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-1 [0, 3)']);
+    expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
+    expect(setup.store.data.get('count')).toBe(3);
+    await until(() => kafka.calls.includes('unassign'));
+  });
+
   it('fails a batch that outlasts revokeTimeoutMs instead of committing the partitions it gave up, and aborts its transaction', async () => {
     const kafka = twoPartitions(3);
     const setup = setUp(kafka, {

@@ -65,6 +65,11 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   private client: KafkaConsumerClient | undefined;
   private stages: Stages<K, V> | undefined;
   private readonly batches = new Map<number, PlannedBatch>();
+  /** Each claim's records, read once (`fetchClaimed`). */
+  private readonly reads = new WeakMap<
+    Claim,
+    Promise<{ claimed: readonly OffsetRange[]; taken: ((ConsumerRecord<K, V> | UndeserializableRecord)[] | undefined)[] }>
+  >();
   /** The mirror commits to the consumer group still under way (see `mirrorToGroup`). */
   private mirrorCommits: Promise<void> = Promise.resolve();
   private readonly recordErrors: RecordErrorPolicy;
@@ -224,12 +229,10 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     const { fetcher, ownership } = this.started;
     if (ownership.failure) throw ownership.failure;
     const claim = (batch.claimed ??= ownership.claim(batch.ranges, batch.tokens));
-    const claimed = claim.ranges;
-    const taken = await Promise.all(claimed.map((range) => this.take(fetcher, range, claim)));
+    const { claimed, taken } = await this.fetchClaimed(fetcher, claim);
     // Partitions the batch dropped meanwhile (a revoke, see `PartitionOwnership.drain`) are left out.
     const kept = claimed.filter((range) => claim.keys.has(range.key));
     const fetched = taken.filter((records, index): records is NonNullable<typeof records> => claim.keys.has(claimed[index].key));
-    claim.isDelivered = true;
     // One partition hands its array over as is; otherwise one copy, no spreads.
     const records = fetched.length === 1 ? fetched[0] : ([] as (ConsumerRecord<K, V> | UndeserializableRecord)[]).concat(...fetched);
     const delivered = this.recordErrors.recordsOf(batch, records);
@@ -238,6 +241,28 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     if (delivered !== records) return setSourcePartitionsFromRecords(delivered) as ConsumerRecord<K, V>[];
     const partitions = kept.map((range) => range.key);
     return setSourcePartitionRuns(delivered, partitions, fetched.map((part) => part.length)) as ConsumerRecord<K, V>[];
+  }
+
+  /**
+   * The records of each of `claim`'s ranges, read once per claim: by `runBatch` before its commit
+   * or transaction (at-most-once, exactly-once), else by `compute` when the outputs ask. Once they
+   * are read, the claim's partitions stay with the batch (`isDelivered`); until then a revoke
+   * drops the partitions it takes (see `PartitionOwnership.drain`), and their ranges read undefined.
+   */
+  private fetchClaimed(
+    fetcher: PartitionFetcher<ConsumerRecord<K, V> | UndeserializableRecord>,
+    claim: Claim,
+  ): Promise<{ claimed: readonly OffsetRange[]; taken: ((ConsumerRecord<K, V> | UndeserializableRecord)[] | undefined)[] }> {
+    let reading = this.reads.get(claim);
+    if (reading === undefined) {
+      const claimed = claim.ranges;
+      reading = Promise.all(claimed.map((range) => this.take(fetcher, range, claim))).then((taken) => {
+        claim.isDelivered = true;
+        return { claimed, taken };
+      });
+      this.reads.set(claim, reading);
+    }
+    return reading;
   }
 
   /**
@@ -273,9 +298,9 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     const { delivery, idempotentOutput, offsetStore, groupId, logger, storeOutageBudgetMs, commitRetries } = this.options;
     const commits: OffsetCommit[] = claim.ranges.map((range) => ({ range, expectedOffset: claim.expected.get(range.key) ?? null }));
     const order = delivery === 'at-most-once' ? 'before-output' : delivery === 'exactly-once' && !idempotentOutput ? 'in-transaction' : 'after-output';
-    // Under at-least-once a revoke may drop a partition the batch has not delivered yet (see `PartitionOwnership.drain`).
+    // A revoke may drop a partition whose records the batch has not read yet (see `PartitionOwnership.drain`).
     claim.commits = commits;
-    claim.canDrop = order === 'after-output';
+    claim.canDrop = true;
     const withDeadLetters =
       batch.dead.size === 0
         ? outputs
@@ -284,6 +309,11 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
             await this.recordErrors.writeDeadLetters(batch, claim.keys, transaction);
           };
     try {
+      // Read before offsets commit first (at-most-once) or a transaction opens (exactly-once), so
+      // that the commits are final before either: a revoke while the records are read drops the
+      // partitions it takes (librdkafka stops fetching them) instead of waiting for this batch,
+      // which would wait for their records, up to revokeTimeoutMs.
+      if (order !== 'after-output') await this.fetchClaimed(this.started.fetcher, claim);
       const isCommitted = await commitBatch({
         store: offsetStore,
         group: groupId,

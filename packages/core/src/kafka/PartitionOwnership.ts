@@ -27,11 +27,11 @@ export interface Claim {
   /** Partitions given up while the batch ran (a revoke that outwaited `revokeTimeoutMs`): the batch must not commit. */
   readonly fenced: Set<string>;
   /**
-   * Whether a revoked partition may be dropped from the batch while its records are not handed
-   * out yet: when the commit comes after the outputs and outside a transaction (`runBatch` sets it).
+   * Whether a revoked partition may be dropped from the batch while its records are not read yet
+   * (`runBatch` sets it once the batch's commits are known; they are read before any commit).
    */
   canDrop: boolean;
-  /** Set once `compute` handed the batch's records out: from then on its partitions stay claimed. */
+  /** Set once the batch read its records: from then on its partitions stay claimed. */
   isDelivered: boolean;
   /** The commits `runBatch` will make, which a dropped partition leaves. */
   commits: OffsetCommit[] | undefined;
