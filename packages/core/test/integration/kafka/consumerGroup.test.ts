@@ -121,9 +121,11 @@ describe('direct stream in a consumer group', () => {
           const current = member();
           visitor = current;
           await current.ssc.start();
-          await waitFor(() => current.batches.some((batch) => batch.records.length > 0), 30_000, `visitor ${cycle} to process records`);
+          // New records for every partition before the visitor is waited for: on a slow run the
+          // resident may have read the whole backlog by now, and the visitor would find nothing.
           await produce(topic, [0, 1, 2], 100, produced);
           produced += 100;
+          await waitFor(() => current.batches.some((batch) => batch.records.length > 0), 30_000, `visitor ${cycle} to process records`);
           await current.ssc.stop({ graceful: true });
         }
         const partitions = [0, 1, 2].map((partition) => ({ topic, partition }));
