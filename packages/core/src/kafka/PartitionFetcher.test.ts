@@ -23,6 +23,42 @@ function emptyConsumer(failures: Error[] = []): KafkaConsumerClient & { consumes
   return client as unknown as KafkaConsumerClient & { consumes: number };
 }
 
+/**
+ * A consumer over a log of `ends[p]` records per partition of topic `t`: each `consume` returns
+ * up to `perConsume` records of each partition it is not paused on, from its position, and the
+ * log end once a partition reached it.
+ */
+function logConsumer(ends: number[], perConsume: number): KafkaConsumerClient & { consumes: number; seeks: string[] } {
+  const positions = new Map<number, number>();
+  const paused = new Set<number>();
+  const client = {
+    consumes: 0,
+    seeks: [] as string[],
+    async consume(): Promise<ConsumeResult<FetchedRecord>> {
+      client.consumes++;
+      await new Promise((resolve) => setImmediate(resolve));
+      const messages: FetchedRecord[] = [];
+      const endsReached: { topic: string; partition: number; offset: number }[] = [];
+      ends.forEach((end, partition) => {
+        if (paused.has(partition)) return;
+        const from = positions.get(partition) ?? 0;
+        const until = Math.min(end, from + perConsume);
+        for (let offset = from; offset < until; offset++) messages.push({ topic: 't', partition, offset });
+        positions.set(partition, until);
+        if (until === end) endsReached.push({ topic: 't', partition, offset: end });
+      });
+      return { messages, sizes: messages.map(() => 100), endsReached };
+    },
+    pause: (partitions: { partition: number }[]) => partitions.forEach((p) => paused.add(p.partition)),
+    resume: (partitions: { partition: number }[]) => partitions.forEach((p) => paused.delete(p.partition)),
+    seek: async ({ partition, offset }: { partition: number; offset: number }) => {
+      client.seeks.push(`${partition}@${offset}`);
+      positions.set(partition, offset);
+    },
+  };
+  return client as unknown as KafkaConsumerClient & { consumes: number; seeks: string[] };
+}
+
 function fetcherOn(client: KafkaConsumerClient, clock: ManualClock): PartitionFetcher<FetchedRecord> {
   return new PartitionFetcher(client, {
     build: (topic, partition, offset) => ({ topic, partition, offset }),
@@ -51,6 +87,91 @@ describe('PartitionFetcher', () => {
     expect(outcome).toBeInstanceOf(KafkaError);
     expect((outcome as KafkaError).retriable).toBe(true);
     expect((outcome as KafkaError).message).toMatch(/timed out after 5000 ms fetching t-0 \[0, 10\): read up to offset 0/);
+    await fetcher.stop();
+  });
+
+  it('streams ranges chunk by chunk as they arrive, each partition in offset order, and keeps what lies beyond them', async () => {
+    const clock = new ManualClock(0);
+    const client = logConsumer([10, 7], 3);
+    const fetcher = fetcherOn(client, clock);
+    fetcher.add([
+      { topic: 't', partition: 0, offset: 0 },
+      { topic: 't', partition: 1, offset: 0 },
+    ]);
+    fetcher.start();
+    const chunks: string[] = [];
+    await fetcher.stream([OffsetRange.create('t', 0, 0, 8), OffsetRange.create('t', 1, 0, 7)], (range, records) => {
+      chunks.push(`${range.partition}:${records.map((record) => record.offset).join(',')}`);
+    });
+    // No chunk holds a whole range: each is what one consume brought.
+    expect(chunks.every((chunk) => chunk.split(',').length <= 3)).toBe(true);
+    const offsetsOf = (partition: number): number[] =>
+      chunks.filter((chunk) => chunk.startsWith(`${partition}:`)).flatMap((chunk) => chunk.slice(2).split(',').map(Number));
+    expect(offsetsOf(0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(offsetsOf(1)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    // The rest of partition 0 was read ahead for the next batch: no seek, nothing read twice.
+    expect((await fetcher.take(OffsetRange.create('t', 0, 8, 10)))?.map((record) => record.offset)).toEqual([8, 9]);
+    expect(client.seeks).toEqual([]);
+    await fetcher.stop();
+  });
+
+  it('seeks a streamed range that starts elsewhere, and stops streaming a partition no longer wanted or removed', async () => {
+    const clock = new ManualClock(0);
+    const client = logConsumer([100, 100, 100], 2);
+    const fetcher = fetcherOn(client, clock);
+    fetcher.add([0, 1, 2].map((partition) => ({ topic: 't', partition, offset: 0 })));
+    fetcher.start();
+    const seen = new Map<number, number[]>();
+    let isPartition1Wanted = true;
+    await fetcher.stream(
+      [OffsetRange.create('t', 0, 50, 60), OffsetRange.create('t', 1, 0, 100), OffsetRange.create('t', 2, 0, 100)],
+      (range, records) => {
+        const offsets = seen.get(range.partition) ?? [];
+        offsets.push(...records.map((record) => record.offset));
+        seen.set(range.partition, offsets);
+        if (offsets.length >= 4) {
+          if (range.partition === 1) isPartition1Wanted = false;
+          if (range.partition === 2) fetcher.remove([{ topic: 't', partition: 2 }]);
+        }
+      },
+      (range) => range.partition !== 1 || isPartition1Wanted,
+    );
+    expect(client.seeks).toContain('0@50');
+    expect(seen.get(0)).toEqual([50, 51, 52, 53, 54, 55, 56, 57, 58, 59]);
+    expect(seen.get(1)).toEqual([0, 1, 2, 3]);
+    expect(seen.get(2)).toEqual([0, 1, 2, 3]);
+    await fetcher.stop();
+  });
+
+  it('times a stream out after fetchTimeoutMs without a record, however long it ran before', async () => {
+    const clock = new ManualClock(0);
+    // Offset 0 is there at once, offsets 1 to 3 once the clock reached 4 s, then nothing.
+    const client = logConsumer([4], 1);
+    const consume = client.consume.bind(client);
+    client.consume = async (...args) => {
+      const result = await consume(...args);
+      if (clock.nowMs() >= 4000 || result.messages.every((record) => record.offset === 0)) return result;
+      await client.seek({ topic: 't', partition: 0, offset: result.messages[0].offset }, 0);
+      client.seeks.pop();
+      return { messages: [], sizes: [], endsReached: [] };
+    };
+    const fetcher = fetcherOn(client, clock);
+    fetcher.add([{ topic: 't', partition: 0, offset: 0 }]);
+    fetcher.start();
+    let outcome: unknown;
+    const streamed = fetcher.stream([OffsetRange.create('t', 0, 0, 10)], () => undefined).then(
+      () => (outcome = 'done'),
+      (error: unknown) => (outcome = error),
+    );
+    for (let turn = 0; turn < 40; turn++) await new Promise((resolve) => setImmediate(resolve));
+    await clock.advance(4000);
+    for (let turn = 0; turn < 40; turn++) await new Promise((resolve) => setImmediate(resolve));
+    await clock.advance(4999);
+    expect(outcome).toBeUndefined();
+    await clock.advance(1);
+    await streamed;
+    expect(outcome).toBeInstanceOf(KafkaError);
+    expect((outcome as KafkaError).message).toMatch(/timed out after 5000 ms without a record of t-0 \[0, 10\): t-0 \[0, 10\) read up to offset 4/);
     await fetcher.stop();
   });
 
