@@ -16,6 +16,7 @@ import { type LoggingOptions, pinoLogger } from '../util/pinoLogger';
 import { toError } from '../util/toError';
 import { type MetricsOptions, Monitoring, type UiOptions } from './Monitoring';
 import { type ObservableStreamOptions, fromObservable } from './fromObservable';
+import { planStreaming } from './planStreaming';
 import type { InputSource, OutputOperation, ScheduledStream, StreamingContextLike } from './types';
 import { supervisorReporter } from '../workers/workerReport';
 
@@ -275,6 +276,7 @@ export class StreamingContext implements StreamingContextLike {
     }
     try {
       for (const output of this.outputs) this.checkGraph(output.stream, new Set());
+      planStreaming(this.outputs.map((output) => output.stream));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -24,10 +24,18 @@ export interface BatchContext<Tx = unknown> {
  */
 export interface ScheduledStream {
   readonly context: StreamingContextLike;
-  /** The stream's node; its name appears in errors. */
-  readonly node: { readonly name: string };
+  /** The stream's node; its name appears in errors. The flags are `DStreamNode`'s (see `planStreaming`). */
+  readonly node: {
+    readonly name: string;
+    readonly streamBatch?: unknown;
+    isStreamed?: boolean;
+    readonly foldsRecords?: boolean;
+    readonly passesRecordsThrough?: boolean;
+  };
   /** Interval at which the stream produces batches. */
   readonly slideDurationMs: number;
+  /** How long the stream keeps a computed batch (at least one slide; a window over it raises it). */
+  readonly rememberDurationMs: number;
   readonly dependencies: readonly ScheduledStream[];
   /** Forgets batch `time` here and upstream, so that a retry computes it afresh. */
   forgetBatch(time: number): void;

@@ -75,6 +75,8 @@ export class FusedNode<T> implements DStreamNode<T> {
   private readonly readsSourceRecords: boolean;
   /** Record stages only (no mapPartitions): each output record's source partition is its input's. */
   readonly keepsSourcePartitions: boolean;
+  /** Record stages only: a record can go through the chain as soon as it is read (see `planStreaming`). */
+  readonly passesRecordsThrough: boolean;
 
   private constructor(
     readonly parent: DStream<unknown>,
@@ -86,6 +88,7 @@ export class FusedNode<T> implements DStreamNode<T> {
     this.segments = toSegments(stages);
     this.readsSourceRecords = parent.node.yieldsSourceRecords === true;
     this.keepsSourcePartitions = this.segments.length === 1 && this.segments[0].partition === undefined;
+    this.passesRecordsThrough = this.keepsSourcePartitions;
   }
 
   /**
@@ -116,6 +119,15 @@ export class FusedNode<T> implements DStreamNode<T> {
    * of `compute`; what `consume` throws is rethrown unchanged.
    */
   async forEachOutput(time: number, consume: (record: T) => void, onPartition?: (partition: string) => void): Promise<void> {
+    if (this.passesRecordsThrough && this.parent.node.isStreamed === true) {
+      // The parent streams its batch: each chunk goes through the chain as it is read.
+      const sink = buildSink(this.segments[0].stages, toConsumer(consume));
+      await this.parent.forEachChunk(time, (chunk, partition) => {
+        if (partition !== undefined) onPartition?.(partition);
+        pushAll(chunk, sink, this.readsSourceRecords);
+      });
+      return;
+    }
     let records: readonly unknown[] = await batchOf(this.parent, time);
     if (onPartition !== undefined && this.keepsSourcePartitions) {
       const lineage = sourcePartitionsOf(records);
@@ -189,6 +201,13 @@ export async function forEachRecord<T>(
   if (node instanceof FusedNode) {
     if ((time - stream.context.zeroTimeMs) % stream.slideDurationMs !== 0) return;
     await (node as FusedNode<T>).forEachOutput(time, consume, onPartition);
+    return;
+  }
+  if (node.isStreamed === true) {
+    await stream.forEachChunk(time, (chunk, partition) => {
+      if (partition !== undefined) onPartition?.(partition);
+      for (let index = 0; index < chunk.length; index++) consume(chunk[index]);
+    });
     return;
   }
   const records = await batchOf(stream, time);

@@ -1,6 +1,7 @@
 // The bottom layer of the DStream graph: nodes, the stream that wraps one, and how operators
 // add their methods. Operator files (./operators) build on this; `./DStream` loads them all.
 import type { StreamingContextLike } from '../context/types';
+import { sourcePartitionsOf } from './sourcePartitions';
 
 /** The key type of a stream of `[key, value]` pairs (lets `updateStateByKey<S>` name only the state type). */
 export type PairKey<T> = T extends readonly [infer K, unknown] ? K : never;
@@ -45,6 +46,30 @@ export interface DStreamNode<T> {
   readonly keepsSourcePartitions?: boolean;
   /** Set when a stateful operator downstream keeps state per source partition: a key in two partitions is then an error. */
   checksKeyPartitions?: boolean;
+  /**
+   * An input that can hand a batch's records over chunk by chunk as it reads them, none kept:
+   * `consume` gets each chunk (all of one source partition, whose `topic:partition` key comes
+   * with it) and must be done with it when it returns. Used only when the graph lets the stream
+   * stream (`isStreamed`, see `planStreaming`); resolves once the whole batch went through.
+   */
+  streamBatch?(time: number, consume: (records: readonly T[], partition: string | undefined) => void): Promise<void>;
+  /**
+   * Set by `planStreaming` at start on a node with `streamBatch` when its only reader folds each
+   * batch record by record as it arrives and nothing else reads or remembers the batch: its
+   * batches then stream instead of being held whole.
+   */
+  isStreamed?: boolean;
+  /**
+   * True for a node that reads its one dependency's batch only through `forEachRecord`, once per
+   * batch, folding each record as it comes (the aggregations by key, count, reduce, the stateful
+   * operators): what lets that dependency stream.
+   */
+  readonly foldsRecords?: boolean;
+  /**
+   * True for a node that passes its dependency's records one by one through narrow stages into
+   * whatever reads it by record (a fused chain of record stages): streaming passes through it.
+   */
+  readonly passesRecordsThrough?: boolean;
 }
 
 /**
@@ -175,6 +200,33 @@ export class DStream<T, Tx = unknown> {
       if (batchTime < oldestKept) this.generated.delete(batchTime);
     }
     for (const dependency of this.dependencies) dependency.clearMetadata(time);
+  }
+
+  /**
+   * Hands batch `time`'s records to `consume`: chunk by chunk while they are read and never kept
+   * when this stream is streamed (`DStreamNode.isStreamed`), else the remembered batch, one call
+   * per run of one source partition (one call for all when their partitions are unknown). Off the
+   * slide nothing is consumed. Aggregations read their input through it (`forEachRecord`).
+   */
+  async forEachChunk(time: number, consume: (records: readonly T[], partition: string | undefined) => void): Promise<void> {
+    if ((time - this.context.zeroTimeMs) % this.slideDurationMs !== 0) return;
+    const { node } = this;
+    if (node.isStreamed === true && node.streamBatch !== undefined && !this.generated.has(time)) {
+      await node.streamBatch(time, consume);
+      return;
+    }
+    const records = await this.getOrCompute(time)!;
+    const lineage = sourcePartitionsOf(records);
+    if (lineage === undefined || lineage.partitions.length === 0) {
+      if (records.length > 0) consume(records, undefined);
+      return;
+    }
+    let start = 0;
+    for (let run = 0; run < lineage.partitions.length; run++) {
+      const end = lineage.ends[run];
+      consume(start === 0 && end === records.length ? records : records.slice(start, end), lineage.partitions[run]);
+      start = end;
+    }
   }
 
   /** A new stream of this context computed by `node`: how an operator adds its stream to the graph. */

@@ -90,6 +90,13 @@ export function maxMessagesForBytes(
   return result;
 }
 
+/** The larger of two per-partition caps, partition by partition; a partition only one caps keeps that cap. */
+export function looserCaps(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): Map<string, number> {
+  const result = new Map(a);
+  for (const [key, cap] of b) result.set(key, Math.max(cap, result.get(key) ?? 0));
+  return result;
+}
+
 /** The smaller of two per-partition caps, partition by partition (undefined: no cap). */
 export function tighterCaps(
   a: ReadonlyMap<string, number> | undefined,
@@ -128,6 +135,12 @@ const MAX_PLANNING_FAILURES = 20;
  */
 const UNKNOWN_RECORD_BYTES = 4096 + RECORD_OVERHEAD_BYTES;
 
+/** Batches of fewer records say too little of the processing rate to size the next from (see `BatchPlanner.onBatchCompleted`). */
+const CATCH_UP_MIN_RECORDS = 1000;
+
+/** How much a streamed batch may grow over the one before, at most: a rate seen once may be noise. */
+const CATCH_UP_MAX_GROWTH = 4;
+
 /** A record the dead-letter policy set aside in one batch; the payload is filled in when the batch is read again. */
 export interface DeadRecord {
   letter: DeadLetter;
@@ -163,6 +176,13 @@ export class BatchPlanner {
   /** Failed bound queries in a row, per partition (see `queryBounds`). */
   private readonly planningFailures = new Map<string, number>();
   private readonly estimator: PIDRateEstimator | undefined;
+  /**
+   * Records per millisecond that streamed batches went through lately (smoothed): what sizes a
+   * streamed batch while the stream catches up. Undefined until a batch told.
+   */
+  private catchUpRate: number | undefined;
+  /** The scheduling delay of the last completed batch, ms. */
+  private lastSchedulingDelayMs = 0;
 
   constructor(
     private readonly name: string,
@@ -172,6 +192,8 @@ export class BatchPlanner {
     private readonly fetcher: Pick<PartitionFetcher<never>, 'averageRecordBytes'>,
     private readonly options: ResolvedDirectStreamOptions<unknown, unknown>,
     private readonly batchIntervalMs: number,
+    /** Whether the stream's batches stream (`DirectKafkaInputDStream.streamBatch`) rather than being held whole. */
+    private readonly isStreamed: () => boolean = () => false,
   ) {
     this.estimator = options.backpressure.enabled ? new PIDRateEstimator(batchIntervalMs, options.backpressure.pid) : undefined;
   }
@@ -215,7 +237,9 @@ export class BatchPlanner {
     // Whatever the lag, a batch holds at most maxBatchBytes: sized from the records fetched so
     // far, or, for a partition none was fetched of yet (the first batch), a cautious guess.
     const byteCaps = maxMessagesForBytes(positions, maxBatchBytes, (p) => this.fetcher.averageRecordBytes(p) ?? UNKNOWN_RECORD_BYTES);
-    const ranges = planOffsetRanges(positions, tighterCaps(rateCaps, byteCaps));
+    const catchUpCaps = this.catchUpCaps(positions);
+    const sizeCaps = catchUpCaps === undefined ? byteCaps : looserCaps(byteCaps, catchUpCaps);
+    const ranges = planOffsetRanges(positions, tighterCaps(rateCaps, sizeCaps));
     for (const range of ranges) ownership.advance(range.key, range.untilOffset, tokens.get(range.key));
     return {
       time,
@@ -229,10 +253,33 @@ export class BatchPlanner {
     };
   }
 
-  /** Feeds the backpressure estimator with a batch's processing rate (Spark's `RateController`). */
+  /**
+   * A streamed batch's records are never held whole, so `maxBatchBytes` does not bound it: while
+   * the stream catches up, it holds what the batches went through lately in one batch interval
+   * (less the last batch's scheduling delay, up to half an interval, so that a delay drains), as
+   * Spark's backpressure sizes batches from their processing rate. Never below the byte budget's
+   * caps; undefined (no such cap) for a stream whose batches are held whole, or before a batch told.
+   */
+  private catchUpCaps(positions: readonly PartitionPosition[]): Map<string, number> | undefined {
+    if (this.catchUpRate === undefined || !this.isStreamed()) return undefined;
+    const intervalMs = this.batchIntervalMs;
+    const targetMs = intervalMs - Math.min(intervalMs / 2, this.lastSchedulingDelayMs);
+    return maxMessagesPerPartition(positions, { streamRate: this.catchUpRate * targetMs * (1000 / intervalMs) }, intervalMs);
+  }
+
+  /**
+   * Feeds the backpressure estimator with a batch's processing rate (Spark's `RateController`),
+   * and the catch-up rate of streamed batches.
+   */
   onBatchCompleted(info: BatchInfo): void {
-    if (this.estimator === undefined || info.failure !== undefined) return;
-    this.estimator.compute(info.processingEndTimeMs, info.numRecords, info.processingDelayMs, info.schedulingDelayMs);
+    if (info.failure !== undefined) return;
+    this.lastSchedulingDelayMs = info.schedulingDelayMs;
+    if (this.isStreamed() && info.numRecords >= CATCH_UP_MIN_RECORDS && info.processingDelayMs > 0) {
+      const sample = info.numRecords / info.processingDelayMs;
+      const previous = this.catchUpRate;
+      this.catchUpRate = previous === undefined ? sample : Math.min(previous * CATCH_UP_MAX_GROWTH, (previous + sample) / 2);
+    }
+    this.estimator?.compute(info.processingEndTimeMs, info.numRecords, info.processingDelayMs, info.schedulingDelayMs);
   }
 
   /**

@@ -14,7 +14,7 @@ import type { BatchInfo } from '../scheduler/events';
 import { StatePersistence } from '../state/StatePersistence';
 import { stateRegistryOf } from '../state/StateRegistry';
 import { retry } from '../util/retry';
-import { setSourcePartitionRuns, setSourcePartitionsFromRecords } from '../dstream/sourcePartitions';
+import { setSourcePartitionRuns, setSourcePartitionsFromRecords, sourcePartitionsOf } from '../dstream/sourcePartitions';
 import type { Clock } from '../util/Clock';
 import { SystemClock } from '../util/Clock';
 import { BatchPlanner, type PlannedBatch } from './BatchPlanner';
@@ -60,6 +60,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   readonly name: string;
   /** Its batches hold the records as read from the log: a failure on one names a source record. */
   readonly yieldsSourceRecords = true;
+  /** Set at start by `planStreaming`: the one reader of this stream folds its batches as they are read. */
+  isStreamed = false;
   readonly keepsSourcePartitions = true;
   readonly dependencies: readonly DStream<unknown>[] = [];
   private client: KafkaConsumerClient | undefined;
@@ -152,14 +154,16 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       const starts = new StartOffsets(this.name, client, general, this.clock, metadata);
       const fetcher = new PartitionFetcher(client, {
         build: recordBuilder(options),
-        maxReadAheadBytes: options.maxBatchBytes,
+        // A streamed batch is gone once read: only read-ahead for the next batch is held in JS,
+        // beside librdkafka's own prefetch queue.
+        maxReadAheadBytes: this.streamsBatches ? Math.floor(options.maxBatchBytes / 4) : options.maxBatchBytes,
         maxBufferedPerPartition: options.maxBufferedRecordsPerPartition,
         fetchTimeoutMs: options.fetchTimeoutMs,
         logger: options.logger,
         clock: this.clock,
       });
       const ownership = new PartitionOwnership(this.name, client, fetcher, starts, general, this.clock, this.state);
-      const planner = new BatchPlanner(this.name, client, ownership, starts, fetcher, general, this.context.batchIntervalMs);
+      const planner = new BatchPlanner(this.name, client, ownership, starts, fetcher, general, this.context.batchIntervalMs, () => this.streamsBatches);
       this.stages = { fetcher, ownership, planner };
       const { strategy } = options;
       if (strategy.kind === 'Assign') await ownership.assign(strategy.partitions);
@@ -241,6 +245,57 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     if (delivered !== records) return setSourcePartitionsFromRecords(delivered) as ConsumerRecord<K, V>[];
     const partitions = kept.map((range) => range.key);
     return setSourcePartitionRuns(delivered, partitions, fetched.map((part) => part.length)) as ConsumerRecord<K, V>[];
+  }
+
+  /** Whether batches stream (`streamBatch`): a stream that may (`isStreamed`), under at-least-once. */
+  private get streamsBatches(): boolean {
+    return this.isStreamed && this.options.delivery === 'at-least-once';
+  }
+
+  /**
+   * Hands batch `time`'s records to `consume` as they are read, partition by partition in chunks,
+   * none kept (`PartitionFetcher.stream`): how the batch of a stream whose one reader folds it
+   * (see `planStreaming`) is read, so that memory follows the chunk and not the batch. Only under
+   * at-least-once: there a revoke while the batch reads drops the partitions it takes (see
+   * `PartitionOwnership.drain`) even after some of their records went through the outputs, whose
+   * next owner reads them again, as at-least-once allows. Any other delivery, or a batch whose
+   * records were already read (`fetchClaimed`), hands over the batch `compute` reads, a call per
+   * partition.
+   */
+  async streamBatch(time: number, consume: (records: readonly ConsumerRecord<K, V>[], partition: string | undefined) => void): Promise<void> {
+    const batch = this.planned(time);
+    const { fetcher, ownership } = this.started;
+    if (ownership.failure) throw ownership.failure;
+    const claim = (batch.claimed ??= ownership.claim(batch.ranges, batch.tokens));
+    if (!this.streamsBatches || this.reads.has(claim)) {
+      const records = await this.compute(time);
+      const lineage = sourcePartitionsOf(records);
+      let start = 0;
+      for (let run = 0; run < (lineage?.partitions.length ?? 0); run++) {
+        const end = lineage!.ends[run];
+        consume(records.slice(start, end), lineage!.partitions[run]);
+        start = end;
+      }
+      if (start < records.length) consume(start === 0 ? records : records.slice(start), undefined);
+      return;
+    }
+    let numRecords = 0;
+    await fetcher.stream(
+      claim.ranges,
+      (range, records) => {
+        const delivered = this.recordErrors.recordsOf(batch, records);
+        numRecords += delivered.length;
+        if (delivered.length > 0) consume(delivered, range.key);
+      },
+      (range) => claim.keys.has(range.key),
+    );
+    for (const range of claim.ranges) {
+      if (!fetcher.has(range)) {
+        throw new IllegalStateError(`${this.name}: ${range} was claimed by a running batch but is no longer fetched`);
+      }
+    }
+    claim.isDelivered = true;
+    batch.numRecords = numRecords;
   }
 
   /**

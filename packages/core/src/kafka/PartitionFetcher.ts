@@ -240,6 +240,75 @@ export class PartitionFetcher<R extends FetchedRecord> {
   }
 
   /**
+   * Hands out the records of `ranges` (of distinct partitions) as they arrive, without keeping
+   * them: `consume(range, records)` gets each partition's records in offset order, in chunks of
+   * what one `consume` call of the client brought, partitions interleaved as they come in. What a
+   * chunk held is the caller's to drop once `consume` returns, so memory follows the chunk, not
+   * the ranges. Resolves once every range is complete, or its partition was removed or is no
+   * longer `wanted` (a revoke; nothing more of it is handed out then). Rejects with a retriable
+   * `KafkaError` when no range moved for `fetchTimeoutMs`, with the consume loop's failure, or with
+   * what `consume` threw (the rest of the ranges is then left unread).
+   */
+  async stream(
+    ranges: readonly OffsetRange[],
+    consume: (range: OffsetRange, records: R[]) => void,
+    wanted: (range: OffsetRange) => boolean = () => true,
+  ): Promise<void> {
+    const pending: OffsetRange[] = [];
+    for (const range of ranges) {
+      const state = this.partitions.get(range.key);
+      if (state === undefined) continue;
+      if (range.fromOffset !== state.bufferStart) this.requestSeek(state, range.fromOffset);
+      if (range.count === 0) continue;
+      this.need(state, range.untilOffset);
+      pending.push(range);
+    }
+    const { clock, fetchTimeoutMs } = this.options;
+    let deadline = clock.nowMs() + fetchTimeoutMs;
+    while (pending.length > 0) {
+      if (this.failure) throw this.failure;
+      let hasMoved = false;
+      for (let index = pending.length - 1; index >= 0; index--) {
+        const range = pending[index];
+        const state = this.partitions.get(range.key);
+        if (state === undefined || !wanted(range)) {
+          pending.splice(index, 1);
+          continue;
+        }
+        if (state.seekTo !== undefined) continue;
+        const through = Math.min(state.readThrough, range.untilOffset);
+        if (through <= state.bufferStart) continue;
+        // Everything below `through` was seen: hand out what of it is buffered (all below until).
+        const end = firstAtOrAfter(state.buffer, through);
+        const records = end === state.buffer.length ? state.buffer : state.buffer.slice(0, end);
+        state.buffer = end === state.buffer.length ? [] : state.buffer.slice(end);
+        state.bufferStart = through;
+        hasMoved = true;
+        if (through >= range.untilOffset) {
+          pending.splice(index, 1);
+          this.countReadAhead(state);
+        }
+        if (records.length > 0) consume(range, records);
+      }
+      if (pending.length === 0) break;
+      if (hasMoved) deadline = clock.nowMs() + fetchTimeoutMs;
+      if (!this.isRunning) {
+        throw new KafkaError(`fetching ${pending.join(', ')} stopped: the stream is stopping`, { retriable: true });
+      }
+      const remainingMs = deadline - clock.nowMs();
+      if (remainingMs <= 0) {
+        const range = pending[0];
+        throw new KafkaError(
+          `timed out after ${fetchTimeoutMs} ms without a record of ${pending.join(', ')}: ${range} read up to offset ` +
+            `${this.partitions.get(range.key)?.readThrough}. The partition leader may be unreachable; raise fetchTimeoutMs if the brokers are just slow`,
+          { retriable: true },
+        );
+      }
+      await this.nextPoll(remainingMs);
+    }
+  }
+
+  /**
    * Records that a `take` needs everything below `untilOffset`: those records stop counting as
    * read-ahead, and a partition paused for a full buffer resumes if it has not read them yet.
    */

@@ -4,8 +4,8 @@ import { derivedNode } from '../derivedNode';
 
 /** `source.count()`: one record per batch, the number of records in it (0 for an empty batch). */
 export function count<T>(source: DStream<T>): DStream<number> {
-  return source.derive(
-    derivedNode<number>('count', [source], async (time) => {
+  return source.derive({
+    ...derivedNode<number>('count', [source], async (time) => {
       // Counted as the records are produced: a fused chain's output is never gathered into an array.
       let counted = 0;
       await forEachRecord(source, time, () => {
@@ -13,7 +13,8 @@ export function count<T>(source: DStream<T>): DStream<number> {
       });
       return [counted];
     }),
-  );
+    foldsRecords: true,
+  });
 }
 
 declare module '../graph' {

@@ -23,6 +23,7 @@ export function countByValue<T>(source: DStream<T>): DStream<[T, number]> {
       return partitions === undefined ? [...counts] : partitions.order([...counts]);
     }),
     keepsSourcePartitions: true,
+    foldsRecords: true,
   };
   return source.derive(node);
 }

@@ -30,6 +30,7 @@ export function groupByKey<K, V>(source: DStream<readonly [K, V]>): DStream<[K, 
       return partitions === undefined ? [...groups] : partitions.order([...groups]);
     }),
     keepsSourcePartitions: true,
+    foldsRecords: true,
   };
   return source.derive(node);
 }

@@ -33,6 +33,8 @@ class StateEntry<S> {
  * in the order of their last update, so finding the idle ones stops at the first key that is not.
  */
 class MapWithStateNode<K, V, S, M> implements DStreamNode<M> {
+  /** Reads its parent's batch once per batch, record by record (`forEachRecord`). */
+  readonly foldsRecords = true;
   readonly name = 'mapWithState';
   readonly slideDurationMs: number;
   readonly dependencies: readonly DStream<unknown>[];

@@ -7,8 +7,8 @@ import { userFunctionError } from '../userFunctionError';
 /** `source.reduce(fn)`: the batch folded left to right by `fn`; no record for an empty batch. */
 export function reduce<T>(source: DStream<T>, fn: (accumulated: T, record: T) => T): DStream<T> {
   requireFunction('reduce', 'fn', fn, 'Pass an associative function combining two records into one, e.g. (a, b) => a + b.');
-  return source.derive(
-    derivedNode<T>('reduce', [source], async (time) => {
+  return source.derive({
+    ...derivedNode<T>('reduce', [source], async (time) => {
       let isEmpty = true;
       let accumulated: T | undefined;
       // Folded as the records are produced (map-side combine), never gathered into one array.
@@ -26,7 +26,8 @@ export function reduce<T>(source: DStream<T>, fn: (accumulated: T, record: T) =>
       });
       return isEmpty ? [] : [accumulated as T];
     }),
-  );
+    foldsRecords: true,
+  });
 }
 
 declare module '../graph' {

@@ -63,6 +63,7 @@ export function reduceByKey<K, V>(
       return partitions === undefined ? [...reduced] : partitions.order([...reduced]);
     }),
     keepsSourcePartitions: true,
+    foldsRecords: true,
   };
   return source.derive(node);
 }

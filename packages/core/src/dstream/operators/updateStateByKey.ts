@@ -26,6 +26,8 @@ const NO_VALUES: never[] = Object.freeze([]) as never[];
  * pair of an unchanged key is the same array from batch to batch, so batches are read-only.
  */
 class UpdateStateNode<K, V, S> implements DStreamNode<[K, S]> {
+  /** Reads its parent's batch once per batch, record by record (`forEachRecord`). */
+  readonly foldsRecords = true;
   readonly name = 'updateStateByKey';
   readonly slideDurationMs: number;
   readonly dependencies: readonly DStream<unknown>[];
