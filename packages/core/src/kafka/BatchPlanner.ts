@@ -183,6 +183,8 @@ export class BatchPlanner {
   private catchUpRate: number | undefined;
   /** The scheduling delay of the last completed batch, ms. */
   private lastSchedulingDelayMs = 0;
+  /** Times of planned batches that left records behind (a cap cut them): only those tell the catch-up rate. */
+  private readonly cappedTimes = new Set<number>();
 
   constructor(
     private readonly name: string,
@@ -240,6 +242,7 @@ export class BatchPlanner {
     const catchUpCaps = this.catchUpCaps(positions);
     const sizeCaps = catchUpCaps === undefined ? byteCaps : looserCaps(byteCaps, catchUpCaps);
     const ranges = planOffsetRanges(positions, tighterCaps(rateCaps, sizeCaps));
+    if (ranges.some((range, index) => range.untilOffset < positions[index].latestOffset)) this.cappedTimes.add(time);
     for (const range of ranges) ownership.advance(range.key, range.untilOffset, tokens.get(range.key));
     return {
       time,
@@ -258,7 +261,9 @@ export class BatchPlanner {
    * the stream catches up, it holds what the batches went through lately in one batch interval
    * (less the last batch's scheduling delay, up to half an interval, so that a delay drains), as
    * Spark's backpressure sizes batches from their processing rate. Never below the byte budget's
-   * caps; undefined (no such cap) for a stream whose batches are held whole, or before a batch told.
+   * caps. Undefined (the byte budget alone applies) for a stream whose batches are held whole, and
+   * until a batch that left records behind told the rate: the first batch after downtime is cut
+   * to `maxBatchBytes`.
    */
   private catchUpCaps(positions: readonly PartitionPosition[]): Map<string, number> | undefined {
     if (this.catchUpRate === undefined || !this.isStreamed()) return undefined;
@@ -274,7 +279,9 @@ export class BatchPlanner {
   onBatchCompleted(info: BatchInfo): void {
     if (info.failure !== undefined) return;
     this.lastSchedulingDelayMs = info.schedulingDelayMs;
-    if (this.isStreamed() && info.numRecords >= CATCH_UP_MIN_RECORDS && info.processingDelayMs > 0) {
+    const wasCapped = this.cappedTimes.delete(info.batchTimeMs);
+    for (const time of this.cappedTimes) if (time < info.batchTimeMs) this.cappedTimes.delete(time);
+    if (wasCapped && this.isStreamed() && info.numRecords >= CATCH_UP_MIN_RECORDS && info.processingDelayMs > 0) {
       const sample = info.numRecords / info.processingDelayMs;
       const previous = this.catchUpRate;
       this.catchUpRate = previous === undefined ? sample : Math.min(previous * CATCH_UP_MAX_GROWTH, (previous + sample) / 2);

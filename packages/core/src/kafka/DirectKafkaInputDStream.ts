@@ -156,7 +156,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         build: recordBuilder(options),
         // A streamed batch is gone once read: only read-ahead for the next batch is held in JS,
         // beside librdkafka's own prefetch queue.
-        maxReadAheadBytes: this.streamsBatches ? Math.floor(options.maxBatchBytes / 4) : options.maxBatchBytes,
+        maxReadAheadBytes: options.maxBatchBytes,
         maxBufferedPerPartition: options.maxBufferedRecordsPerPartition,
         fetchTimeoutMs: options.fetchTimeoutMs,
         logger: options.logger,
