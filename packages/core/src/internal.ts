@@ -1,7 +1,7 @@
 /**
  * @dstream/core/internal: the Kafka clients core makes for dstream's own packages
- * (@dstream/offsets-kafka), so that the client library is reached from core's `KafkaClient.ts`
- * only. Not part of the public API: it may change in any release.
+ * (@dstream/offsets-kafka), so that the client library is reached from core's Kafka client files
+ * (`KafkaClient.ts` and its siblings) only. Not part of the public API: it may change in any release.
  */
 export {
   connectGroupOffsetsClient,

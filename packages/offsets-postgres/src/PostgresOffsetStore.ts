@@ -5,7 +5,6 @@ import {
   decodeStateMeta,
   decodeStateRecord,
   type DeadLetter,
-  encodeStateWrite,
   LoadedState,
   OffsetCommit,
   OffsetStore,
@@ -40,6 +39,24 @@ import {
   stateTableDdl,
   toDeadLetter,
 } from './postgresTables';
+import {
+  deadLetterColumns,
+  deleteOperatorStateSql,
+  deleteStateKeysSql,
+  insertDeadLettersSql,
+  insertOffsetsSql,
+  listStateSql,
+  loadDeadLettersSql,
+  loadOffsetsSql,
+  loadStateSql,
+  offsetColumns,
+  type OffsetRow,
+  readOffsetsSql,
+  stateColumns,
+  type StateRow,
+  updateOffsetsSql,
+  upsertStateSql,
+} from './postgresStatements';
 
 /** Options of `PostgresOffsetStore`. Give either `connectionString` or `pool`, not both. */
 export interface PostgresOffsetStoreOptions {
@@ -63,20 +80,7 @@ export interface PostgresOffsetStoreOptions {
 const DEFAULT_SCHEMA = 'public';
 const DEFAULT_TABLE = 'dstream_offsets';
 const DEFAULT_STATE_TABLE = 'dstream_state';
-/** The table of dead letters, in the store's schema: created on first use. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** One row of the state table as `loadState` reads it. */
-interface StateRow {
-  key: string;
-  record: string;
-}
-
-/** One row of the offsets table as `load` and the commit check read it. */
-interface OffsetRow {
-  topic: string;
-  partition: number;
-  next_offset: string;
-}
 
 /**
  * Keeps offsets in a PostgreSQL table, one row per (group, topic, partition) holding the next
@@ -226,11 +230,11 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
   load(group: string, partitions: readonly TopicPartition[]): Promise<StoredOffsets> {
     return this.lifecycle.use(async () => {
       const { rows } = await this.call('load offsets', () =>
-        this.pool.query<OffsetRow>(
-          `SELECT topic, partition, next_offset::text AS next_offset FROM ${this.qualifiedTable}
-            WHERE group_id = $1 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
-          [group, partitions.map(({ topic }) => topic), partitions.map(({ partition }) => partition)],
-        ),
+        this.pool.query<OffsetRow>(loadOffsetsSql(this.qualifiedTable), [
+          group,
+          partitions.map(({ topic }) => topic),
+          partitions.map(({ partition }) => partition),
+        ]),
       );
       return new Map(rows.map((row) => [topicPartitionKey(row.topic, row.partition), this.parseRow(group, row)]));
     });
@@ -248,10 +252,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     return this.lifecycle.use(async () => {
       await this.ensureTable('state');
       const { rows } = await this.call('load state', () =>
-        this.pool.query<StateRow>(`SELECT key, record::text AS record FROM ${this.qualifiedStateTable} WHERE group_id = $1 AND operator = $2`, [
-          group,
-          operator,
-        ]),
+        this.pool.query<StateRow>(loadStateSql(this.qualifiedStateTable), [group, operator]),
       );
       const meta = rows.find((row) => row.key === STATE_META_FIELD);
       if (meta === undefined) return undefined;
@@ -266,7 +267,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     return this.lifecycle.use(async () => {
       await this.ensureTable('state');
       const { rows } = await this.call('list state', () =>
-        this.pool.query<{ operator: string }>(`SELECT DISTINCT operator FROM ${this.qualifiedStateTable} WHERE group_id = $1 ORDER BY operator`, [group]),
+        this.pool.query<{ operator: string }>(listStateSql(this.qualifiedStateTable), [group]),
       );
       return rows.map((row) => row.operator);
     });
@@ -277,7 +278,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     return this.lifecycle.use(async () => {
       await this.ensureTable('state');
       await this.call('delete state', () =>
-        this.pool.query(`DELETE FROM ${this.qualifiedStateTable} WHERE group_id = $1 AND operator = $2`, [group, operator]),
+        this.pool.query(deleteOperatorStateSql(this.qualifiedStateTable), [group, operator]),
       );
     });
   }
@@ -329,24 +330,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     return this.lifecycle.use(async () => {
       await this.ensureTable('deadLetters');
       const insert = (client: Pick<PoolClient, 'query'>) =>
-        client.query(
-          `INSERT INTO ${this.qualifiedDeadLetterTable}
-             (group_id, topic, partition, "offset", key, value, operator, error, attempts, batch_time_ms)
-           SELECT $1::text, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::bigint[])
-           ON CONFLICT DO NOTHING`,
-          [
-            group,
-            letters.map((l) => l.topic),
-            letters.map((l) => l.partition),
-            letters.map((l) => l.offset),
-            letters.map((l) => l.key),
-            letters.map((l) => l.value),
-            letters.map((l) => l.operator),
-            letters.map((l) => l.error),
-            letters.map((l) => l.attempts),
-            letters.map((l) => l.batchTimeMs),
-          ],
-        );
+        client.query(insertDeadLettersSql(this.qualifiedDeadLetterTable), [group, ...deadLetterColumns(letters)]);
       await this.call('write dead letters', () => insert(tx ?? this.pool));
     });
   }
@@ -356,11 +340,7 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     return this.lifecycle.use(async () => {
       await this.ensureTable('deadLetters');
       const { rows } = await this.call('load dead letters', () =>
-        this.pool.query<DeadLetterRow>(
-          `SELECT topic, partition, "offset"::text AS "offset", key, value, operator, error, attempts, batch_time_ms::text AS batch_time_ms
-             FROM ${this.qualifiedDeadLetterTable} AS d WHERE group_id = $1 ORDER BY d.topic, d.partition, d."offset"`,
-          [group],
-        ),
+        this.pool.query<DeadLetterRow>(loadDeadLettersSql(this.qualifiedDeadLetterTable), [group]),
       );
       return rows.map(toDeadLetter);
     });
@@ -368,38 +348,12 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
 
   /** Upserts and deletes the rows of a batch's state changes, in two statements. */
   private async writeState(client: PoolClient, group: string, state: StateWrite): Promise<void> {
-    const upserts: [string[], string[], string[]] = [[], [], []];
-    const removals: [string[], string[]] = [[], []];
-    for (const write of state) {
-      const { set, remove } = encodeStateWrite(write);
-      for (const [key, record] of set) {
-        upserts[0].push(write.operator);
-        upserts[1].push(key);
-        upserts[2].push(record);
-      }
-      for (const key of remove) {
-        removals[0].push(write.operator);
-        removals[1].push(key);
-      }
-    }
+    const { upserts, removals } = stateColumns(state);
     if (upserts[0].length > 0) {
-      await this.call('write state', () =>
-        client.query(
-          `INSERT INTO ${this.qualifiedStateTable} (group_id, operator, key, record)
-           SELECT $1, u.operator, u.key, u.record::jsonb FROM unnest($2::text[], $3::text[], $4::text[]) AS u(operator, key, record)
-           ON CONFLICT (group_id, operator, key) DO UPDATE SET record = EXCLUDED.record, updated_at = now()`,
-          [group, ...upserts],
-        ),
-      );
+      await this.call('write state', () => client.query(upsertStateSql(this.qualifiedStateTable), [group, ...upserts]));
     }
     if (removals[0].length > 0) {
-      await this.call('delete state', () =>
-        client.query(
-          `DELETE FROM ${this.qualifiedStateTable}
-            WHERE group_id = $1 AND (operator, key) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
-          [group, ...removals],
-        ),
-      );
+      await this.call('delete state', () => client.query(deleteStateKeysSql(this.qualifiedStateTable), [group, ...removals]));
     }
   }
 
@@ -441,24 +395,17 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     let written = 0;
     if (updates.length > 0) {
       const { rowCount } = await this.call('update offsets', () =>
-        client.query(
-          `UPDATE ${this.qualifiedTable} AS o SET next_offset = c.until_offset, updated_at = now()
-             FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS c(topic, partition, until_offset, expected)
-            WHERE o.group_id = $1 AND o.topic = c.topic AND o.partition = c.partition AND o.next_offset = c.expected`,
-          [group, ...columns(updates), updates.map(({ expectedOffset }) => String(expectedOffset))],
-        ),
+        client.query(updateOffsetsSql(this.qualifiedTable), [
+          group,
+          ...offsetColumns(updates),
+          updates.map(({ expectedOffset }) => String(expectedOffset)),
+        ]),
       );
       written += rowCount ?? 0;
     }
     if (inserts.length > 0) {
       const { rowCount } = await this.call('insert offsets', () =>
-        client.query(
-          `INSERT INTO ${this.qualifiedTable} (group_id, topic, partition, next_offset)
-           SELECT $1, c.topic, c.partition, c.until_offset
-             FROM unnest($2::text[], $3::int[], $4::bigint[]) AS c(topic, partition, until_offset)
-           ON CONFLICT (group_id, topic, partition) DO NOTHING`,
-          [group, ...columns(inserts)],
-        ),
+        client.query(insertOffsetsSql(this.qualifiedTable), [group, ...offsetColumns(inserts)]),
       );
       written += rowCount ?? 0;
     }
@@ -477,12 +424,11 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
     lock: 'FOR UPDATE' | '',
   ): Promise<Map<string, number>> {
     const { rows } = await this.call('read offsets', () =>
-      client.query<OffsetRow>(
-        `SELECT topic, partition, next_offset::text AS next_offset FROM ${this.qualifiedTable}
-          WHERE group_id = $1 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))
-          ORDER BY topic, partition ${lock}`,
-        [group, commits.map(({ range }) => range.topic), commits.map(({ range }) => range.partition)],
-      ),
+      client.query<OffsetRow>(readOffsetsSql(this.qualifiedTable, lock), [
+        group,
+        commits.map(({ range }) => range.topic),
+        commits.map(({ range }) => range.partition),
+      ]),
     );
     return new Map(rows.map((row) => [topicPartitionKey(row.topic, row.partition), this.parseRow(group, row)]));
   }
@@ -518,16 +464,6 @@ export class PostgresOffsetStore implements OffsetStore<PoolClient> {
       throw this.lifecycle.wrap(what, error);
     }
   }
-}
-
-/** Topic, partition and until columns of a batch of commits, for `unnest`. */
-function columns(commits: readonly OffsetCommit[]): [string[], number[], string[]] {
-  return [
-    commits.map(({ range }) => range.topic),
-    commits.map(({ range }) => range.partition),
-    // As text: a bigint parameter built from a string never passes through a float.
-    commits.map(({ range }) => String(range.untilOffset)),
-  ];
 }
 
 /** Listens to a checked-out client's 'error' events, which its failing query reports too. */

@@ -1,7 +1,8 @@
 /**
  * The capability interfaces through which dstream uses a Kafka client: a consumer, a transactional
- * producer, a group-offsets reader and a state-topic reader. `KafkaClient.ts` implements them over
- * the client library; everything else sees only these, so no library object crosses that module.
+ * producer, a group-offsets reader and a state-topic reader. `KafkaClient.ts` and its sibling client
+ * files implement them over the client library; everything else sees only these, so no library
+ * object leaves those files.
  */
 import type { TopicPartition } from '../offsets/OffsetRange';
 import type { GroupMetadata } from '../offsets/OffsetStore';
@@ -73,7 +74,7 @@ export interface KafkaConsumerClient {
   readonly brokers: string;
   /**
    * The consumer's group membership, for a transactional producer's `sendOffsetsToTransaction`:
-   * opaque outside `KafkaClient.ts`.
+   * opaque outside the Kafka client files (`RdKafkaConsumerClient.ts`, `kafkaProducers.ts`).
    */
   readonly groupMetadata: GroupMetadata;
   /** Connects and reads cluster metadata, rejecting with a `KafkaError` naming the brokers after `timeoutMs`. */

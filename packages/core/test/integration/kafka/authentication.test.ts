@@ -19,7 +19,7 @@ jest.setTimeout(60_000);
 const WRONG = `SaslWrong-${Math.random().toString(36).slice(2, 10)}`;
 /**
  * connectTimeoutMs of the refused jobs. A refused client's metadata request runs out this timeout
- * in the background, holding one of libuv's four worker threads (see KafkaClient.connect).
+ * in the background, holding one of libuv's four worker threads (see RdKafkaConsumerClient.connect).
  */
 const REFUSED_TIMEOUT_MS = 3000;
 
