@@ -1,0 +1,125 @@
+import { ConsumerStrategies } from './ConsumerStrategies';
+import { DirectKafkaInputDStream } from './DirectKafkaInputDStream';
+import { FakeKafka, fetchedToEnd, setUp, stored, turns, twoPartitions, until } from './directStreamTestKit';
+
+type Input = DirectKafkaInputDStream<string | null, string | null>;
+
+/** Runs batch `time` with its records streamed to the output; returns the chunks, as `partition: values`. */
+async function runStreamedBatch(input: Input, time: number, during?: () => Promise<void>): Promise<string[]> {
+  await input.generate(time);
+  const chunks: string[] = [];
+  await input.runBatch(time, async () => {
+    const streaming = input.streamBatch(time, (records, partition) => {
+      chunks.push(`${partition}: ${records.map((record) => record.value).join(' ')}`);
+    });
+    await during?.();
+    await streaming;
+  });
+  return chunks;
+}
+
+describe('DirectKafkaInputDStream streaming its batches', () => {
+  let input: Input | undefined;
+  afterEach(async () => {
+    await input?.stop();
+    input = undefined;
+  });
+
+  it('hands each partition over in the chunks the consumer brought, none kept, and commits the ranges', async () => {
+    const kafka = twoPartitions(5);
+    kafka.maxPerConsume = 2;
+    const setup = setUp(kafka);
+    input = setup.input;
+    input.isStreamed = true;
+    const compute = jest.spyOn(input, 'compute');
+    await input.start();
+    const chunks = await runStreamedBatch(input, 1000);
+    expect(compute).not.toHaveBeenCalled();
+    expect(chunks.length).toBeGreaterThan(2);
+    const valuesOf = (partition: string): string[] =>
+      chunks.filter((chunk) => chunk.startsWith(`${partition}: `)).flatMap((chunk) => chunk.slice(partition.length + 2).split(' '));
+    expect(valuesOf('t:0')).toEqual(['0:0', '0:1', '0:2', '0:3', '0:4']);
+    expect(valuesOf('t:1')).toEqual(['1:0', '1:1', '1:2', '1:3', '1:4']);
+    expect(input.recordCount(1000)).toBe(10);
+    expect(await stored(setup.store, 0, 1)).toEqual([5, 5]);
+  });
+
+  it.each(['at-most-once', 'exactly-once'] as const)('under %s reads the batch whole before its commit, and hands it over a partition at a time', async (delivery) => {
+    const kafka = twoPartitions(5);
+    kafka.maxPerConsume = 2;
+    const setup = setUp(kafka, { delivery });
+    input = setup.input;
+    input.isStreamed = true;
+    await input.start();
+    const chunks = await runStreamedBatch(input, 1000);
+    expect(chunks).toEqual(['t:0: 0:0 0:1 0:2 0:3 0:4', 't:1: 1:0 1:1 1:2 1:3 1:4']);
+    expect(await stored(setup.store, 0, 1)).toEqual([5, 5]);
+  });
+
+  it('gives up a partition revoked while its records stream, and commits only the others', async () => {
+    const kafka = twoPartitions(3);
+    kafka.protocol = 'COOPERATIVE';
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    input.isStreamed = true;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    await fetchedToEnd(kafka);
+    // librdkafka holds a partition it is about to revoke paused: partition 0's new records never arrive.
+    kafka.paused.add('t:0');
+    kafka.write('t', 0, 2);
+    kafka.cached.set('t:0', { low: 0, high: 5 });
+    const chunks = await runStreamedBatch(input, 1000, async () => {
+      await turns(5);
+      kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
+    });
+    // What partition 0 had read went through the output (at-least-once: its next owner reads it again).
+    expect(chunks).toEqual(expect.arrayContaining(['t:1: 1:0 1:1 1:2']));
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-1 [0, 3)']);
+    expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
+    await until(() => kafka.calls.includes('incrementalUnassign t-0'));
+  });
+
+  it('streams batches past maxBatchBytes once a batch told how fast they go, while the first after downtime keeps to it', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 5000);
+    kafka.write('t', 1, 5000);
+    // 100 000 bytes + overhead per record: a 2 MiB budget holds 20 records, 10 per partition.
+    kafka.recordBytes = 100_000;
+    ({ input } = setUp(kafka, { maxBatchBytes: 2 * 2 ** 20 }));
+    input.isStreamed = true;
+    await input.start();
+    await turns(10);
+    await runStreamedBatch(input, 1000);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 10)', 't-1 [0, 10)']);
+    // Say the batch went through 2 000 records in 1 s: the next 1 s batch may hold 2 000.
+    input.onBatchCompleted(batchInfo(1000, 2000, 1000));
+    await runStreamedBatch(input, 2000);
+    expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [10, 1010)', 't-1 [10, 1010)']);
+    // A batch that went through next to nothing halves the rate: the estimate is smoothed.
+    input.onBatchCompleted(batchInfo(2000, 2000, 100_000));
+    await runStreamedBatch(input, 3000);
+    expect(input.offsetRanges(3000).map(String)).toEqual(['t-0 [1010, 1515)', 't-1 [1010, 1515)']);
+    // A batch said to be 50 000 times faster: the next grows 4-fold, no more.
+    input.onBatchCompleted(batchInfo(3000, 50_000, 1));
+    await runStreamedBatch(input, 4000);
+    expect(input.offsetRanges(4000).map(String)).toEqual(['t-0 [1515, 3535)', 't-1 [1515, 3535)']);
+  });
+});
+
+function batchInfo(batchTimeMs: number, numRecords: number, processingDelayMs: number) {
+  return {
+    batchTimeMs,
+    offsetRanges: [],
+    numRecords,
+    numDeadLetters: 0,
+    numAttempts: 1,
+    submissionTimeMs: batchTimeMs,
+    processingStartTimeMs: batchTimeMs,
+    processingEndTimeMs: batchTimeMs + processingDelayMs,
+    schedulingDelayMs: 0,
+    processingDelayMs,
+    totalDelayMs: processingDelayMs,
+    failure: undefined,
+  } as unknown as Parameters<Input['onBatchCompleted']>[0];
+}
