@@ -176,9 +176,12 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
    * evenly between the partitions), so the next batch is fetched while one is processed, and,
    * unless `kafkaParams` set `queued.max.messages.kbytes`, a quarter of it bounds librdkafka's
    * prefetch queue. So memory stays bounded whatever the
-   * backlog: the first batch after downtime is cut to this budget, not the whole lag. It also
-   * bounds how fast a backlog drains, to about this budget per batch interval (~73 000 records of
-   * 100 bytes per batch by default): shorten the interval or raise the budget to catch up faster.
+   * backlog: the first batch after downtime is cut to this budget, not the whole lag. A batch held
+   * whole drains a backlog at about this budget per batch interval (~73 000 records of 100 bytes
+   * per batch by default). A streamed batch (under at-least-once, when the stream's one reader is
+   * an aggregation folding records as they arrive: see docs/guide/operators.md, "Streamed
+   * batches") is never held whole: after the first, it holds what the batches went through lately
+   * in one interval, never less than this budget, so a backlog drains as fast as the job runs.
    */
   readonly maxBatchBytes?: number;
   /**
