@@ -4,7 +4,7 @@ import { derivedNode } from '../derivedNode';
 import { requireFunction } from '../requireFunction';
 import { userFunctionError } from '../userFunctionError';
 
-/** `source.reduce(fn)`: the batch folded left to right by `fn`; no record for an empty batch. */
+/** `source.reduce(fn)`: the batch folded by `fn` in the order its records come; no record for an empty batch. */
 export function reduce<T>(source: DStream<T>, fn: (accumulated: T, record: T) => T): DStream<T> {
   requireFunction('reduce', 'fn', fn, 'Pass an associative function combining two records into one, e.g. (a, b) => a + b.');
   return source.derive({
@@ -33,7 +33,9 @@ export function reduce<T>(source: DStream<T>, fn: (accumulated: T, record: T) =>
 declare module '../graph' {
   interface DStream<T, Tx = unknown> {
     /**
-     * The batch's records folded left to right with `fn`: one record, or none for an empty batch.
+     * The batch's records folded with `fn` in the order they come: one record, or none for an
+     * empty batch. A streamed Kafka batch comes with its partitions interleaved (each in offset
+     * order), so `fn` should be associative and commutative, as Spark's `reduce` requires.
      *
      * @example
      * amounts.reduce((a, b) => a + b);
