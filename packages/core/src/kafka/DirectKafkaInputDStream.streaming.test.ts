@@ -1,6 +1,7 @@
 import { ConsumerStrategies } from './ConsumerStrategies';
 import { DirectKafkaInputDStream } from './DirectKafkaInputDStream';
-import { FakeKafka, fetchedToEnd, setUp, stored, turns, twoPartitions, until } from './directStreamTestKit';
+import { InMemoryOffsetStore } from '../offsets/InMemoryOffsetStore';
+import { FakeKafka, fetchedToEnd, runJob, setUp, stored, turns, twoPartitions, until } from './directStreamTestKit';
 
 type Input = DirectKafkaInputDStream<string | null, string | null>;
 
@@ -78,6 +79,35 @@ describe('DirectKafkaInputDStream streaming its batches', () => {
     expect(input.offsetRanges(1000).map(String)).toEqual(['t-1 [0, 3)']);
     expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
     await until(() => kafka.calls.includes('incrementalUnassign t-0'));
+  });
+
+  it('sets a record aside under the dead-letter policy and streams the batch again without it', async () => {
+    let attempts = 0;
+    let source: { node: { isStreamed?: boolean } } | undefined;
+    const { info, store, delivered } = await runJob(
+      twoPartitions(5),
+      { delivery: 'at-least-once', recordErrors: { policy: 'dead-letter' } },
+      (stream) => {
+        const words = stream.map((record) => {
+          if (record.value === '0:2') {
+            attempts++;
+            throw new Error('cannot parse 0:2');
+          }
+          return [record.value!, 1] as const;
+        });
+        source = stream;
+        return words.reduceByKey((a, b) => a + b);
+      },
+    );
+    expect(source?.node.isStreamed).toBe(true);
+    expect(info.failure).toBeUndefined();
+    expect(info).toMatchObject({ numDeadLetters: 1, numRecords: 9 });
+    expect(attempts).toBe(3);
+    expect(new Map(delivered as [string, number][])).toEqual(
+      new Map(['0:0', '0:1', '0:3', '0:4', '1:0', '1:1', '1:2', '1:3', '1:4'].map((value) => [value, 1])),
+    );
+    expect(await stored(store, 0, 1)).toEqual([5, 5]);
+    expect((await new InMemoryOffsetStore(store).loadDeadLetters('g')).map((letter) => letter.value)).toEqual(['0:2']);
   });
 
   it('streams batches past maxBatchBytes once a batch told how fast they go, while the first after downtime keeps to it', async () => {
