@@ -45,6 +45,27 @@ describe('DirectKafkaInputDStream streaming its batches', () => {
     expect(await stored(setup.store, 0, 1)).toEqual([5, 5]);
   });
 
+  it('drops a partition revoked before any of its records streamed, under the eager protocol too', async () => {
+    const kafka = twoPartitions(3);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']), revokeTimeoutMs: 60_000 });
+    input = setup.input;
+    input.isStreamed = true;
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    await input.start();
+    // Nothing of partition 0 was fetched before librdkafka paused it for the revoke.
+    kafka.paused.add('t:0');
+    await until(() => kafka.cached.get('t:1')?.high === 3);
+    kafka.cached.set('t:0', { low: 0, high: 3 });
+    const chunks = await runStreamedBatch(input, 1000, async () => {
+      await turns(5);
+      kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    });
+    expect(chunks).toEqual(['t:1: 1:0 1:1 1:2']);
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-1 [0, 3)']);
+    expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
+    await until(() => kafka.calls.includes('unassign'));
+  });
+
   it.each(['at-most-once', 'exactly-once'] as const)('under %s reads the batch whole before its commit, and hands it over a partition at a time', async (delivery) => {
     const kafka = twoPartitions(5);
     kafka.maxPerConsume = 2;
@@ -57,7 +78,7 @@ describe('DirectKafkaInputDStream streaming its batches', () => {
     expect(await stored(setup.store, 0, 1)).toEqual([5, 5]);
   });
 
-  it('gives up a partition revoked while its records stream, and commits only the others', async () => {
+  it('ends a partition revoked while its records stream where they reached, and commits that', async () => {
     const kafka = twoPartitions(3);
     kafka.protocol = 'COOPERATIVE';
     const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
@@ -66,19 +87,27 @@ describe('DirectKafkaInputDStream streaming its batches', () => {
     kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
     await input.start();
     await fetchedToEnd(kafka);
-    // librdkafka holds a partition it is about to revoke paused: partition 0's new records never arrive.
-    kafka.paused.add('t:0');
-    kafka.write('t', 0, 2);
-    kafka.cached.set('t:0', { low: 0, high: 5 });
+    // While a revoke waits, librdkafka delivers no records: the new ones of both partitions stay away.
+    for (const partition of [0, 1]) {
+      kafka.paused.add(`t:${partition}`);
+      kafka.write('t', partition, 2);
+      kafka.cached.set(`t:${partition}`, { low: 0, high: 5 });
+    }
     const chunks = await runStreamedBatch(input, 1000, async () => {
       await turns(5);
       kafka.rebalance({ type: 'revoke', partitions: [{ topic: 't', partition: 0 }] });
     });
-    // What partition 0 had read went through the output (at-least-once: its next owner reads it again).
-    expect(chunks).toEqual(expect.arrayContaining(['t:1: 1:0 1:1 1:2']));
-    expect(input.offsetRanges(1000).map(String)).toEqual(['t-1 [0, 3)']);
-    expect(await stored(setup.store, 0, 1)).toEqual([undefined, 3]);
+    // Three records of each partition went through the output: the ranges end there and are
+    // committed, so partition 0's next owner starts at 3, and nothing is read twice.
+    expect(chunks).toEqual(expect.arrayContaining(['t:0: 0:0 0:1 0:2', 't:1: 1:0 1:1 1:2']));
+    expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 3)', 't-1 [0, 3)']);
+    expect(await stored(setup.store, 0, 1)).toEqual([3, 3]);
     await until(() => kafka.calls.includes('incrementalUnassign t-0'));
+    // Partition 1 stays: its next batch starts where the ended range stopped, skipping nothing.
+    kafka.paused.delete('t:1');
+    expect(await runStreamedBatch(input, 2000)).toEqual(['t:1: 1:3 1:4']);
+    expect(input.offsetRanges(2000).map(String)).toEqual(['t-1 [3, 5)']);
+    expect(await stored(setup.store, 0, 1)).toEqual([3, 5]);
   });
 
   it('sets a record aside under the dead-letter policy and streams the batch again without it', async () => {

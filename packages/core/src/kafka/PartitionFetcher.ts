@@ -37,6 +37,9 @@ export interface PartitionFetcherOptions<R extends FetchedRecord> {
  */
 export const RECORD_OVERHEAD_BYTES = 350;
 
+/** How long a `consume` waits for more records right after one that brought some (see `run`). */
+const BRIEF_POLL_MS = 2;
+
 /** Records' size seen lately on one partition, for `averageRecordBytes`. */
 interface SizeEstimate {
   bytes: number;
@@ -383,11 +386,17 @@ export class PartitionFetcher<R extends FetchedRecord> {
   }
 
   private async run(): Promise<void> {
+    // node-rdkafka's consume(n) waits up to its timeout for *each* record, so a call that found
+    // records would go on waiting at the end of the queue while they sit unprocessed. After a
+    // call that brought records, the next waits only BRIEF_POLL_MS; after an empty one, the full
+    // pollTimeoutMs, so an idle stream does not spin.
+    let timeoutMs = this.pollTimeoutMs;
     while (this.isRunning) {
       await this.seekPending();
       let result: ConsumeResult<R>;
       try {
-        result = await this.client.consume(this.pollBatchSize, this.pollTimeoutMs, this.options.build);
+        result = await this.client.consume(this.pollBatchSize, timeoutMs, this.options.build);
+        timeoutMs = result.messages.length > 0 ? Math.min(BRIEF_POLL_MS, this.pollTimeoutMs) : this.pollTimeoutMs;
       } catch (error) {
         const kafkaError = error as KafkaError;
         if (kafkaError.isFatal) {

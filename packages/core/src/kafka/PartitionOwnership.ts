@@ -35,6 +35,15 @@ export interface Claim {
   isDelivered: boolean;
   /** The commits `runBatch` will make, which a dropped partition leaves. */
   commits: OffsetCommit[] | undefined;
+  /**
+   * While the batch streams its records (`DirectKafkaInputDStream.streamBatch`): the offset up to
+   * which each claimed partition's records went to the outputs. A revoke meanwhile ends the
+   * partition's range there (`cut`) instead of dropping it: what the outputs saw is committed, and
+   * the next owner starts after it.
+   */
+  streamedThrough: Map<string, number> | undefined;
+  /** Partitions whose range a revoke ended where the streamed records had reached. */
+  readonly cut: Set<string>;
   readonly done: Promise<void>;
 }
 
@@ -190,6 +199,21 @@ export class PartitionOwnership {
     return replanned;
   }
 
+  /** The start of `claim`'s range of partition `key`. */
+  private fromOf(claim: Claim, key: string): number {
+    return claim.ranges.find((range) => range.key === key)?.fromOffset ?? -1;
+  }
+
+  /**
+   * After a batch whose ranges a revoke ended early (`Claim.cut`) committed: the partitions it
+   * keeps are planned again from where their ranges ended, under new tokens, so batches planned
+   * before (from the ranges' old ends) do not claim them and nothing between is skipped.
+   */
+  replanCut(claim: Claim, tokens: ReadonlyMap<string, number>): string[] {
+    const cut = claim.ranges.filter((range) => claim.cut.has(range.key));
+    return this.replan(cut, tokens, new Map(cut.map((range) => [range.key, range.untilOffset])));
+  }
+
   /** Whether partition `key` is still owned under `token`. */
   isOwned(key: string, token: number | undefined): boolean {
     return this.owned.get(key) === token;
@@ -214,6 +238,8 @@ export class PartitionOwnership {
       canDrop: false,
       isDelivered: false,
       commits: undefined,
+      streamedThrough: undefined,
+      cut: new Set(),
       done,
       finish: () => {
         if (this.running === claim) this.running = undefined;
@@ -278,21 +304,45 @@ export class PartitionOwnership {
     const claim = this.running;
     if (claim === undefined || ![...keys].some((key) => claim.keys.has(key))) return;
     if (claim.canDrop && !claim.isDelivered) {
-      // The batch is still reading its records and its outputs have seen none of them. librdkafka
-      // holds partitions it revokes paused until they are unassigned, so a batch waiting for their
-      // records and a revoke waiting for the batch would block each other until revokeTimeoutMs:
-      // the batch goes on without them instead, and their next owner reads them.
-      const dropped = new Set([...keys].filter((key) => claim.keys.has(key)));
+      // The batch is still reading its records. While a revoke waits for the application,
+      // librdkafka delivers no records (of the revoked partitions, nor, in practice, of the
+      // others), so a batch waiting for records and a revoke waiting for the batch would block
+      // each other until revokeTimeoutMs. So the batch stops reading. A batch that streams its
+      // records (`streamedThrough`) ends every range where its records reached: it commits what
+      // its outputs saw, partitions it keeps are planned again from there once it committed
+      // (`replanCut`), and the revoke waits for that commit. Otherwise, or for a revoked partition
+      // none of whose records reached the outputs, the revoked partitions are dropped: their next
+      // owner reads them.
+      const streamed = claim.streamedThrough;
+      const dropped = new Set(
+        [...keys].filter((key) => claim.keys.has(key) && (streamed === undefined || (streamed.get(key) ?? -1) <= this.fromOf(claim, key))),
+      );
       for (const key of dropped) claim.keys.delete(key);
       claim.ranges = claim.ranges.filter((range) => !dropped.has(range.key));
+      const cuts = new Map<string, OffsetRange>();
+      if (streamed !== undefined) {
+        for (const range of claim.ranges) {
+          const through = Math.min(Math.max(streamed.get(range.key) ?? range.fromOffset, range.fromOffset), range.untilOffset);
+          cuts.set(range.key, OffsetRange.create(range.topic, range.partition, range.fromOffset, through));
+          claim.cut.add(range.key);
+        }
+        claim.ranges = claim.ranges.map((range) => cuts.get(range.key) ?? range);
+      }
       if (claim.commits !== undefined) {
-        const kept = claim.commits.filter(({ range }) => !dropped.has(range.key));
+        const kept = claim.commits
+          .filter(({ range }) => !dropped.has(range.key))
+          .map((commit) => (cuts.has(commit.range.key) ? { ...commit, range: cuts.get(commit.range.key)! } : commit));
         claim.commits.splice(0, claim.commits.length, ...kept);
       }
-      this.options.logger.info(`${this.name}: the running batch gives up revoked partitions it had not delivered yet`, {
-        partitions: [...dropped],
+      if (dropped.size > 0) {
+        this.options.logger.info(`${this.name}: the running batch gives up revoked partitions it had not delivered yet`, {
+          partitions: [...dropped],
+        });
+      }
+      if (cuts.size === 0) return;
+      this.options.logger.info(`${this.name}: the running batch ends its ranges where its streamed records reached`, {
+        ranges: [...cuts.values()].map(String),
       });
-      return;
     }
     const { revokeTimeoutMs, logger } = this.options;
     logger.info(`${this.name}: waiting up to ${revokeTimeoutMs} ms for the running batch to commit revoked partitions`);
