@@ -14,7 +14,7 @@ import type { BatchInfo } from '../scheduler/events';
 import { StatePersistence } from '../state/StatePersistence';
 import { stateRegistryOf } from '../state/StateRegistry';
 import { retry } from '../util/retry';
-import { setSourcePartitionRuns, setSourcePartitionsFromRecords, sourcePartitionsOf } from '../dstream/sourcePartitions';
+import { setSourcePartitionRuns, setSourcePartitionsFromRecords } from '../dstream/sourcePartitions';
 import type { Clock } from '../util/Clock';
 import { SystemClock } from '../util/Clock';
 import { BatchPlanner, type PlannedBatch } from './BatchPlanner';
@@ -60,8 +60,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   readonly name: string;
   /** Its batches hold the records as read from the log: a failure on one names a source record. */
   readonly yieldsSourceRecords = true;
-  /** Set at start by `planStreaming`: the one reader of this stream folds its batches as they are read. */
-  isStreamed = false;
+  private mayStream = false;
   readonly keepsSourcePartitions = true;
   readonly dependencies: readonly DStream<unknown>[] = [];
   private client: KafkaConsumerClient | undefined;
@@ -163,7 +162,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         clock: this.clock,
       });
       const ownership = new PartitionOwnership(this.name, client, fetcher, starts, general, this.clock, this.state);
-      const planner = new BatchPlanner(this.name, client, ownership, starts, fetcher, general, this.context.batchIntervalMs, () => this.streamsBatches);
+      const planner = new BatchPlanner(this.name, client, ownership, starts, fetcher, general, this.context.batchIntervalMs, () => this.isStreamed);
       this.stages = { fetcher, ownership, planner };
       const { strategy } = options;
       if (strategy.kind === 'Assign') await ownership.assign(strategy.partitions);
@@ -247,39 +246,32 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     return setSourcePartitionRuns(delivered, partitions, fetched.map((part) => part.length)) as ConsumerRecord<K, V>[];
   }
 
-  /** Whether batches stream (`streamBatch`): a stream that may (`isStreamed`), under at-least-once. */
-  private get streamsBatches(): boolean {
-    return this.isStreamed && this.options.delivery === 'at-least-once';
+  /**
+   * Whether batches stream (`streamBatch`): set at start by `planStreaming` when the one reader
+   * of this stream folds its batches as they are read, and taken only under at-least-once: under
+   * the other deliveries a batch is read whole before its commit or transaction (see `runBatch`).
+   */
+  get isStreamed(): boolean {
+    return this.mayStream && this.options.delivery === 'at-least-once';
+  }
+
+  set isStreamed(isStreamed: boolean) {
+    this.mayStream = isStreamed;
   }
 
   /**
    * Hands batch `time`'s records to `consume` as they are read, partition by partition in chunks,
    * none kept (`PartitionFetcher.stream`): how the batch of a stream whose one reader folds it
    * (see `planStreaming`) is read, so that memory follows the chunk and not the batch. A revoke
-   * while the batch streams ends each revoked partition's range where its records reached
-   * (`Claim.streamedThrough`, see `PartitionOwnership.drain`): the batch commits what its outputs
-   * saw, and the next owner starts after it. Only under at-least-once: under exactly-once the
-   * outputs' transaction must not open before the records are there (see `runBatch`). Any other
-   * delivery, or a batch whose records were already read (`fetchClaimed`), hands over the batch
-   * `compute` reads, a call per partition.
+   * while the batch streams ends every range where its records reached (`Claim.streamedThrough`,
+   * see `PartitionOwnership.drain`): the batch commits what its outputs saw, and what comes after
+   * is read by the next owner or, for a partition kept, the next batch. Called only while `isStreamed`.
    */
   async streamBatch(time: number, consume: (records: readonly ConsumerRecord<K, V>[], partition: string | undefined) => void): Promise<void> {
     const batch = this.planned(time);
     const { fetcher, ownership } = this.started;
     if (ownership.failure) throw ownership.failure;
     const claim = (batch.claimed ??= ownership.claim(batch.ranges, batch.tokens));
-    if (!this.streamsBatches || this.reads.has(claim)) {
-      const records = await this.compute(time);
-      const lineage = sourcePartitionsOf(records);
-      let start = 0;
-      for (let run = 0; run < (lineage?.partitions.length ?? 0); run++) {
-        const end = lineage!.ends[run];
-        consume(records.slice(start, end), lineage!.partitions[run]);
-        start = end;
-      }
-      if (start < records.length) consume(start === 0 ? records : records.slice(start), undefined);
-      return;
-    }
     let numRecords = 0;
     const streamedThrough = new Map(claim.ranges.map((range) => [range.key, range.fromOffset]));
     claim.streamedThrough = streamedThrough;
