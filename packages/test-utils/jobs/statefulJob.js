@@ -175,6 +175,11 @@ async function main() {
   });
 
   let isStopping = false;
+  // The context stops itself on SIGTERM; the job only needs to know it is going.
+  let isTerminating = false;
+  process.once('SIGTERM', () => {
+    isTerminating = true;
+  });
   // The checks run one after another and are awaited before the process exits: a store read still
   // running in the client library's threads at process.exit can take the process down with it.
   let checking = Promise.resolve();
@@ -183,8 +188,16 @@ async function main() {
       if (info.failure !== undefined) return;
       emit('batch', { records: info.numRecords });
       checking = checking.then(async () => {
-        if (isStopping) return;
-        const stored = await offsetStore.load(group, partitions);
+        if (isStopping || isTerminating) return;
+        let stored;
+        try {
+          stored = await offsetStore.load(group, partitions);
+        } catch (error) {
+          // SIGTERM stops the context, which closes the store under a check already running: the
+          // stop is what counts then. A failed read while the job runs fails the job.
+          if (isTerminating) return;
+          throw error;
+        }
         const committed = [...stored.values()].reduce((sum, offset) => sum + offset, 0);
         if (committed >= records) {
           isStopping = true;
@@ -197,8 +210,7 @@ async function main() {
   await ssc.start();
   emit('started', { restoreMs });
   await ssc.awaitTermination();
-  // A check that began before the stop may fail on the closed store: the stop is what counts.
-  await checking.catch(() => undefined);
+  await checking;
   emit('done');
 }
 
