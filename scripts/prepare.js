@@ -2,7 +2,7 @@
 // Brings a checkout to a runnable state: dependencies installed (node-rdkafka's native addon
 // built), every package compiled, and the local services up. Shared by `npm test`, `npm run demo`
 // and `npm run bench`; uses nothing but Node's own modules, so it runs before any install.
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -76,6 +76,36 @@ function build() {
   });
 }
 
+/**
+ * Runs a command in the background, its output going to `.dstream/<name>.log`; resolves once it
+ * exited 0 (printing the log's last lines when `echo` is set), rejects naming the log otherwise.
+ * For work that waits on the network or on JVMs starting while the install compiles.
+ */
+function runInBackground(name, command, args, { echo = false } = {}) {
+  const logDir = path.join(root, '.dstream');
+  fs.mkdirSync(logDir, { recursive: true });
+  const log = path.join(logDir, `${name}.log`);
+  const out = fs.openSync(log, 'w');
+  const child = spawn(command, args, { cwd: root, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      const text = fs.readFileSync(log, 'utf8');
+      const tail = text.trimEnd().split('\n').slice(-40).join('\n');
+      if (code === 0) {
+        if (echo && tail !== '') console.log(tail);
+        resolve();
+        return;
+      }
+      if (tail !== '') console.error(tail);
+      const error = new Error(`${command} ${args.join(' ')} exited with ${code ?? signal} (log: ${path.relative(root, log)})`);
+      error.exitCode = code ?? 1;
+      reject(error);
+    });
+  });
+}
+
 /** Starts `names` (every service when empty) with `scripts/services up`. */
 function servicesUp(names = []) {
   run('bash', [path.join(root, 'scripts', 'services'), 'up', ...names]);
@@ -119,4 +149,4 @@ function ensureChromium() {
   if (!fs.existsSync(chromiumPath)) throw new Error(`apt-get installed chromium, but ${chromiumPath} is missing; see ${log}`);
 }
 
-module.exports = { root, run, install, build, servicesUp, ensureChromium };
+module.exports = { root, run, runInBackground, install, build, servicesUp, ensureChromium };

@@ -170,12 +170,14 @@ http_get() {
   printf '%s\n' "${reply#*$'\r\n\r\n'}"
 }
 
-# True when HBase's REST gateway at host:port answers for a cluster with a live region server
-# (the master has finished starting and tables can be created).
+# True when HBase's REST gateway at host:port answers for a cluster with a live region server and
+# no dead one, and lists the namespaces: the master has finished starting, a restarted server's
+# regions are assigned again (hbase:meta and the namespace table among them), tables can be created.
 hbase_rest_ready() {
   local body
   body="$(http_get "$1" /status/cluster)" || return 1
-  [[ "$body" == *'"LiveNodes":[{'* ]]
+  [[ "$body" == *'"LiveNodes":[{'* && "$body" != *'"DeadNodes":[{'* && "$body" != *'"DeadNodes":["'* ]] || return 1
+  http_get "$1" /namespaces >/dev/null
 }
 
 # "pid 123 (nc)" for whatever listens on a local TCP port, or "an unknown process".

@@ -77,6 +77,7 @@ describe('DirectKafkaInputDStream fetching', () => {
       'fetch.wait.max.ms': 100,
       'fetch.min.bytes': 2 ** 20,
       'queued.min.messages': 1_000_000,
+      'fetch.queue.backoff.ms': 50,
       // A quarter of maxBatchBytes, in KiB.
       'queued.max.messages.kbytes': 16 * 1024,
     });
@@ -108,12 +109,13 @@ describe('DirectKafkaInputDStream fetching', () => {
     expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [10, 20)', 't-1 [10, 20)']);
   });
 
-  it('pauses a partition once the records it read ahead fill its share of maxBatchBytes', async () => {
+  it('stops taking records once the records it read ahead fill its share of maxBatchBytes, without pausing the partition', async () => {
     const kafka = new FakeKafka();
     kafka.write('t', 0, 100);
     kafka.recordBytes = 100_000;
     kafka.maxPerConsume = 3;
-    ({ input } = setUp(kafka, {
+    let setup: ReturnType<typeof setUp>;
+    ({ input, ...setup } = setUp(kafka, {
       strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }]),
       maxBatchBytes: 2 ** 20,
       maxRatePerPartition: 5,
@@ -122,12 +124,41 @@ describe('DirectKafkaInputDStream fetching', () => {
     await input.start();
     expect(await runBatch(input, 1000)).toHaveLength(5);
     for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
-    expect(kafka.paused.has('t:0')).toBe(true);
-    // 1 MiB holds 10.46 records of 100 200 bytes: paused at 11 read ahead, or one fetch (3) later.
+    // 1 MiB holds 10.46 records of 100 200 bytes: full at 11 read ahead, or one fetch (3) later.
     const readAhead = kafka.positions.get('t:0')! - 5;
     expect(readAhead).toBeGreaterThanOrEqual(11);
     expect(readAhead).toBeLessThan(11 + 3);
+    // The records wait in the client's queue: a pause would make librdkafka drop what it prefetched.
+    expect(kafka.paused.has('t:0')).toBe(false);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(kafka.positions.get('t:0')! - 5).toBe(readAhead);
+    // Held, the loop still polls every 100 ms for the client's callbacks, one record at a time.
+    await setup.clock.advance(100);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(kafka.positions.get('t:0')! - 5).toBe(readAhead + 1);
     expect(await runBatch(input, 2000)).toEqual(Array.from({ length: 5 }, (_, i) => `0:${5 + i}`));
+  });
+
+  it('pauses a partition whose read-ahead reaches twice its share while another partition still reads a batch', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 100);
+    kafka.write('t', 1, 100);
+    kafka.recordBytes = 100_000;
+    kafka.maxPerConsume = 4;
+    ({ input } = setUp(kafka, {
+      strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }]),
+      maxBatchBytes: 2 ** 20,
+      maxRatePerPartition: 2,
+      fetchTimeoutMs: 2000,
+    }));
+    // Partition 0 comes first in every consume: it runs ahead while partition 1 gets what is left.
+    await input.start();
+    expect(await runBatch(input, 1000)).toHaveLength(4);
+    for (let turn = 0; turn < 40; turn++) await new Promise((resolve) => setImmediate(resolve));
+    // Each share (512 KiB) holds 5.2 records: partition 0 is paused at 11 read ahead (twice that).
+    expect(kafka.paused.has('t:0')).toBe(true);
+    expect(kafka.positions.get('t:0')! - 2).toBeGreaterThanOrEqual(11);
+    expect(await runBatch(input, 2000)).toEqual(['0:2', '0:3', '1:2', '1:3']);
   });
 
   it('completes a batch holding more records of a partition than maxBufferedRecordsPerPartition', async () => {

@@ -173,9 +173,10 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
    * Most bytes one batch reads, all partitions together, counted as each record's key and value
    * plus 350 bytes for the objects that hold it, and planned from the average size of the records
    * fetched lately. Default 32 MiB. It also bounds what is read ahead of the batches (split
-   * evenly between the partitions), so the next batch is fetched while one is processed, and,
-   * unless `kafkaParams` set `queued.max.messages.kbytes`, a quarter of it bounds librdkafka's
-   * prefetch queue. So memory stays bounded whatever the
+   * evenly between the partitions), so the next batch is fetched while one is processed; once
+   * that is full the stream stops taking records from librdkafka, whose prefetch queue stops
+   * fetching at its own bound: unless `kafkaParams` set `queued.max.messages.kbytes`, a quarter
+   * of this budget. So memory stays bounded whatever the
    * backlog: the first batch after downtime is cut to this budget, not the whole lag. A batch held
    * whole drains a backlog at about this budget per batch interval (~73 000 records of 100 bytes
    * per batch by default). A streamed batch (under at-least-once, when the stream's one reader is

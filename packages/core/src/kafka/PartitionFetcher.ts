@@ -2,8 +2,13 @@
 import { KafkaError } from '../errors';
 import { OffsetRange, TopicPartition, topicPartitionKey } from '../offsets/OffsetRange';
 import type { Clock } from '../util/Clock';
+import { ClockSignal } from '../util/ClockSignal';
 import type { Logger } from '../util/Logger';
 import type { ConsumeResult, FetchedRecord, KafkaConsumerClient, RecordBuilder } from './KafkaClient';
+import { type PartitionState, firstAtOrAfter } from './partitionState';
+import { RecordSizes, type SizeEstimate } from './RecordSizes';
+
+export { RECORD_OVERHEAD_BYTES } from './RecordSizes';
 
 /** Tuning of a `PartitionFetcher`, and how it makes its records. */
 export interface PartitionFetcherOptions<R extends FetchedRecord> {
@@ -11,8 +16,11 @@ export interface PartitionFetcherOptions<R extends FetchedRecord> {
   readonly build: RecordBuilder<R>;
   /**
    * Estimated bytes (see `RECORD_OVERHEAD_BYTES`) of records kept ahead of the batches being
-   * taken, all partitions together: each partition may read ahead an equal share before it is
-   * paused. Records a pending `take` still needs never count: a batch larger than this must complete.
+   * taken, all partitions together, each partition an equal share. Once every partition's share is
+   * full the fetcher stops taking records from the client, whose own queue
+   * (`queued.max.messages.kbytes`) then holds what it prefetched; a partition whose read-ahead grows
+   * to twice its share (it kept coming while another partition read what a batch needs) is paused.
+   * Records a pending `take` still needs never count: a batch larger than this must complete.
    */
   readonly maxReadAheadBytes: number;
   /** Records kept ahead of the batches being taken, per partition, before that partition is paused; undefined: no record limit. */
@@ -28,53 +36,22 @@ export interface PartitionFetcherOptions<R extends FetchedRecord> {
   readonly clock: Clock;
 }
 
-/**
- * What a fetched record is reckoned to cost in memory beyond its key and value bytes: the record
- * object, the deserialized value's string header or Buffer view, the key's Buffer view on pooled
- * memory (`compactBuffer`), and the garbage collector's slack. Measured: ~460 bytes of resident
- * memory per record of a 10-byte key and a 100-byte string value (docs/benchmarks.md); it keeps
- * byte budgets honest for small records.
- */
-export const RECORD_OVERHEAD_BYTES = 350;
-
 /** How long a `consume` waits for more records right after one that brought some (see `run`). */
 const BRIEF_POLL_MS = 2;
 
-/** Records' size seen lately on one partition, for `averageRecordBytes`. */
-interface SizeEstimate {
-  bytes: number;
-  records: number;
-}
+/**
+ * Records one `consume` asks for while no partition wants more (every read-ahead is full): the call
+ * only serves the client's callbacks (a rebalance), so it brings next to nothing into memory.
+ */
+const HELD_POLL_RECORDS = 1;
 
-/** Halving the totals past this many records lets the average follow a change in record size. */
-const SIZE_WINDOW_RECORDS = 20_000;
-
-/** One assigned partition's read state. */
-interface PartitionState<R extends FetchedRecord> {
-  readonly partition: TopicPartition;
-  /** Fetched records at or after `bufferStart`, in offset order. */
-  buffer: R[];
-  /** The offset the buffer starts at: everything before it was handed out or skipped. */
-  bufferStart: number;
-  /**
-   * Every offset below this has been seen (as a record, or passed over: a compaction gap, a
-   * transaction marker, or the log end). A range is complete once this reaches its `until`.
-   */
-  readThrough: number;
-  /**
-   * A seek the fetch loop must make before its next `consume`. While set, records arriving for the
-   * partition come from the old position (a `consume` already in flight) and are dropped.
-   */
-  seekTo: number | undefined;
-  isPaused: boolean;
-  /**
-   * The `until` of the furthest range a `take` is waiting for (or took): records below it are what
-   * a batch needs, records at or above it are read-ahead, the only ones the buffer limit bounds.
-   */
-  neededUntil: number;
-  /** Buffered records at or after `neededUntil`. */
-  readAhead: number;
-}
+/**
+ * A partition is paused once its read-ahead reaches this many times its share of the budget. Below
+ * that, a full read-ahead only stops the `consume` calls (records then wait in librdkafka's queue);
+ * beyond it, records of a full partition keep coming because another partition still reads what a
+ * batch needs, and the pause, which drops what librdkafka had prefetched of it, is the lesser cost.
+ */
+const PAUSE_FACTOR = 2;
 
 /**
  * Fetches records of explicitly assigned partitions ahead of the batches that need them, with a
@@ -86,9 +63,11 @@ interface PartitionState<R extends FetchedRecord> {
  */
 export class PartitionFetcher<R extends FetchedRecord> {
   private readonly partitions = new Map<string, PartitionState<R>>();
-  /** Per partition ever read (revoked ones too: a partition's records keep their size when it comes back). */
-  private readonly sizes = new Map<string, SizeEstimate>();
-  private readonly waiters = new Set<() => void>();
+  private readonly sizes = new RecordSizes();
+  /** Fired after each `consume`: takes and streams waiting for records look again. */
+  private readonly polled: ClockSignal;
+  /** Ends the consume loop's wait while every read-ahead is full: a partition wants records again. */
+  private readonly demanded: ClockSignal;
   private loop: Promise<void> | undefined;
   private isRunning = false;
   private failure: Error | undefined;
@@ -105,6 +84,8 @@ export class PartitionFetcher<R extends FetchedRecord> {
     // of waiting takes per record (docs/benchmarks.md).
     this.pollBatchSize = options.pollBatchSize ?? 10_000;
     this.pollTimeoutMs = options.pollTimeoutMs ?? 100;
+    this.polled = new ClockSignal(options.clock);
+    this.demanded = new ClockSignal(options.clock);
   }
 
   /** Partitions the fetcher currently reads. */
@@ -123,8 +104,9 @@ export class PartitionFetcher<R extends FetchedRecord> {
   async stop(): Promise<void> {
     this.isRunning = false;
     this.stopping.abort();
+    this.demanded.fire();
     await this.loop;
-    this.wake();
+    this.polled.fire();
   }
 
   /**
@@ -148,7 +130,8 @@ export class PartitionFetcher<R extends FetchedRecord> {
         readAhead: 0,
       });
     }
-    this.wake();
+    this.demanded.fire();
+    this.polled.fire();
   }
 
   /**
@@ -165,7 +148,8 @@ export class PartitionFetcher<R extends FetchedRecord> {
       this.partitions.delete(key);
     }
     if (paused.length > 0) this.resumeQuietly(paused);
-    this.wake();
+    this.demanded.fire();
+    this.polled.fire();
   }
 
   /**
@@ -185,8 +169,7 @@ export class PartitionFetcher<R extends FetchedRecord> {
    * `RECORD_OVERHEAD_BYTES`), averaged over the records fetched lately; undefined before any was.
    */
   averageRecordBytes(partition: TopicPartition): number | undefined {
-    const size = this.sizes.get(topicPartitionKey(partition.topic, partition.partition));
-    return size === undefined || size.records === 0 ? undefined : size.bytes / size.records;
+    return this.sizes.average(partition);
   }
 
   /** Whether the fetcher still reads this partition. */
@@ -224,7 +207,7 @@ export class PartitionFetcher<R extends FetchedRecord> {
           { retriable: true },
         );
       }
-      await this.nextPoll(remainingMs);
+      await this.polled.wait(remainingMs);
     }
     // Buffered records are in offset order, so the range is a prefix of the buffer.
     const end = firstAtOrAfter(state.buffer, range.untilOffset);
@@ -307,7 +290,7 @@ export class PartitionFetcher<R extends FetchedRecord> {
           { retriable: true },
         );
       }
-      await this.nextPoll(remainingMs);
+      await this.polled.wait(remainingMs);
     }
   }
 
@@ -328,24 +311,52 @@ export class PartitionFetcher<R extends FetchedRecord> {
   }
 
   /**
-   * Pauses a partition once its read-ahead reaches its share of `maxReadAheadBytes` (or
-   * `maxBufferedPerPartition` records), and resumes it when it drops below. A partition that has
-   * not yet read what a pending `take` needs is never paused.
+   * Pauses a partition once its read-ahead reaches `PAUSE_FACTOR` times its share of
+   * `maxReadAheadBytes` (or `maxBufferedPerPartition` records), and resumes it when it drops below
+   * its share. A partition that has not yet read what a pending `take` needs is never paused.
    */
   private applyLimit(state: PartitionState<R>): void {
-    const { maxReadAheadBytes, maxBufferedPerPartition } = this.options;
-    const bytesPerRecord = this.averageRecordBytes(state.partition) ?? 0;
-    const isOverLimit =
-      state.readAhead * bytesPerRecord >= maxReadAheadBytes / Math.max(1, this.partitions.size) ||
-      (maxBufferedPerPartition !== undefined && state.readAhead >= maxBufferedPerPartition);
-    const isFull = isOverLimit && state.readThrough >= state.neededUntil;
-    if (isFull && !state.isPaused) {
+    const isPastLimit = this.readAheadShares(state) >= PAUSE_FACTOR || this.isOverRecordLimit(state);
+    if (isPastLimit && !state.isPaused && state.readThrough >= state.neededUntil) {
       this.client.pause([state.partition]);
       state.isPaused = true;
-    } else if (!isFull && state.isPaused && state.seekTo === undefined) {
+    } else if (state.isPaused && state.seekTo === undefined && (!this.isFull(state) || state.readThrough < state.neededUntil)) {
       this.client.resume([state.partition]);
       state.isPaused = false;
     }
+    if (!this.isFull(state)) this.demanded.fire();
+  }
+
+  /** A partition's read-ahead in shares of `maxReadAheadBytes`. */
+  private readAheadShares(state: PartitionState<R>): number {
+    const bytesPerRecord = this.averageRecordBytes(state.partition) ?? 0;
+    return (state.readAhead * bytesPerRecord) / (this.options.maxReadAheadBytes / Math.max(1, this.partitions.size));
+  }
+
+  private isOverRecordLimit(state: PartitionState<R>): boolean {
+    const { maxBufferedPerPartition } = this.options;
+    return maxBufferedPerPartition !== undefined && state.readAhead >= maxBufferedPerPartition;
+  }
+
+  /** Whether a partition has read what the takes need and its read-ahead share is full. */
+  private isFull(state: PartitionState<R>): boolean {
+    return state.readThrough >= state.neededUntil && (this.readAheadShares(state) >= 1 || this.isOverRecordLimit(state));
+  }
+
+  /**
+   * Whether the loop should take records: some partition wants them (a take waits for it, it is
+   * seeking, or its read-ahead is not full), or none holds records back (all are paused, or none is
+   * assigned: the loop then polls for the client's callbacks, and gets no records).
+   */
+  private wantsRecords(): boolean {
+    let isHolding = false;
+    for (const state of this.partitions.values()) {
+      if (state.seekTo !== undefined) return true;
+      if (state.isPaused) continue;
+      if (!this.isFull(state)) return true;
+      isHolding = true;
+    }
+    return !isHolding;
   }
 
   /**
@@ -361,6 +372,7 @@ export class PartitionFetcher<R extends FetchedRecord> {
     state.seekTo = offset;
     state.neededUntil = offset;
     state.readAhead = 0;
+    this.demanded.fire();
   }
 
   /** Makes the seeks `take` asked for; a failed one is retried before the next `consume`. */
@@ -390,12 +402,26 @@ export class PartitionFetcher<R extends FetchedRecord> {
     // records would go on waiting at the end of the queue while they sit unprocessed. After a
     // call that brought records, the next waits only BRIEF_POLL_MS; after an empty one, the full
     // pollTimeoutMs, so an idle stream does not spin.
+    //
+    // While no partition wants records (every read-ahead is full), the loop waits for a take to
+    // want some, polling only HELD_POLL_RECORDS every pollTimeoutMs so the client's callbacks (a
+    // rebalance) are still served: the records wait in librdkafka's queue, which stops fetching
+    // at its own bound. Pausing instead would drop what it had prefetched.
     let timeoutMs = this.pollTimeoutMs;
     while (this.isRunning) {
       await this.seekPending();
+      let limit = this.pollBatchSize;
+      if (!this.wantsRecords()) {
+        await this.demanded.wait(this.pollTimeoutMs);
+        if (!this.isRunning) break;
+        if (!this.wantsRecords()) {
+          limit = HELD_POLL_RECORDS;
+          timeoutMs = 0;
+        }
+      }
       let result: ConsumeResult<R>;
       try {
-        result = await this.client.consume(this.pollBatchSize, timeoutMs, this.options.build);
+        result = await this.client.consume(limit, timeoutMs, this.options.build);
         timeoutMs = result.messages.length > 0 ? Math.min(BRIEF_POLL_MS, this.pollTimeoutMs) : this.pollTimeoutMs;
       } catch (error) {
         const kafkaError = error as KafkaError;
@@ -410,11 +436,11 @@ export class PartitionFetcher<R extends FetchedRecord> {
           const { clock } = this.options;
           await clock.waitUntil(clock.nowMs() + this.pollTimeoutMs, this.stopping.signal).catch(() => undefined);
         }
-        this.wake();
+        this.polled.fire();
         continue;
       }
       this.accept(result);
-      this.wake();
+      this.polled.fire();
     }
   }
 
@@ -433,7 +459,7 @@ export class PartitionFetcher<R extends FetchedRecord> {
         lastPartition = message.partition;
         const key = topicPartitionKey(message.topic, message.partition);
         state = this.partitions.get(key);
-        size = this.sizeOf(key);
+        size = this.sizes.of(key);
       }
       if (state === undefined || state.seekTo !== undefined) continue;
       // Already seen: drop rather than deliver twice.
@@ -441,8 +467,7 @@ export class PartitionFetcher<R extends FetchedRecord> {
       state.buffer.push(message);
       state.readThrough = message.offset + 1;
       if (message.offset >= state.neededUntil) state.readAhead++;
-      size!.bytes += sizes[index] + RECORD_OVERHEAD_BYTES;
-      size!.records++;
+      RecordSizes.count(size!, sizes[index]);
     }
     for (const end of result.endsReached) {
       const key = topicPartitionKey(end.topic, end.partition);
@@ -456,48 +481,4 @@ export class PartitionFetcher<R extends FetchedRecord> {
       if (state.seekTo === undefined) this.applyLimit(state);
     }
   }
-
-  private sizeOf(key: string): SizeEstimate {
-    let size = this.sizes.get(key);
-    if (size === undefined) {
-      size = { bytes: 0, records: 0 };
-      this.sizes.set(key, size);
-    } else if (size.records >= SIZE_WINDOW_RECORDS) {
-      size.bytes /= 2;
-      size.records /= 2;
-    }
-    return size;
-  }
-
-  /** Resolves after the next consume returns, or after `timeoutMs` on the clock, whichever is first. */
-  private nextPoll(timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = new AbortController();
-      const done = (): void => {
-        timer.abort();
-        resolve();
-      };
-      const { clock } = this.options;
-      clock.waitUntil(clock.nowMs() + timeoutMs, timer.signal).then(done, () => undefined);
-      this.waiters.add(done);
-    });
-  }
-
-  private wake(): void {
-    const waiters = [...this.waiters];
-    this.waiters.clear();
-    for (const waiter of waiters) waiter();
-  }
-}
-
-/** The index of the first buffered record at or after `offset` (buffers are in offset order). */
-function firstAtOrAfter(buffer: readonly FetchedRecord[], offset: number): number {
-  let low = 0;
-  let high = buffer.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (buffer[middle].offset < offset) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
