@@ -5,7 +5,7 @@
  */
 import type { BatchErrorDecision, InputSource, StreamingContextLike } from '../context/types';
 import type { DStream, DStreamNode } from '../dstream/DStream';
-import { FencedBatchError, IllegalStateError, KafkaError, StaleOffsetError } from '../errors';
+import { FencedBatchError, IllegalStateError, StaleOffsetError } from '../errors';
 import { commitBatch } from '../offsets/commitBatch';
 import type { OffsetRange } from '../offsets/OffsetRange';
 import { topicPartitionKey } from '../offsets/OffsetRange';
@@ -18,17 +18,19 @@ import { setSourcePartitionRuns, setSourcePartitionsFromRecords } from '../dstre
 import type { Clock } from '../util/Clock';
 import { SystemClock } from '../util/Clock';
 import { BatchPlanner, type PlannedBatch } from './BatchPlanner';
+import { consumerConfig } from './consumerConfig';
 import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import { createKafkaConsumer, KafkaConsumerClient } from './KafkaClient';
 import { PartitionFetcher } from './PartitionFetcher';
-import { type Claim, DEFAULT_SESSION_TIMEOUT_MS, PartitionOwnership } from './PartitionOwnership';
+import { type Claim, PartitionOwnership } from './PartitionOwnership';
 import { recordBuilder, RecordErrorPolicy, UndeserializableRecord } from './RecordErrorPolicy';
+import { streamClaim, takeClaimed } from './claimReads';
+import { causeOf, groupFenceOf } from './groupFence';
 import { asStoreError, StartOffsets } from './StartOffsets';
 
 export { DEFAULT_SESSION_TIMEOUT_MS } from './PartitionOwnership';
 
-/** Default `partition.assignment.strategy`: the cooperative (incremental) protocol. */
-export const DEFAULT_ASSIGNMENT_STRATEGY = 'cooperative-sticky';
+export { DEFAULT_ASSIGNMENT_STRATEGY } from './consumerConfig';
 
 /** How the direct stream reaches the client library; replaced by a fake in unit tests. */
 export type KafkaConsumerFactory = (config: Readonly<Record<string, unknown>>) => KafkaConsumerClient;
@@ -126,22 +128,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       source: this.name,
       isGroupManaged: options.strategy.kind !== 'Assign',
     });
-    const client = this.createConsumer({
-      ...fetchDefaults(options.maxBatchBytes),
-      // Incremental rebalances: members that stay keep their partitions (and read-ahead) while
-      // one joins or leaves, instead of everyone stopping for every change.
-      'partition.assignment.strategy': DEFAULT_ASSIGNMENT_STRATEGY,
-      // A member that died is noticed after this long (Kafka's default is 45 s): failover time.
-      'session.timeout.ms': DEFAULT_SESSION_TIMEOUT_MS,
-      ...options.kafkaParams,
-      'enable.auto.commit': false,
-      'enable.auto.offset.store': false,
-      'enable.partition.eof': true,
-      // Fail the fetch instead of librdkafka's default silent jump to the log end: where to
-      // resume after an out-of-range offset is the `offsetOutOfRange` policy's decision.
-      'auto.offset.reset': 'error',
-      'topic.metadata.refresh.interval.ms': options.metadataRefreshMs,
-    });
+    const client = this.createConsumer(consumerConfig(options));
     this.client = client;
     try {
       await client.connect(options.connectTimeoutMs);
@@ -273,25 +260,11 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     if (ownership.failure) throw ownership.failure;
     const claim = (batch.claimed ??= ownership.claim(batch.ranges, batch.tokens));
     let numRecords = 0;
-    const streamedThrough = new Map(claim.ranges.map((range) => [range.key, range.fromOffset]));
-    claim.streamedThrough = streamedThrough;
-    await fetcher.stream(
-      claim.ranges,
-      (range, records) => {
-        streamedThrough.set(range.key, records[records.length - 1].offset + 1);
-        const delivered = this.recordErrors.recordsOf(batch, records);
-        numRecords += delivered.length;
-        if (delivered.length > 0) consume(delivered, range.key);
-      },
-      // A revoke drops a partition from the claim, or ends the ranges where the records reached.
-      (range) => claim.keys.has(range.key) && !claim.cut.has(range.key),
-    );
-    for (const range of claim.ranges) {
-      if (!fetcher.has(range) && !claim.cut.has(range.key)) {
-        throw new IllegalStateError(`${this.name}: ${range} was claimed by a running batch but is no longer fetched`);
-      }
-    }
-    claim.isDelivered = true;
+    await streamClaim(this.name, fetcher, claim, (range, records) => {
+      const delivered = this.recordErrors.recordsOf(batch, records);
+      numRecords += delivered.length;
+      if (delivered.length > 0) consume(delivered, range.key);
+    });
     batch.numRecords = numRecords;
   }
 
@@ -308,30 +281,13 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
     let reading = this.reads.get(claim);
     if (reading === undefined) {
       const claimed = claim.ranges;
-      reading = Promise.all(claimed.map((range) => this.take(fetcher, range, claim))).then((taken) => {
+      reading = Promise.all(claimed.map((range) => takeClaimed(this.name, fetcher, range, claim))).then((taken) => {
         claim.isDelivered = true;
         return { claimed, taken };
       });
       this.reads.set(claim, reading);
     }
     return reading;
-  }
-
-  /**
-   * A claimed range's records. The fetcher keeps a claimed partition until the batch ends, so it
-   * cannot be missing, unless the batch dropped it before delivering (undefined then).
-   */
-  private async take(
-    fetcher: PartitionFetcher<ConsumerRecord<K, V> | UndeserializableRecord>,
-    range: OffsetRange,
-    claim: Claim,
-  ): Promise<(ConsumerRecord<K, V> | UndeserializableRecord)[] | undefined> {
-    const records = await fetcher.take(range);
-    if (records === undefined) {
-      if (!claim.keys.has(range.key)) return undefined;
-      throw new IllegalStateError(`${this.name}: ${range} was claimed by a running batch but is no longer fetched`);
-    }
-    return records;
   }
 
   /**
@@ -535,57 +491,8 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
   }
 }
 
-/**
- * librdkafka settings the stream uses unless `kafkaParams` set them. Fetches of at least 1 MiB
- * (or whatever arrived within 100 ms) and a deep prefetch queue take a `consume(10000)` loop from
- * ~110 k to ~230 k records/s here (docs/benchmarks.md); the queue is bounded in bytes by a
- * quarter of the batch budget, so its memory stays bounded whatever the backlog.
- */
-function fetchDefaults(maxBatchBytes: number): Record<string, number> {
-  return {
-    // librdkafka's default (500 ms) holds an empty fetch that long at the broker; a query of the
-    // log end made meanwhile (reconciliation, a partition never fetched) waits behind it, and
-    // a fresh record waits for it to return.
-    'fetch.wait.max.ms': 100,
-    'fetch.min.bytes': 2 ** 20,
-    // The kbytes bound has priority over the message count, so the count only stops librdkafka's
-    // default (100 000) from ending prefetch early.
-    'queued.min.messages': 1_000_000,
-    // Once the queue is at its bound, librdkafka's default waits 1000 ms before it fetches the
-    // partition again: a consumer that drained the queue meanwhile sits idle for the rest of that
-    // second. 50 ms measured ~100 k records/s against ~80 k with the default (docs/benchmarks.md).
-    'fetch.queue.backoff.ms': 50,
-    'queued.max.messages.kbytes': Math.max(1024, Math.floor(maxBatchBytes / 4 / 1024)),
-  };
-}
-
 /** The partitions a batch commits (state included): those it claimed and was not fenced off. */
 function committable(claim: { readonly keys: ReadonlySet<string>; readonly fenced: ReadonlySet<string> }): ReadonlySet<string> {
   if (claim.fenced.size === 0) return claim.keys;
   return new Set([...claim.keys].filter((key) => !claim.fenced.has(key)));
-}
-
-/**
- * Codes of a group commit refused because the member's generation is over: ILLEGAL_GENERATION,
- * UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID (REBALANCE_IN_PROGRESS is retried as transient).
- */
-const GROUP_FENCE_CODES = new Set([22, 25, 82]);
-
-/** The `KafkaError` behind `error` that says the group fenced this member's commit, if one does. */
-function groupFenceOf(error: unknown): KafkaError | undefined {
-  return causeOf(error, KafkaError, (e) => e.code !== undefined && GROUP_FENCE_CODES.has(e.code));
-}
-
-/** The error of class `type` (matching `test`) behind `error`: itself, or one in its `cause` chain. */
-function causeOf<E extends Error>(
-  error: unknown,
-  type: abstract new (...args: never[]) => E,
-  test: (e: E) => boolean = () => true,
-): E | undefined {
-  let current = error;
-  for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth++) {
-    if (current instanceof type && test(current)) return current;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }

@@ -2,7 +2,8 @@ import { inspect } from 'node:util';
 import { ConfigError } from '../errors';
 import { InMemoryOffsetStore } from '../offsets/InMemoryOffsetStore';
 import { ConsumerStrategies } from './ConsumerStrategies';
-import { DirectStreamOptions, nearestName, resolveDirectStreamOptions } from './DirectStreamOptions';
+import { DirectStreamOptions, resolveDirectStreamOptions } from './DirectStreamOptions';
+import { nearestName } from './kafkaParams';
 import { documentedConsumerProperties } from './KafkaClient';
 
 const valid: DirectStreamOptions = {

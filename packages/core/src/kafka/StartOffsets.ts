@@ -9,7 +9,8 @@ import { TopicPartition, topicPartitionKey } from '../offsets/OffsetRange';
 import type { OffsetStore, StoredOffsets } from '../offsets/OffsetStore';
 import type { Clock } from '../util/Clock';
 import { retry } from '../util/retry';
-import { editDistance, nearestName, type ResolvedDirectStreamOptions } from './DirectStreamOptions';
+import type { ResolvedDirectStreamOptions } from './DirectStreamOptions';
+import { editDistance, nearestName } from './kafkaParams';
 import type { ClusterMetadata, KafkaConsumerClient, TopicPartitionOffset, WatermarkOffsets } from './KafkaClient';
 
 /** librdkafka's "Unknown partition" (local metadata) and the broker's UNKNOWN_TOPIC_OR_PART. */
