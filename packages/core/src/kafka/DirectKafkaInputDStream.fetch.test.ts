@@ -114,13 +114,13 @@ describe('DirectKafkaInputDStream fetching', () => {
     kafka.write('t', 0, 100);
     kafka.recordBytes = 100_000;
     kafka.maxPerConsume = 3;
-    let setup: ReturnType<typeof setUp>;
-    ({ input, ...setup } = setUp(kafka, {
+    const setup = setUp(kafka, {
       strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }]),
       maxBatchBytes: 2 ** 20,
       maxRatePerPartition: 5,
       fetchTimeoutMs: 2000,
-    }));
+    });
+    input = setup.input;
     await input.start();
     expect(await runBatch(input, 1000)).toHaveLength(5);
     for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
