@@ -109,6 +109,20 @@ describe('DirectKafkaInputDStream fetching', () => {
     expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [10, 20)', 't-1 [10, 20)']);
   });
 
+  it('asks the client for records in calls sized to the batch interval, so a due batch never waits long for one', async () => {
+    const kafka = twoPartitions(3);
+    ({ input } = setUp(kafka, {}, 100));
+    await input.start();
+    expect(await runBatch(input, 100)).toHaveLength(6);
+    expect(kafka.consumeSizes[0]).toBe(1_000);
+    await input.stop();
+    const other = twoPartitions(3);
+    ({ input } = setUp(other));
+    await input.start();
+    expect(await runBatch(input, 1000)).toHaveLength(6);
+    expect(other.consumeSizes[0]).toBe(10_000);
+  });
+
   it('stops taking records once the records it read ahead fill its share of maxBatchBytes, without pausing the partition', async () => {
     const kafka = new FakeKafka();
     kafka.write('t', 0, 100);

@@ -21,7 +21,7 @@ import { BatchPlanner, type PlannedBatch } from './BatchPlanner';
 import { consumerConfig } from './consumerConfig';
 import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import { createKafkaConsumer, KafkaConsumerClient } from './KafkaClient';
-import { PartitionFetcher } from './PartitionFetcher';
+import { PartitionFetcher, pollBatchSizeFor } from './PartitionFetcher';
 import { type Claim, PartitionOwnership } from './PartitionOwnership';
 import { recordBuilder, RecordErrorPolicy, UndeserializableRecord } from './RecordErrorPolicy';
 import { streamClaim, takeClaimed } from './claimReads';
@@ -144,6 +144,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         // (docs/benchmarks.md): most of the heap's peak is garbage V8 has yet to collect.
         maxReadAheadBytes: options.maxBatchBytes,
         maxBufferedPerPartition: options.maxBufferedRecordsPerPartition,
+        pollBatchSize: pollBatchSizeFor(this.context.batchIntervalMs),
         fetchTimeoutMs: options.fetchTimeoutMs,
         logger: options.logger,
         clock: this.clock,

@@ -3,7 +3,7 @@ import { OffsetRange } from '../offsets/OffsetRange';
 import { ManualClock } from '../testing/ManualClock';
 import { silentLogger } from '../util/Logger';
 import type { ConsumeResult, FetchedRecord, KafkaConsumerClient } from './KafkaClient';
-import { PartitionFetcher } from './PartitionFetcher';
+import { PartitionFetcher, pollBatchSizeFor } from './PartitionFetcher';
 
 /** A consumer whose log never grows: every `consume` returns nothing after a turn of the event loop. */
 function emptyConsumer(failures: Error[] = []): KafkaConsumerClient & { consumes: number } {
@@ -195,5 +195,15 @@ describe('PartitionFetcher', () => {
     for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
     await fetcher.stop();
     expect(clock.waiterCount).toBe(0);
+  });
+});
+
+describe('pollBatchSizeFor', () => {
+  it('asks for 10 records per millisecond of the batch interval, between 1 000 and 10 000', () => {
+    expect(pollBatchSizeFor(10)).toBe(1_000);
+    expect(pollBatchSizeFor(100)).toBe(1_000);
+    expect(pollBatchSizeFor(250)).toBe(2_500);
+    expect(pollBatchSizeFor(1_000)).toBe(10_000);
+    expect(pollBatchSizeFor(60_000)).toBe(10_000);
   });
 });

@@ -130,7 +130,10 @@ export class FakeKafka implements KafkaConsumerClient {
     this.calls.push(`subscribe ${topics.join(',')}`);
     this.onRebalance = onRebalance;
   }
+  /** What each `consume` asked for, in order. */
+  readonly consumeSizes: number[] = [];
   async consume<R extends FetchedRecord>(maxMessages: number, _timeoutMs: number, build: RecordBuilder<R>): Promise<ConsumeResult<R>> {
+    this.consumeSizes.push(maxMessages);
     // A turn of the event loop, as the real client's worker thread gives, so the fetch loop never starves timers.
     await new Promise((resolve) => setImmediate(resolve));
     for (const event of this.pendingEvents.splice(0)) this.onRebalance?.(event);
@@ -213,11 +216,11 @@ function fakeStreamOptions(store: InMemoryOffsetStore): DirectStreamOptions<stri
  * A direct stream over `kafka` on a context stand-in that records what the stream registers; the
  * tests drive the input directly.
  */
-export function setUp(kafka: FakeKafka, options: Options = {}) {
+export function setUp(kafka: FakeKafka, options: Options = {}, batchIntervalMs = BATCH_MS) {
   const inputs: InputSource[] = [];
   const clock = new ManualClock(0);
   const context: StreamingContextLike & { clock: ManualClock } = {
-    batchIntervalMs: BATCH_MS,
+    batchIntervalMs,
     zeroTimeMs: 0,
     clock,
     registerInput: (input) => void inputs.push(input),
