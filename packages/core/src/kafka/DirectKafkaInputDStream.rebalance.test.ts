@@ -384,6 +384,30 @@ describe('DirectKafkaInputDStream under group rebalances', () => {
     expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '1:0', '1:1']);
   });
 
+  it('asks again for the bounds of an assigned partition whose leader is not elected yet, instead of failing', async () => {
+    const kafka = twoPartitions(2);
+    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
+    input = setup.input;
+    const query = kafka.queryWatermarkOffsets.bind(kafka);
+    let refusals = 2;
+    kafka.queryWatermarkOffsets = async (p) => {
+      if (p.partition === 0 && refusals-- > 0) {
+        // What a topic created a moment ago answers until its leader is known.
+        throw new KafkaError('query watermark offsets of t-0: Broker: Not leader for partition (librdkafka code 6)', { code: 6, retriable: true });
+      }
+      return query(p);
+    };
+    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
+    const started = input.start();
+    await until(() => setup.clock.waiterCount > 0);
+    await setup.clock.advance(500);
+    await until(() => setup.clock.waiterCount > 0);
+    await setup.clock.advance(500);
+    await started;
+    expect(kafka.calls).toContain('assign t-0@0,t-1@0');
+    expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '1:0', '1:1']);
+  });
+
   it('resumes a partition paused for read-ahead when it is revoked, so it is fetched again once assigned back', async () => {
     const kafka = new FakeKafka();
     kafka.write('t', 0, 30);

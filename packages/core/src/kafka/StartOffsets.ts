@@ -52,8 +52,10 @@ export class StartOffsets {
   /**
    * The log bounds of a partition this member was just given. Right after a topic gains
    * partitions, the group can assign one before this member's metadata knows it, and the query
-   * fails with "Unknown partition": asked again every 500 ms until the next metadata refresh
-   * catches up, for up to `connectTimeoutMs + metadataRefreshMs`, instead of failing the member.
+   * fails with "Unknown partition"; right after a topic is created, or while its leader moves, the
+   * broker answers "Not leader for partition" or "Leader not available" (any retriable error):
+   * asked again every 500 ms until the metadata catches up, for up to
+   * `connectTimeoutMs + metadataRefreshMs`, instead of failing the member.
    */
   private async boundsOfAssigned(p: TopicPartition, timeoutMs: number): Promise<WatermarkOffsets> {
     const { connectTimeoutMs, metadataRefreshMs, logger } = this.options;
@@ -64,8 +66,15 @@ export class StartOffsets {
       } catch (error) {
         const isUnknown =
           error instanceof KafkaError && (error.code === ERR_UNKNOWN_PARTITION || error.code === ERR_UNKNOWN_TOPIC_OR_PART);
-        if (!isUnknown || this.clock.nowMs() >= deadline) throw error;
-        if (attempt === 1) logger.info(`${this.name}: ${p.topic}-${p.partition} is not in this member's metadata yet; asking again`);
+        const isTransient = isUnknown || (error instanceof KafkaError && error.retriable);
+        if (!isTransient || this.clock.nowMs() >= deadline) throw error;
+        if (attempt === 1) {
+          logger.info(
+            isUnknown
+              ? `${this.name}: ${p.topic}-${p.partition} is not in this member's metadata yet; asking again`
+              : `${this.name}: reading the bounds of ${p.topic}-${p.partition} failed (${(error as Error).message}); asking again`,
+          );
+        }
         await this.clock.waitUntil(this.clock.nowMs() + 500);
       }
     }
