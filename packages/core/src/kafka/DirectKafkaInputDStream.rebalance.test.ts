@@ -361,40 +361,22 @@ describe('DirectKafkaInputDStream under group rebalances', () => {
     expect((error as OffsetStoreError).cause).toBeInstanceOf(StaleOffsetError);
   });
 
-  it('asks again for the bounds of an assigned partition its metadata does not know yet, instead of failing', async () => {
+  it.each([
+    // Right after a topic gains partitions, before this member's metadata knows them.
+    ['its metadata does not know yet', new KafkaError('query watermark offsets of t-1: Local: Unknown partition (librdkafka code -190)', { code: -190 })],
+    // What a topic created a moment ago answers until its leader is known.
+    [
+      'whose leader is not elected yet',
+      new KafkaError('query watermark offsets of t-1: Broker: Not leader for partition (librdkafka code 6)', { code: 6, retriable: true }),
+    ],
+  ])('asks again for the bounds of an assigned partition %s, instead of failing', async (_, refusal) => {
     const kafka = twoPartitions(2);
     const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
     input = setup.input;
     const query = kafka.queryWatermarkOffsets.bind(kafka);
     let refusals = 2;
     kafka.queryWatermarkOffsets = async (p) => {
-      if (p.partition === 1 && refusals-- > 0) {
-        throw new KafkaError('query watermark offsets of t-1: Local: Unknown partition (librdkafka code -190)', { code: -190 });
-      }
-      return query(p);
-    };
-    kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
-    const started = input.start();
-    await until(() => setup.clock.waiterCount > 0);
-    await setup.clock.advance(500);
-    await until(() => setup.clock.waiterCount > 0);
-    await setup.clock.advance(500);
-    await started;
-    expect(kafka.calls).toContain('assign t-0@0,t-1@0');
-    expect(await runBatch(input, 1000)).toEqual(['0:0', '0:1', '1:0', '1:1']);
-  });
-
-  it('asks again for the bounds of an assigned partition whose leader is not elected yet, instead of failing', async () => {
-    const kafka = twoPartitions(2);
-    const setup = setUp(kafka, { strategy: ConsumerStrategies.Subscribe(['t']) });
-    input = setup.input;
-    const query = kafka.queryWatermarkOffsets.bind(kafka);
-    let refusals = 2;
-    kafka.queryWatermarkOffsets = async (p) => {
-      if (p.partition === 0 && refusals-- > 0) {
-        // What a topic created a moment ago answers until its leader is known.
-        throw new KafkaError('query watermark offsets of t-0: Broker: Not leader for partition (librdkafka code 6)', { code: 6, retriable: true });
-      }
+      if (p.partition === 1 && refusals-- > 0) throw refusal;
       return query(p);
     };
     kafka.rebalance({ type: 'assign', partitions: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] });
