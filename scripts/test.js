@@ -46,7 +46,7 @@ async function main() {
   const projects = [
     { name: 'unit', args: [] },
     // Integration suites share one broker and one Redis; in band they don't starve each other.
-    // No --forceExit: every suite closes what it opened, and a run that does not end by itself is a leak to fix.
+    // Jest is never told to force its exit: every suite closes what it opened, and a run that does not end by itself is a leak to fix.
     { name: 'integration', args: ['--runInBand'] },
   ];
 

@@ -16,8 +16,9 @@ import { type LoggingOptions, pinoLogger } from '../util/pinoLogger';
 import { toError } from '../util/toError';
 import { type MetricsOptions, Monitoring, type UiOptions } from './Monitoring';
 import { type ObservableStreamOptions, fromObservable } from './fromObservable';
+import { checkGraph, checkTimeout } from './checkGraph';
 import { planStreaming } from './planStreaming';
-import type { InputSource, OutputOperation, ScheduledStream, StreamingContextLike } from './types';
+import type { InputSource, OutputOperation, StreamingContextLike } from './types';
 import { supervisorReporter } from '../workers/workerReport';
 
 /** Options of `new StreamingContext(…)`. */
@@ -275,7 +276,7 @@ export class StreamingContext implements StreamingContextLike {
       );
     }
     try {
-      for (const output of this.outputs) this.checkGraph(output.stream, new Set());
+      for (const output of this.outputs) checkGraph(this, output.stream);
       planStreaming(this.outputs.map((output) => output.stream));
     } catch (error) {
       return Promise.reject(error);
@@ -331,30 +332,6 @@ export class StreamingContext implements StreamingContextLike {
     timer.abort();
     if (hasTerminated && this.terminationError !== undefined) throw this.terminationError;
     return hasTerminated;
-  }
-
-  /** Every stream an output reads must belong to this context and slide on a multiple of the interval. */
-  private checkGraph(stream: ScheduledStream, visited: Set<ScheduledStream>): void {
-    if (visited.has(stream)) return;
-    visited.add(stream);
-    if (stream.context !== this) {
-      throw new ConfigError(
-        `${stream.node.name} stream`,
-        stream.node.name,
-        'must belong to this StreamingContext',
-        'Combine only streams created from inputs of the same context.',
-      );
-    }
-    const slide = stream.slideDurationMs;
-    if (!Number.isSafeInteger(slide) || slide <= 0 || slide % this.batchIntervalMs !== 0) {
-      throw new ConfigError(
-        `${stream.node.name} slideDurationMs`,
-        slide,
-        `must be a positive multiple of batchIntervalMs ${this.batchIntervalMs}`,
-        'Use window and slide durations that are multiples of the batch interval.',
-      );
-    }
-    for (const dependency of stream.dependencies) this.checkGraph(dependency, visited);
   }
 
   private async doStart(): Promise<void> {
@@ -514,10 +491,4 @@ export class StreamingContext implements StreamingContextLike {
       setImmediate(() => process.exit(exitCode));
     });
   };
-}
-
-function checkTimeout(option: string, value: number): void {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new ConfigError(option, value, 'must be a number of milliseconds >= 0', 'Pass e.g. 30000, or Infinity for no bound.');
-  }
 }

@@ -328,15 +328,16 @@ export class PartitionFetcher<R extends FetchedRecord> {
    * its share. A partition that has not yet read what a pending `take` needs is never paused.
    */
   private applyLimit(state: PartitionState<R>): void {
+    const isFull = this.isFull(state);
     const isPastLimit = this.readAheadShares(state) >= PAUSE_FACTOR || this.isOverRecordLimit(state);
-    if (isPastLimit && !state.isPaused && state.readThrough >= state.neededUntil) {
+    if (isPastLimit && isFull && !state.isPaused) {
       this.client.pause([state.partition]);
       state.isPaused = true;
-    } else if (state.isPaused && state.seekTo === undefined && (!this.isFull(state) || state.readThrough < state.neededUntil)) {
+    } else if (!isFull && state.isPaused && state.seekTo === undefined) {
       this.client.resume([state.partition]);
       state.isPaused = false;
     }
-    if (!this.isFull(state)) this.demanded.fire();
+    if (!isFull) this.demanded.fire();
   }
 
   /** A partition's read-ahead in shares of `maxReadAheadBytes`. */
