@@ -20,7 +20,7 @@ import { SystemClock } from '../util/Clock';
 import { BatchPlanner, type PlannedBatch } from './BatchPlanner';
 import { consumerConfig } from './consumerConfig';
 import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStreamOptions';
-import { createKafkaConsumer, KafkaConsumerClient } from './KafkaClient';
+import { ConsumerOptions, createKafkaConsumer, KafkaConsumerClient } from './KafkaClient';
 import { PartitionFetcher, pollBatchSizeFor } from './PartitionFetcher';
 import { type Claim, PartitionOwnership } from './PartitionOwnership';
 import { recordBuilder, RecordErrorPolicy, UndeserializableRecord } from './RecordErrorPolicy';
@@ -33,7 +33,7 @@ export { DEFAULT_SESSION_TIMEOUT_MS } from './PartitionOwnership';
 export { DEFAULT_ASSIGNMENT_STRATEGY } from './consumerConfig';
 
 /** How the direct stream reaches the client library; replaced by a fake in unit tests. */
-export type KafkaConsumerFactory = (config: Readonly<Record<string, unknown>>) => KafkaConsumerClient;
+export type KafkaConsumerFactory = (config: Readonly<Record<string, unknown>>, options: ConsumerOptions) => KafkaConsumerClient;
 
 /** The parts of a started stream, each the home of one stage (see docs/architecture.md). */
 interface Stages<K, V> {
@@ -128,7 +128,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       source: this.name,
       isGroupManaged: options.strategy.kind !== 'Assign',
     });
-    const client = this.createConsumer(consumerConfig(options));
+    const client = this.createConsumer(consumerConfig(options), { fetchEngine: options.fetchEngine, logger: options.logger });
     this.client = client;
     try {
       await client.connect(options.connectTimeoutMs);

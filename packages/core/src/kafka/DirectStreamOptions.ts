@@ -5,7 +5,7 @@ import { consoleLogger, redactingLogger } from '../util/Logger';
 import { redactedView } from '../util/redact';
 import type { ConsumerStrategy } from './ConsumerStrategies';
 import { resolveDeserializer } from './deserializers';
-import type { KafkaHeader } from './KafkaClient';
+import type { FetchEngine, KafkaHeader } from './KafkaClient';
 import { checkKafkaParams, nearestName } from './kafkaParams';
 import type { PIDRateEstimatorOptions } from './PIDRateEstimator';
 
@@ -166,6 +166,12 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
   /** Longest a batch waits for its records to arrive from the brokers. Default 120000 ms. */
   readonly fetchTimeoutMs?: number;
   /**
+   * Who fetches records: `'wire'` (default), dstream's own Fetch API client (docs/fetching.md),
+   * with librdkafka running the group, commits and metadata, and fetching instead over TLS/SASL
+   * or once a batch is compressed with snappy, lz4 or zstd; or `'librdkafka'` for everything.
+   */
+  readonly fetchEngine?: FetchEngine;
+  /**
    * Most bytes one batch reads, all partitions together, counted as each record's key and value
    * plus 350 bytes for the objects that hold it, and planned from the average size of the records
    * fetched lately. Default 32 MiB. It also bounds what is read ahead of the batches (split
@@ -220,6 +226,7 @@ export interface ResolvedDirectStreamOptions<K, V> {
   readonly storeOutageBudgetMs: number;
   readonly revokeTimeoutMs: number;
   readonly fetchTimeoutMs: number;
+  readonly fetchEngine: FetchEngine;
   readonly maxBatchBytes: number;
   readonly maxBufferedRecordsPerPartition: number | undefined;
   readonly recordErrors: ResolvedRecordErrorPolicy;
@@ -411,6 +418,7 @@ export function resolveDirectStreamOptions<K, V>(
     storeOutageBudgetMs: options.storeOutageBudgetMs ?? 60_000,
     revokeTimeoutMs: options.revokeTimeoutMs ?? 30_000,
     fetchTimeoutMs: options.fetchTimeoutMs ?? 120_000,
+    fetchEngine: checkChoice('fetchEngine', options.fetchEngine, ['wire', 'librdkafka'], 'wire'),
     maxBatchBytes,
     maxBufferedRecordsPerPartition: options.maxBufferedRecordsPerPartition,
     recordErrors,

@@ -24,6 +24,8 @@ import type {
 import { callback, connectClient } from './kafkaClientCalls';
 import { toKafkaError } from './kafkaErrors';
 import { RdKafkaConsumerClient } from './RdKafkaConsumerClient';
+import { WireConsumerClient, canFetchOverWire } from './wire/WireConsumerClient';
+import type { Logger } from '../util/Logger';
 
 export type * from './kafkaCapabilities';
 export { kafkaAuthenticationError, kafkaAuthenticationFailure, toKafkaError } from './kafkaErrors';
@@ -110,9 +112,25 @@ function documentedRoles(): ReadonlyMap<string, string> {
   return roles;
 }
 
+/** How a direct stream's consumer fetches records (`DirectStreamOptions.fetchEngine`). */
+export type FetchEngine = 'wire' | 'librdkafka';
+
+/** What a consumer is made with besides its librdkafka configuration. */
+export interface ConsumerOptions {
+  /**
+   * `wire` (the default): records are fetched from the partition leaders in JavaScript, and
+   * librdkafka keeps the group, commits and metadata (`wire/WireConsumerClient.ts`); over TLS or
+   * SASL, librdkafka fetches anyway. `librdkafka`: librdkafka fetches too.
+   */
+  readonly fetchEngine?: FetchEngine;
+  readonly logger?: Logger;
+}
+
 /** Creates a consumer over librdkafka with this configuration (already validated by the caller). */
-export function createKafkaConsumer(config: Readonly<Record<string, unknown>>): KafkaConsumerClient {
-  return new RdKafkaConsumerClient(config);
+export function createKafkaConsumer(config: Readonly<Record<string, unknown>>, options: ConsumerOptions = {}): KafkaConsumerClient {
+  const client = new RdKafkaConsumerClient(config);
+  if ((options.fetchEngine ?? 'wire') === 'librdkafka' || !canFetchOverWire(config)) return client;
+  return new WireConsumerClient(client, config, options.logger);
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import * as Kafka from 'node-rdkafka';
 import { AuthenticationError, ConfigError, KafkaError } from '../errors';
+import { topicPartitionKey } from '../offsets/OffsetRange';
 import type { TopicPartition } from '../offsets/OffsetRange';
 import type { GroupMetadata } from '../offsets/OffsetStore';
 import { redactedView } from '../util/redact';
@@ -22,6 +23,7 @@ import type {
 } from './kafkaCapabilities';
 import { callback, withTimeout, wrapSync } from './kafkaClientCalls';
 import { kafkaAuthenticationError, kafkaAuthenticationFailure, toKafkaError } from './kafkaErrors';
+import type { LeaderMap } from './wire/WireFetcher';
 
 /** librdkafka's code for "assign these partitions" in a rebalance callback. */
 const ERR_ASSIGN_PARTITIONS = -175;
@@ -203,6 +205,23 @@ export class RdKafkaConsumerClient implements KafkaConsumerClient {
     ).then((metadata) => ({
       topics: metadata.topics.map((topic) => ({ name: topic.name, partitions: topic.partitions.map((p) => p.id) })),
     }));
+  }
+
+  /** The brokers' addresses and the leader of each partition of `topics`, from cluster metadata. */
+  partitionLeaders(topics: readonly string[], timeoutMs: number): Promise<LeaderMap> {
+    const wanted = new Set(topics);
+    return callback<Kafka.Metadata>('read partition leaders', (done) =>
+      this.consumer.getMetadata({ allTopics: true, timeout: timeoutMs }, done),
+    ).then((metadata) => {
+      const brokers = new Map<number, { host: string; port: number }>();
+      for (const { id, host, port } of metadata.brokers) brokers.set(id, { host, port });
+      const leaders = new Map<string, number>();
+      for (const topic of metadata.topics) {
+        if (!wanted.has(topic.name)) continue;
+        for (const p of topic.partitions) leaders.set(topicPartitionKey(topic.name, p.id), p.leader);
+      }
+      return { brokers, leaders };
+    });
   }
 
   queryWatermarkOffsets({ topic, partition }: TopicPartition, timeoutMs: number): Promise<WatermarkOffsets> {
