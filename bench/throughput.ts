@@ -4,10 +4,12 @@
  * in a fresh child process, by
  *
  * - **raw**: a node-rdkafka `consume(10000)` loop with tuned fetch settings (`TUNED_FETCH`), the
- *   ceiling of the client dstream is built on;
+ *   ceiling of librdkafka's fetcher in Node;
  * - **kafkajs**: KafkaJS `eachBatch` with its defaults;
  * - **dstream**: a job as the README writes one (`Subscribe`, `KafkaOffsetStore`, 1000 ms
  *   batches, defaults), flatMap → map → reduceByKey → foreachBatch;
+ * - **dstream-librdkafka**: the same job with `fetchEngine: 'librdkafka'` (librdkafka fetches the
+ *   records instead of dstream's own Fetch client);
  * - **dstream-workers**: the same job in 2 processes of one consumer group, started and
  *   supervised by `runWorkers` as `dstream run --workers 2` does (`lib/workerJob.ts`);
  * - **dstream-250ms** (on request): the same job with 250 ms batches (a backlog drains at about
@@ -25,7 +27,7 @@
  * Build (`npx tsc -b bench`), start the services (`scripts/services up`), then
  * `node bench/dist/throughput.js`. `BENCH_RECORDS` overrides the record count (2 000 000),
  * `BENCH_ROUNDS` the rounds (3), `BENCH_CONTENDERS` the contenders
- * (`raw,kafkajs,dstream,dstream-workers,spark`; `dstream-250ms` on request), and
+ * (`raw,kafkajs,dstream,dstream-librdkafka,dstream-workers,spark`; `dstream-250ms` on request), and
  * `BENCH_PACED=0` skips the 100 ms run.
  */
 import { spawn } from 'node:child_process';
@@ -41,19 +43,24 @@ import type { ContenderReport } from './throughputContender';
 
 const RECORD_COUNT = Number(process.env.BENCH_RECORDS ?? 2_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** The contenders by name; `dstream-250ms` is the same job with 250 ms batches, to show the batch budget's effect. */
+/**
+ * The contenders by name; `dstream-250ms` is the same job with 250 ms batches, to show the batch
+ * budget's effect, and `dstream-librdkafka` with librdkafka fetching the records, to show the wire fetcher's.
+ */
 const CONTENDER_TASKS = {
   raw: { kind: 'raw', label: 'raw node-rdkafka consume(10000), tuned fetch' },
   kafkajs: { kind: 'kafkajs', label: 'KafkaJS 2.2.4 eachBatch' },
   dstream: { kind: 'dstream', label: 'dstream, README job, defaults' },
   'dstream-workers': { kind: 'dstream-workers', workers: 2, label: 'dstream, README job, runWorkers 2 (--workers 2)' },
   'dstream-250ms': { kind: 'dstream', batchIntervalMs: 250, label: 'dstream, README job, 250 ms batches' },
+  'dstream-librdkafka': { kind: 'dstream', fetchEngine: 'librdkafka', label: "dstream, README job, fetchEngine 'librdkafka'" },
   spark: { kind: 'spark', label: 'Spark Streaming 3.5 direct stream, local[2]' },
 } as const;
 type ContenderName = keyof typeof CONTENDER_TASKS;
 const SPARK_UNAVAILABLE = sparkUnavailable();
 const CONTENDERS = (
-  process.env.BENCH_CONTENDERS ?? `raw,kafkajs,dstream,dstream-workers${SPARK_UNAVAILABLE === undefined ? ',spark' : ''}`
+  process.env.BENCH_CONTENDERS ??
+  `raw,kafkajs,dstream,dstream-librdkafka,dstream-workers${SPARK_UNAVAILABLE === undefined ? ',spark' : ''}`
 ).split(',') as ContenderName[];
 if (SPARK_UNAVAILABLE !== undefined) {
   if (CONTENDERS.includes('spark')) throw new Error(`BENCH_CONTENDERS: spark can't run here: ${SPARK_UNAVAILABLE}`);

@@ -41,6 +41,8 @@ export interface ContenderTask {
   readonly maxRatePerPartition?: number;
   /** dstream only: `maxBatchBytes`; default the stream's default. */
   readonly maxBatchBytes?: number;
+  /** dstream only: who fetches the records (the stream's `fetchEngine`); default the stream's default. */
+  readonly fetchEngine?: 'wire' | 'librdkafka';
   /** dstream-workers only: how many worker processes `runWorkers` starts (default 2). */
   readonly workers?: number;
 }
@@ -137,7 +139,7 @@ async function kafkajsEachBatch({ brokers, topic, records }: ContenderTask): Pro
 
 /** A word-count job as the README writes one, defined on `ssc`; `totals` receives each batch's counts. */
 export function defineWordCount(ssc: StreamingContext, task: ContenderTask, groupId: string, totals: Map<string, number>): void {
-  const { brokers, topic, maxRatePerPartition, maxBatchBytes } = task;
+  const { brokers, topic, maxRatePerPartition, maxBatchBytes, fetchEngine } = task;
   const lines = KafkaUtils.createDirectStream<Buffer | null, string>(ssc, {
     kafkaParams: { 'bootstrap.servers': brokers, 'group.id': groupId },
     strategy: ConsumerStrategies.Subscribe([topic]),
@@ -146,6 +148,7 @@ export function defineWordCount(ssc: StreamingContext, task: ContenderTask, grou
     valueDeserializer: 'string',
     maxRatePerPartition,
     maxBatchBytes,
+    fetchEngine,
     logger: silentLogger,
   });
   lines

@@ -173,7 +173,7 @@ describe('resolveDirectStreamOptions', () => {
     expect(resolved.valueDeserializer(null)).toBeNull();
   });
 
-  it("hands 'buffer' keys and values over as copies in pooled memory when small, and large ones as they are", () => {
+  it("hands 'buffer' keys and values over as copies in pooled memory when small, and large ones as they are unless they are views", () => {
     const resolved = resolveDirectStreamOptions<Buffer | null, Buffer | null>(valid);
     const small = Buffer.from('key-0001');
     const key = resolved.keyDeserializer(small)!;
@@ -183,6 +183,13 @@ describe('resolveDirectStreamOptions', () => {
     expect(key.buffer.byteLength).toBe(Buffer.poolSize);
     const large = Buffer.alloc(Buffer.poolSize);
     expect(resolved.valueDeserializer(large)).toBe(large);
+    // A large value inside a fetch response is copied, so a record kept does not hold the response.
+    const response = Buffer.alloc(4 * Buffer.poolSize, 7);
+    const view = response.subarray(100, 100 + Buffer.poolSize);
+    const copied = resolved.valueDeserializer(view)!;
+    expect(copied).toEqual(view);
+    expect(copied.buffer).not.toBe(response.buffer);
+    expect(copied.buffer.byteLength).toBe(Buffer.poolSize);
     expect(resolved.valueDeserializer(null)).toBeNull();
   });
 

@@ -21,15 +21,17 @@ function decodeUtf8(option: string, kind: 'string' | 'json', data: Buffer): stri
 }
 
 /**
- * The bytes of a small key or value copied into Node's shared allocation pool. The client library
- * hands each key and value over in a Buffer with a backing store of its own (a separate malloc and
- * its bookkeeping: ~300 bytes of memory for a 10-byte key); records live for a batch or two, so
- * that cost is paid by every buffered record. A pooled copy is a view on a shared 8 KiB slab, and
- * the library's Buffer dies young. Measured: ~700 → ~460 bytes of resident memory per record of a
- * 10-byte key and 100-byte value (docs/benchmarks.md). Large buffers are kept as they are.
+ * The bytes of a key or value in memory of their own. librdkafka's fetcher hands each one over in
+ * a Buffer with a backing store of its own (a separate malloc and its bookkeeping: ~300 bytes for
+ * a 10-byte key), the wire fetcher as a view into the whole fetch response, which a record kept
+ * past its batch (in state, in a window) would hold. A small one is copied into Node's shared
+ * allocation pool (a view on a shared 8 KiB slab): ~700 → ~460 bytes of resident memory per record
+ * of a 10-byte key and 100-byte value (docs/benchmarks.md). A large one is copied only when it is
+ * a view into a larger buffer.
  */
 export function compactBuffer(data: Buffer): Buffer {
-  return data.length < Buffer.poolSize >>> 1 ? Buffer.from(data) : data;
+  if (data.length < Buffer.poolSize >>> 1) return Buffer.from(data);
+  return data.byteOffset === 0 && data.length === data.buffer.byteLength ? data : Buffer.from(data);
 }
 
 export function resolveDeserializer<T>(option: string, deserializer: Deserializer<T> | undefined): (data: Buffer | null) => T {

@@ -111,7 +111,8 @@ function readHeaders(buf: Buffer, count: number): KafkaHeader[] {
     const valueLength = readVarint(buf);
     let value: Buffer = EMPTY_VALUE;
     if (valueLength >= 0) {
-      value = buf.subarray(at, at + valueLength);
+      // A copy: headers are few, and a record kept past its batch must not hold the whole response.
+      value = Buffer.from(buf.subarray(at, at + valueLength));
       at += valueLength;
     }
     headers[i] = { key, value };

@@ -99,8 +99,10 @@ export class WireFetcher {
   private brokers = new Map<number, BrokerAddress>();
   private leaderLookup: Promise<void> | undefined;
   private lastLookupMs = 0;
-  /** A failure for the next `consume` to throw (each reported once). */
-  private failures: KafkaError[] = [];
+  /** Failures for `consume` to throw, each once, unless their partition was moved or unassigned since. */
+  private failures: Array<{ readonly error: KafkaError; readonly state: WirePartition; readonly generation: number }> = [];
+  /** Set once `onUnsupported` was told: nothing is fetched from then on. */
+  private isUnsupported = false;
   private readonly arrivalWaiters = new Set<() => void>();
   /** Where the next `consume` starts taking, so no partition is always served last. */
   private nextStart = 0;
@@ -239,8 +241,10 @@ export class WireFetcher {
   }
 
   private throwFailure(): void {
-    const failure = this.failures.shift();
-    if (failure !== undefined) throw failure;
+    while (this.failures.length > 0) {
+      const { error, state, generation } = this.failures.shift()!;
+      if (this.partitions.get(state.key) === state && state.generation === generation) throw error;
+    }
   }
 
   private take<R extends FetchedRecord>(maxMessages: number, build: RecordBuilder<R>): ConsumeResult<R> {
@@ -292,7 +296,7 @@ export class WireFetcher {
 
   /** Starts a loop for every leader with partitions to fetch, and wakes the idle ones. */
   private wakeLoops(): void {
-    if (this.isClosed) return;
+    if (this.isClosed || this.isUnsupported) return;
     for (const state of this.partitions.values()) {
       const leader = this.leaders.get(state.key);
       if (leader === undefined || leader < 0 || this.loops.has(leader)) continue;
@@ -301,7 +305,10 @@ export class WireFetcher {
       const loop = new BrokerLoop(leader, address, this);
       this.loops.set(leader, loop);
       loop.run().finally(() => {
-        if (this.loops.get(leader) === loop) this.loops.delete(leader);
+        if (this.loops.get(leader) !== loop) return;
+        this.loops.delete(leader);
+        // Partitions of this leader assigned while the loop was ending get a new loop.
+        this.wakeLoops();
       });
     }
     for (const loop of this.loops.values()) loop.wake();
@@ -353,7 +360,7 @@ export class WireFetcher {
 
   /** Whether any partition on `broker` will want fetching later (so its loop should stay). */
   hasPartitionsOn(broker: number): boolean {
-    if (this.isClosed) return false;
+    if (this.isClosed || this.isUnsupported) return false;
     for (const state of this.partitions.values()) if (this.leaders.get(state.key) === broker) return true;
     return false;
   }
@@ -370,6 +377,13 @@ export class WireFetcher {
 
   get fetchOptions(): WireFetcherOptions {
     return this.options;
+  }
+
+  /** Tells `onUnsupported` once, and stops fetching: another client takes over. */
+  unsupported(reason: string): void {
+    if (this.isUnsupported) return;
+    this.isUnsupported = true;
+    this.options.onUnsupported(reason);
   }
 
   /** Files a fetch response: records, bounds, and what its errors call for. */
@@ -404,7 +418,7 @@ export class WireFetcher {
           );
         } catch (error) {
           if (!(error instanceof UnsupportedRecordFormatError)) throw error;
-          this.options.onUnsupported(
+          this.unsupported(
             `${state.topic}-${state.partition} holds a record batch at offset ${error.offset} that the built-in fetcher cannot decode (${error.reason})`,
           );
           continue;
@@ -448,11 +462,12 @@ export class WireFetcher {
     // to consume, and asked again only after a pause, so the report does not repeat every fetch.
     state.retryAtMs = Date.now() + ERROR_BACKOFF_MS;
     const where = `${state.topic}-${state.partition} at offset ${state.fetchOffset}`;
+    // A broker answering with an error sends no bounds (-1), so the message names only the offset.
     const message =
       errorCode === OFFSET_OUT_OF_RANGE
-        ? `fetch of ${where}: offset out of range (log start ${response.logStartOffset}, end ${response.highWatermark})`
+        ? `fetch of ${where}: offset out of range (the log no longer or not yet holds it)`
         : `fetch of ${where} failed (Kafka error code ${errorCode})`;
-    this.failures.push(new KafkaError(message, { code: errorCode, retriable: false }));
+    this.failures.push({ error: new KafkaError(message, { code: errorCode, retriable: false }), state, generation: state.generation });
     this.wakeConsumers();
   }
 
@@ -549,7 +564,7 @@ class BrokerLoop {
       const fetchVersions = versions.get(API_KEY_FETCH);
       if (fetchVersions === undefined || fetchVersions.min > FETCH_VERSION || fetchVersions.max < FETCH_VERSION) {
         const range = fetchVersions === undefined ? 'none' : `${fetchVersions.min}-${fetchVersions.max}`;
-        options.onUnsupported(`broker ${describe(this.address)} serves Fetch versions ${range}, not ${FETCH_VERSION}`);
+        this.fetcher.unsupported(`broker ${describe(this.address)} serves Fetch versions ${range}, not ${FETCH_VERSION}`);
         this.isStopped = true;
         throw new KafkaError('unsupported broker');
       }

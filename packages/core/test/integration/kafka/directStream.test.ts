@@ -161,7 +161,13 @@ describe('direct stream over assigned partitions', () => {
     await createTopic(topic, 1);
     await produce(topic, [0], 25_000);
     const { ssc, batches } = streamingJob(
-      { strategy: ConsumerStrategies.Assign([{ topic, partition: 0 }]), startingOffsets: 'earliest' },
+      {
+        strategy: ConsumerStrategies.Assign([{ topic, partition: 0 }]),
+        startingOffsets: 'earliest',
+        // Room for 25,000 records even at the ~4.4 KiB each assumed before any was fetched: the
+        // first tick may come before the first fetch response.
+        maxBatchBytes: 128 * 2 ** 20,
+      },
       { batchIntervalMs: 1000 },
     );
     await ssc.start();
@@ -170,7 +176,7 @@ describe('direct stream over assigned partitions', () => {
     } finally {
       await ssc.stop({ graceful: true });
     }
-    // No rate limit: the first batch is planned up to the log end, 2.5 times the default
+    // No rate limit, a byte budget it fits in: the first batch is planned up to the log end, 2.5 times the default
     // maxBufferedRecordsPerPartition (10,000), and must still complete.
     const first = batches.find((batch) => batch.records.length > 0)!;
     expect(first.ranges.map(String)).toEqual([`${topic}-0 [0, 25000)`]);
