@@ -123,14 +123,20 @@ describe('DirectKafkaInputDStream fetching', () => {
     expect(other.consumeSizes[0]).toBe(10_000);
   });
 
-  it('stops taking records once the records it read ahead fill its share of maxBatchBytes, without pausing the partition', async () => {
+  // The read-ahead is an eighth of maxBatchBytes with the wire fetcher (its raw queue is the
+  // read-ahead that matters), all of it when librdkafka fetches: 1 MiB either way here.
+  it.each([
+    ['wire', 2 ** 23],
+    ['librdkafka', 2 ** 20],
+  ] as const)('stops taking records once the records it read ahead fill their share (fetchEngine %s), without pausing the partition', async (fetchEngine, maxBatchBytes) => {
     const kafka = new FakeKafka();
     kafka.write('t', 0, 100);
     kafka.recordBytes = 100_000;
     kafka.maxPerConsume = 3;
     const setup = setUp(kafka, {
       strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }]),
-      maxBatchBytes: 2 ** 20,
+      fetchEngine,
+      maxBatchBytes,
       maxRatePerPartition: 5,
       fetchTimeoutMs: 2000,
     });
@@ -161,7 +167,8 @@ describe('DirectKafkaInputDStream fetching', () => {
     kafka.maxPerConsume = 4;
     ({ input } = setUp(kafka, {
       strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }]),
-      maxBatchBytes: 2 ** 20,
+      // An eighth of it, 1 MiB, is read ahead.
+      maxBatchBytes: 2 ** 23,
       maxRatePerPartition: 2,
       fetchTimeoutMs: 2000,
     }));

@@ -20,7 +20,7 @@ import { SystemClock } from '../util/Clock';
 import { BatchPlanner, type PlannedBatch } from './BatchPlanner';
 import { consumerConfig } from './consumerConfig';
 import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStreamOptions';
-import { ConsumerOptions, createKafkaConsumer, KafkaConsumerClient } from './KafkaClient';
+import { ConsumerOptions, createKafkaConsumer, fetchesOverWire, KafkaConsumerClient } from './KafkaClient';
 import { PartitionFetcher, pollBatchSizeFor } from './PartitionFetcher';
 import { type Claim, PartitionOwnership } from './PartitionOwnership';
 import { recordBuilder, RecordErrorPolicy, UndeserializableRecord } from './RecordErrorPolicy';
@@ -140,9 +140,9 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       const starts = new StartOffsets(this.name, client, general, this.clock, metadata);
       const fetcher = new PartitionFetcher(client, {
         build: recordBuilder(options),
-        // A quarter or an eighth of it measured 0.85-0.9 times the rate for 5-10% less peak RSS
-        // (docs/benchmarks.md): most of the heap's peak is garbage V8 has yet to collect.
-        maxReadAheadBytes: options.maxBatchBytes,
+        // The wire fetcher's queue of raw responses (~100 bytes a record, not ~460 as objects) is the
+        // read-ahead that matters: an eighth kept the rate for ~100 MB less RSS (docs/benchmarks.md).
+        maxReadAheadBytes: options.maxBatchBytes / (fetchesOverWire(options) ? 8 : 1),
         maxBufferedPerPartition: options.maxBufferedRecordsPerPartition,
         pollBatchSize: pollBatchSizeFor(this.context.batchIntervalMs),
         fetchTimeoutMs: options.fetchTimeoutMs,

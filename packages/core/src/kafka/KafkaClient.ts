@@ -126,10 +126,15 @@ export interface ConsumerOptions {
   readonly logger?: Logger;
 }
 
+/** Whether a stream with these options has its records fetched by the wire fetcher (when no hand-over happens). */
+export function fetchesOverWire(options: { readonly fetchEngine?: FetchEngine; readonly kafkaParams: KafkaParams }): boolean {
+  return (options.fetchEngine ?? 'wire') === 'wire' && canFetchOverWire(options.kafkaParams);
+}
+
 /** Creates a consumer over librdkafka with this configuration (already validated by the caller). */
 export function createKafkaConsumer(config: Readonly<Record<string, unknown>>, options: ConsumerOptions = {}): KafkaConsumerClient {
   const client = new RdKafkaConsumerClient(config);
-  if ((options.fetchEngine ?? 'wire') === 'librdkafka' || !canFetchOverWire(config)) return client;
+  if (!fetchesOverWire({ fetchEngine: options.fetchEngine, kafkaParams: config as KafkaParams })) return client;
   return new WireConsumerClient(client, config, options.logger);
 }
 
