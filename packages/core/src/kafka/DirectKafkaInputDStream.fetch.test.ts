@@ -92,6 +92,21 @@ describe('DirectKafkaInputDStream fetching', () => {
     expect(other.config['fetch.min.bytes']).toBe(2 ** 20);
   });
 
+  it('heartbeats every second, or every third of a shorter session timeout, unless the kafkaParams say otherwise', async () => {
+    const cases: Array<[Record<string, number>, number]> = [
+      [{}, 1000],
+      [{ 'session.timeout.ms': 2400 }, 800],
+      [{ 'heartbeat.interval.ms': 3000 }, 3000],
+    ];
+    for (const [params, heartbeatMs] of cases) {
+      const kafka = twoPartitions();
+      ({ input } = setUp(kafka, { kafkaParams: { 'bootstrap.servers': 'fake:9092', 'group.id': 'g', ...params } }));
+      await input.start();
+      expect(kafka.config['heartbeat.interval.ms']).toBe(heartbeatMs);
+      await input.stop();
+    }
+  });
+
   it('cuts every batch, the first after downtime included, to maxBatchBytes of the records fetched', async () => {
     const kafka = new FakeKafka();
     kafka.write('t', 0, 100);

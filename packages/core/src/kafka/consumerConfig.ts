@@ -2,6 +2,9 @@
 import type { ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import { DEFAULT_SESSION_TIMEOUT_MS } from './PartitionOwnership';
 
+/** Default `heartbeat.interval.ms` (a third of `session.timeout.ms` when that is shorter). */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
+
 /** Default `partition.assignment.strategy`: the cooperative (incremental) protocol. */
 export const DEFAULT_ASSIGNMENT_STRATEGY = 'cooperative-sticky';
 
@@ -14,6 +17,13 @@ export function consumerConfig<K, V>(options: ResolvedDirectStreamOptions<K, V>)
     'partition.assignment.strategy': DEFAULT_ASSIGNMENT_STRATEGY,
     // A member that died is noticed after this long (Kafka's default is 45 s): failover time.
     'session.timeout.ms': DEFAULT_SESSION_TIMEOUT_MS,
+    // A member learns of a rebalance from its next heartbeat's answer, and a cooperative
+    // rebalance takes two: with librdkafka's 3000 ms, a second worker joining took ~5 s to get its
+    // first partitions; with 1000 ms, ~1.5 s (docs/benchmarks.md).
+    'heartbeat.interval.ms': Math.min(
+      DEFAULT_HEARTBEAT_INTERVAL_MS,
+      Math.floor(Number(options.kafkaParams['session.timeout.ms'] ?? DEFAULT_SESSION_TIMEOUT_MS) / 3),
+    ),
     ...options.kafkaParams,
     'enable.auto.commit': false,
     'enable.auto.offset.store': false,
