@@ -5,6 +5,7 @@
  * response racing a seek).
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { ProtocolReader as Reader, ProtocolWriter as Writer } from './protocolTestKit';
 
 /** One partition of a Fetch request as the broker received it. */
 export interface ReceivedFetchPartition {
@@ -285,60 +286,4 @@ function decodeFetchRequest(body: Buffer): ReceivedFetch {
     }
   }
   return { maxWaitMs, minBytes, maxBytes, isolationLevel, partitions };
-}
-
-/** Appends big-endian protocol fields. */
-class Writer {
-  private readonly parts: Buffer[] = [];
-
-  int16(value: number): this {
-    return this.push(2, (b) => b.writeInt16BE(value));
-  }
-  int32(value: number): this {
-    return this.push(4, (b) => b.writeInt32BE(value));
-  }
-  int64(value: number): this {
-    return this.push(8, (b) => b.writeBigInt64BE(BigInt(value)));
-  }
-  string(value: string): this {
-    const bytes = Buffer.from(value, 'utf8');
-    this.int16(bytes.length);
-    this.parts.push(bytes);
-    return this;
-  }
-  bytes(value: Buffer): this {
-    this.int32(value.length);
-    this.parts.push(value);
-    return this;
-  }
-  build(): Buffer {
-    return Buffer.concat(this.parts);
-  }
-  private push(size: number, write: (buffer: Buffer) => void): this {
-    const buffer = Buffer.alloc(size);
-    write(buffer);
-    this.parts.push(buffer);
-    return this;
-  }
-}
-
-/** Reads big-endian protocol fields in order. */
-class Reader {
-  private at = 0;
-
-  constructor(private readonly buffer: Buffer) {}
-
-  int8(): number {
-    return this.buffer.readInt8((this.at += 1) - 1);
-  }
-  int32(): number {
-    return this.buffer.readInt32BE((this.at += 4) - 4);
-  }
-  int64(): number {
-    return Number(this.buffer.readBigInt64BE((this.at += 8) - 8));
-  }
-  string(): string {
-    const length = this.buffer.readInt16BE((this.at += 2) - 2);
-    return this.buffer.toString('utf8', this.at, (this.at += length));
-  }
 }
