@@ -4,11 +4,13 @@
  *
  * node-rdkafka 3.x exposes no group-describing admin call, and a client that joined the group to
  * find out would trigger a rebalance of the very job it inspects; so this module speaks the few
- * wire-protocol requests it needs (ApiVersions, FindCoordinator, DescribeGroups) over a plain
- * TCP connection. It therefore needs a PLAINTEXT listener (see docs/cli.md).
+ * wire-protocol requests it needs (ApiVersions, FindCoordinator, DescribeGroups) over core's plain
+ * TCP broker connection, encoding the FindCoordinator and DescribeGroups bodies itself. It therefore
+ * needs a PLAINTEXT listener (see docs/cli.md).
  */
-import { Socket } from 'node:net';
 import { KafkaError } from '@dstream/core';
+import { BrokerConnection, requestApiVersions } from '@dstream/core/internal';
+import type { BrokerAddress } from '@dstream/core/internal';
 
 /** A consumer group as its coordinator describes it. */
 export interface GroupDescription {
@@ -18,7 +20,6 @@ export interface GroupDescription {
   readonly members: ReadonlyArray<{ readonly memberId: string; readonly clientId: string; readonly host: string }>;
 }
 
-const API_VERSIONS = 18;
 const FIND_COORDINATOR = 10;
 const DESCRIBE_GROUPS = 15;
 /** Versions this module encodes: the non-flexible ones (flexible versions use compact encodings). */
@@ -32,7 +33,7 @@ const RETRIABLE_ERRORS = new Set([14, 15, 16]);
 const GROUP_ID_NOT_FOUND = 69;
 const MAX_ATTEMPTS = 10;
 
-/** Writes requests in Kafka's binary encoding (big-endian, length-prefixed strings and arrays). */
+/** Writes request bodies in Kafka's binary encoding (big-endian, length-prefixed strings and arrays). */
 class Writer {
   private readonly parts: Buffer[] = [];
 
@@ -112,117 +113,28 @@ class Reader {
   }
 }
 
-/** One connection to one broker, one request at a time. */
-class BrokerConnection {
-  private readonly socket: Socket;
-  private received = Buffer.alloc(0);
-  private waiting: { resolve: (body: Buffer) => void; reject: (error: Error) => void } | undefined;
-  private failure: Error | undefined;
-  private correlationId = 0;
-
-  private constructor(
-    readonly address: string,
-    socket: Socket,
-  ) {
-    this.socket = socket;
-    socket.on('data', (chunk) => this.onData(chunk));
-    socket.on('error', (error) => this.fail(error));
-    socket.on('close', () => this.fail(new Error('connection closed by the broker')));
-  }
-
-  static open(host: string, port: number, timeoutMs: number): Promise<BrokerConnection> {
-    const address = `${host}:${port}`;
-    return new Promise((resolve, reject) => {
-      const socket = new Socket();
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      socket.connect(port, host, () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new BrokerConnection(address, socket));
-      });
-    });
-  }
-
-  /** Sends one request (header v1) and resolves with the response body after its correlation id. */
-  request(apiKey: number, apiVersion: number, body: Buffer, timeoutMs: number): Promise<Reader> {
-    if (this.failure) return Promise.reject(this.failure);
-    const correlationId = ++this.correlationId;
-    const header = new Writer().int16(apiKey).int16(apiVersion).int32(correlationId).string(CLIENT_ID).toBuffer();
-    const size = Buffer.alloc(4);
-    size.writeInt32BE(header.length + body.length);
-    return new Promise<Reader>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting = undefined;
-        reject(new Error(`no answer to request ${apiKey} v${apiVersion} within ${timeoutMs} ms`));
-        this.close();
-      }, timeoutMs);
-      this.waiting = {
-        resolve: (response) => {
-          clearTimeout(timer);
-          const reader = new Reader(response);
-          const answered = reader.int32();
-          if (answered !== correlationId) reject(new Error(`response for request ${answered}, expected ${correlationId}`));
-          else resolve(reader);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      };
-      this.socket.write(Buffer.concat([size, header, body]));
-    });
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-
-  private onData(chunk: Buffer): void {
-    this.received = Buffer.concat([this.received, chunk]);
-    if (this.received.length < 4) return;
-    const size = this.received.readInt32BE(0);
-    if (this.received.length < 4 + size) return;
-    const response = this.received.subarray(4, 4 + size);
-    this.received = this.received.subarray(4 + size);
-    const waiting = this.waiting;
-    this.waiting = undefined;
-    waiting?.resolve(response);
-  }
-
-  private fail(error: Error): void {
-    this.failure ??= error;
-    const waiting = this.waiting;
-    this.waiting = undefined;
-    waiting?.reject(error);
-  }
-}
-
-/** The highest version both this module and the broker speak, or a `KafkaError` naming the request. */
+/** The highest version both this module and the broker speak; throws naming the request and both version ranges when there is none. */
 async function negotiate(connection: BrokerConnection, apiKey: number, timeoutMs: number): Promise<number> {
-  const reader = await connection.request(API_VERSIONS, 0, Buffer.alloc(0), timeoutMs);
-  const errorCode = reader.int16();
-  if (errorCode !== 0) throw new Error(`ApiVersions failed with error code ${errorCode}`);
-  const versions = reader.array(() => ({ apiKey: reader.int16(), min: reader.int16(), max: reader.int16() }));
-  const broker = versions.find((v) => v.apiKey === apiKey);
+  const versions = await requestApiVersions(connection, timeoutMs);
+  const broker = versions.get(apiKey);
   const [ourMin, ourMax] = SUPPORTED[apiKey];
   const version = Math.min(ourMax, broker?.max ?? -1);
   if (broker === undefined || version < Math.max(ourMin, broker.min)) {
+    const { host, port } = connection.address;
     throw new Error(
-      `the broker at ${connection.address} speaks versions ${broker ? `${broker.min}-${broker.max}` : 'none'} of ` +
+      `the broker at ${host}:${port} speaks versions ${broker ? `${broker.min}-${broker.max}` : 'none'} of ` +
         `request ${apiKey}; this tool speaks ${ourMin}-${ourMax}`,
     );
   }
   return version;
 }
 
-function parseBroker(address: string): { host: string; port: number } {
+/** Opens a connection to one broker, named `dstream-cli` in the broker's logs and quotas. */
+function connectTo(address: BrokerAddress, timeoutMs: number): Promise<BrokerConnection> {
+  return BrokerConnection.connect(address, { clientId: CLIENT_ID, connectTimeoutMs: timeoutMs });
+}
+
+function parseBroker(address: string): BrokerAddress {
   const trimmed = address.trim().replace(/^[a-z]+:\/\//i, '');
   const colon = trimmed.lastIndexOf(':');
   const host = colon < 0 ? trimmed : trimmed.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
@@ -231,17 +143,16 @@ function parseBroker(address: string): { host: string; port: number } {
 }
 
 /** Finds the group's coordinator through the first reachable bootstrap broker. */
-async function findCoordinator(brokers: string, group: string, timeoutMs: number): Promise<{ host: string; port: number }> {
+async function findCoordinator(brokers: string, group: string, timeoutMs: number): Promise<BrokerAddress> {
   let lastError: unknown;
   for (const address of brokers.split(',')) {
-    const { host, port } = parseBroker(address);
     let connection: BrokerConnection | undefined;
     try {
-      connection = await BrokerConnection.open(host, port, timeoutMs);
+      connection = await connectTo(parseBroker(address), timeoutMs);
       const version = await negotiate(connection, FIND_COORDINATOR, timeoutMs);
       for (let attempt = 1; ; attempt++) {
         const body = new Writer().string(group).int8(0 /* key type: group */).toBuffer();
-        const reader = await connection.request(FIND_COORDINATOR, version, body, timeoutMs);
+        const reader = new Reader(await connection.request(FIND_COORDINATOR, version, body, timeoutMs));
         reader.int32(); // throttle_time_ms
         const errorCode = reader.int16();
         const errorMessage = reader.nullableString();
@@ -272,13 +183,13 @@ async function findCoordinator(brokers: string, group: string, timeoutMs: number
 export async function describeGroup(brokers: string, group: string, timeoutMs: number): Promise<GroupDescription> {
   try {
     for (let attempt = 1; ; attempt++) {
-      const { host, port } = await findCoordinator(brokers, group, timeoutMs);
-      const connection = await BrokerConnection.open(host, port, timeoutMs);
+      const coordinator = await findCoordinator(brokers, group, timeoutMs);
+      const connection = await connectTo(coordinator, timeoutMs);
       try {
         const version = await negotiate(connection, DESCRIBE_GROUPS, timeoutMs);
         const body = new Writer().int32(1).string(group);
         if (version >= 3) body.int8(0); // include_authorized_operations
-        const reader = await connection.request(DESCRIBE_GROUPS, version, body.toBuffer(), timeoutMs);
+        const reader = new Reader(await connection.request(DESCRIBE_GROUPS, version, body.toBuffer(), timeoutMs));
         reader.int32(); // throttle_time_ms
         const [described] = reader.array(() => {
           const errorCode = reader.int16();
