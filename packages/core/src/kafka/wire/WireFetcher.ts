@@ -88,6 +88,8 @@ const OFFSET_OUT_OF_RANGE = 1;
 const RETRY_BACKOFF_MS = 200;
 const MAX_BROKER_BACKOFF_MS = 2000;
 const ERROR_BACKOFF_MS = 1000;
+/** The least a fetch asks for, in all and per partition, however full the queue or many the partitions. */
+const MIN_FETCH_BYTES = 64 * 1024;
 /** A fresh metadata read is asked at most this often. */
 const LEADER_REFRESH_MS = 250;
 
@@ -358,6 +360,24 @@ export class WireFetcher {
     return due;
   }
 
+  /**
+   * The byte limits of the next fetch: what is left of `queueBytes` and a partition's share of it,
+   * never below MIN_FETCH_BYTES and never above the configured limits. With many partitions, each
+   * asking `partitionMaxBytes` (1 MiB by default) would let one response bring far more than the
+   * queue's bound. A broker still returns the first record batch of the first partition whole,
+   * however large, so a large record is never stuck.
+   */
+  fetchLimits(): { readonly maxBytes: number; readonly partitionMaxBytes: number } {
+    const { queueBytes, maxBytes, partitionMaxBytes } = this.options;
+    let buffered = 0;
+    for (const state of this.partitions.values()) buffered += state.bufferedBytes;
+    const share = Math.ceil(queueBytes / Math.max(1, this.partitions.size));
+    return {
+      maxBytes: Math.min(maxBytes, Math.max(MIN_FETCH_BYTES, queueBytes - buffered)),
+      partitionMaxBytes: Math.min(partitionMaxBytes, Math.max(MIN_FETCH_BYTES, share)),
+    };
+  }
+
   /** Whether any partition on `broker` will want fetching later (so its loop should stay). */
   hasPartitionsOn(broker: number): boolean {
     if (this.isClosed || this.isUnsupported) return false;
@@ -516,14 +536,16 @@ class BrokerLoop {
       for (const { state } of sent) state.isInFlight = true;
       try {
         const connection = await this.connect();
+        const { maxBytes, partitionMaxBytes } = this.fetcher.fetchLimits();
         const response = await fetch(
           connection,
           {
             maxWaitMs: options.maxWaitMs,
-            minBytes: options.minBytes,
-            maxBytes: options.maxBytes,
+            // A broker holds a fetch until min_bytes are there, counted within the limits: never ask more.
+            minBytes: Math.min(options.minBytes, maxBytes, partitionMaxBytes * sent.length),
+            maxBytes,
             isReadCommitted: options.isReadCommitted,
-            topics: groupByTopic(sent.map(({ state, offset }) => ({ state, offset })), options.partitionMaxBytes),
+            topics: groupByTopic(sent.map(({ state, offset }) => ({ state, offset })), partitionMaxBytes),
           },
           options.requestTimeoutMs,
         );
