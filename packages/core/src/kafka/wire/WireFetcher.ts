@@ -23,9 +23,10 @@ import type {
   TopicPartitionOffset,
   WatermarkOffsets,
 } from '../kafkaCapabilities';
-import { BrokerConnection, BrokerAddress } from './BrokerConnection';
+import type { BrokerAddress } from './BrokerConnection';
+import { BrokerFetchLoop, RETRY_BACKOFF_MS } from './BrokerFetchLoop';
 import { FetchedRecords, UnsupportedRecordFormatError } from './FetchedRecords';
-import { API_KEY_FETCH, FETCH_VERSION, FetchPartitionResponse, fetch, requestApiVersions } from './fetchProtocol';
+import type { FetchPartitionResponse } from './fetchProtocol';
 
 /** Where each partition's leader is, as cluster metadata says. */
 export interface LeaderMap {
@@ -55,7 +56,7 @@ export interface WireFetcherOptions {
 }
 
 /** A partition as the fetcher tracks it. */
-interface WirePartition {
+export interface WirePartition {
   readonly topic: string;
   readonly partition: number;
   readonly key: string;
@@ -84,9 +85,6 @@ const LEADER_CODES = new Set([
   75 /* UNKNOWN_LEADER_EPOCH */, 78 /* OFFSET_NOT_AVAILABLE */, 100 /* UNKNOWN_TOPIC_ID */,
 ]);
 const OFFSET_OUT_OF_RANGE = 1;
-/** Wait before fetching a partition again after an error, and the longest wait after a broker failed repeatedly. */
-const RETRY_BACKOFF_MS = 200;
-const MAX_BROKER_BACKOFF_MS = 2000;
 const ERROR_BACKOFF_MS = 1000;
 /** The least a fetch asks for, in all and per partition, however full the queue or many the partitions. */
 const MIN_FETCH_BYTES = 64 * 1024;
@@ -96,7 +94,7 @@ const LEADER_REFRESH_MS = 250;
 /** Fetches assigned partitions from their leaders; see the file comment. */
 export class WireFetcher {
   private readonly partitions = new Map<string, WirePartition>();
-  private readonly loops = new Map<number, BrokerLoop>();
+  private readonly loops = new Map<number, BrokerFetchLoop>();
   private leaders = new Map<string, number>();
   private brokers = new Map<number, BrokerAddress>();
   private leaderLookup: Promise<void> | undefined;
@@ -304,7 +302,7 @@ export class WireFetcher {
       if (leader === undefined || leader < 0 || this.loops.has(leader)) continue;
       const address = this.brokers.get(leader);
       if (address === undefined) continue;
-      const loop = new BrokerLoop(leader, address, this);
+      const loop = new BrokerFetchLoop(leader, address, this);
       this.loops.set(leader, loop);
       loop.run().finally(() => {
         if (this.loops.get(leader) !== loop) return;
@@ -497,134 +495,4 @@ export class WireFetcher {
 function positionOf(state: WirePartition): number {
   for (const segment of state.segments) if (!segment.isDone) return segment.nextOffset;
   return state.fetchOffset;
-}
-
-/** One leader's fetch loop: one request in flight, sent again as soon as partitions are due. */
-class BrokerLoop {
-  private connection: BrokerConnection | undefined;
-  private isStopped = false;
-  private wakeUp: (() => void) | undefined;
-  private rotation = 0;
-  private failuresInRow = 0;
-
-  constructor(
-    private readonly broker: number,
-    private readonly address: BrokerAddress,
-    private readonly fetcher: WireFetcher,
-  ) {}
-
-  wake(): void {
-    this.wakeUp?.();
-  }
-
-  stop(): void {
-    this.isStopped = true;
-    this.connection?.close();
-    this.wake();
-  }
-
-  async run(): Promise<void> {
-    const options = this.fetcher.fetchOptions;
-    while (!this.isStopped && this.fetcher.hasPartitionsOn(this.broker)) {
-      const due = this.fetcher.partitionsToFetch(this.broker, this.rotation++);
-      if (due.length === 0) {
-        const retryMs = this.fetcher.nextRetryMs(this.broker);
-        await this.idle(retryMs === undefined ? 1000 : Math.max(1, retryMs - Date.now()));
-        continue;
-      }
-      const sent = due.map((state) => ({ state, generation: state.generation, offset: state.fetchOffset }));
-      for (const { state } of sent) state.isInFlight = true;
-      try {
-        const connection = await this.connect();
-        const { maxBytes, partitionMaxBytes } = this.fetcher.fetchLimits();
-        const response = await fetch(
-          connection,
-          {
-            maxWaitMs: options.maxWaitMs,
-            // A broker holds a fetch until min_bytes are there, counted within the limits: never ask more.
-            minBytes: Math.min(options.minBytes, maxBytes, partitionMaxBytes * sent.length),
-            maxBytes,
-            isReadCommitted: options.isReadCommitted,
-            topics: groupByTopic(sent.map(({ state, offset }) => ({ state, offset })), partitionMaxBytes),
-          },
-          options.requestTimeoutMs,
-        );
-        this.failuresInRow = 0;
-        this.fetcher.accept(sent, response.partitions);
-      } catch (error) {
-        this.fetcher.failed(sent);
-        if (this.isStopped) break;
-        this.connection?.close();
-        this.connection = undefined;
-        this.failuresInRow++;
-        const kafkaError =
-          error instanceof KafkaError ? error : new KafkaError(`fetch from broker ${describe(this.address)} failed: ${String(error)}`, { retriable: true, cause: error });
-        // Retried without telling consume, as librdkafka retries a lost connection: a fetch that
-        // stays stuck surfaces as the batch's fetch timeout. Logged at the first failure and every tenth.
-        if (this.failuresInRow % 10 === 1) {
-          options.logger?.warn(`fetch from broker ${this.broker} (${describe(this.address)}) failed, retrying: ${kafkaError.message}`);
-        }
-        await this.idle(Math.min(MAX_BROKER_BACKOFF_MS, RETRY_BACKOFF_MS * 2 ** (this.failuresInRow - 1)));
-      }
-    }
-    this.connection?.close();
-  }
-
-  private async connect(): Promise<BrokerConnection> {
-    if (this.connection !== undefined && !this.connection.isClosed) return this.connection;
-    const options = this.fetcher.fetchOptions;
-    const connection = await BrokerConnection.connect(this.address, {
-      clientId: options.clientId,
-      connectTimeoutMs: options.connectTimeoutMs,
-    });
-    if (this.isStopped) {
-      connection.close();
-      throw new KafkaError('fetcher closed');
-    }
-    try {
-      const versions = await requestApiVersions(connection, options.connectTimeoutMs);
-      const fetchVersions = versions.get(API_KEY_FETCH);
-      if (fetchVersions === undefined || fetchVersions.min > FETCH_VERSION || fetchVersions.max < FETCH_VERSION) {
-        const range = fetchVersions === undefined ? 'none' : `${fetchVersions.min}-${fetchVersions.max}`;
-        this.fetcher.unsupported(`broker ${describe(this.address)} serves Fetch versions ${range}, not ${FETCH_VERSION}`);
-        this.isStopped = true;
-        throw new KafkaError('unsupported broker');
-      }
-    } catch (error) {
-      connection.close();
-      throw error;
-    }
-    this.connection = connection;
-    return connection;
-  }
-
-  private idle(timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      const self = this;
-      function done(): void {
-        clearTimeout(timer);
-        self.wakeUp = undefined;
-        resolve();
-      }
-      this.wakeUp = done;
-    });
-  }
-}
-
-function groupByTopic(
-  sent: ReadonlyArray<{ readonly state: WirePartition; readonly offset: number }>,
-  partitionMaxBytes: number,
-): Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: number; partitionMaxBytes: number }> }> {
-  const topics = new Map<string, Array<{ partition: number; fetchOffset: number; partitionMaxBytes: number }>>();
-  for (const { state, offset } of sent) {
-    let partitions = topics.get(state.topic);
-    if (partitions === undefined) topics.set(state.topic, (partitions = []));
-    partitions.push({ partition: state.partition, fetchOffset: offset, partitionMaxBytes });
-  }
-  return [...topics].map(([topic, partitions]) => ({ topic, partitions }));
-}
-
-function describe(address: BrokerAddress): string {
-  return `${address.host}:${address.port}`;
 }
