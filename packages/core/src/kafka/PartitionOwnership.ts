@@ -13,6 +13,7 @@ import type { FetchedRecord, KafkaConsumerClient, RebalanceEvent, TopicPartition
 import type { PartitionFetcher } from './PartitionFetcher';
 import type { StartOffsets, StartReason } from './StartOffsets';
 import type { StatePersistence } from '../state/StatePersistence';
+import { awaitWorkerJoin } from '../workers/workerJoin';
 
 /** Default `session.timeout.ms`: how long a dead member holds its partitions. */
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
@@ -102,6 +103,8 @@ export class PartitionOwnership {
    */
   async subscribe(topics: ReadonlyArray<string | RegExp>, signal: AbortSignal | undefined): Promise<void> {
     const { connectTimeoutMs, kafkaParams, groupId, brokers, logger } = this.options;
+    // Under runWorkers, the workers join the group together (workers/workerJoin.ts).
+    await awaitWorkerJoin(this.clock, logger, signal);
     let firstAssignment!: () => void;
     const assigned = new Promise<void>((resolve) => (firstAssignment = resolve));
     let isFirst = true;

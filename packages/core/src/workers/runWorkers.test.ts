@@ -9,6 +9,9 @@ import { WorkerReport } from './workerReport';
 /** A child process stand-in: records the signals it is sent; the test decides when it exits. */
 class FakeChild extends EventEmitter {
   readonly signals: string[] = [];
+  /** What the supervisor sent it over IPC. */
+  readonly sent: unknown[] = [];
+  connected = true;
   constructor(
     readonly pid: number,
     readonly args: readonly string[],
@@ -20,8 +23,21 @@ class FakeChild extends EventEmitter {
     this.signals.push(signal);
     return true;
   }
+  send(message: unknown, _handle: undefined, _options: undefined, callback: (error: Error | null) => void): boolean {
+    this.sent.push(message);
+    callback(null);
+    return true;
+  }
   exit(code: number | null, signal: NodeJS.Signals | null = null): void {
+    this.connected = false;
     this.emit('exit', code, signal);
+  }
+  /** What a worker's direct stream sends before it joins its consumer group. */
+  readyToJoin(): void {
+    this.emit('message', { dstream: 1, type: 'ReadyToJoin' });
+  }
+  get joined(): boolean {
+    return this.sent.some((message) => (message as { type?: string }).type === 'Join');
   }
   report(numRecords: number, failed = false): void {
     const report: WorkerReport = {
@@ -211,6 +227,53 @@ describe('runWorkers', () => {
     expect(result()).toMatchObject({ batches: 2, records: 400 });
   });
 
+  it('lets the workers join their group together once every running worker is ready, and a later one at once', async () => {
+    const { children, clock, signals, running } = supervise({ workers: 3, restartDelayMs: 1000 });
+    children[0].readyToJoin();
+    children[2].readyToJoin();
+    expect(children.map((child) => child.joined)).toEqual([false, false, false]);
+    children[1].readyToJoin();
+    expect(children.map((child) => child.joined)).toEqual([true, true, true]);
+    // A restarted worker does not wait: the group already has its members.
+    children[1].exit(1);
+    await settle();
+    await clock.advance(1000);
+    children[3].readyToJoin();
+    expect(children[3].joined).toBe(true);
+    signals.emit('SIGTERM', 'SIGTERM');
+    for (const child of [children[0], children[2], children[3]]) child.exit(0);
+    await running;
+  });
+
+  it('does not wait at the barrier for a worker that crashed before it was ready, nor past joinBarrierMs', async () => {
+    const crashed = supervise({ workers: 2, restartDelayMs: 1000 });
+    crashed.children[0].readyToJoin();
+    crashed.children[1].exit(1);
+    expect(crashed.children[0].joined).toBe(true);
+    crashed.signals.emit('SIGTERM', 'SIGTERM');
+    crashed.children[0].exit(0);
+    await crashed.running;
+
+    const slow = supervise({ workers: 2, joinBarrierMs: 5000 });
+    slow.children[1].readyToJoin();
+    await slow.clock.advance(4999);
+    expect(slow.children[1].joined).toBe(false);
+    await slow.clock.advance(1);
+    expect(slow.children[1].joined).toBe(true);
+    expect(slow.lines).toContain('workers: not every worker was ready to join the group within 5000 ms; the ready ones join now');
+    slow.children[0].readyToJoin();
+    expect(slow.children[0].joined).toBe(true);
+    slow.signals.emit('SIGTERM', 'SIGTERM');
+    for (const child of slow.children) child.exit(0);
+    await slow.running;
+
+    const noBarrier = supervise({ workers: 2, joinBarrierMs: 0 });
+    noBarrier.children[0].readyToJoin();
+    expect(noBarrier.children[0].joined).toBe(true);
+    for (const child of noBarrier.children) child.exit(0);
+    await noBarrier.running;
+  });
+
   it('counts a worker that could not be started as a crash and tries again', async () => {
     const { children, clock } = supervise({ workers: 1, restartDelayMs: 1000 });
     // What child_process does when the executable cannot be run: an 'error', no pid, no 'exit'.
@@ -226,5 +289,6 @@ describe('runWorkers', () => {
     await expect(runWorkers({})).rejects.toThrow(ConfigError);
     await expect(runWorkers({ jobFile: 'a.js', argv: ['b.js'] })).rejects.toThrow(/either \{ jobFile, args \} or \{ argv \}/);
     await expect(runWorkers({ jobFile: 'a.js', workers: 0 })).rejects.toThrow(/workers must be a positive integer; got 0/);
+    await expect(runWorkers({ jobFile: 'a.js', joinBarrierMs: -1 })).rejects.toThrow(/joinBarrierMs must be a non-negative number of ms; got -1/);
   });
 });

@@ -5,6 +5,7 @@ import type { Clock } from '../util/Clock';
 import { SystemClock } from '../util/Clock';
 import type { Logger } from '../util/Logger';
 import { consoleLogger } from '../util/Logger';
+import { isWorkerJoinMessage, WorkerJoinMessage } from './workerJoin';
 import { isWorkerReport, WORKER_ID_VARIABLE, WorkerReport } from './workerReport';
 
 /** Starts one child process: `child_process.spawn`'s shape, replaced by a fake in unit tests. */
@@ -43,6 +44,13 @@ export interface RunWorkersOptions {
   readonly stableAfterMs?: number;
   /** After a stop signal, workers still running this long later are killed (SIGKILL). Default 120000 ms. */
   readonly killAfterMs?: number;
+  /**
+   * Longest the workers' first join of their consumer group waits for the slowest worker to be
+   * ready: workers that join together share the group's first generation instead of a first
+   * worker taking every partition and giving half back a rebalance later. Default 5000 ms; 0
+   * lets each worker join as soon as it is ready.
+   */
+  readonly joinBarrierMs?: number;
   /** How often combined progress is logged; 0: never. Default 10000 ms. */
   readonly progressIntervalMs?: number;
   readonly logger?: Logger;
@@ -99,6 +107,7 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
     stableAfterMs = 60_000,
     killAfterMs = 120_000,
     progressIntervalMs = 10_000,
+    joinBarrierMs = 5000,
     logger = consoleLogger,
     clock = new SystemClock(),
     spawn = spawnChild as SpawnFunction,
@@ -109,7 +118,7 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
   if (!Number.isSafeInteger(workers) || workers < 1) {
     throw new ConfigError('workers', workers, 'must be a positive integer', `Pass e.g. ${os.availableParallelism()} (one per core).`);
   }
-  for (const [name, value] of Object.entries({ restartDelayMs, maxRestartDelayMs, stableAfterMs, killAfterMs })) {
+  for (const [name, value] of Object.entries({ restartDelayMs, maxRestartDelayMs, stableAfterMs, killAfterMs, joinBarrierMs })) {
     if (!Number.isFinite(value) || value < 0) throw new ConfigError(name, value, 'must be a non-negative number of ms', 'Omit it for the default.');
   }
   if (!Number.isFinite(progressIntervalMs) || progressIntervalMs < 0) {
@@ -128,6 +137,8 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
   let batches = 0;
   let records = 0;
   let isStopping = false;
+  /** Workers waiting at the start barrier; undefined once it opened. */
+  let waitingToJoin: Set<Slot> | undefined = new Set();
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
 
@@ -143,6 +154,46 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
     onWorkerReport?.(slot.id, report);
   };
 
+  /** Ends the barrier's wait for slow workers once it opened. */
+  const barrierTimer = new AbortController();
+  const sendJoin = (slot: Slot) => {
+    const join: WorkerJoinMessage = { dstream: 1, type: 'Join' };
+    // A worker that exited meanwhile cannot take it: its replacement asks again.
+    if (slot.child?.connected !== false) slot.child?.send?.(join, undefined, undefined, () => undefined);
+  };
+
+  /** Opens the start barrier: every waiting worker joins now, and later ones at once. */
+  const openBarrier = () => {
+    if (waitingToJoin === undefined) return;
+    const waiting = waitingToJoin;
+    waitingToJoin = undefined;
+    barrierTimer.abort();
+    for (const slot of waiting) sendJoin(slot);
+  };
+
+  /** Opens the barrier once every running worker waits at it (a crashed one is not waited for). */
+  const checkBarrier = () => {
+    if (waitingToJoin !== undefined && slots.every((slot) => slot.child === undefined || waitingToJoin!.has(slot))) openBarrier();
+  };
+
+  const onReadyToJoin = (slot: Slot) => {
+    if (waitingToJoin === undefined || joinBarrierMs === 0) {
+      sendJoin(slot);
+      return;
+    }
+    if (waitingToJoin.size === 0) {
+      clock.waitUntil(clock.nowMs() + joinBarrierMs, barrierTimer.signal).then(
+        () => {
+          logger.warn(`workers: not every worker was ready to join the group within ${joinBarrierMs} ms; the ready ones join now`);
+          openBarrier();
+        },
+        () => undefined,
+      );
+    }
+    waitingToJoin.add(slot);
+    checkBarrier();
+  };
+
   const start = (slot: Slot) => {
     const child = spawn(process.execPath, [...withWorkerHeapDefaults(execArgv, env), ...command], {
       env: { ...env, [WORKER_ID_VARIABLE]: String(slot.id) },
@@ -156,6 +207,7 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
     slot.startedAtMs = clock.nowMs();
     child.on('message', (message: unknown) => {
       if (isWorkerReport(message)) onReport(slot, message);
+      else if (isWorkerJoinMessage(message, 'ReadyToJoin') && slot.child === child) onReadyToJoin(slot);
     });
     child.once('error', (error) => {
       logger.error(`worker ${slot.id}: ${error.message}`, { error });
@@ -170,6 +222,8 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
     if (slot.child !== child) return;
     slot.child = undefined;
     slot.lastExitCode = code;
+    waitingToJoin?.delete(slot);
+    checkBarrier();
     if (isStopping || code === 0) {
       logger.info(`worker ${slot.id} exited`, { code, signal });
       checkDone();
@@ -250,6 +304,7 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
     await finished;
   } finally {
     finishedSignal.abort();
+    barrierTimer.abort();
     signals.off('SIGTERM', onSignal);
     signals.off('SIGINT', onSignal);
   }
