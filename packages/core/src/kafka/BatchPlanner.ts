@@ -284,7 +284,11 @@ export class BatchPlanner {
     if (wasCapped && this.isStreamed() && info.numRecords >= CATCH_UP_MIN_RECORDS && info.processingDelayMs > 0) {
       const sample = info.numRecords / info.processingDelayMs;
       const previous = this.catchUpRate;
-      this.catchUpRate = previous === undefined ? sample : Math.min(previous * CATCH_UP_MAX_GROWTH, (previous + sample) / 2);
+      // A faster batch is believed at once (up to the growth cap): batches sized from a smoothed
+      // rate ran 20–50% short of the interval for three batches after a start, the worker idle for
+      // the rest (docs/benchmarks.md). A slower one is averaged: one GC pause is not the new rate.
+      this.catchUpRate =
+        previous === undefined ? sample : sample > previous ? Math.min(previous * CATCH_UP_MAX_GROWTH, sample) : (previous + sample) / 2;
     }
     this.estimator?.compute(info.processingEndTimeMs, info.numRecords, info.processingDelayMs, info.schedulingDelayMs);
   }

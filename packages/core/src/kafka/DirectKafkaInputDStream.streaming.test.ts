@@ -139,10 +139,10 @@ describe('DirectKafkaInputDStream streaming its batches', () => {
     expect((await new InMemoryOffsetStore(store).loadDeadLetters('g')).map((letter) => letter.value)).toEqual(['0:2']);
   });
 
-  it('streams batches past maxBatchBytes once a batch told how fast they go, while the first after downtime keeps to it', async () => {
+  it('streams batches past maxBatchBytes once a batch told how fast they go (a faster one at once, a slower one smoothed), while the first after downtime keeps to it', async () => {
     const kafka = new FakeKafka();
-    kafka.write('t', 0, 5000);
-    kafka.write('t', 1, 5000);
+    kafka.write('t', 0, 10_000);
+    kafka.write('t', 1, 10_000);
     // 100 000 bytes + overhead per record: a 2 MiB budget holds 20 records, 10 per partition.
     kafka.recordBytes = 100_000;
     ({ input } = setUp(kafka, { maxBatchBytes: 2 * 2 ** 20 }));
@@ -163,6 +163,10 @@ describe('DirectKafkaInputDStream streaming its batches', () => {
     input.onBatchCompleted(batchInfo(3000, 50_000, 1));
     await runStreamedBatch(input, 4000);
     expect(input.offsetRanges(4000).map(String)).toEqual(['t-0 [1515, 3535)', 't-1 [1515, 3535)']);
+    // A faster batch within that cap is taken as the rate, not averaged: 6 000 records a second.
+    input.onBatchCompleted(batchInfo(4000, 6000, 1000));
+    await runStreamedBatch(input, 5000);
+    expect(input.offsetRanges(5000).map(String)).toEqual(['t-0 [3535, 6535)', 't-1 [3535, 6535)']);
   });
 });
 
