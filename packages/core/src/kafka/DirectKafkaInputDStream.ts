@@ -144,7 +144,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
         // read-ahead that matters: an eighth kept the rate for ~100 MB less RSS (docs/benchmarks.md).
         maxReadAheadBytes: options.maxBatchBytes / (fetchesOverWire(options) ? 8 : 1),
         maxBufferedPerPartition: options.maxBufferedRecordsPerPartition,
-        pollBatchSize: pollBatchSizeFor(this.context.batchIntervalMs),
+        pollBatchSize: pollBatchSizeFor(this.context.batchIntervalMs, fetchesOverWire(options)),
         fetchTimeoutMs: options.fetchTimeoutMs,
         logger: options.logger,
         clock: this.clock,

@@ -199,11 +199,14 @@ describe('PartitionFetcher', () => {
 });
 
 describe('pollBatchSizeFor', () => {
-  it('asks for 10 records per millisecond of the batch interval, between 1 000 and 10 000', () => {
+  it('asks for 10 records per millisecond of the batch interval, between 1 000 and 10 000, and at most 2 000 from the wire fetcher', () => {
     expect(pollBatchSizeFor(10)).toBe(1_000);
     expect(pollBatchSizeFor(100)).toBe(1_000);
     expect(pollBatchSizeFor(250)).toBe(2_500);
     expect(pollBatchSizeFor(1_000)).toBe(10_000);
     expect(pollBatchSizeFor(60_000)).toBe(10_000);
+    // The wire fetcher's records come in chunks of at most 2 000.
+    expect(pollBatchSizeFor(100, true)).toBe(1_000);
+    expect(pollBatchSizeFor(1_000, true)).toBe(2_000);
   });
 });
