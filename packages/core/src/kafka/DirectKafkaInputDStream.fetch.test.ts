@@ -135,7 +135,14 @@ describe('DirectKafkaInputDStream fetching', () => {
     ({ input } = setUp(other));
     await input.start();
     expect(await runBatch(input, 1000)).toHaveLength(6);
-    expect(other.consumeSizes[0]).toBe(10_000);
+    // The wire fetcher's records come in chunks of at most 2 000; librdkafka's in 10 per ms.
+    expect(other.consumeSizes[0]).toBe(2_000);
+    await input.stop();
+    const overLibrdkafka = twoPartitions(3);
+    ({ input } = setUp(overLibrdkafka, { fetchEngine: 'librdkafka' }));
+    await input.start();
+    expect(await runBatch(input, 1000)).toHaveLength(6);
+    expect(overLibrdkafka.consumeSizes[0]).toBe(10_000);
   });
 
   // The read-ahead is an eighth of maxBatchBytes with the wire fetcher (its raw queue is the
