@@ -40,25 +40,15 @@ export interface PartitionFetcherOptions<R extends FetchedRecord> {
  * Records one `consume` call asks for in a job with batches `batchIntervalMs` apart: 10 per
  * millisecond of the interval, between 1 000 and 10 000. node-rdkafka turns what one call brought
  * into JavaScript objects in one go, ~7-9 µs a record here, and a batch due meanwhile waits for
- * it: 10 000 at once (the fastest way to drain a backlog) held 100 ms batches at half load to a
- * p99 scheduling delay of ~100 ms once running, 1 000 to 1 ms, for 13% less rate while draining a
- * backlog (docs/benchmarks.md).
- *
- * From the wire fetcher (`overWire`), at most `WIRE_POLL_RECORDS`: its calls cost next to
- * nothing, and records made in smaller chunks are mostly gone by the next young-generation
- * collection instead of promoted to the old one with the fetch responses they point into.
+ * it: 10 000 at once held 100 ms batches at half load to a p99 scheduling delay of ~100 ms, 1 000
+ * to 1 ms, for 13% less rate while draining a backlog. From the wire fetcher (`overWire`), whose
+ * calls cost next to nothing, at most 2 000: records made in small chunks die in V8's young
+ * generation instead of being promoted with the responses they point into (a word count peaked
+ * at 169-186 MB of RSS against 190-216 MB with 10 000; docs/benchmarks.md).
  */
 export function pollBatchSizeFor(batchIntervalMs: number, overWire = false): number {
-  const size = Math.min(10_000, Math.max(1_000, Math.round(batchIntervalMs * 10)));
-  return overWire ? Math.min(WIRE_POLL_RECORDS, size) : size;
+  return Math.min(overWire ? 2_000 : 10_000, Math.max(1_000, Math.round(batchIntervalMs * 10)));
 }
-
-/**
- * Most records one `consume` of the wire fetcher makes: a word count over a 2 M-record backlog
- * peaked at 169-186 MB of RSS in 8 runs with 2 000, against 190-216 MB with 10 000, at the same
- * rate (docs/benchmarks.md).
- */
-export const WIRE_POLL_RECORDS = 2_000;
 
 /** How long a `consume` waits for more records right after one that brought some (see `run`). */
 const BRIEF_POLL_MS = 2;
