@@ -321,20 +321,22 @@ describe('WireFetcher', () => {
     expect(broker.fetches.length).toBeGreaterThan(settledFetches);
   });
 
-  it("asks no more than what is left of the queue's budget, and a partition no more than its share of it", async () => {
-    for (const partition of [0, 1, 2]) appendRecords('orders', partition, 0, 2_000, 20, 'x'.repeat(200));
-    // 3 partitions share 384 KiB: 128 KiB each, below the 1 MiB a partition may ask.
-    const f = startFetcher({ queueBytes: 393_216, partitionMaxBytes: 1_048_576, maxBytes: 52_428_800, minBytes: 1_048_576 });
+  it("asks no more than an eighth of the queue's budget or what is left of it, and a partition no more than its share", async () => {
+    for (const partition of [0, 1, 2]) appendRecords('orders', partition, 0, 3_000, 20, 'x'.repeat(200));
+    // 3 partitions share 1.5 MiB: 512 KiB each, below the 1 MiB a partition may ask; a response at most 192 KiB.
+    const f = startFetcher({ queueBytes: 1_572_864, partitionMaxBytes: 1_048_576, maxBytes: 52_428_800, minBytes: 1_048_576 });
     f.assign([0, 1, 2].map((partition) => ({ topic: 'orders', partition, offset: 0 })));
-    await waitFor(() => broker.fetches.length >= 2, 'two fetches');
-    const [first, second] = broker.fetches;
-    expect(first.maxBytes).toBe(393_216);
-    expect(first.partitions.map((p) => p.partitionMaxBytes)).toEqual([131_072, 131_072, 131_072]);
+    await waitFor(() => broker.fetches.some((fetch) => fetch.maxBytes < 196_608), 'a fetch asking what is left of the budget');
+    const [first] = broker.fetches;
+    expect(first.maxBytes).toBe(196_608);
+    expect(first.partitions.map((p) => p.partitionMaxBytes)).toEqual([524_288, 524_288, 524_288]);
     // The broker would hold a fetch for min_bytes it cannot send within the limits.
-    expect(first.minBytes).toBe(393_216);
-    // Nothing consumed yet: the second asks only what the first left of the budget, at least 64 KiB.
-    expect(second.maxBytes).toBeLessThan(393_216);
-    expect(second.maxBytes).toBeGreaterThanOrEqual(65_536);
+    expect(first.minBytes).toBe(196_608);
+    // Nothing consumed: once the queue nears its budget, fetches ask only what is left of it, at least 64 KiB.
+    for (const fetch of broker.fetches) {
+      expect(fetch.maxBytes).toBeLessThanOrEqual(196_608);
+      expect(fetch.maxBytes).toBeGreaterThanOrEqual(65_536);
+    }
   });
 
   it('looks the leader up again after a NOT_LEADER_OR_FOLLOWER error and goes on fetching once the partition answers', async () => {

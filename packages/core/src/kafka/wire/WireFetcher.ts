@@ -359,11 +359,13 @@ export class WireFetcher {
   }
 
   /**
-   * The byte limits of the next fetch: what is left of `queueBytes` and a partition's share of it,
-   * never below MIN_FETCH_BYTES and never above the configured limits. With many partitions, each
-   * asking `partitionMaxBytes` (1 MiB by default) would let one response bring far more than the
-   * queue's bound. A broker still returns the first record batch of the first partition whole,
-   * however large, so a large record is never stuck.
+   * The byte limits of the next fetch: what is left of `queueBytes`, at most an eighth of it, and
+   * a partition's share of it, never below MIN_FETCH_BYTES and never above the configured limits.
+   * With many partitions, each asking `partitionMaxBytes` (1 MiB by default) would let one
+   * response bring far more than the queue's bound. A response is freed only once its last record
+   * was taken: smaller ones are freed sooner, mostly before V8 promotes them (a word count peaked
+   * 2–13 MB lower with responses of 1 MiB than of up to 8 MiB; docs/benchmarks.md). A broker
+   * still returns the first partition's first record batch whole, so a large record is never stuck.
    */
   fetchLimits(): { readonly maxBytes: number; readonly partitionMaxBytes: number } {
     const { queueBytes, maxBytes, partitionMaxBytes } = this.options;
@@ -371,7 +373,7 @@ export class WireFetcher {
     for (const state of this.partitions.values()) buffered += state.bufferedBytes;
     const share = Math.ceil(queueBytes / Math.max(1, this.partitions.size));
     return {
-      maxBytes: Math.min(maxBytes, Math.max(MIN_FETCH_BYTES, queueBytes - buffered)),
+      maxBytes: Math.min(maxBytes, Math.max(MIN_FETCH_BYTES, Math.min(queueBytes - buffered, Math.ceil(queueBytes / 8)))),
       partitionMaxBytes: Math.min(partitionMaxBytes, Math.max(MIN_FETCH_BYTES, share)),
     };
   }
