@@ -13,6 +13,7 @@ import type { FetchedRecord, KafkaConsumerClient, RebalanceEvent, TopicPartition
 import type { PartitionFetcher } from './PartitionFetcher';
 import type { StartOffsets, StartReason } from './StartOffsets';
 import type { StatePersistence } from '../state/StatePersistence';
+import { raceAbort } from '../util/raceAbort';
 import { awaitWorkerJoin } from '../workers/workerJoin';
 
 /** Default `session.timeout.ms`: how long a dead member holds its partitions. */
@@ -128,30 +129,21 @@ export class PartitionOwnership {
     const sessionMs = Number(kafkaParams['session.timeout.ms'] ?? DEFAULT_SESSION_TIMEOUT_MS);
     const boundMs = connectTimeoutMs + sessionMs;
     const bound = new AbortController();
-    let onAbort: (() => void) | undefined;
     try {
-      await Promise.race([
-        assigned,
-        new Promise<never>((_, reject) => {
-          onAbort = () => reject(signal!.reason);
-          if (signal?.aborted) onAbort();
-          else signal?.addEventListener('abort', onAbort, { once: true });
-        }),
-        this.clock.waitUntil(this.clock.nowMs() + boundMs, bound.signal).then(
-          () => {
-            throw new KafkaError(
-              `no partition assignment from group ${groupId} at ${brokers} within ${boundMs} ms. ` +
-                'Check that the brokers are up and the group coordinator is reachable',
-              { retriable: true },
-            );
-          },
-          // Aborted once the race is decided: the other side's outcome stands.
-          () => new Promise<never>(() => undefined),
-        ),
-      ]);
+      const timedOut = this.clock.waitUntil(this.clock.nowMs() + boundMs, bound.signal).then(
+        () => {
+          throw new KafkaError(
+            `no partition assignment from group ${groupId} at ${brokers} within ${boundMs} ms. ` +
+              'Check that the brokers are up and the group coordinator is reachable',
+            { retriable: true },
+          );
+        },
+        // Aborted once the race is decided: the other side's outcome stands.
+        () => new Promise<never>(() => undefined),
+      );
+      await raceAbort(Promise.race([assigned, timedOut]), signal);
     } finally {
       bound.abort();
-      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     }
     if (this.rebalanceFailure) throw this.rebalanceFailure;
   }

@@ -5,8 +5,8 @@ import type { Clock } from '../util/Clock';
 import { SystemClock } from '../util/Clock';
 import type { Logger } from '../util/Logger';
 import { consoleLogger } from '../util/Logger';
-import { isWorkerJoinMessage, WorkerJoinMessage } from './workerJoin';
-import { isWorkerReport, WORKER_ID_VARIABLE, WorkerReport } from './workerReport';
+import type { WorkerJoinMessage } from './workerJoin';
+import { isDstreamMessage, isWorkerReport, WORKER_ID_VARIABLE, WorkerReport } from './workerReport';
 
 /** Starts one child process: `child_process.spawn`'s shape, replaced by a fake in unit tests. */
 export type SpawnFunction = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
@@ -137,8 +137,8 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
   let batches = 0;
   let records = 0;
   let isStopping = false;
-  /** Workers waiting at the start barrier; undefined once it opened. */
-  let waitingToJoin: Set<Slot> | undefined = new Set();
+  /** Workers waiting at the start barrier; undefined once it opened (or with `joinBarrierMs` 0, never closed). */
+  let waitingToJoin: Set<Slot> | undefined = joinBarrierMs === 0 ? undefined : new Set();
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
 
@@ -177,7 +177,7 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
   };
 
   const onReadyToJoin = (slot: Slot) => {
-    if (waitingToJoin === undefined || joinBarrierMs === 0) {
+    if (waitingToJoin === undefined) {
       sendJoin(slot);
       return;
     }
@@ -207,7 +207,7 @@ export async function runWorkers(options: RunWorkersOptions): Promise<WorkersRes
     slot.startedAtMs = clock.nowMs();
     child.on('message', (message: unknown) => {
       if (isWorkerReport(message)) onReport(slot, message);
-      else if (isWorkerJoinMessage(message, 'ReadyToJoin') && slot.child === child) onReadyToJoin(slot);
+      else if (isDstreamMessage(message, 'ReadyToJoin') && slot.child === child) onReadyToJoin(slot);
     });
     child.once('error', (error) => {
       logger.error(`worker ${slot.id}: ${error.message}`, { error });

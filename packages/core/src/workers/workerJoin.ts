@@ -7,18 +7,13 @@
  */
 import type { Clock } from '../util/Clock';
 import type { Logger } from '../util/Logger';
-import { WORKER_ID_VARIABLE } from './workerReport';
+import { raceAbort } from '../util/raceAbort';
+import { isDstreamMessage, isSupervisedWorker } from './workerReport';
 
 /** A worker's request to join its group, and the supervisor's answer: IPC messages of dstream's. */
 export interface WorkerJoinMessage {
   readonly dstream: 1;
   readonly type: 'ReadyToJoin' | 'Join';
-}
-
-/** Whether an IPC message is a `WorkerJoinMessage` of the given type. */
-export function isWorkerJoinMessage(message: unknown, type: WorkerJoinMessage['type']): boolean {
-  const candidate = message as Partial<WorkerJoinMessage> | null;
-  return typeof candidate === 'object' && candidate !== null && candidate.dstream === 1 && candidate.type === type;
 }
 
 /** Where a worker talks to its supervisor: `process` under `runWorkers`. */
@@ -46,7 +41,7 @@ let processJoin: Promise<void> | undefined;
  * rejects with its reason.
  */
 export function awaitWorkerJoin(clock: Clock, logger: Logger, signal?: AbortSignal): Promise<void> {
-  if (process.send === undefined || process.env[WORKER_ID_VARIABLE] === undefined) return Promise.resolve();
+  if (!isSupervisedWorker()) return Promise.resolve();
   processJoin ??= joinWhenAllowed(process as unknown as SupervisorChannel, clock, logger, WORKER_JOIN_TIMEOUT_MS);
   return raceAbort(processJoin, signal);
 }
@@ -57,7 +52,7 @@ export async function joinWhenAllowed(channel: SupervisorChannel, clock: Clock, 
   let onMessage!: (message: unknown) => void;
   const answered = new Promise<void>((resolve) => {
     onMessage = (message) => {
-      if (isWorkerJoinMessage(message, 'Join')) resolve();
+      if (isDstreamMessage(message, 'Join')) resolve();
     };
     // While this listener is on, the IPC channel keeps the process alive; it is taken off below.
     channel.on('message', onMessage);
@@ -80,14 +75,4 @@ export async function joinWhenAllowed(channel: SupervisorChannel, clock: Clock, 
     timeout.abort();
     channel.off('message', onMessage);
   }
-}
-
-function raceAbort(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

@@ -15,10 +15,20 @@ export interface WorkerReport {
   readonly failed: boolean;
 }
 
+/** Whether an IPC message is one of dstream's (among whatever else a job and its parent send), of type `type`. */
+export function isDstreamMessage(message: unknown, type: string): boolean {
+  const candidate = message as { dstream?: unknown; type?: unknown } | null;
+  return typeof candidate === 'object' && candidate !== null && candidate.dstream === 1 && candidate.type === type;
+}
+
 /** Whether an IPC message is a `WorkerReport`. */
 export function isWorkerReport(message: unknown): message is WorkerReport {
-  const candidate = message as Partial<WorkerReport> | null;
-  return typeof candidate === 'object' && candidate !== null && candidate.dstream === 1 && candidate.type === 'BatchCompleted';
+  return isDstreamMessage(message, 'BatchCompleted');
+}
+
+/** Whether this process is a worker of `runWorkers`: an IPC channel to its parent and a `DSTREAM_WORKER_ID`. */
+export function isSupervisedWorker(): boolean {
+  return process.send !== undefined && process.env[WORKER_ID_VARIABLE] !== undefined;
 }
 
 /**
@@ -27,7 +37,7 @@ export function isWorkerReport(message: unknown): message is WorkerReport {
  * report that cannot be sent (the supervisor is gone) is dropped: progress is best effort.
  */
 export function supervisorReporter(): StreamingListener | undefined {
-  if (process.send === undefined || process.env[WORKER_ID_VARIABLE] === undefined) return undefined;
+  if (!isSupervisedWorker()) return undefined;
   return {
     onBatchCompleted: ({ info }) => {
       if (!process.connected) return;
