@@ -132,7 +132,7 @@ describe('DirectKafkaInputDStream fetching', () => {
     expect(kafka.consumeSizes[0]).toBe(1_000);
     await input.stop();
     const other = twoPartitions(3);
-    ({ input } = setUp(other));
+    ({ input } = setUp(other, { fetchEngine: 'wire' }));
     await input.start();
     expect(await runBatch(input, 1000)).toHaveLength(6);
     // The wire fetcher's records come in chunks of at most 2 000; librdkafka's in 10 per ms.
@@ -145,20 +145,38 @@ describe('DirectKafkaInputDStream fetching', () => {
     expect(overLibrdkafka.consumeSizes[0]).toBe(10_000);
   });
 
-  // The read-ahead is an eighth of maxBatchBytes with the wire fetcher (its raw queue is the
-  // read-ahead that matters), all of it when librdkafka fetches: 1 MiB either way here.
-  it.each([
-    ['wire', 2 ** 23],
-    ['librdkafka', 2 ** 20],
-  ] as const)('stops taking records once the records it read ahead fill their share (fetchEngine %s), without pausing the partition', async (fetchEngine, maxBatchBytes) => {
+  it('makes no record ahead of the batches over the wire: the partition is paused, its records wait as fetched bytes', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 100);
+    kafka.maxPerConsume = 3;
+    const setup = setUp(kafka, {
+      strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }]),
+      fetchEngine: 'wire',
+      maxRatePerPartition: 5,
+      fetchTimeoutMs: 2000,
+    });
+    input = setup.input;
+    await input.start();
+    expect(await runBatch(input, 1000)).toHaveLength(5);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    // At most what the consume that finished the batch brought past it (3 a call here).
+    expect(kafka.positions.get('t:0')! - 5).toBeLessThan(3);
+    expect(kafka.paused.has('t:0')).toBe(true);
+    await setup.clock.advance(1000);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(kafka.positions.get('t:0')! - 5).toBeLessThan(3);
+    expect(await runBatch(input, 2000)).toEqual(Array.from({ length: 5 }, (_, i) => `0:${5 + i}`));
+  });
+
+  // Through librdkafka the read-ahead is all of maxBatchBytes: 1 MiB here.
+  it('stops taking records from librdkafka once the records it read ahead fill their share, without pausing the partition', async () => {
     const kafka = new FakeKafka();
     kafka.write('t', 0, 100);
     kafka.recordBytes = 100_000;
     kafka.maxPerConsume = 3;
     const setup = setUp(kafka, {
       strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }]),
-      fetchEngine,
-      maxBatchBytes,
+      maxBatchBytes: 2 ** 20,
       maxRatePerPartition: 5,
       fetchTimeoutMs: 2000,
     });
@@ -189,8 +207,8 @@ describe('DirectKafkaInputDStream fetching', () => {
     kafka.maxPerConsume = 4;
     ({ input } = setUp(kafka, {
       strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }]),
-      // An eighth of it, 1 MiB, is read ahead.
-      maxBatchBytes: 2 ** 23,
+      // All of it is read ahead through librdkafka.
+      maxBatchBytes: 2 ** 20,
       maxRatePerPartition: 2,
       fetchTimeoutMs: 2000,
     }));

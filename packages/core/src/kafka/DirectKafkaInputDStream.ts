@@ -21,7 +21,8 @@ import { BatchPlanner, type PlannedBatch } from './BatchPlanner';
 import { consumerConfig } from './consumerConfig';
 import type { ConsumerRecord, ResolvedDirectStreamOptions } from './DirectStreamOptions';
 import { ConsumerOptions, createKafkaConsumer, fetchesOverWire, KafkaConsumerClient } from './KafkaClient';
-import { PartitionFetcher, pollBatchSizeFor } from './PartitionFetcher';
+import { pollBatchSizeFor, readAheadBytesFor } from './fetchSizing';
+import { PartitionFetcher } from './PartitionFetcher';
 import { type Claim, PartitionOwnership } from './PartitionOwnership';
 import { recordBuilder, RecordErrorPolicy, UndeserializableRecord } from './RecordErrorPolicy';
 import { streamClaim, takeClaimed } from './claimReads';
@@ -140,9 +141,7 @@ export class DirectKafkaInputDStream<K, V> implements InputSource, DStreamNode<C
       const starts = new StartOffsets(this.name, client, general, this.clock, metadata);
       const fetcher = new PartitionFetcher(client, {
         build: recordBuilder(options),
-        // The wire fetcher's queue of raw responses (~100 bytes a record, not ~460 as objects) is the
-        // read-ahead that matters: an eighth kept the rate for ~100 MB less RSS (docs/benchmarks.md).
-        maxReadAheadBytes: options.maxBatchBytes / (fetchesOverWire(options) ? 8 : 1),
+        maxReadAheadBytes: readAheadBytesFor(options.maxBatchBytes, fetchesOverWire(options)),
         maxBufferedPerPartition: options.maxBufferedRecordsPerPartition,
         pollBatchSize: pollBatchSizeFor(this.context.batchIntervalMs, fetchesOverWire(options)),
         fetchTimeoutMs: options.fetchTimeoutMs,

@@ -3,7 +3,8 @@ import { OffsetRange } from '../offsets/OffsetRange';
 import { ManualClock } from '../testing/ManualClock';
 import { silentLogger } from '../util/Logger';
 import type { ConsumeResult, FetchedRecord, KafkaConsumerClient } from './KafkaClient';
-import { PartitionFetcher, pollBatchSizeFor } from './PartitionFetcher';
+import { pollBatchSizeFor, readAheadBytesFor } from './fetchSizing';
+import { PartitionFetcher } from './PartitionFetcher';
 
 /** A consumer whose log never grows: every `consume` returns nothing after a turn of the event loop. */
 function emptyConsumer(failures: Error[] = []): KafkaConsumerClient & { consumes: number } {
@@ -28,12 +29,17 @@ function emptyConsumer(failures: Error[] = []): KafkaConsumerClient & { consumes
  * up to `perConsume` records of each partition it is not paused on, from its position, and the
  * log end once a partition reached it.
  */
-function logConsumer(ends: number[], perConsume: number): KafkaConsumerClient & { consumes: number; seeks: string[] } {
+function logConsumer(
+  ends: number[],
+  perConsume: number,
+): KafkaConsumerClient & { consumes: number; seeks: string[]; positions: Map<number, number>; paused: Set<number> } {
   const positions = new Map<number, number>();
   const paused = new Set<number>();
   const client = {
     consumes: 0,
     seeks: [] as string[],
+    positions,
+    paused,
     async consume(): Promise<ConsumeResult<FetchedRecord>> {
       client.consumes++;
       await new Promise((resolve) => setImmediate(resolve));
@@ -56,13 +62,13 @@ function logConsumer(ends: number[], perConsume: number): KafkaConsumerClient & 
       positions.set(partition, offset);
     },
   };
-  return client as unknown as KafkaConsumerClient & { consumes: number; seeks: string[] };
+  return client as unknown as KafkaConsumerClient & { consumes: number; seeks: string[]; positions: Map<number, number>; paused: Set<number> };
 }
 
-function fetcherOn(client: KafkaConsumerClient, clock: ManualClock): PartitionFetcher<FetchedRecord> {
+function fetcherOn(client: KafkaConsumerClient, clock: ManualClock, maxReadAheadBytes = 2 ** 20): PartitionFetcher<FetchedRecord> {
   return new PartitionFetcher(client, {
     build: (topic, partition, offset) => ({ topic, partition, offset }),
-    maxReadAheadBytes: 2 ** 20,
+    maxReadAheadBytes,
     fetchTimeoutMs: 5000,
     logger: silentLogger,
     clock,
@@ -112,6 +118,39 @@ describe('PartitionFetcher', () => {
     // The rest of partition 0 was read ahead for the next batch: no seek, nothing read twice.
     expect((await fetcher.take(OffsetRange.create('t', 0, 8, 10)))?.map((record) => record.offset)).toEqual([8, 9]);
     expect(client.seeks).toEqual([]);
+    await fetcher.stop();
+  });
+
+  it('makes no record before a batch needs it when the read-ahead budget is 0, and reads on once one does', async () => {
+    const turns = async (count: number): Promise<void> => {
+      for (let turn = 0; turn < count; turn++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    const clock = new ManualClock(0);
+    // With a budget, the loop reads the whole log ahead of the batches.
+    const budgeted = logConsumer([100], 10);
+    const ahead = fetcherOn(budgeted, clock);
+    ahead.add([{ topic: 't', partition: 0, offset: 0 }]);
+    ahead.start();
+    await turns(40);
+    expect(budgeted.positions.get(0)).toBe(100);
+    await ahead.stop();
+    // With none, it stops at what one consume brought, pausing the partition in the client.
+    const client = logConsumer([100], 10);
+    const fetcher = fetcherOn(client, clock, 0);
+    fetcher.add([{ topic: 't', partition: 0, offset: 0 }]);
+    fetcher.start();
+    await turns(40);
+    expect(client.positions.get(0)).toBe(10);
+    expect(client.paused.has(0)).toBe(true);
+    const chunks: number[] = [];
+    await fetcher.stream([OffsetRange.create('t', 0, 0, 45)], (_range, records) => chunks.push(records.length));
+    expect(chunks.reduce((sum, length) => sum + length, 0)).toBe(45);
+    await turns(40);
+    // Past the batch, again no more than one consume's worth.
+    expect(client.positions.get(0)).toBe(50);
+    expect((await fetcher.take(OffsetRange.create('t', 0, 45, 60)))?.map((record) => record.offset)).toEqual(
+      Array.from({ length: 15 }, (_, index) => 45 + index),
+    );
     await fetcher.stop();
   });
 
@@ -195,6 +234,13 @@ describe('PartitionFetcher', () => {
     for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
     await fetcher.stop();
     expect(clock.waiterCount).toBe(0);
+  });
+});
+
+describe('readAheadBytesFor', () => {
+  it('keeps maxBatchBytes ahead through librdkafka and nothing over the wire, whose queue holds the raw responses', () => {
+    expect(readAheadBytesFor(32 * 2 ** 20)).toBe(32 * 2 ** 20);
+    expect(readAheadBytesFor(32 * 2 ** 20, true)).toBe(0);
   });
 });
 

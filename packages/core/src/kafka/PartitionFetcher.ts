@@ -5,8 +5,8 @@ import type { Clock } from '../util/Clock';
 import { ClockSignal } from '../util/ClockSignal';
 import type { Logger } from '../util/Logger';
 import type { ConsumeResult, FetchedRecord, KafkaConsumerClient, RecordBuilder } from './KafkaClient';
-import { type PartitionState, firstAtOrAfter } from './partitionState';
-import { RecordSizes, type SizeEstimate } from './RecordSizes';
+import { type PartitionState, fileConsumeResult, firstAtOrAfter } from './partitionState';
+import { RecordSizes } from './RecordSizes';
 
 export { RECORD_OVERHEAD_BYTES } from './RecordSizes';
 
@@ -21,6 +21,7 @@ export interface PartitionFetcherOptions<R extends FetchedRecord> {
    * (`queued.max.messages.kbytes`) then holds what it prefetched; a partition whose read-ahead grows
    * to twice its share (it kept coming while another partition read what a batch needs) is paused.
    * Records a pending `take` still needs never count: a batch larger than this must complete.
+   * 0: records are made only once a batch needs them (`readAheadBytesFor`).
    */
   readonly maxReadAheadBytes: number;
   /** Records kept ahead of the batches being taken, per partition, before that partition is paused; undefined: no record limit. */
@@ -34,20 +35,6 @@ export interface PartitionFetcherOptions<R extends FetchedRecord> {
   readonly logger: Logger;
   /** What fetch timeouts and retry pauses wait on: the context's clock (a `ManualClock` in tests). */
   readonly clock: Clock;
-}
-
-/**
- * Records one `consume` call asks for in a job with batches `batchIntervalMs` apart: 10 per
- * millisecond of the interval, between 1 000 and 10 000. node-rdkafka turns what one call brought
- * into JavaScript objects in one go, ~7-9 µs a record here, and a batch due meanwhile waits for
- * it: 10 000 at once held 100 ms batches at half load to a p99 scheduling delay of ~100 ms, 1 000
- * to 1 ms, for 13% less rate while draining a backlog. From the wire fetcher (`overWire`), whose
- * calls cost next to nothing, at most 2 000: records made in small chunks die in V8's young
- * generation instead of being promoted with the responses they point into (a word count peaked
- * at 169-186 MB of RSS against 190-216 MB with 10 000; docs/benchmarks.md).
- */
-export function pollBatchSizeFor(batchIntervalMs: number, overWire = false): number {
-  return Math.min(overWire ? 2_000 : 10_000, Math.max(1_000, Math.round(batchIntervalMs * 10)));
 }
 
 /** How long a `consume` waits for more records right after one that brought some (see `run`). */
@@ -342,10 +329,13 @@ export class PartitionFetcher<R extends FetchedRecord> {
     if (!isFull) this.demanded.fire();
   }
 
-  /** A partition's read-ahead in shares of `maxReadAheadBytes`. */
+  /** A partition's read-ahead in shares of `maxReadAheadBytes` (any record ahead is too many when that is 0). */
   private readAheadShares(state: PartitionState<R>): number {
+    if (state.readAhead === 0) return 0;
+    const { maxReadAheadBytes } = this.options;
+    if (maxReadAheadBytes <= 0) return Infinity;
     const bytesPerRecord = this.averageRecordBytes(state.partition) ?? 0;
-    return (state.readAhead * bytesPerRecord) / (this.options.maxReadAheadBytes / Math.max(1, this.partitions.size));
+    return (state.readAhead * bytesPerRecord) / (maxReadAheadBytes / Math.max(1, this.partitions.size));
   }
 
   private isOverRecordLimit(state: PartitionState<R>): boolean {
@@ -459,39 +449,9 @@ export class PartitionFetcher<R extends FetchedRecord> {
     }
   }
 
-  /** Files a consume result into the partitions' buffers. */
+  /** Files a consume result into the partitions' buffers and applies the read-ahead limits. */
   private accept(result: ConsumeResult<R>): void {
-    const { messages, sizes } = result;
-    let state: PartitionState<R> | undefined;
-    let size: SizeEstimate | undefined;
-    let lastTopic: string | undefined;
-    let lastPartition = -1;
-    for (let index = 0; index < messages.length; index++) {
-      const message = messages[index];
-      // A consume result comes in runs of one partition's records: look its state up once per run.
-      if (message.partition !== lastPartition || message.topic !== lastTopic) {
-        lastTopic = message.topic;
-        lastPartition = message.partition;
-        const key = topicPartitionKey(message.topic, message.partition);
-        state = this.partitions.get(key);
-        size = this.sizes.of(key);
-      }
-      if (state === undefined || state.seekTo !== undefined) continue;
-      // Already seen: drop rather than deliver twice.
-      if (message.offset < state.readThrough) continue;
-      state.buffer.push(message);
-      state.readThrough = message.offset + 1;
-      if (message.offset >= state.neededUntil) state.readAhead++;
-      RecordSizes.count(size!, sizes[index]);
-    }
-    for (const end of result.endsReached) {
-      const key = topicPartitionKey(end.topic, end.partition);
-      const state = this.partitions.get(key);
-      if (state === undefined || state.seekTo !== undefined) continue;
-      // At the log end every lower offset has been delivered or was never a record (a
-      // transaction marker, a compacted record), so the range may be complete without a record at until-1.
-      if (end.offset > state.readThrough) state.readThrough = end.offset;
-    }
+    fileConsumeResult(this.partitions, this.sizes, result);
     for (const state of this.partitions.values()) {
       if (state.seekTo === undefined) this.applyLimit(state);
     }

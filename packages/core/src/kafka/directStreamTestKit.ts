@@ -209,6 +209,9 @@ function fakeStreamOptions(store: InMemoryOffsetStore): DirectStreamOptions<stri
     startingOffsets: 'earliest',
     valueDeserializer: 'string',
     logger: silentLogger,
+    // FakeKafka behaves as librdkafka's consumer does (a pause drops what it prefetched; a
+    // partition about to be revoked is paused first): the stream reads from it as from librdkafka.
+    fetchEngine: 'librdkafka',
   };
 }
 

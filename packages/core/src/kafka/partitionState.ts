@@ -1,6 +1,7 @@
 /** What the fetcher keeps of one assigned partition. */
-import type { TopicPartition } from '../offsets/OffsetRange';
-import type { FetchedRecord } from './KafkaClient';
+import { type TopicPartition, topicPartitionKey } from '../offsets/OffsetRange';
+import type { ConsumeResult, FetchedRecord } from './KafkaClient';
+import { RecordSizes, type SizeEstimate } from './RecordSizes';
 
 /** One assigned partition's read state. */
 export interface PartitionState<R extends FetchedRecord> {
@@ -39,4 +40,47 @@ export function firstAtOrAfter(buffer: readonly FetchedRecord[], offset: number)
     else high = middle;
   }
   return low;
+}
+
+/**
+ * Files what one `consume` brought into the buffers of the partitions it belongs to (by
+ * `topicPartitionKey`), counting record sizes into `sizes`: records of a partition that is not
+ * read, or is seeking, are dropped, as are offsets already seen; a partition found at its log end
+ * has read through it.
+ */
+export function fileConsumeResult<R extends FetchedRecord>(
+  partitions: ReadonlyMap<string, PartitionState<R>>,
+  sizes: RecordSizes,
+  result: ConsumeResult<R>,
+): void {
+  const { messages } = result;
+  let state: PartitionState<R> | undefined;
+  let size: SizeEstimate | undefined;
+  let lastTopic: string | undefined;
+  let lastPartition = -1;
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index];
+    // A consume result comes in runs of one partition's records: look its state up once per run.
+    if (message.partition !== lastPartition || message.topic !== lastTopic) {
+      lastTopic = message.topic;
+      lastPartition = message.partition;
+      const key = topicPartitionKey(message.topic, message.partition);
+      state = partitions.get(key);
+      size = sizes.of(key);
+    }
+    if (state === undefined || state.seekTo !== undefined) continue;
+    // Already seen: drop rather than deliver twice.
+    if (message.offset < state.readThrough) continue;
+    state.buffer.push(message);
+    state.readThrough = message.offset + 1;
+    if (message.offset >= state.neededUntil) state.readAhead++;
+    RecordSizes.count(size!, result.sizes[index]);
+  }
+  for (const end of result.endsReached) {
+    const state = partitions.get(topicPartitionKey(end.topic, end.partition));
+    if (state === undefined || state.seekTo !== undefined) continue;
+    // At the log end every lower offset has been delivered or was never a record (a
+    // transaction marker, a compacted record), so the range may be complete without a record at until-1.
+    if (end.offset > state.readThrough) state.readThrough = end.offset;
+  }
 }

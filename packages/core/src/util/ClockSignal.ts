@@ -2,6 +2,12 @@
 import type { Clock } from './Clock';
 
 /**
+ * What ends a waiter's timer once it is woken: a shared value, since a default abort reason is a
+ * new `DOMException` with a stack trace, made for every wake of a fetch loop (thousands a second).
+ */
+const WAIT_ENDED = Symbol('ClockSignal wait ended');
+
+/**
  * Waiters of `wait(timeoutMs)` resolve at the next `fire()`, or once `timeoutMs` have passed on
  * the clock (a `ManualClock` in tests), whichever comes first. It never rejects.
  */
@@ -15,7 +21,7 @@ export class ClockSignal {
       const timer = new AbortController();
       const done = (): void => {
         this.waiters.delete(done);
-        timer.abort();
+        timer.abort(WAIT_ENDED);
         resolve();
       };
       this.clock.waitUntil(this.clock.nowMs() + timeoutMs, timer.signal).then(done, () => undefined);

@@ -8,9 +8,11 @@
  * decoded from it only when `consume` asks for them, with keys and values as views into it.
  *
  * One fetch loop per leader keeps one request in flight, asking only for partitions that are
- * assigned, not paused and whose undelivered bytes are under their share of `queueBytes`: memory
- * stays bounded in bytes whatever the backlog, and the next response is on its way while the job
- * processes the last one.
+ * assigned and whose undelivered bytes are under their share of `queueBytes`: memory stays bounded
+ * in bytes whatever the backlog, and the next response is on its way while the job processes the
+ * last one. A pause stops handing a partition's records out, not fetching them: a paused partition
+ * fills its share of the queue with raw bytes (the read-ahead that costs least memory), and its
+ * fetches keep the log bounds the batches are planned from fresh.
  */
 import { KafkaError } from '../../errors';
 import type { Logger } from '../../util/Logger';
@@ -346,7 +348,7 @@ export class WireFetcher {
     const share = this.options.queueBytes / Math.max(1, this.partitions.size);
     const due: WirePartition[] = [];
     for (const state of this.partitions.values()) {
-      if (state.isPaused || state.isInFlight || state.retryAtMs > nowMs) continue;
+      if (state.isInFlight || state.retryAtMs > nowMs) continue;
       if (this.leaders.get(state.key) !== broker) continue;
       if (state.bufferedBytes >= Math.max(share, 1)) continue;
       due.push(state);
