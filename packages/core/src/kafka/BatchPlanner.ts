@@ -181,8 +181,10 @@ export class BatchPlanner {
    * streamed batch while the stream catches up. Undefined until a batch told.
    */
   private catchUpRate: number | undefined;
-  /** The scheduling delay of the last completed batch, ms. */
-  private lastSchedulingDelayMs = 0;
+  /** Records of each batch planned and not yet completed, by batch time, in time order (see `expectedDelayMs`). */
+  private readonly outstanding = new Map<number, number>();
+  /** When the last completed batch ended, ms. */
+  private lastEndMs = 0;
   /** Times of planned batches that left records behind (a cap cut them): only those tell the catch-up rate. */
   private readonly cappedTimes = new Set<number>();
 
@@ -239,11 +241,12 @@ export class BatchPlanner {
     // Whatever the lag, a batch holds at most maxBatchBytes: sized from the records fetched so
     // far, or, for a partition none was fetched of yet (the first batch), a cautious guess.
     const byteCaps = maxMessagesForBytes(positions, maxBatchBytes, (p) => this.fetcher.averageRecordBytes(p) ?? UNKNOWN_RECORD_BYTES);
-    const catchUpCaps = this.catchUpCaps(positions);
+    const catchUpCaps = this.catchUpCaps(time, positions);
     const sizeCaps = catchUpCaps === undefined ? byteCaps : looserCaps(byteCaps, catchUpCaps);
     const ranges = planOffsetRanges(positions, tighterCaps(rateCaps, sizeCaps));
     if (ranges.some((range, index) => range.untilOffset < positions[index].latestOffset)) this.cappedTimes.add(time);
     for (const range of ranges) ownership.advance(range.key, range.untilOffset, tokens.get(range.key));
+    this.outstanding.set(time, ranges.reduce((records, range) => records + range.count, 0));
     return {
       time,
       ranges,
@@ -258,18 +261,36 @@ export class BatchPlanner {
 
   /**
    * A streamed batch's records are never held whole, so `maxBatchBytes` does not bound it: while
-   * the stream catches up, it holds what the batches went through lately in one batch interval
-   * (less the last batch's scheduling delay, up to half an interval, so that a delay drains), as
-   * Spark's backpressure sizes batches from their processing rate. Never below the byte budget's
-   * caps. Undefined (the byte budget alone applies) for a stream whose batches are held whole, and
-   * until a batch that left records behind told the rate: the first batch after downtime is cut
-   * to `maxBatchBytes`.
+   * the stream catches up, it holds what the batches went through lately in the time from its
+   * expected start to the next batch time (an interval, less the delay it is expected to start
+   * with, at most half an interval), as Spark's backpressure sizes batches from their processing
+   * rate: each batch is meant to end as the next is due, so the job neither waits for a tick nor
+   * falls behind. Never below the byte budget's caps. Undefined (the byte budget alone applies)
+   * for a stream whose batches are held whole, and until a batch that left records behind told
+   * the rate: the first batch after downtime is cut to `maxBatchBytes`.
    */
-  private catchUpCaps(positions: readonly PartitionPosition[]): Map<string, number> | undefined {
+  private catchUpCaps(time: number, positions: readonly PartitionPosition[]): Map<string, number> | undefined {
     if (this.catchUpRate === undefined || !this.isStreamed()) return undefined;
     const intervalMs = this.batchIntervalMs;
-    const targetMs = intervalMs - Math.min(intervalMs / 2, this.lastSchedulingDelayMs);
+    const targetMs = intervalMs - Math.min(intervalMs / 2, this.expectedDelayMs(time, this.catchUpRate));
     return maxMessagesPerPartition(positions, { streamRate: this.catchUpRate * targetMs * (1000 / intervalMs) }, intervalMs);
+  }
+
+  /**
+   * How late batch `time` is expected to start: the batches planned before it and not completed
+   * yet run one after another from the end of the last completed one (none before its own time),
+   * each taking its records at `rate` records per ms. A batch is planned at its time, usually
+   * while the one before still runs: sizing it from the last completed batch's scheduling delay
+   * instead reacted a batch or two late, so batches alternately ran over and ended early, the job
+   * idle until the next batch time (docs/benchmarks.md).
+   */
+  private expectedDelayMs(time: number, rate: number): number {
+    let freeAtMs = this.lastEndMs;
+    for (const [batchTime, records] of this.outstanding) {
+      if (batchTime >= time) continue;
+      freeAtMs = Math.max(freeAtMs, batchTime) + records / rate;
+    }
+    return Math.max(0, freeAtMs - time);
   }
 
   /**
@@ -278,7 +299,8 @@ export class BatchPlanner {
    */
   onBatchCompleted(info: BatchInfo): void {
     if (info.failure !== undefined) return;
-    this.lastSchedulingDelayMs = info.schedulingDelayMs;
+    this.lastEndMs = Math.max(this.lastEndMs, info.processingEndTimeMs);
+    for (const time of this.outstanding.keys()) if (time <= info.batchTimeMs) this.outstanding.delete(time);
     const wasCapped = this.cappedTimes.delete(info.batchTimeMs);
     for (const time of this.cappedTimes) if (time < info.batchTimeMs) this.cappedTimes.delete(time);
     if (wasCapped && this.isStreamed() && info.numRecords >= CATCH_UP_MIN_RECORDS && info.processingDelayMs > 0) {

@@ -155,22 +155,49 @@ describe('DirectKafkaInputDStream streaming its batches', () => {
     input.onBatchCompleted(batchInfo(1000, 2000, 1000));
     await runStreamedBatch(input, 2000);
     expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [10, 1010)', 't-1 [10, 1010)']);
-    // A batch that went through next to nothing halves the rate: the estimate is smoothed.
-    input.onBatchCompleted(batchInfo(2000, 2000, 100_000));
+    // A slower batch, 1 000 records a second, is averaged with the rate: 1 500 records.
+    input.onBatchCompleted(batchInfo(2000, 1000, 1000));
     await runStreamedBatch(input, 3000);
-    expect(input.offsetRanges(3000).map(String)).toEqual(['t-0 [1010, 1515)', 't-1 [1010, 1515)']);
+    expect(input.offsetRanges(3000).map(String)).toEqual(['t-0 [1010, 1760)', 't-1 [1010, 1760)']);
     // A batch said to be 50 000 times faster: the next grows 4-fold, no more.
     input.onBatchCompleted(batchInfo(3000, 50_000, 1));
     await runStreamedBatch(input, 4000);
-    expect(input.offsetRanges(4000).map(String)).toEqual(['t-0 [1515, 3535)', 't-1 [1515, 3535)']);
-    // A faster batch within that cap is taken as the rate, not averaged: 6 000 records a second.
-    input.onBatchCompleted(batchInfo(4000, 6000, 1000));
+    expect(input.offsetRanges(4000).map(String)).toEqual(['t-0 [1760, 4760)', 't-1 [1760, 4760)']);
+    // A faster batch within that cap is taken as the rate, not averaged: 8 000 records a second.
+    input.onBatchCompleted(batchInfo(4000, 8000, 1000));
     await runStreamedBatch(input, 5000);
-    expect(input.offsetRanges(5000).map(String)).toEqual(['t-0 [3535, 6535)', 't-1 [3535, 6535)']);
+    expect(input.offsetRanges(5000).map(String)).toEqual(['t-0 [4760, 8760)', 't-1 [4760, 8760)']);
+  });
+
+  it('sizes a streamed batch to end when the next is due, from when the batches before it are expected to end', async () => {
+    const kafka = new FakeKafka();
+    kafka.write('t', 0, 10_000);
+    kafka.write('t', 1, 10_000);
+    kafka.recordBytes = 100_000;
+    ({ input } = setUp(kafka, { maxBatchBytes: 2 * 2 ** 20 }));
+    input.isStreamed = true;
+    await input.start();
+    await turns(10);
+    await runStreamedBatch(input, 1000);
+    // Batch 1000 went through 2 000 records a second (2 600 in 1 300 ms): it ends at 2 300, while
+    // batch 2000 is due. Batch 2000 gets the 700 ms left until 3000: 1 400 records, not 2 000.
+    input.onBatchCompleted(batchInfo(1000, 2600, 1300));
+    await runStreamedBatch(input, 2000);
+    expect(input.offsetRanges(2000).map(String)).toEqual(['t-0 [10, 710)', 't-1 [10, 710)']);
+    // Planned while batch 2000 still runs: that one is expected to end at 3000, so this one gets
+    // a whole interval.
+    await runStreamedBatch(input, 3000);
+    expect(input.offsetRanges(3000).map(String)).toEqual(['t-0 [710, 1710)', 't-1 [710, 1710)']);
+    // Both ran late, until 4 600: batch 4000 is expected to start 600 ms late and gets half an
+    // interval, no less.
+    input.onBatchCompleted(batchInfo(2000, 1400, 1000, 2300));
+    input.onBatchCompleted(batchInfo(3000, 2000, 1000, 3600));
+    await runStreamedBatch(input, 4000);
+    expect(input.offsetRanges(4000).map(String)).toEqual(['t-0 [1710, 2210)', 't-1 [1710, 2210)']);
   });
 });
 
-function batchInfo(batchTimeMs: number, numRecords: number, processingDelayMs: number) {
+function batchInfo(batchTimeMs: number, numRecords: number, processingDelayMs: number, processingStartTimeMs = batchTimeMs) {
   return {
     batchTimeMs,
     offsetRanges: [],
@@ -178,9 +205,9 @@ function batchInfo(batchTimeMs: number, numRecords: number, processingDelayMs: n
     numDeadLetters: 0,
     numAttempts: 1,
     submissionTimeMs: batchTimeMs,
-    processingStartTimeMs: batchTimeMs,
-    processingEndTimeMs: batchTimeMs + processingDelayMs,
-    schedulingDelayMs: 0,
+    processingStartTimeMs,
+    processingEndTimeMs: processingStartTimeMs + processingDelayMs,
+    schedulingDelayMs: processingStartTimeMs - batchTimeMs,
     processingDelayMs,
     totalDelayMs: processingDelayMs,
     failure: undefined,

@@ -174,12 +174,12 @@ export interface DirectStreamOptions<K = Buffer | null, V = Buffer | null> {
   /**
    * Most bytes one batch reads, all partitions together, counted as each record's key and value
    * plus 350 bytes for the objects that hold it, and planned from the average size of the records
-   * fetched lately. Default 32 MiB. An eighth of it (all of it when librdkafka fetches) bounds
-   * the records made ahead of the batches, split between the partitions; once that is full the
-   * stream stops taking records from the fetcher, whose queue of fetched bytes stops fetching at
-   * its own bound: `queued.max.messages.kbytes`, by default a quarter of this budget. So memory
-   * stays bounded whatever the
-   * backlog: the first batch after downtime is cut to this budget, not the whole lag. A batch held
+   * fetched lately. Default 32 MiB. Records are made ahead of the batches only when librdkafka
+   * fetches (up to this budget, split between the partitions; over the wire, a record is made
+   * when a batch asks for it); the fetcher's queue of fetched bytes stops fetching at its own
+   * bound: `queued.max.messages.kbytes`, by default a quarter of this budget. So memory stays
+   * bounded whatever the backlog: the first batch after downtime is cut to this budget, not the
+   * whole lag. A batch held
    * whole drains a backlog at about this budget per batch interval (~73 000 records of 100 bytes
    * per batch by default). A streamed batch (under at-least-once, when the stream's one reader is
    * an aggregation folding records as they arrive: see docs/guide/operators.md, "Streamed
