@@ -1,18 +1,15 @@
 /**
- * Reads assigned partitions straight from their leaders with Kafka's Fetch API, in JavaScript, and
- * hands out their records with the `consume` contract of a `KafkaConsumerClient`.
- *
- * Why not librdkafka's fetcher: node-rdkafka turns every message into a JavaScript object with two
+ * Reads assigned partitions from their leaders with Kafka's Fetch API, in JavaScript, and hands
+ * out their records with the `consume` contract of a `KafkaConsumerClient`. Why not librdkafka's fetcher: node-rdkafka turns every message into a JavaScript object with two
  * freshly allocated Buffers on the main thread, ~4-7 µs a record, which capped a job at about a
  * third of KafkaJS's rate (docs/benchmarks.md). Here a fetch response stays one Buffer; records are
  * decoded from it only when `consume` asks for them, with keys and values as views into it.
  *
- * One fetch loop per leader keeps one request in flight, asking only for partitions that are
- * assigned and whose undelivered bytes are under their share of `queueBytes`: memory stays bounded
- * in bytes whatever the backlog, and the next response is on its way while the job processes the
- * last one. A pause stops handing a partition's records out, not fetching them: a paused partition
- * fills its share of the queue with raw bytes (the read-ahead that costs least memory), and its
- * fetches keep the log bounds the batches are planned from fresh.
+ * One fetch loop per leader keeps one request in flight for the assigned partitions whose
+ * undelivered bytes are under their share of `queueBytes`: memory stays bounded in bytes whatever
+ * the backlog, and the next response is on its way while the job processes the last. A pause only
+ * stops handing a partition's records out: it still fills its share with raw bytes (the cheapest
+ * read-ahead), and its fetches keep the log bounds batches are planned from fresh.
  */
 import { KafkaError } from '../../errors';
 import type { Logger } from '../../util/Logger';
@@ -29,6 +26,9 @@ import type { BrokerAddress } from './BrokerConnection';
 import { BrokerFetchLoop, RETRY_BACKOFF_MS } from './BrokerFetchLoop';
 import { FetchedRecords, UnsupportedRecordFormatError } from './FetchedRecords';
 import type { FetchPartitionResponse } from './fetchProtocol';
+import { positionOf, type WirePartition } from './WirePartition';
+
+export type { WirePartition } from './WirePartition';
 
 /** Where each partition's leader is, as cluster metadata says. */
 export interface LeaderMap {
@@ -55,29 +55,6 @@ export interface WireFetcherOptions {
   readonly logger?: Logger;
   /** Told once when a broker or the data needs what this fetcher cannot do (another client takes over). */
   readonly onUnsupported: (reason: string) => void;
-}
-
-/** A partition as the fetcher tracks it. */
-export interface WirePartition {
-  readonly topic: string;
-  readonly partition: number;
-  readonly key: string;
-  /** The next offset to fetch. */
-  fetchOffset: number;
-  /** Fetched, not yet fully consumed, oldest first. */
-  segments: FetchedRecords[];
-  bufferedBytes: number;
-  isPaused: boolean;
-  /** Bumped by every seek: a response to a fetch sent before it is dropped. */
-  generation: number;
-  isInFlight: boolean;
-  watermarks: WatermarkOffsets | undefined;
-  /** The log end the last response reported was reached, and not reported to `consume` yet. */
-  hasEndToReport: boolean;
-  /** No fetch of it before this time (ms since the epoch): after an error. */
-  retryAtMs: number;
-  /** The fetch offset at which the end was last reported: a partition staying there is not reported again. */
-  reportedEndAt: number;
 }
 
 /** Kafka error codes after which the leader is looked up again: the partition moved, or is moving. */
@@ -141,9 +118,15 @@ export class WireFetcher {
     for (const state of this.statesOf(partitions)) state.isPaused = true;
   }
 
+  /** Resumes handing out these partitions' records: a `consume` waiting meanwhile gets what they hold at once. */
   resume(partitions: readonly TopicPartition[]): void {
-    for (const state of this.statesOf(partitions)) state.isPaused = false;
+    let hasRecords = false;
+    for (const state of this.statesOf(partitions)) {
+      state.isPaused = false;
+      if (state.segments.length > 0 || state.hasEndToReport) hasRecords = true;
+    }
     this.wakeLoops();
+    if (hasRecords) this.wakeConsumers();
   }
 
   /** Moves a partition's position; what was fetched from the old one is dropped. */
@@ -493,10 +476,4 @@ export class WireFetcher {
     this.wakeConsumers();
   }
 
-}
-
-/** Where `consume` goes on for a partition: the next record of its first unfinished segment, or its fetch offset. */
-function positionOf(state: WirePartition): number {
-  for (const segment of state.segments) if (!segment.isDone) return segment.nextOffset;
-  return state.fetchOffset;
 }
