@@ -86,25 +86,16 @@ describe('runWorkers', () => {
   it('starts one process of the job per worker, each with the environment and its DSTREAM_WORKER_ID', async () => {
     const { children } = supervise({ workers: 3 });
     expect(children).toHaveLength(3);
-    expect(children.map((child) => child.args)).toEqual(Array(3).fill(['--max-semi-space-size=8', '/jobs/wordCount.js', '--topic', 'words']));
+    expect(children.map((child) => child.args)).toEqual(Array(3).fill(['/jobs/wordCount.js', '--topic', 'words']));
     expect(children.map((child) => child.options.env)).toEqual([0, 1, 2].map((id) => ({ PATH: '/bin', DSTREAM_WORKER_ID: String(id) })));
     expect(children[0].options.stdio).toContain('ipc');
     for (const child of children) child.exit(0);
   });
 
-  it('runs argv as given, after the Node.js options', async () => {
+  it('runs argv as given, after the Node.js options, also as given', async () => {
     const { children } = supervise({ jobFile: undefined, args: undefined, argv: ['job.js', '-v'], execArgv: ['--max-old-space-size=256'], workers: 1 });
-    expect(children[0].args).toEqual(['--max-semi-space-size=8', '--max-old-space-size=256', 'job.js', '-v']);
+    expect(children[0].args).toEqual(['--max-old-space-size=256', 'job.js', '-v']);
     children[0].exit(0);
-  });
-
-  it('leaves the young generation to the job when its Node.js options or NODE_OPTIONS size it', async () => {
-    const own = supervise({ jobFile: undefined, args: undefined, argv: ['job.js'], execArgv: ['--max-semi-space-size=32'], workers: 1 });
-    expect(own.children[0].args).toEqual(['--max-semi-space-size=32', 'job.js']);
-    own.children[0].exit(0);
-    const fromEnv = supervise({ jobFile: undefined, args: undefined, argv: ['job.js'], env: { NODE_OPTIONS: '--max_semi_space_size=4' }, workers: 1 });
-    expect(fromEnv.children[0].args).toEqual(['job.js']);
-    fromEnv.children[0].exit(0);
   });
 
   it('restarts a crashed worker after a backoff that doubles with each crash in a row, with the same worker id', async () => {
