@@ -145,20 +145,30 @@ describe('DirectKafkaInputDStream fetching', () => {
     expect(overLibrdkafka.consumeSizes[0]).toBe(10_000);
   });
 
-  it('makes no record ahead of the batches over the wire: the partition is paused, its records wait as fetched bytes', async () => {
+  /**
+   * Partition 0 of 100 records, fetched 3 a call, batches of 5: the input after batch 1000 and a
+   * few turns of the fetch loop.
+   */
+  async function afterFirstBatch(options: Parameters<typeof setUp>[1], recordBytes?: number) {
     const kafka = new FakeKafka();
     kafka.write('t', 0, 100);
+    if (recordBytes !== undefined) kafka.recordBytes = recordBytes;
     kafka.maxPerConsume = 3;
     const setup = setUp(kafka, {
       strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }]),
-      fetchEngine: 'wire',
       maxRatePerPartition: 5,
       fetchTimeoutMs: 2000,
+      ...options,
     });
     input = setup.input;
     await input.start();
     expect(await runBatch(input, 1000)).toHaveLength(5);
     for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    return { kafka, setup };
+  }
+
+  it('makes no record ahead of the batches over the wire: the partition is paused, its records wait as fetched bytes', async () => {
+    const { kafka, setup } = await afterFirstBatch({ fetchEngine: 'wire' });
     // At most what the consume that finished the batch brought past it (3 a call here).
     expect(kafka.positions.get('t:0')! - 5).toBeLessThan(3);
     expect(kafka.paused.has('t:0')).toBe(true);
@@ -170,20 +180,7 @@ describe('DirectKafkaInputDStream fetching', () => {
 
   // Through librdkafka the read-ahead is all of maxBatchBytes: 1 MiB here.
   it('stops taking records from librdkafka once the records it read ahead fill their share, without pausing the partition', async () => {
-    const kafka = new FakeKafka();
-    kafka.write('t', 0, 100);
-    kafka.recordBytes = 100_000;
-    kafka.maxPerConsume = 3;
-    const setup = setUp(kafka, {
-      strategy: ConsumerStrategies.Assign([{ topic: 't', partition: 0 }]),
-      maxBatchBytes: 2 ** 20,
-      maxRatePerPartition: 5,
-      fetchTimeoutMs: 2000,
-    });
-    input = setup.input;
-    await input.start();
-    expect(await runBatch(input, 1000)).toHaveLength(5);
-    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    const { kafka, setup } = await afterFirstBatch({ maxBatchBytes: 2 ** 20 }, 100_000);
     // 1 MiB holds 10.46 records of 100 200 bytes: full at 11 read ahead, or one fetch (3) later.
     const readAhead = kafka.positions.get('t:0')! - 5;
     expect(readAhead).toBeGreaterThanOrEqual(11);

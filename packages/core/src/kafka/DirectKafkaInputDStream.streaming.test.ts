@@ -140,16 +140,7 @@ describe('DirectKafkaInputDStream streaming its batches', () => {
   });
 
   it('streams batches past maxBatchBytes once a batch told how fast they go (a faster one at once, a slower one smoothed), while the first after downtime keeps to it', async () => {
-    const kafka = new FakeKafka();
-    kafka.write('t', 0, 10_000);
-    kafka.write('t', 1, 10_000);
-    // 100 000 bytes + overhead per record: a 2 MiB budget holds 20 records, 10 per partition.
-    kafka.recordBytes = 100_000;
-    ({ input } = setUp(kafka, { maxBatchBytes: 2 * 2 ** 20 }));
-    input.isStreamed = true;
-    await input.start();
-    await turns(10);
-    await runStreamedBatch(input, 1000);
+    input = await streamingBacklog();
     expect(input.offsetRanges(1000).map(String)).toEqual(['t-0 [0, 10)', 't-1 [0, 10)']);
     // Say the batch went through 2 000 records in 1 s: the next 1 s batch may hold 2 000.
     input.onBatchCompleted(batchInfo(1000, 2000, 1000));
@@ -170,15 +161,7 @@ describe('DirectKafkaInputDStream streaming its batches', () => {
   });
 
   it('sizes a streamed batch to end when the next is due, from when the batches before it are expected to end', async () => {
-    const kafka = new FakeKafka();
-    kafka.write('t', 0, 10_000);
-    kafka.write('t', 1, 10_000);
-    kafka.recordBytes = 100_000;
-    ({ input } = setUp(kafka, { maxBatchBytes: 2 * 2 ** 20 }));
-    input.isStreamed = true;
-    await input.start();
-    await turns(10);
-    await runStreamedBatch(input, 1000);
+    input = await streamingBacklog();
     // Batch 1000 went through 2 000 records a second (2 600 in 1 300 ms): it ends at 2 300, while
     // batch 2000 is due. Batch 2000 gets the 700 ms left until 3000: 1 400 records, not 2 000.
     input.onBatchCompleted(batchInfo(1000, 2600, 1300));
@@ -196,6 +179,23 @@ describe('DirectKafkaInputDStream streaming its batches', () => {
     expect(input.offsetRanges(4000).map(String)).toEqual(['t-0 [1710, 2210)', 't-1 [1710, 2210)']);
   });
 });
+
+/**
+ * A streamed input over a backlog of 10 000 records in each of two partitions, with batch 1000
+ * run: 100 000 bytes + overhead per record, so its 2 MiB budget held 20 records, 10 per partition.
+ */
+async function streamingBacklog(): Promise<Input> {
+  const kafka = new FakeKafka();
+  kafka.write('t', 0, 10_000);
+  kafka.write('t', 1, 10_000);
+  kafka.recordBytes = 100_000;
+  const { input } = setUp(kafka, { maxBatchBytes: 2 * 2 ** 20 });
+  input.isStreamed = true;
+  await input.start();
+  await turns(10);
+  await runStreamedBatch(input, 1000);
+  return input;
+}
 
 function batchInfo(batchTimeMs: number, numRecords: number, processingDelayMs: number, processingStartTimeMs = batchTimeMs) {
   return {
