@@ -175,7 +175,7 @@ describe('DirectKafkaInputDStream fetching', () => {
     await setup.clock.advance(1000);
     for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
     expect(kafka.positions.get('t:0')! - 5).toBeLessThan(3);
-    expect(await runBatch(input, 2000)).toEqual(Array.from({ length: 5 }, (_, i) => `0:${5 + i}`));
+    expect(await runBatch(setup.input, 2000)).toEqual(Array.from({ length: 5 }, (_, i) => `0:${5 + i}`));
   });
 
   // Through librdkafka the read-ahead is all of maxBatchBytes: 1 MiB here.
@@ -193,7 +193,7 @@ describe('DirectKafkaInputDStream fetching', () => {
     await setup.clock.advance(100);
     for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
     expect(kafka.positions.get('t:0')! - 5).toBe(readAhead + 1);
-    expect(await runBatch(input, 2000)).toEqual(Array.from({ length: 5 }, (_, i) => `0:${5 + i}`));
+    expect(await runBatch(setup.input, 2000)).toEqual(Array.from({ length: 5 }, (_, i) => `0:${5 + i}`));
   });
 
   it('pauses a partition whose read-ahead reaches twice its share while another partition still reads a batch', async () => {
