@@ -32,7 +32,8 @@ export function reduceByKey<K, V>(
   );
   const node: DStreamNode<[K, WidenLiteral<V>]> = {
     ...derivedNode<[K, WidenLiteral<V>]>('reduceByKey', [source], async (time) => {
-      const reduced = new Map<K, WidenLiteral<V>>();
+      // Each key's value in a cell of its own: a pair of a key seen before costs one lookup, not two.
+      const reduced = new Map<K, { value: WidenLiteral<V> }>();
       // Source partitions only for a stateful operator downstream that keeps state per partition.
       const partitions = node.checksKeyPartitions === true ? new KeyPartitions<K>('reduceByKey') : undefined;
       // Folded as the pairs are produced (map-side combine): a pair dies young instead of waiting
@@ -44,23 +45,22 @@ export function reduceByKey<K, V>(
         (pair) => {
           const key = pair[0];
           partitions?.note(key);
-          const accumulated = reduced.get(key);
-          // `has` only after a miss: undefined is a legitimate reduced value.
-          if (accumulated === undefined && !reduced.has(key)) {
-            reduced.set(key, pair[1]);
+          const cell = reduced.get(key);
+          if (cell === undefined) {
+            reduced.set(key, { value: pair[1] });
             return;
           }
-          let next: WidenLiteral<V>;
           try {
-            next = fn(accumulated as WidenLiteral<V>, pair[1]);
+            cell.value = fn(cell.value, pair[1]);
           } catch (cause) {
             throw userFunctionError('reduceByKey', cause, pair);
           }
-          reduced.set(key, next);
         },
         partitions?.onPartition,
       );
-      return partitions === undefined ? [...reduced] : partitions.order([...reduced]);
+      const pairs: [K, WidenLiteral<V>][] = [];
+      for (const [key, cell] of reduced) pairs.push([key, cell.value]);
+      return partitions === undefined ? pairs : partitions.order(pairs);
     }),
     keepsSourcePartitions: true,
     foldsRecords: true,
